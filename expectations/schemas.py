@@ -1,0 +1,663 @@
+"""The data contracts: every warehouse table and its columns, described once.
+
+Warehouse DDL, the Great Expectations suites, the landing-file header dictionary and
+the Vietnamese/English data dictionary are all generated from these descriptions, so a
+column is renamed or re-typed here and nowhere else (the pattern of PUDL's
+``metadata/fields.py``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+# Logical types; each maps to a pandas dtype and to warehouse SQL types.
+PANDAS_DTYPES: dict[str, str] = {
+    "string": "string",
+    "int": "Int64",
+    "float": "float64",
+    "bool": "boolean",
+    "date": "datetime64[ns]",
+    "timestamp": "datetime64[ns, UTC]",
+    "geometry": "geometry",
+}
+DUCKDB_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+    "geometry": "GEOMETRY",
+}
+POSTGRES_TYPES: dict[str, str] = {
+    "string": "TEXT",
+    "int": "BIGINT",
+    "float": "DOUBLE PRECISION",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+    "geometry": "geometry(Geometry, 4326)",
+}
+
+LAYERS = ("raw", "staging", "quality", "planning", "marts")
+RESTRICTED_LAYERS = ("raw", "staging", "quality")
+
+CITIZEN_ID_PATTERN = r"^\d{12}$"
+COMMUNE_CODE_PATTERN = r"^\d{5}$"
+PROVINCE_CODE_PATTERN = r"^\d{2}$"
+
+
+class SchemaError(ValueError):
+    """A DataFrame does not fit its table's contract."""
+
+
+def strip_diacritics(text: str) -> str:
+    """ASCII fold of Vietnamese text ("Số hộ" -> "so ho"), for header matching."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+def header_key(text: str) -> str:
+    """Normalise a header for lookup: NFC, no diacritics, lower case, single spaces."""
+    folded = strip_diacritics(unicodedata.normalize("NFC", str(text))).lower()
+    return " ".join(folded.replace("_", " ").replace(".", " ").split())
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column, with the labels users see and the rules its values follow."""
+
+    name: str
+    type: str
+    description: str
+    label_vi: str
+    aliases: tuple[str, ...] = ()
+    is_personal: bool = False
+    pattern: str | None = None
+    allowed_values: tuple[str, ...] | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in PANDAS_DTYPES:
+            raise ValueError(f"field {self.name}: unknown type {self.type!r}")
+
+    @property
+    def header_keys(self) -> tuple[str, ...]:
+        """Every normalised header under which this field may arrive in a landing file."""
+        forms = (self.name, self.label_vi, *self.aliases)
+        return tuple(dict.fromkeys(header_key(f) for f in forms))
+
+
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in [
+        # Lineage, carried from raw onwards.
+        Field("source_file", "string", "Landing file the row came from", "Tệp nguồn"),
+        Field("source_sha256", "string", "SHA-256 of the landing file", "Mã băm tệp nguồn"),
+        Field("source_row_number", "int", "1-based data row in the file", "Dòng dữ liệu"),
+        Field("load_id", "string", "Identifier of the load (from the file hash)", "Mã lần nạp"),
+        Field(
+            "record_id",
+            "string",
+            "Stable record key: source file and data row",
+            "Mã bản ghi",
+        ),
+        # Administrative units.
+        Field(
+            "province_code",
+            "string",
+            "2-digit province code (QĐ 19/2025/QĐ-TTg)",
+            "Mã tỉnh",
+            aliases=("ma tinh", "province code"),
+            pattern=PROVINCE_CODE_PATTERN,
+        ),
+        Field(
+            "commune_code",
+            "string",
+            "5-digit commune code (QĐ 19/2025/QĐ-TTg)",
+            "Mã xã",
+            aliases=("ma xa/phuong", "ma xa phuong", "ma dvhc xa"),
+            pattern=COMMUNE_CODE_PATTERN,
+        ),
+        Field(
+            "commune_name",
+            "string",
+            "Commune name without its prefix",
+            "Tên xã",
+            aliases=("name", "ten xa/phuong", "ten xa phuong"),
+        ),
+        Field(
+            "unit_kind",
+            "string",
+            "Kind of commune: xa, phuong or dac_khu",
+            "Loại đơn vị hành chính",
+            allowed_values=("xa", "phuong", "dac_khu"),
+        ),
+        Field(
+            "hamlet_code",
+            "string",
+            "Hamlet code, unique in the province",
+            "Mã thôn/TDP",
+            aliases=("ma thon", "ma tdp", "ma thon/to dan pho", "ma thon, to dan pho"),
+        ),
+        Field(
+            "hamlet_name",
+            "string",
+            "Hamlet proper name without its prefix",
+            "Tên thôn/TDP",
+            aliases=("ten thon", "ten tdp", "ten thon/to dan pho"),
+        ),
+        Field(
+            "name_prefix",
+            "string",
+            "Local prefix of the hamlet name (Thôn, Xóm, Bản, Tổ dân phố…)",
+            "Tiền tố tên",
+        ),
+        Field(
+            "hamlet_kind",
+            "string",
+            "thon (in a xã) or to_dan_pho (in a phường)",
+            "Loại thôn/TDP",
+            aliases=("loai", "phan loai"),
+            allowed_values=("thon", "to_dan_pho"),
+        ),
+        Field(
+            "declared_households",
+            "int",
+            "Households declared in the commune registry",
+            "Số hộ",
+            aliases=("so ho gia dinh", "tong so ho"),
+            min_value=0,
+        ),
+        Field(
+            "declared_population",
+            "int",
+            "Residents declared in the commune registry",
+            "Số nhân khẩu",
+            aliases=("so khau", "dan so", "so dan"),
+            min_value=0,
+        ),
+        Field(
+            "exemption_category",
+            "string",
+            "Art. 10.3 exemption category, empty when none",
+            "Diện đặc thù (Điều 10.3)",
+            aliases=("dien dac thu", "mien tru"),
+        ),
+        Field("area_km2", "float", "Area in km² (computed in UTM)", "Diện tích (km²)"),
+        Field("geometry", "geometry", "Geometry in EPSG:4326", "Hình học"),
+        # Households and persons (restricted layer).
+        Field(
+            "household_id",
+            "string",
+            "Household book number / household code",
+            "Mã hộ",
+            aliases=("ma ho gia dinh", "so ho khau", "ma ho khau"),
+            is_personal=True,
+        ),
+        Field("longitude", "float", "Household location, WGS84 longitude", "Kinh độ", ("lon",)),
+        Field("latitude", "float", "Household location, WGS84 latitude", "Vĩ độ", ("lat",)),
+        Field(
+            "citizen_id",
+            "string",
+            "12-digit personal identification number (số định danh cá nhân)",
+            "Số ĐDCN",
+            aliases=("so dinh danh ca nhan", "cccd", "so cccd", "so cmnd/cccd", "cmnd/cccd"),
+            is_personal=True,
+            pattern=CITIZEN_ID_PATTERN,
+        ),
+        Field(
+            "full_name",
+            "string",
+            "Full name",
+            "Họ và tên",
+            aliases=("ho ten", "ho va ten"),
+            is_personal=True,
+        ),
+        Field(
+            "birth_date",
+            "date",
+            "Date of birth",
+            "Ngày sinh",
+            aliases=("ngay thang nam sinh", "ngay/thang/nam sinh"),
+            is_personal=True,
+        ),
+        Field(
+            "sex",
+            "string",
+            "nam or nu",
+            "Giới tính",
+            aliases=("gioi",),
+            allowed_values=("nam", "nu"),
+        ),
+        Field(
+            "relation_to_head",
+            "string",
+            "Relation to the head of household",
+            "Quan hệ với chủ hộ",
+            aliases=("quan he", "quan he chu ho"),
+        ),
+        Field("ethnicity", "string", "Ethnic group", "Dân tộc"),
+        Field("is_household_head", "bool", "Is the head of household (chủ hộ)", "Là chủ hộ"),
+        # Quality.
+        Field("table_name", "string", "Table the record belongs to", "Bảng"),
+        Field("rule", "string", "Rule the record breaks", "Quy tắc"),
+        Field("field_name", "string", "Field the rule concerns", "Trường"),
+        Field(
+            "severity",
+            "string",
+            "error (quarantined) or warning",
+            "Mức độ",
+            allowed_values=("error", "warning"),
+        ),
+        Field("message", "string", "What is wrong and what to fix", "Mô tả"),
+        Field("reasons", "string", "Rules that quarantined the record", "Lý do cách ly"),
+        Field("records_in", "int", "Records received", "Số bản ghi nhận"),
+        Field("records_clean", "int", "Records that passed", "Số bản ghi hợp lệ"),
+        Field("records_quarantined", "int", "Records quarantined", "Số bản ghi bị cách ly"),
+        Field("issue_count", "int", "Number of issues", "Số lỗi"),
+        # Planning.
+        Field("region", "string", "Region (vùng) of the standard", "Vùng"),
+        Field("households", "int", "Households counted from clean records", "Số hộ (đếm)"),
+        Field("population", "int", "Residents counted from clean records", "Số nhân khẩu (đếm)"),
+        Field(
+            "standard_households",
+            "int",
+            "Minimum households for the unit's region and kind",
+            "Tiêu chuẩn số hộ",
+        ),
+        Field(
+            "mandatory_floor_households",
+            "int",
+            "Below this the unit must be rearranged",
+            "Ngưỡng bắt buộc sắp xếp",
+        ),
+        Field(
+            "compliance_status",
+            "string",
+            "meets_standard, below_standard, below_mandatory_floor or exempt",
+            "Tình trạng đạt chuẩn",
+            allowed_values=("meets_standard", "below_standard", "below_mandatory_floor", "exempt"),
+        ),
+        Field("compliance_reason", "string", "Why the unit has that status", "Lý do"),
+        Field("rules_profile", "string", "Rules profile applied", "Bộ quy tắc"),
+        Field("neighbour_hamlet_code", "string", "Adjacent hamlet", "Mã thôn/TDP liền kề"),
+        Field(
+            "shared_boundary_m", "float", "Length of the shared boundary (m)", "Ranh giới chung (m)"
+        ),
+        Field("option_name", "string", "minimal, compliant or consolidated", "Phương án"),
+        Field("unit_id", "string", "Unit after merging", "Mã đơn vị sau sắp xếp"),
+        Field("explanation", "string", "Why this hamlet goes to this unit", "Giải thích"),
+        Field("is_merged", "bool", "The hamlet joins another hamlet", "Có sáp nhập"),
+        Field(
+            "member_hamlet_codes", "string", "Hamlets forming the unit", "Các thôn/TDP hợp thành"
+        ),
+        Field("member_count", "int", "Number of hamlets in the unit", "Số thôn/TDP hợp thành"),
+        Field("is_compliant", "bool", "Unit meets its standard or is exempt", "Đạt chuẩn"),
+        Field("hamlets", "int", "Number of hamlets", "Số thôn/TDP"),
+        Field("units_before", "int", "Units before merging", "Số đơn vị trước"),
+        Field("units_after", "int", "Units after merging", "Số đơn vị sau"),
+        Field("compliant_units_after", "int", "Compliant units after", "Số đơn vị đạt chuẩn sau"),
+        Field("noncompliant_units_after", "int", "Units still below", "Số đơn vị chưa đạt sau"),
+        Field("households_moved", "int", "Households whose unit changes", "Số hộ thay đổi đơn vị"),
+        Field("below_standard_hamlets", "int", "Hamlets below standard", "Số thôn/TDP dưới chuẩn"),
+        Field("exempt_hamlets", "int", "Hamlets exempt", "Số thôn/TDP đặc thù"),
+        # Publishing.
+        Field("run_id", "string", "Dagster run that published the row", "Mã lần chạy"),
+        Field("published_at", "timestamp", "When the row was published (UTC)", "Thời điểm công bố"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A warehouse table: its layer, columns and key."""
+
+    layer: str
+    name: str
+    description: str
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.layer not in LAYERS:
+            raise ValueError(f"table {self.name}: unknown layer {self.layer!r}")
+        unknown = [c for c in self.columns if c not in FIELDS]
+        if unknown:
+            raise ValueError(f"table {self.layer}.{self.name}: undescribed columns {unknown}")
+        object.__setattr__(self, "fields", tuple(FIELDS[c] for c in self.columns))
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def personal_columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.is_personal)
+
+    @property
+    def geometry_columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.type == "geometry")
+
+    def enforce(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Return ``df`` with exactly this table's columns, in order, with their types.
+
+        Raises SchemaError naming the table and the columns that are missing or extra,
+        or a column whose values cannot take the declared type.
+        """
+        missing = [c for c in self.columns if c not in df.columns]
+        extra = [c for c in df.columns if c not in self.columns]
+        if missing or extra:
+            raise SchemaError(
+                f"{self.qualified_name}: missing columns {missing}, unexpected columns {extra}"
+            )
+        if self.layer not in RESTRICTED_LAYERS and self.personal_columns:
+            raise SchemaError(
+                f"{self.qualified_name}: personal columns {list(self.personal_columns)} "
+                "may not leave the restricted layers"
+            )
+        out = df.loc[:, list(self.columns)].copy()
+        for f in self.fields:
+            if f.type == "geometry":
+                continue
+            try:
+                out[f.name] = _cast(out[f.name], f.type)
+            except (TypeError, ValueError) as exc:
+                raise SchemaError(
+                    f"{self.qualified_name}.{f.name}: cannot cast to {f.type}: {exc}"
+                ) from exc
+        return out
+
+
+def _cast(values: pd.Series, type_: str) -> pd.Series:
+    if type_ == "date":
+        return pd.to_datetime(values, errors="raise").astype("datetime64[ns]")
+    if type_ == "timestamp":
+        return pd.to_datetime(values, errors="raise", utc=True).astype("datetime64[ns, UTC]")
+    if type_ == "string":
+        # Keep leading zeros: only ever cast what is already text or missing.
+        non_text = values.dropna().map(type).ne(str)
+        if non_text.any():
+            raise TypeError(f"non-text values such as {values.dropna()[non_text].iloc[0]!r}")
+    return values.astype(PANDAS_DTYPES[type_])
+
+
+LINEAGE = ("source_file", "source_sha256", "source_row_number", "load_id")
+
+TABLES: dict[str, Table] = {
+    t.qualified_name: t
+    for t in [
+        Table(
+            "staging",
+            "communes",
+            "Communes of the province, with boundaries",
+            (
+                "commune_code",
+                "commune_name",
+                "unit_kind",
+                "province_code",
+                "area_km2",
+                "geometry",
+                *LINEAGE,
+            ),
+            primary_key=("commune_code",),
+            required=("commune_code", "commune_name", "unit_kind", "province_code", "geometry"),
+        ),
+        Table(
+            "staging",
+            "hamlets",
+            "Hamlet registry joined to hamlet boundaries",
+            (
+                "hamlet_code",
+                "commune_code",
+                "name_prefix",
+                "hamlet_name",
+                "hamlet_kind",
+                "declared_households",
+                "declared_population",
+                "exemption_category",
+                "area_km2",
+                "geometry",
+            ),
+            primary_key=("hamlet_code",),
+            required=("hamlet_code", "commune_code", "hamlet_name", "hamlet_kind", "geometry"),
+        ),
+        Table(
+            "staging",
+            "households",
+            "Households with their location",
+            ("household_id", "hamlet_code", "longitude", "latitude", "record_id", *LINEAGE),
+            primary_key=("household_id",),
+            required=("household_id", "hamlet_code"),
+        ),
+        Table(
+            "staging",
+            "persons",
+            "Residents, one row per person record",
+            (
+                "record_id",
+                "citizen_id",
+                "full_name",
+                "birth_date",
+                "sex",
+                "household_id",
+                "relation_to_head",
+                "is_household_head",
+                "ethnicity",
+                *LINEAGE,
+            ),
+            primary_key=("record_id",),
+            required=("record_id", "citizen_id", "full_name", "household_id", "sex"),
+        ),
+        Table(
+            "quality",
+            "record_issues",
+            "One row per record and broken rule",
+            (
+                "table_name",
+                "record_id",
+                "commune_code",
+                "hamlet_code",
+                "rule",
+                "field_name",
+                "severity",
+                "message",
+            ),
+            primary_key=("table_name", "record_id", "rule", "field_name"),
+            required=("table_name", "record_id", "rule", "severity", "message"),
+        ),
+        Table(
+            "quality",
+            "persons_clean",
+            "Person records with no error-level issue",
+            (
+                "record_id",
+                "citizen_id",
+                "full_name",
+                "birth_date",
+                "sex",
+                "household_id",
+                "relation_to_head",
+                "is_household_head",
+                "ethnicity",
+            ),
+            primary_key=("record_id",),
+        ),
+        Table(
+            "quality",
+            "persons_quarantined",
+            "Person records held back, with their reasons",
+            (
+                "record_id",
+                "citizen_id",
+                "full_name",
+                "birth_date",
+                "sex",
+                "household_id",
+                "relation_to_head",
+                "source_file",
+                "source_row_number",
+                "reasons",
+            ),
+            primary_key=("record_id",),
+        ),
+        Table(
+            "planning",
+            "hamlet_compliance",
+            "Each hamlet's size against the standard of its region and kind",
+            (
+                "hamlet_code",
+                "commune_code",
+                "hamlet_kind",
+                "region",
+                "declared_households",
+                "households",
+                "population",
+                "standard_households",
+                "mandatory_floor_households",
+                "exemption_category",
+                "compliance_status",
+                "compliance_reason",
+                "rules_profile",
+            ),
+            primary_key=("hamlet_code",),
+        ),
+        Table(
+            "planning",
+            "hamlet_adjacency",
+            "Pairs of hamlets of one commune whose boundaries meet",
+            ("commune_code", "hamlet_code", "neighbour_hamlet_code", "shared_boundary_m"),
+            primary_key=("hamlet_code", "neighbour_hamlet_code"),
+        ),
+        Table(
+            "planning",
+            "merger_assignments",
+            "Each option's assignment of hamlets to units, with the reason",
+            (
+                "option_name",
+                "commune_code",
+                "hamlet_code",
+                "unit_id",
+                "is_merged",
+                "explanation",
+                "rules_profile",
+            ),
+            primary_key=("option_name", "hamlet_code"),
+        ),
+        Table(
+            "marts",
+            "merged_units",
+            "Units after merging, per option, with geometry",
+            (
+                "province_code",
+                "commune_code",
+                "option_name",
+                "unit_id",
+                "hamlet_kind",
+                "member_hamlet_codes",
+                "member_count",
+                "households",
+                "population",
+                "standard_households",
+                "is_compliant",
+                "compliance_reason",
+                "area_km2",
+                "geometry",
+                "rules_profile",
+                "run_id",
+                "published_at",
+            ),
+            primary_key=("option_name", "unit_id"),
+        ),
+        Table(
+            "marts",
+            "merger_options",
+            "One row per option and commune with its scores",
+            (
+                "province_code",
+                "commune_code",
+                "option_name",
+                "units_before",
+                "units_after",
+                "compliant_units_after",
+                "noncompliant_units_after",
+                "households_moved",
+                "rules_profile",
+                "run_id",
+                "published_at",
+            ),
+            primary_key=("option_name", "commune_code"),
+        ),
+        Table(
+            "marts",
+            "commune_summary",
+            "Per commune: hamlets, households and compliance before merging",
+            (
+                "province_code",
+                "commune_code",
+                "commune_name",
+                "unit_kind",
+                "hamlets",
+                "households",
+                "population",
+                "below_standard_hamlets",
+                "exempt_hamlets",
+                "rules_profile",
+                "run_id",
+                "published_at",
+            ),
+            primary_key=("commune_code",),
+        ),
+        Table(
+            "marts",
+            "validation_summary",
+            "Per commune and rule: counts of record issues (aggregates only)",
+            (
+                "province_code",
+                "commune_code",
+                "table_name",
+                "rule",
+                "severity",
+                "issue_count",
+                "rules_profile",
+                "run_id",
+                "published_at",
+            ),
+            primary_key=("commune_code", "table_name", "rule", "severity"),
+        ),
+    ]
+}
+
+
+def table(qualified_name: str) -> Table:
+    """Look a table up by ``layer.name``, with a clear error for a typo."""
+    try:
+        return TABLES[qualified_name]
+    except KeyError:
+        raise KeyError(
+            f"no contract for table {qualified_name!r}; known: {sorted(TABLES)}"
+        ) from None
+
+
+def data_dictionary() -> pd.DataFrame:
+    """Every table's columns with English and Vietnamese labels (for exports and docs)."""
+    rows = [
+        {
+            "table": t.qualified_name,
+            "column": f.name,
+            "type": f.type,
+            "label_vi": f.label_vi,
+            "description": f.description,
+            "is_personal": f.is_personal,
+            "is_primary_key": f.name in t.primary_key,
+        }
+        for t in TABLES.values()
+        for f in t.fields
+    ]
+    return pd.DataFrame(rows)
