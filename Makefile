@@ -30,7 +30,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 dev: $(STAMP)
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	mkdir -p data/dagster_home
+	test -f data/dagster_home/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > data/dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
 
 # Re-resolve the pinned set after changing pyproject.toml (needs the registry).
 lock:

@@ -453,7 +453,7 @@ TABLES: dict[str, Table] = {
                 *LINEAGE,
             ),
             primary_key=("record_id",),
-            required=("record_id", "citizen_id", "full_name", "household_id", "sex"),
+            required=("record_id", "citizen_id", "full_name", "birth_date", "household_id", "sex"),
         ),
         Table(
             "quality",

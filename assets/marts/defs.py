@@ -1,0 +1,90 @@
+"""Dagster wiring for publishing: all marts in one transaction, or none.
+
+The publish step runs only after the blocking checks upstream have passed (Dagster
+skips it otherwise), and it replaces this province's rows in every mart inside one
+transaction, so readers see either the previous publication or the new one, whole.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import geopandas as gpd
+import pandas as pd
+
+from assets.marts.build import (
+    PublishStamp,
+    commune_summary,
+    merged_units,
+    merger_options,
+    validation_summary,
+)
+from assets.planning.rules import RulesProfile
+from assets.staging.tables import province_code_of
+from assets.warehouse import Warehouse
+
+MART_TABLES = ("merged_units", "merger_options", "commune_summary", "validation_summary")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["marts", name],
+            group_name="marts",
+            kinds={"duckdb"},
+            deps=[
+                ["planning", "merger_assignments"],
+                ["planning", "hamlet_compliance"],
+                ["staging", "hamlets"],
+                ["staging", "communes"],
+                ["quality", "record_issues"],
+            ],
+        )
+        for name in MART_TABLES
+    ],
+    name="publish_marts",
+    description="Publish the marts for the province atomically (aggregates only).",
+)
+def publish_marts(
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
+    rules: dg.ResourceParam[RulesProfile],
+):
+    with warehouse.connect() as con:
+        assignments = warehouse.read_table("planning.merger_assignments", con=con)
+        compliance = warehouse.read_table("planning.hamlet_compliance", con=con)
+        hamlets: gpd.GeoDataFrame = warehouse.read_table("staging.hamlets", con=con)
+        communes = warehouse.read_table("staging.communes", con=con)
+        issues = warehouse.read_table("quality.record_issues", con=con)
+    stamp = PublishStamp(
+        province_code=province_code_of(communes),
+        rules_profile=rules.name,
+        run_id=context.run.run_id,
+        published_at=datetime.now(UTC),
+    )
+    units = merged_units(assignments, hamlets, compliance, stamp)
+    tables: dict[str, pd.DataFrame] = {
+        "merged_units": units,
+        "merger_options": merger_options(assignments, units, compliance, stamp),
+        "commune_summary": commune_summary(communes, compliance, stamp),
+        "validation_summary": validation_summary(issues, stamp),
+    }
+    with warehouse.transaction() as con:
+        for name, df in tables.items():
+            warehouse.write_table(
+                f"marts.{name}",
+                df,
+                con=con,
+                replace_where={"province_code": stamp.province_code},
+            )
+    for name, df in tables.items():
+        yield dg.MaterializeResult(
+            asset_key=["marts", name],
+            metadata={
+                "rows": len(df),
+                "province_code": stamp.province_code,
+                "rules_profile": stamp.rules_profile,
+            },
+        )
+
+
+MARTS_ASSETS = [publish_marts]

@@ -1,0 +1,215 @@
+"""Hamlet sizes counted from clean records, and each hamlet's status against its standard.
+
+Counts come from the records that passed quality checks, not from the registry's declared
+figures (both are kept side by side so planners see the gap). The status says what the
+law requires of the hamlet on its own; what to merge it with is decided in ``merging``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesError, RulesProfile
+from expectations.schemas import TABLES, header_key
+
+MEETS = "meets_standard"
+BELOW_STANDARD = "below_standard"
+BELOW_FLOOR = "below_mandatory_floor"
+EXEMPT = "exempt"
+
+
+def count_hamlet_sizes(households: pd.DataFrame, persons_clean: pd.DataFrame) -> pd.DataFrame:
+    """Households (with at least one clean person) and clean persons per hamlet.
+
+    A household whose every member was quarantined does not count: the standard is about
+    people who actually live there, and quarantined records are not yet trusted. Persons
+    whose household is not in ``households`` cannot be placed and are left out here (the
+    quality stage reports them).
+    """
+    dup = households["household_id"].duplicated(keep=False)
+    if dup.any():
+        examples = households.loc[dup, "household_id"].drop_duplicates().head(5).tolist()
+        raise ValueError(
+            f"households: household_id must be unique; duplicated e.g. {examples} "
+            "(the quality stage should have quarantined them)"
+        )
+    placed = persons_clean[["household_id"]].merge(
+        households[["household_id", "hamlet_code"]], on="household_id", how="inner"
+    )
+    sizes = (
+        placed.groupby("hamlet_code", sort=True)
+        .agg(households=("household_id", "nunique"), population=("household_id", "size"))
+        .reset_index()
+    )
+    return sizes.astype({"hamlet_code": "string", "households": "Int64", "population": "Int64"})
+
+
+def hamlet_compliance(
+    hamlets: pd.DataFrame,
+    sizes: pd.DataFrame,
+    province_code: str,
+    rules: RulesProfile,
+) -> pd.DataFrame:
+    """Each hamlet's counted size against the standard of its region and kind.
+
+    Status, in order of precedence:
+    - ``exempt``: its exemption category is one the profile recognises (under a profile
+      with ``exempt_floor_households`` the category lowers the standard to that floor
+      instead, and only a hamlet at or above it is exempt);
+    - ``below_mandatory_floor``: fewer households than the mandatory floor (must be
+      rearranged);
+    - ``below_standard``: under the standard but above the floor (encouraged only);
+    - ``meets_standard``.
+    Hamlets absent from ``sizes`` count 0 households. Sizes of hamlet codes that are not
+    in ``hamlets`` are ignored (the quality stage reports households of unknown hamlets).
+    """
+    region = rules.region_for(province_code)
+    region_vi = rules.region_label(region)
+    df = pd.DataFrame(
+        {
+            "hamlet_code": hamlets["hamlet_code"].astype("string").to_numpy(),
+            "commune_code": hamlets["commune_code"].astype("string").to_numpy(),
+            "hamlet_kind": hamlets["hamlet_kind"].astype("string").to_numpy(),
+            "declared_households": hamlets["declared_households"].astype("Int64").to_numpy(),
+            "exemption_category": hamlets["exemption_category"].astype("object").to_numpy(),
+        }
+    )
+    bad_kind = ~df["hamlet_kind"].isin(list(HAMLET_KIND_LABELS_VI))
+    if bad_kind.any():
+        raise ValueError(
+            f"hamlets: hamlet_kind must be one of {list(HAMLET_KIND_LABELS_VI)}; "
+            f"got {df.loc[bad_kind, 'hamlet_kind'].unique().tolist()[:5]} "
+            f"for hamlets {df.loc[bad_kind, 'hamlet_code'].head(5).tolist()}"
+        )
+    counted = sizes[["hamlet_code", "households", "population"]].astype({"hamlet_code": "string"})
+    df = df.merge(counted, on="hamlet_code", how="left", validate="one_to_one")
+    df["households"] = df["households"].fillna(0).astype("int64")
+    df["population"] = df["population"].fillna(0).astype("int64")
+
+    kinds = list(HAMLET_KIND_LABELS_VI)
+    std = df["hamlet_kind"].map({k: rules.standard_for(region, k) for k in kinds})
+    floor = df["hamlet_kind"].map({k: rules.mandatory_floor_for(region, k) for k in kinds})
+    std = std.astype("int64")
+    floor = floor.astype("int64")
+    key, recognised, foreign = _resolve_exemptions(df, rules)
+    df["exemption_category"] = key
+
+    h = df["households"]
+    if rules.exempt_floor_households is None:
+        exempt = recognised
+        category_floor = pd.Series(False, index=df.index)
+    else:
+        # The category carries its own (lower) standard; below it the hamlet must merge.
+        category_std = np.minimum(std, rules.exempt_floor_households)
+        std = std.where(~recognised, category_std)
+        floor = floor.where(~recognised, category_std)
+        exempt = recognised & (h >= std)
+        category_floor = recognised & ~exempt
+    below_floor = ~exempt & (h < floor)
+    below_std = ~exempt & ~below_floor & (h < std)
+    status = np.select(
+        [exempt, below_floor, below_std], [EXEMPT, BELOW_FLOOR, BELOW_STANDARD], MEETS
+    )
+
+    df["region"] = region
+    df["standard_households"] = std
+    df["mandatory_floor_households"] = floor
+    df["compliance_status"] = status
+    df["compliance_reason"] = _reasons(df, category_floor, foreign, region_vi, rules)
+    df["rules_profile"] = rules.name
+    df = df.sort_values(["commune_code", "hamlet_code"], kind="stable").reset_index(drop=True)
+    return TABLES["planning.hamlet_compliance"].enforce(df)
+
+
+def format_count(values: pd.Series) -> pd.Series:
+    """Integers as Vietnamese text: '.' groups thousands (1.250), vectorised."""
+    return values.astype("int64").astype(str).str.replace(r"\B(?=(\d{3})+(?!\d))", ".", regex=True)
+
+
+def _resolve_exemptions(
+    df: pd.DataFrame, rules: RulesProfile
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Map each exemption value to (key, recognised by this profile, known elsewhere).
+
+    A key that another profile of the rules file defines (e.g. ``divided_terrain`` under
+    the older regime) is kept but does not exempt; text no profile knows raises, because
+    a typo must not silently cost a hamlet its exemption.
+    """
+    raw = df["exemption_category"]
+    key = pd.Series(pd.NA, index=df.index, dtype="object")
+    recognised = pd.Series(False, index=df.index)
+    foreign = pd.Series(False, index=df.index)
+    other = {header_key(k): k for k in rules.known_exemption_categories}
+    other.update({header_key(v): k for k, v in rules.known_exemption_categories.items()})
+    for value in raw.dropna().unique():
+        rows = raw.eq(value).fillna(False).astype(bool)
+        try:
+            resolved = rules.exemption_key(value)
+        except RulesError as exc:
+            known_key = other.get(header_key(value))
+            if known_key is None:
+                codes = df.loc[rows, "hamlet_code"].head(5).tolist()
+                raise RulesError(f"hamlets {codes}: {exc}") from None
+            key[rows] = known_key
+            if known_key in rules.exemption_categories:  # another profile's label for it
+                recognised |= rows
+            else:
+                foreign |= rows
+            continue
+        if resolved is not None:
+            key[rows] = resolved
+            recognised |= rows
+    return key.astype("string"), recognised, foreign
+
+
+def _reasons(
+    df: pd.DataFrame,
+    category_floor: pd.Series,
+    foreign: pd.Series,
+    region_vi: str,
+    rules: RulesProfile,
+) -> pd.Series:
+    """Short Vietnamese sentence per hamlet: figures, kind, region and legal basis."""
+    h = format_count(df["households"])
+    std = format_count(df["standard_households"])
+    floor = format_count(df["mandatory_floor_households"])
+    kind_vi = df["hamlet_kind"].astype(str).map(HAMLET_KIND_LABELS_VI)
+    where = kind_vi + ", " + region_vi + "; "
+    cite_std = " (" + where + rules.citations["standard"] + ")"
+    cite_mand = " (" + where + rules.citations["mandatory"] + ")"
+    pct = f"{rules.mandatory_floor_share * 100:g}".replace(".", ",")
+    label = df["exemption_category"].astype(object).map(rules.exemption_categories).fillna("")
+    cite_ex = " (" + rules.citations["exemption"] + ")"
+    status = df["compliance_status"]
+    floor_is_std = df["mandatory_floor_households"].eq(df["standard_households"])
+
+    reason = pd.Series(h + " hộ ≥ tiêu chuẩn " + std + " hộ" + cite_std + ": đạt chuẩn")
+    below_std = h + " hộ < tiêu chuẩn " + std + " hộ nhưng ≥ ngưỡng bắt buộc " + floor + " hộ"
+    reason = reason.mask(status.eq(BELOW_STANDARD), below_std + cite_std + ": khuyến khích sắp xếp")
+    floor_std = h + " hộ < tiêu chuẩn " + std + " hộ" + cite_mand + ": phải sắp xếp"
+    floor_share = (
+        h + " hộ < ngưỡng bắt buộc " + floor + " hộ (" + pct + "% tiêu chuẩn " + std + " hộ; "
+        + where + rules.citations["mandatory"] + "): phải sắp xếp"
+    )  # fmt: skip
+    reason = reason.mask(status.eq(BELOW_FLOOR) & floor_is_std, floor_std)
+    reason = reason.mask(status.eq(BELOW_FLOOR) & ~floor_is_std, floor_share)
+    if rules.exempt_floor_households is None:
+        exempt = (
+            "Diện đặc thù: " + label + cite_ex + ": không bắt buộc đạt tiêu chuẩn " + std
+            + " hộ (hiện có " + h + " hộ)"
+        )  # fmt: skip
+    else:
+        exempt = (
+            "Diện đặc thù: " + label + cite_ex + ": " + h + " hộ ≥ tiêu chuẩn " + std
+            + " hộ của diện này"
+        )  # fmt: skip
+    reason = reason.mask(status.eq(EXEMPT), exempt)
+    below_category = (
+        "Diện đặc thù: " + label + " nhưng " + h + " hộ < tiêu chuẩn " + std
+        + " hộ của diện này" + cite_ex + ": phải sắp xếp"
+    )  # fmt: skip
+    reason = reason.mask(category_floor, below_category)
+    not_here = "; diện " + df["exemption_category"].astype(str) + " không được miễn theo "
+    reason = reason.mask(foreign, reason + not_here + rules.title_vi)
+    return reason

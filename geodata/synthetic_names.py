@@ -1,0 +1,384 @@
+"""Reference lists for the synthetic province generator: provinces, names and places.
+
+Kept apart from the generator so the (long) Vietnamese word lists do not hide its logic.
+Everything here is plain data; strings are normalised to NFC on import so a list typed in
+another normalisation form cannot leak decomposed diacritics into the landing files.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+
+def _nfc(value: Any) -> Any:
+    """NFC-normalise every string inside nested tuples, dicts and dataclasses."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, tuple):
+        return tuple(_nfc(v) for v in value)
+    if isinstance(value, dict):
+        return {_nfc(k): _nfc(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return type(value)(**{f.name: _nfc(getattr(value, f.name)) for f in fields(value)})
+    return value
+
+
+@dataclass(frozen=True)
+class ProvinceInfo:
+    """A post-2025 province: name, rough centre and the pre-2025 codes it absorbed.
+
+    ``old_codes`` are the 2-digit codes of the pre-2025 provinces merged into it; they
+    are what citizen IDs of people born there carry (their PPP part is "0" + old code).
+    """
+
+    name: str
+    lat: float
+    lon: float
+    old_codes: tuple[str, ...]
+
+
+# The 34 provinces after 2025-07-01 (QĐ 19/2025/QĐ-TTg). Centres are approximate and
+# only place synthetic communes roughly where the province is.
+PROVINCES: dict[str, ProvinceInfo] = {
+    code: ProvinceInfo(unicodedata.normalize("NFC", name), lat, lon, old)
+    for code, name, lat, lon, old in [
+        ("01", "Hà Nội", 21.03, 105.85, ("01",)),
+        ("04", "Cao Bằng", 22.67, 106.25, ("04",)),
+        ("08", "Tuyên Quang", 22.30, 105.10, ("08", "02")),
+        ("11", "Điện Biên", 21.60, 103.00, ("11",)),
+        ("12", "Lai Châu", 22.30, 103.20, ("12",)),
+        ("14", "Sơn La", 21.20, 104.00, ("14",)),
+        ("15", "Lào Cai", 22.00, 104.30, ("10", "15")),
+        ("19", "Thái Nguyên", 21.80, 105.80, ("19", "06")),
+        ("20", "Lạng Sơn", 21.85, 106.60, ("20",)),
+        ("22", "Quảng Ninh", 21.10, 107.30, ("22",)),
+        ("24", "Bắc Ninh", 21.25, 106.20, ("27", "24")),
+        ("25", "Phú Thọ", 21.20, 105.30, ("25", "26", "17")),
+        ("31", "Hải Phòng", 20.90, 106.50, ("31", "30")),
+        ("33", "Hưng Yên", 20.65, 106.25, ("33", "34")),
+        ("37", "Ninh Bình", 20.30, 106.00, ("37", "35", "36")),
+        ("38", "Thanh Hóa", 20.00, 105.50, ("38",)),
+        ("40", "Nghệ An", 19.20, 104.90, ("40",)),
+        ("42", "Hà Tĩnh", 18.30, 105.90, ("42",)),
+        ("44", "Quảng Trị", 17.20, 106.60, ("45", "44")),
+        ("46", "Huế", 16.40, 107.50, ("46",)),
+        ("48", "Đà Nẵng", 15.70, 108.00, ("48", "49")),
+        ("51", "Quảng Ngãi", 14.90, 108.40, ("51", "62")),
+        ("52", "Gia Lai", 14.00, 108.50, ("64", "52")),
+        ("56", "Khánh Hòa", 12.00, 109.00, ("56", "58")),
+        ("66", "Đắk Lắk", 12.90, 108.50, ("66", "54")),
+        ("68", "Lâm Đồng", 11.80, 108.00, ("68", "67", "60")),
+        ("75", "Đồng Nai", 11.20, 107.00, ("75", "70")),
+        ("79", "TP. Hồ Chí Minh", 10.80, 106.70, ("79", "74", "77")),
+        ("80", "Tây Ninh", 11.00, 106.20, ("72", "80")),
+        ("82", "Đồng Tháp", 10.40, 105.90, ("87", "82")),
+        ("86", "Vĩnh Long", 10.00, 106.30, ("86", "83", "84")),
+        ("91", "An Giang", 10.30, 105.20, ("89", "91")),
+        ("92", "Cần Thơ", 9.80, 105.80, ("92", "93", "94")),
+        ("96", "Cà Mau", 9.20, 105.10, ("96", "95")),
+    ]
+}
+
+# The 63 pre-2025 province codes; they persist in citizen IDs (DOMAIN.md).
+OLD_PROVINCE_CODES: tuple[str, ...] = (
+    "01", "02", "04", "06", "08", "10", "11", "12", "14", "15", "17", "19", "20", "22",
+    "24", "25", "26", "27", "30", "31", "33", "34", "35", "36", "37", "38", "40", "42",
+    "44", "45", "46", "48", "49", "51", "52", "54", "56", "58", "60", "62", "64", "66",
+    "67", "68", "70", "72", "74", "75", "77", "79", "80", "82", "83", "84", "86", "87",
+    "89", "91", "92", "93", "94", "95", "96",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NameStyle:
+    """How people of one ethnic group are commonly named (family, middle, given)."""
+
+    family: tuple[tuple[str, float], ...]
+    middle_male: tuple[str, ...]
+    middle_female: tuple[str, ...]
+    # Share of people with the traditional middle name (first entry) by birth cohort:
+    # (born before 1980, 1980-1999, 2000 and later).
+    traditional_share: tuple[float, float, float] = (0.85, 0.6, 0.3)
+    given_male: tuple[str, ...] | None = None
+    given_female: tuple[str, ...] | None = None
+
+
+GIVEN_MALE: tuple[str, ...] = _nfc(
+    (
+        "Anh", "Bảo", "Bình", "Cường", "Chiến", "Công", "Dũng", "Duy", "Dương", "Đạt",
+        "Đức", "Giang", "Hải", "Hiếu", "Hoàng", "Hùng", "Huy", "Hưng", "Khánh", "Khoa",
+        "Kiên", "Lâm", "Long", "Lộc", "Lợi", "Mạnh", "Minh", "Nam", "Nghĩa", "Ngọc",
+        "Phong", "Phúc", "Quang", "Quân", "Sơn", "Tài", "Tâm", "Thắng", "Thành", "Thịnh",
+        "Thông", "Toàn", "Trung", "Trường", "Tuấn", "Tùng", "Văn", "Việt", "Vinh", "Vũ",
+    )
+)  # fmt: skip
+GIVEN_FEMALE: tuple[str, ...] = _nfc(
+    (
+        "An", "Anh", "Chi", "Dung", "Duyên", "Giang", "Hà", "Hằng", "Hạnh", "Hiền",
+        "Hoa", "Hòa", "Hồng", "Huệ", "Huyền", "Hương", "Lan", "Liên", "Linh", "Loan",
+        "Lụa", "Mai", "My", "Nga", "Ngân", "Ngọc", "Nhung", "Oanh", "Phượng", "Phương",
+        "Quỳnh", "Sen", "Tâm", "Thảo", "Thanh", "Thơm", "Thu", "Thủy", "Trang", "Tuyết",
+        "Uyên", "Vân", "Xuân", "Yến",
+    )
+)  # fmt: skip
+HMONG_GIVEN_MALE: tuple[str, ...] = _nfc(
+    ("Páo", "Sử", "Chứ", "Dế", "Vừ", "Tủa", "Sình", "Chơ", "Lềnh", "Nhè", "Pó", "Súa", "Chính")
+)
+HMONG_GIVEN_FEMALE: tuple[str, ...] = _nfc(
+    ("Mỷ", "Dợ", "Sua", "Chía", "Mái", "Pà", "Say", "Súa", "Lan", "Dung", "Chi", "Máy")
+)
+
+_KINH_MIDDLE_MALE = ("Văn", "Đức", "Minh", "Quang", "Hữu", "Xuân", "Thanh", "Công", "Ngọc")
+_KINH_MIDDLE_FEMALE = ("Thị", "Thu", "Ngọc", "Thanh", "Minh", "Phương", "Hồng", "Thúy", "Kim")
+
+_KINH_FAMILY_NORTH = (
+    ("Nguyễn", 36), ("Trần", 11), ("Lê", 9), ("Phạm", 7), ("Hoàng", 5), ("Vũ", 4.5),
+    ("Phan", 3), ("Đặng", 2.5), ("Bùi", 2.5), ("Đỗ", 2.5), ("Ngô", 1.5), ("Dương", 1.2),
+    ("Đinh", 1.2), ("Đào", 1), ("Trịnh", 1), ("Hà", 1), ("Lương", 0.8), ("Mai", 0.6),
+    ("Tạ", 0.5), ("Cao", 0.5), ("Lưu", 0.4), ("Phùng", 0.4), ("Lý", 0.4), ("Nghiêm", 0.2),
+)  # fmt: skip
+_KINH_FAMILY_SOUTH = (
+    ("Nguyễn", 38), ("Trần", 11), ("Lê", 9.5), ("Phạm", 6), ("Huỳnh", 5), ("Võ", 4.5),
+    ("Phan", 4.5), ("Trương", 2), ("Đặng", 2), ("Bùi", 1.5), ("Đỗ", 1.2), ("Hồ", 1.5),
+    ("Ngô", 1.3), ("Dương", 1), ("Lý", 0.8), ("Đinh", 0.6), ("Mai", 0.6), ("Lâm", 0.6),
+    ("Châu", 0.5), ("Tô", 0.4), ("Hoàng", 0.5), ("Cao", 0.5),
+)  # fmt: skip
+
+NAME_STYLES_NORTH: dict[str, NameStyle] = _nfc(
+    {
+        "Kinh": NameStyle(_KINH_FAMILY_NORTH, _KINH_MIDDLE_MALE, _KINH_MIDDLE_FEMALE),
+        # Tày and Nùng families of the northern border provinces.
+        "Tày": NameStyle(
+            (
+                ("Nông", 12),
+                ("Hoàng", 12),
+                ("Lục", 6),
+                ("Bế", 6),
+                ("Ma", 5),
+                ("Đàm", 5),
+                ("Triệu", 4),
+                ("Lý", 4),
+                ("Nguyễn", 8),
+                ("Lương", 4),
+                ("La", 3),
+                ("Lăng", 2),
+                ("Hà", 3),
+                ("Vi", 2),
+                ("Sầm", 1.5),
+                ("Mông", 1.5),
+                ("Dương", 2),
+                ("Chu", 2),
+                ("Đinh", 1.5),
+                ("Hứa", 1.5),
+                ("Lưu", 1),
+                ("Lành", 1),
+            ),
+            _KINH_MIDDLE_MALE,
+            _KINH_MIDDLE_FEMALE,
+            (0.9, 0.7, 0.35),
+        ),
+        "Nùng": NameStyle(
+            (
+                ("Hoàng", 12),
+                ("Nông", 10),
+                ("Lý", 6),
+                ("Lục", 5),
+                ("Triệu", 5),
+                ("Lương", 4),
+                ("Đàm", 4),
+                ("Chu", 3),
+                ("Mã", 3),
+                ("Lâm", 3),
+                ("Vi", 3),
+                ("Lăng", 2),
+                ("Hứa", 2),
+                ("Bế", 2),
+                ("La", 2),
+                ("Nguyễn", 4),
+                ("Sầm", 1),
+                ("Dương", 2),
+            ),
+            _KINH_MIDDLE_MALE,
+            _KINH_MIDDLE_FEMALE,
+            (0.9, 0.7, 0.35),
+        ),
+        "H'Mông": NameStyle(
+            (
+                ("Giàng", 10),
+                ("Sùng", 9),
+                ("Vàng", 9),
+                ("Lầu", 7),
+                ("Thào", 7),
+                ("Lý", 6),
+                ("Hoàng", 5),
+                ("Mua", 5),
+                ("Hầu", 3),
+                ("Chảo", 2),
+                ("Vừ", 3),
+                ("Ly", 2),
+            ),
+            ("A", "Seo", "Mí", "Văn"),
+            ("Thị", "Mỷ"),
+            (0.8, 0.75, 0.6),
+            HMONG_GIVEN_MALE,
+            HMONG_GIVEN_FEMALE,
+        ),
+        "Dao": NameStyle(
+            (
+                ("Triệu", 14),
+                ("Bàn", 10),
+                ("Đặng", 9),
+                ("Lý", 8),
+                ("Phùng", 5),
+                ("Chảo", 4),
+                ("Tẩn", 3),
+                ("Lò", 2),
+                ("Hoàng", 2),
+            ),
+            ("Văn", "Tiến", "Kim", "Tòn", "Quý"),
+            ("Thị", "Mùi", "Kiều"),
+            (0.85, 0.7, 0.45),
+        ),
+        "Thái": NameStyle(
+            (
+                ("Lò", 12),
+                ("Lường", 10),
+                ("Quàng", 8),
+                ("Cầm", 7),
+                ("Tòng", 6),
+                ("Vì", 6),
+                ("Hà", 5),
+                ("Lù", 4),
+                ("Điêu", 3),
+                ("Bạc", 2),
+                ("Mè", 2),
+            ),
+            _KINH_MIDDLE_MALE,
+            _KINH_MIDDLE_FEMALE,
+        ),
+        "Mường": NameStyle(
+            (("Bùi", 14), ("Đinh", 12), ("Quách", 6), ("Hà", 5), ("Xa", 3), ("Nguyễn", 4)),
+            _KINH_MIDDLE_MALE,
+            _KINH_MIDDLE_FEMALE,
+        ),
+    }
+)
+
+NAME_STYLES_SOUTH: dict[str, NameStyle] = _nfc(
+    {
+        "Kinh": NameStyle(_KINH_FAMILY_SOUTH, _KINH_MIDDLE_MALE, _KINH_MIDDLE_FEMALE),
+        "Khmer": NameStyle(
+            (("Thạch", 12), ("Sơn", 10), ("Danh", 9), ("Kim", 6), ("Lâm", 4), ("Châu", 3)),
+            ("Văn", "Sà", "Minh"),
+            ("Thị", "Sa", "Kim"),
+            (0.7, 0.55, 0.35),
+        ),
+        "Ê Đê": NameStyle(
+            (("Niê", 12), ("Mlô", 6), ("Êban", 5), ("Byă", 4), ("Ksơr", 4), ("Adrơng", 3)),
+            ("Y",),
+            ("H",),
+            (1.0, 1.0, 1.0),
+        ),
+        "Gia Rai": NameStyle(
+            (("Ksor", 12), ("Siu", 10), ("Rơ Mah", 8), ("Rơ Châm", 6), ("Nay", 5), ("Puih", 4)),
+            ("Văn", "A"),
+            ("Thị", "H"),
+            (0.7, 0.6, 0.5),
+        ),
+    }
+)
+
+# Ethnic mix of a province (share of households), by region; Cao Bằng and Lạng Sơn get
+# their own Tày/Nùng-dominated mix.
+ETHNIC_MIX: dict[str, dict[str, float]] = _nfc(
+    {
+        "tay_nung_border": {
+            "Tày": 0.40, "Nùng": 0.30, "H'Mông": 0.10, "Dao": 0.10, "Kinh": 0.07,
+            "Sán Chay": 0.015, "Lô Lô": 0.005, "Hoa": 0.01,
+        },
+        "northern_midlands_mountains": {
+            "Kinh": 0.40, "Tày": 0.15, "Thái": 0.15, "Mường": 0.08, "H'Mông": 0.10,
+            "Dao": 0.06, "Nùng": 0.05, "Khơ Mú": 0.01,
+        },
+        "red_river_delta": {"Kinh": 0.99, "Mường": 0.004, "Tày": 0.003, "Hoa": 0.003},
+        "ha_noi_hcm": {"Kinh": 0.98, "Hoa": 0.015, "Mường": 0.005},
+        "north_central": {"Kinh": 0.90, "Thái": 0.05, "Mường": 0.04, "Khơ Mú": 0.01},
+        "south_central_coast_highlands": {
+            "Kinh": 0.78, "Ê Đê": 0.07, "Gia Rai": 0.07, "Ba Na": 0.04, "Chăm": 0.02,
+            "Xơ Đăng": 0.02,
+        },
+        "south_east": {"Kinh": 0.93, "Hoa": 0.03, "Khmer": 0.02, "Xtiêng": 0.01, "Chơ Ro": 0.01},
+        "mekong_delta": {"Kinh": 0.92, "Khmer": 0.06, "Hoa": 0.015, "Chăm": 0.005},
+    }
+)  # fmt: skip
+TAY_NUNG_BORDER_PROVINCES: frozenset[str] = frozenset({"04", "20"})
+
+# Place-name syllables. Sino-Vietnamese pairs make commune and lowland hamlet names;
+# Tày-Nùng pairs (nà = field, khuổi = stream, pác = mouth, lũng = valley…) make the
+# names of mountain hamlets.
+SINO_FIRST: tuple[str, ...] = _nfc(
+    (
+        "An", "Bình", "Đại", "Đông", "Đức", "Hòa", "Hồng", "Hưng", "Kim", "Lạc", "Long",
+        "Minh", "Nam", "Nghĩa", "Phú", "Phúc", "Quang", "Quảng", "Tân", "Thái", "Thanh",
+        "Thành", "Thịnh", "Thống", "Thượng", "Thụy", "Tiên", "Trung", "Vĩnh", "Xuân",
+        "Yên", "Hải", "Cẩm", "Ngọc", "Việt", "Hợp", "Liên", "Mỹ",
+    )
+)  # fmt: skip
+SINO_SECOND: tuple[str, ...] = _nfc(
+    (
+        "An", "Bình", "Châu", "Cường", "Dương", "Điền", "Đoài", "Đông", "Giang", "Hà",
+        "Hải", "Hạnh", "Hòa", "Hưng", "Khê", "Lạc", "Lâm", "Lập", "Lĩnh", "Lộc", "Long",
+        "Lợi", "Minh", "Mỹ", "Nghĩa", "Ninh", "Phong", "Phú", "Phúc", "Quang", "Sơn",
+        "Tân", "Thành", "Thịnh", "Thọ", "Thuận", "Tiến", "Trung", "Trường", "Tú", "Vinh",
+        "Xá", "Yên",
+    )
+)  # fmt: skip
+TAY_FIRST: tuple[str, ...] = _nfc(
+    (
+        "Nà", "Khuổi", "Pác", "Cốc", "Lũng", "Phja", "Nặm", "Bó", "Slam", "Khau", "Pò",
+        "Co", "Đông", "Kéo", "Vằng", "Thang", "Tẻng", "Lủng", "Pù", "Tổng", "Phai",
+    )
+)  # fmt: skip
+TAY_SECOND: tuple[str, ...] = _nfc(
+    (
+        "Mạ", "Rằng", "Vài", "Khao", "Slác", "Lẹng", "Phầy", "Nưa", "Ngà", "Chang", "Luông",
+        "Sả", "Pỏ", "Ca", "Liềng", "Điểng", "Mu", "Lẻn", "Mòn", "Giàng", "Thin", "Rà",
+        "Khoang", "Nặm", "Pàn", "Cáp", "Lừa", "Tầu", "Lạn", "Mè", "Hoi", "Sliểng",
+    )
+)  # fmt: skip
+LOWLAND_SINGLE: tuple[str, ...] = _nfc(
+    (
+        "Đông", "Tây", "Nam", "Bắc", "Trung", "Thượng", "Hạ", "Đoài", "Chùa", "Đình",
+        "Mới", "Cầu", "Chợ", "Giữa", "Ngoài", "Trong", "Đồng", "Bến",
+    )
+)  # fmt: skip
+
+# Local prefixes of hamlet names, with weights by region (share of hamlets).
+THON_PREFIXES: dict[str, tuple[tuple[str, float], ...]] = _nfc(
+    {
+        "northern_midlands_mountains": (("Xóm", 0.7), ("Bản", 0.15), ("Thôn", 0.15)),
+        "red_river_delta": (("Thôn", 0.75), ("Xóm", 0.25)),
+        "ha_noi_hcm": (("Thôn", 0.8), ("Xóm", 0.1), ("Ấp", 0.1)),
+        "north_central": (("Thôn", 0.6), ("Xóm", 0.3), ("Bản", 0.1)),
+        "south_central_coast_highlands": (("Thôn", 0.6), ("Buôn", 0.2), ("Làng", 0.2)),
+        "south_east": (("Ấp", 0.85), ("Thôn", 0.15)),
+        "mekong_delta": (("Ấp", 0.85), ("Khóm", 0.1), ("Sóc", 0.05)),
+    }
+)
+# Styles of TDP names: a commune keeps one style ("{n}" is the unit's number).
+TDP_STYLES_NORTH: tuple[tuple[str, float], ...] = _nfc(
+    (
+        ("Tổ dân phố {n}", 0.5),
+        ("Tổ dân phố số {n}", 0.2),
+        ("Tổ {n}", 0.2),
+        ("Khu phố {n}", 0.1),
+    )
+)
+TDP_STYLES_SOUTH: tuple[tuple[str, float], ...] = _nfc(
+    (("Khu phố {n}", 0.6), ("Tổ dân phố {n}", 0.3), ("Khóm {n}", 0.1))
+)
+SOUTHERN_REGIONS: frozenset[str] = frozenset(
+    {"south_central_coast_highlands", "south_east", "mekong_delta"}
+)

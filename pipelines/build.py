@@ -1,0 +1,64 @@
+"""Assemble the Definitions: one function, so tests and the CLI can swap resources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from assets.marts.defs import MARTS_ASSETS
+from assets.planning.defs import PLANNING_ASSETS
+from assets.planning.rules import load_rules
+from assets.quality.defs import QUALITY_ASSETS, QUALITY_CHECKS
+from assets.raw.defs import LANDING_SPECS, RAW_ASSETS
+from assets.raw.landing import Landing
+from assets.staging.defs import STAGING_ASSETS
+from assets.warehouse import Warehouse
+from pipelines.io_managers import WarehouseIOManager
+from pipelines.settings import Settings
+
+PROVINCE_JOB_NAME = "restructure_province"
+
+ALL_ASSETS = [
+    *LANDING_SPECS,
+    *RAW_ASSETS,
+    *STAGING_ASSETS,
+    *QUALITY_ASSETS,
+    *PLANNING_ASSETS,
+    *MARTS_ASSETS,
+]
+
+province_job = dg.define_asset_job(
+    PROVINCE_JOB_NAME,
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("landing"),
+    description="Landing files to published marts for one province",
+)
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    return {
+        "warehouse": Warehouse(settings.warehouse_url),
+        "landing": Landing(settings.landing_dir),
+        "rules": load_rules(settings.rules_profile, override_path=settings.rules_override),
+        "io_manager": WarehouseIOManager(url=settings.warehouse_url),
+    }
+
+
+def build_defs(
+    settings: Settings | None = None,
+    resource_overrides: Mapping[str, object] | None = None,
+) -> dg.Definitions:
+    """The code location's Definitions.
+
+    DuckDB allows one writer per file, so steps run in one process; a PostgreSQL
+    warehouse can take the multiprocess executor instead.
+    """
+    settings = settings or Settings.from_env()
+    resources = build_resources(settings) | dict(resource_overrides or {})
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=QUALITY_CHECKS,
+        jobs=[province_job],
+        resources=resources,
+        executor=dg.in_process_executor,
+    )

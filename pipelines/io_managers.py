@@ -1,0 +1,32 @@
+"""The IO manager that stores every intermediate asset as a warehouse table.
+
+An asset keyed ``["staging", "persons"]`` lives in table ``staging.persons``: queryable
+with SQL, typed by its contract, never an opaque pickle.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from assets.warehouse import Warehouse
+
+
+def table_name(key: dg.AssetKey) -> str:
+    if len(key.path) != 2:
+        raise ValueError(f"asset key {key.to_user_string()} must be [layer, table]")
+    return ".".join(key.path)
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Writes each asset's DataFrame to ``layer.table`` and reads it back."""
+
+    url: str
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        name = table_name(context.asset_key)
+        rows = Warehouse(self.url).write_table(name, obj)
+        context.add_output_metadata({"table": name, "rows_written": rows})
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        return Warehouse(self.url).read_table(table_name(context.asset_key))

@@ -1,0 +1,31 @@
+"""Run settings, read from the environment in one place (secrets never committed)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from assets.warehouse import DEFAULT_WAREHOUSE_URL
+
+DEFAULT_LANDING_DIR = Path("data/landing/demo")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the landing files are, which warehouse to write, which rules apply."""
+
+    warehouse_url: str = DEFAULT_WAREHOUSE_URL
+    landing_dir: Path = DEFAULT_LANDING_DIR
+    rules_profile: str | None = None
+    rules_override: Path | None = None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        override = os.environ.get("HAMLETS_RULES_OVERRIDE")
+        return cls(
+            warehouse_url=os.environ.get("HAMLETS_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
+            landing_dir=Path(os.environ.get("HAMLETS_LANDING_DIR", str(DEFAULT_LANDING_DIR))),
+            rules_profile=os.environ.get("HAMLETS_RULES_PROFILE") or None,
+            rules_override=Path(override) if override else None,
+        )

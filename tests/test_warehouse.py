@@ -1,0 +1,105 @@
+"""The DuckDB warehouse: native geometry, contracts as DDL, atomic writes."""
+
+from __future__ import annotations
+
+import duckdb
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from assets.warehouse import Warehouse, WarehouseError, create_table_sql, duckdb_path_from_url
+from expectations.schemas import TABLES, SchemaError
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    return Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+
+
+def _communes() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "commune_code": ["00001", "00002"],
+            "commune_name": ["Nà Rẻo", "Hòa An"],
+            "unit_kind": ["xa", "phuong"],
+            "province_code": ["04", "04"],
+            "area_km2": [1.5, 2.0],
+            "source_file": ["communes.geojson"] * 2,
+            "source_sha256": ["ab" * 32] * 2,
+            "source_row_number": [1, 2],
+            "load_id": ["ab" * 8] * 2,
+        },
+        geometry=[shapely.box(106, 22, 106.1, 22.1), shapely.box(106.1, 22, 106.2, 22.1)],
+        crs="EPSG:4326",
+    ).astype({c: "string" for c in ["commune_code", "commune_name", "unit_kind"]})
+
+
+def test_url_forms(tmp_path):
+    assert duckdb_path_from_url("duckdb:///data/w.duckdb").as_posix() == "data/w.duckdb"
+    assert duckdb_path_from_url(str(tmp_path / "x.duckdb")) == tmp_path / "x.duckdb"
+    with pytest.raises(WarehouseError, match="PostgreSQL"):
+        duckdb_path_from_url("postgresql+psycopg2://u@h/db")
+
+
+def test_contract_table_round_trip_keeps_text_codes_and_native_geometry(warehouse):
+    written = _communes()
+    warehouse.write_table("staging.communes", written.astype({"province_code": "string"}))
+    types = dict(
+        warehouse.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'staging' AND table_name = 'communes'"
+        ).itertuples(index=False)
+    )
+    assert types["geometry"] == "GEOMETRY"
+    assert types["commune_code"] == "VARCHAR"
+    area = warehouse.query("SELECT sum(ST_Area(geometry)) AS a FROM staging.communes")["a"][0]
+    assert area == pytest.approx(0.02)
+    back = warehouse.read_table("staging.communes")
+    assert isinstance(back, gpd.GeoDataFrame)
+    assert back.crs == "EPSG:4326"
+    assert back["commune_code"].tolist() == ["00001", "00002"]
+    assert back.geometry.geom_equals_exact(written.geometry, tolerance=0).all()
+
+
+def test_primary_key_from_contract_is_enforced(warehouse):
+    assert "PRIMARY KEY (commune_code)" in create_table_sql(TABLES["staging.communes"])
+    twice = pd.concat([_communes(), _communes()], ignore_index=True)
+    with pytest.raises(duckdb.ConstraintException):
+        warehouse.write_table("staging.communes", gpd.GeoDataFrame(twice, crs="EPSG:4326"))
+
+
+def test_failed_transaction_leaves_previous_rows(warehouse):
+    warehouse.write_table("staging.communes", _communes())
+    with pytest.raises(RuntimeError, match="boom"), warehouse.transaction() as con:
+        warehouse.write_table("staging.communes", _communes().iloc[:1], con=con)
+        raise RuntimeError("boom")
+    assert len(warehouse.read_table("staging.communes")) == 2
+
+
+def test_replace_where_only_touches_matching_rows(warehouse):
+    frame = pd.DataFrame({"province_code": ["04", "33"], "n": [1, 2]})
+    warehouse.write_table("raw.example", frame)
+    warehouse.write_table(
+        "raw.example",
+        pd.DataFrame({"province_code": ["04"], "n": [10]}),
+        replace_where={"province_code": "04"},
+    )
+    back = warehouse.read_table("raw.example").sort_values("province_code")
+    assert back["n"].tolist() == [10, 2]
+
+
+def test_contract_rejects_personal_columns_outside_restricted_layers():
+    persons = TABLES["staging.persons"]
+    assert {"citizen_id", "full_name", "birth_date"} <= set(persons.personal_columns)
+    for name, contract in TABLES.items():
+        if contract.layer in ("planning", "marts"):
+            assert not contract.personal_columns, name
+
+
+def test_enforce_names_table_and_columns():
+    with pytest.raises(SchemaError, match=r"staging\.communes: missing columns \['area_km2'"):
+        TABLES["staging.communes"].enforce(_communes().drop(columns="area_km2"))
+    numeric_codes = _communes().assign(commune_code=[1, 2])
+    with pytest.raises(SchemaError, match="commune_code: cannot cast"):
+        TABLES["staging.communes"].enforce(numeric_codes)
