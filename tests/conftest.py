@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from geodata.synthetic import synthesise_province
 
+from geodata.synthetic import synthesise_province
 from pipelines.runner import RunReport, run_province
 from pipelines.settings import Settings
 

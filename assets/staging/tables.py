@@ -25,7 +25,7 @@ from assets.staging.normalise import (
     parse_int,
     split_hamlet_name,
 )
-from expectations.schemas import TABLES, header_key
+from expectations.schemas import TABLES, Table, header_key
 from geodata.crs import STORAGE_CRS, area_km2
 
 HEAD_OF_HOUSEHOLD = header_key("Chủ hộ")
@@ -139,6 +139,12 @@ def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) 
     return gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS)
 
 
+def _landed_columns(contract: Table, derived: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The contract's columns that arrive in the landing file, and those it must have."""
+    landed = tuple(c for c in contract.columns if c not in derived and c not in LINEAGE_COLUMNS)
+    return {"wanted": landed, "required": tuple(c for c in contract.required if c in landed)}
+
+
 def _record_ids(raw: pd.DataFrame) -> pd.Series:
     return (raw["source_file"] + ":" + raw["source_row_number"].astype("string")).astype("string")
 
@@ -148,8 +154,7 @@ def stage_households(raw: pd.DataFrame) -> pd.DataFrame:
     df = to_canonical(
         raw,
         source_file=_source_file(raw, "households"),
-        wanted=("household_id", "hamlet_code", "longitude", "latitude"),
-        required=("household_id", "hamlet_code"),
+        **_landed_columns(contract, derived=("record_id",)),
     )
     df["household_id"] = clean_text(df["household_id"])
     df["hamlet_code"] = clean_text(df["hamlet_code"])
@@ -164,16 +169,7 @@ def stage_persons(raw: pd.DataFrame) -> pd.DataFrame:
     df = to_canonical(
         raw,
         source_file=_source_file(raw, "persons"),
-        wanted=(
-            "citizen_id",
-            "full_name",
-            "birth_date",
-            "sex",
-            "household_id",
-            "relation_to_head",
-            "ethnicity",
-        ),
-        required=("citizen_id", "full_name", "birth_date", "sex", "household_id"),
+        **_landed_columns(contract, derived=("record_id", "is_household_head")),
     )
     df["record_id"] = _record_ids(raw)
     df["citizen_id"] = clean_text(df["citizen_id"])
