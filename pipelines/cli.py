@@ -49,6 +49,8 @@ def _run(settings: Settings) -> None:
     report = run_province(settings)
     if not report.success:
         click.echo(f"Run {report.run_id} failed at {', '.join(report.failed_steps)}", err=True)
+        for error in report.errors:
+            click.echo(f"  {error}", err=True)
         if report.failed_checks:
             click.echo(f"Failed checks: {', '.join(report.failed_checks)}", err=True)
         click.echo("The last published marts are unchanged. See `make dev` for the run log.")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.raw.landing import Landing
 from assets.warehouse import Warehouse
 from pipelines.build import PROVINCE_JOB_NAME, build_defs
 from pipelines.settings import Settings
@@ -20,6 +21,7 @@ class RunReport:
     run_id: str
     success: bool
     failed_steps: tuple[str, ...]
+    errors: tuple[str, ...]
     failed_checks: tuple[str, ...]
     warehouse_path: Path
 
@@ -43,7 +45,12 @@ def run_province(
     *,
     log_level: str = "INFO",
 ) -> RunReport:
-    """Materialise every asset and run every check for the landing folder in ``settings``."""
+    """Materialise every asset and run every check for the landing folder in ``settings``.
+
+    The landing folder is checked first, so a missing file is one clear message rather
+    than a failed run.
+    """
+    Landing(settings.landing_dir).check()
     defs = build_defs(settings)
     job = defs.resolve_job_def(PROVINCE_JOB_NAME)
     result = job.execute_in_process(
@@ -51,10 +58,15 @@ def run_province(
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
-    failed_steps = tuple(
-        event.step_key or "?"
-        for event in result.all_events
-        if event.event_type == dg.DagsterEventType.STEP_FAILURE
+    failures = [
+        event for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE
+    ]
+    failed_steps = tuple(event.step_key or "?" for event in failures)
+    errors = tuple(
+        event.step_failure_data.error.cause.message.strip()
+        if event.step_failure_data.error and event.step_failure_data.error.cause
+        else (event.message or "")
+        for event in failures
     )
     failed_checks = tuple(
         evaluation.check_name
@@ -65,6 +77,7 @@ def run_province(
         run_id=result.run_id,
         success=result.success,
         failed_steps=failed_steps,
+        errors=errors,
         failed_checks=failed_checks,
         warehouse_path=Warehouse(settings.warehouse_url).path,
     )

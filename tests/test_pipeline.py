@@ -153,3 +153,18 @@ def test_failed_blocking_check_leaves_published_marts_intact(published, tmp_path
     units_after = warehouse.read_table("marts.merged_units")
     assert set(units_after["run_id"]) == set(units_before["run_id"])
     assert len(units_after) == len(units_before)
+
+
+def test_bad_file_fails_the_run_with_a_message_naming_file_and_column(published, tmp_path):
+    settings, _ = published
+    broken = tmp_path / "landing"
+    shutil.copytree(settings.landing_dir, broken)
+    persons = (broken / "persons.csv").read_text(encoding="utf-8-sig")
+    (broken / "persons.csv").write_text(persons.replace("Số ĐDCN", "Ghi chú", 1), "utf-8-sig")
+    report = run_province(
+        Settings(warehouse_url=str(tmp_path / "other.duckdb"), landing_dir=broken),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert not report.success
+    assert report.failed_steps == ("staging__persons",)
+    assert any("persons.csv: missing required columns 'Số ĐDCN'" in e for e in report.errors)

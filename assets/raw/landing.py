@@ -63,6 +63,19 @@ class Landing:
     def file(self, role: str) -> LandingFile:
         return find_landing_file(self.path, role)
 
+    def check(self) -> list[LandingFile]:
+        """Every role's file, or one error listing all that are missing or ambiguous."""
+        found: list[LandingFile] = []
+        problems: list[str] = []
+        for role in LANDING_ROLES:
+            try:
+                found.append(self.file(role))
+            except LandingFileError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise LandingFileError("\n".join(problems))
+        return found
+
 
 def find_landing_file(landing_dir: Path, role: str) -> LandingFile:
     """The one file in ``landing_dir`` that carries ``role``."""
