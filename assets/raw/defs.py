@@ -32,6 +32,7 @@ def _raw_asset(role: str) -> dg.AssetsDefinition:
             {
                 "source_file": landing_file.path.name,
                 "source_sha256": landing_file.sha256,
+                "encoding": df.attrs.get("encoding", "unknown"),
                 "rows": len(df),
             }
         )

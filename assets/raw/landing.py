@@ -10,13 +10,20 @@ identical rows.
 from __future__ import annotations
 
 import hashlib
+import io
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
+from assets.raw.encodings import detect_and_decode
+from expectations.schemas import FIELDS, header_key
 from geodata.crs import STORAGE_CRS
+
+KNOWN_HEADERS = frozenset(key for f in FIELDS.values() for key in f.header_keys)
 
 # Landing-file roles and the file stems that carry them (case-insensitive).
 LANDING_ROLES: dict[str, tuple[str, ...]] = {
@@ -101,16 +108,36 @@ def find_landing_file(landing_dir: Path, role: str) -> LandingFile:
     return LandingFile(role=role, path=matches[0], sha256=file_sha256(matches[0]))
 
 
-def read_landing_file(path: Path) -> pd.DataFrame:
-    """Read a landing file with every attribute as text (geometry kept as geometry)."""
+def _header_share(line: str) -> float:
+    """Share of a header line's cells that the data dictionary recognises."""
+    cells = [c.strip().strip('"') for c in re.split(r"[,;\t|]", line)]
+    cells = [c for c in cells if c]
+    if not cells:
+        return 0.0
+    return sum(header_key(c) in KNOWN_HEADERS for c in cells) / len(cells)
+
+
+def read_csv_text(path: Path) -> tuple[pd.DataFrame, str]:
+    """A CSV in any of the encodings provinces use, with its delimiter sniffed."""
+    decoded = detect_and_decode(path.read_bytes(), header_score=_header_share)
+    first_line = decoded.text.split("\n", 1)[0]
+    delimiter = max(",;\t|", key=first_line.count)
+    frame = pd.read_csv(
+        io.StringIO(decoded.text), dtype=str, keep_default_na=False, sep=delimiter
+    ).astype("string")
+    frame.columns = [unicodedata.normalize("NFC", str(c)).strip() for c in frame.columns]
+    return frame, decoded.encoding
+
+
+def read_landing_file(path: Path) -> tuple[pd.DataFrame, str]:
+    """A landing file with every attribute as text (geometry kept), and its text encoding."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").astype(
-                "string"
-            )
+            return read_csv_text(path)
         if suffix == ".xlsx":
-            return pd.read_excel(path, dtype=str, keep_default_na=False).astype("string")
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False).astype("string")
+            return frame, "xlsx (unicode)"
         source = f"zip://{path}" if suffix == ".zip" else path
         gdf = gpd.read_file(source)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
@@ -120,12 +147,14 @@ def read_landing_file(path: Path) -> pd.DataFrame:
     gdf = gdf.to_crs(STORAGE_CRS)
     attributes = [c for c in gdf.columns if c != gdf.geometry.name]
     gdf[attributes] = gdf[attributes].astype("string")
-    return gdf.rename_geometry("geometry") if gdf.geometry.name != "geometry" else gdf
+    gdf = gdf.rename_geometry("geometry") if gdf.geometry.name != "geometry" else gdf
+    return gdf, "geodata (unicode)"
 
 
 def load_raw(landing_file: LandingFile) -> pd.DataFrame:
-    """The file's rows as they came, plus lineage columns."""
-    df = read_landing_file(landing_file.path)
+    """The file's rows as they came, plus lineage columns; ``df.attrs["encoding"]`` says
+    which text encoding was detected."""
+    df, encoding = read_landing_file(landing_file.path)
     df = df.reset_index(drop=True)
     clash = [c for c in LINEAGE_COLUMNS if c in df.columns]
     if clash:
@@ -134,4 +163,5 @@ def load_raw(landing_file: LandingFile) -> pd.DataFrame:
     df["source_sha256"] = pd.array([landing_file.sha256] * len(df), dtype="string")
     df["source_row_number"] = pd.array(range(1, len(df) + 1), dtype="Int64")
     df["load_id"] = pd.array([landing_file.load_id] * len(df), dtype="string")
+    df.attrs["encoding"] = encoding
     return df
