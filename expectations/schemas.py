@@ -45,7 +45,9 @@ POSTGRES_TYPES: dict[str, str] = {
 LAYERS = ("raw", "staging", "quality", "planning", "marts")
 RESTRICTED_LAYERS = ("raw", "staging", "quality")
 
-CITIZEN_ID_PATTERN = r"^\d{12}$"
+# 12-digit personal identification number, or a 9-digit old identity card number
+# (CMND), still accepted and flagged by the quality stage.
+CITIZEN_ID_PATTERN = r"^(\d{12}|\d{9})$"
 COMMUNE_CODE_PATTERN = r"^\d{5}$"
 PROVINCE_CODE_PATTERN = r"^\d{2}$"
 
@@ -242,6 +244,12 @@ FIELDS: dict[str, Field] = {
             aliases=("quan he", "quan he chu ho"),
         ),
         Field("ethnicity", "string", "Ethnic group", "Dân tộc"),
+        Field(
+            "birth_date_is_partial",
+            "bool",
+            "Birth date known only to the year (stored as 1 January)",
+            "Chỉ có năm sinh",
+        ),
         Field("is_household_head", "bool", "Is the head of household (chủ hộ)", "Là chủ hộ"),
         # Quality.
         Field("table_name", "string", "Table the record belongs to", "Bảng"),
@@ -445,6 +453,7 @@ TABLES: dict[str, Table] = {
                 "citizen_id",
                 "full_name",
                 "birth_date",
+                "birth_date_is_partial",
                 "sex",
                 "household_id",
                 "relation_to_head",

@@ -46,7 +46,7 @@ def test_missing_and_ambiguous_landing_files_are_named(tmp_path):
 def test_staging_persons_normalises_values(tmp_path):
     persons = stage_persons(load_raw(_landing(tmp_path)))
     assert persons["record_id"].tolist() == ["persons.csv:1", "persons.csv:2", "persons.csv:3"]
-    assert persons["full_name"].iloc[0] == "nguyễn văn an"
+    assert persons["full_name"].iloc[0] == "Nguyễn Văn An"
     assert persons["sex"].tolist()[:2] == ["nam", "nu"]
     assert pd.isna(persons["sex"].iloc[2])
     assert persons["birth_date"].iloc[1] == pd.Timestamp("1991-07-21")
@@ -100,3 +100,18 @@ def test_parse_dates_and_counts():
     counts = parse_int(pd.Series(["1.234", "1,234", "150", "12.5", "abc"]))
     assert counts.tolist()[:3] == [1234, 1234, 150]
     assert counts.iloc[3:].isna().all()
+
+
+def test_roman_and_padded_numbers_in_hamlet_names():
+    from assets.staging.normalise import roman_to_arabic
+
+    out = roman_to_arabic(pd.Series(["III", "IX", "XIV", "05", "Nà Rẻo", "Vi", "0"]))
+    assert out.tolist() == ["3", "9", "14", "5", "Nà Rẻo", "Vi", "0"]
+
+
+def test_person_names_are_cased_and_year_only_dates_flagged(tmp_path):
+    text = PERSONS_CSV.replace(" nguyễn  văn an ", "NGUYỄN  VĂN AN").replace("1991-07-21", "1991")
+    persons = stage_persons(load_raw(_landing(tmp_path, text)))
+    assert persons["full_name"].iloc[0] == "Nguyễn Văn An"
+    assert persons["birth_date"].iloc[1] == pd.Timestamp("1991-01-01")
+    assert persons["birth_date_is_partial"].tolist() == [False, True, False]

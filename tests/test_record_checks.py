@@ -25,6 +25,7 @@ def person(n: int, **overrides: object) -> dict[str, object]:
         "citizen_id": f"0010900{n:05d}",
         "full_name": f"Nguyễn Văn {n}",
         "birth_date": "1990-05-01",
+        "birth_date_is_partial": False,
         "sex": "nam",
         "household_id": f"HK{n // 3:04d}",
         "relation_to_head": "chủ hộ",
@@ -91,7 +92,7 @@ def test_messages_name_the_field_and_the_fix_in_english_and_vietnamese():
     by_record = record_issues(df, PERSONS).set_index("record_id")["message"]
     assert by_record["persons.csv:1"] == (
         "citizen_id has 11 characters (a leading 0 may have been lost), "
-        "expected 12 digits (Số ĐDCN phải gồm 12 chữ số)"
+        "expected 12 digits or an old 9-digit number (Số ĐDCN phải gồm 12 chữ số)"
     )
     # sex is not personal: its offending value is quoted to help the fix.
     assert by_record["persons.csv:2"] == (

@@ -36,6 +36,7 @@ def person(n: int, **overrides: object) -> dict[str, object]:
         "citizen_id": f"0010900{n:05d}",
         "full_name": f"Nguyễn Văn {n}",
         "birth_date": "1990-05-01",
+        "birth_date_is_partial": False,
         "sex": "nam",
         "household_id": f"HK{n // 3:04d}",
         "relation_to_head": "con",

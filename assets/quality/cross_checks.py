@@ -9,40 +9,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from expectations.schemas import TABLES
-
-
-def _issues(
-    table_name: str,
-    record_ids: pd.Series,
-    *,
-    rule: str,
-    field_name: str,
-    message: str,
-    commune_code: pd.Series | None = None,
-    hamlet_code: pd.Series | None = None,
-) -> pd.DataFrame:
-    n = len(record_ids)
-    df = pd.DataFrame(
-        {
-            "table_name": [table_name] * n,
-            "record_id": record_ids.to_numpy(),
-            "commune_code": pd.NA if commune_code is None else commune_code.to_numpy(),
-            "hamlet_code": pd.NA if hamlet_code is None else hamlet_code.to_numpy(),
-            "rule": [rule] * n,
-            "field_name": [field_name] * n,
-            "severity": ["error"] * n,
-            "message": [message] * n,
-        }
-    )
-    return TABLES["quality.record_issues"].enforce(df.astype("string"))
+from assets.quality.issues import issue_rows
 
 
 def household_location_issues(households: pd.DataFrame, hamlets: pd.DataFrame) -> pd.DataFrame:
     """Households whose hamlet code is not in the hamlet registry."""
     unknown = ~households["hamlet_code"].isin(hamlets["hamlet_code"])
     bad = households[unknown]
-    return _issues(
+    return issue_rows(
         "staging.households",
         bad["record_id"],
         rule="unknown_hamlet_code",
@@ -59,7 +33,7 @@ def person_household_issues(persons: pd.DataFrame, households: pd.DataFrame) -> 
         households["household_id"]
     )
     bad = persons[unknown]
-    return _issues(
+    return issue_rows(
         "staging.persons",
         bad["record_id"],
         rule="unknown_household",

@@ -14,6 +14,7 @@ from assets.quality.cross_checks import (
     person_locations,
 )
 from assets.quality.record_checks import record_issues, split_clean_quarantined
+from assets.quality.value_flags import person_value_warnings
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES
 from expectations.suites import validate_frame
@@ -35,14 +36,16 @@ def quality_record_issues(
     hamlets: pd.DataFrame,
 ) -> pd.DataFrame:
     """One row per record and broken rule, across persons and households."""
+    locations = person_locations(persons, households, hamlets)
     issues = pd.concat(
         [
             record_issues(
                 persons,
                 TABLES["staging.persons"],
                 unique_columns=("citizen_id",),
-                context_columns=person_locations(persons, households, hamlets),
+                context_columns=locations,
             ),
+            person_value_warnings(persons, locations),
             person_household_issues(persons, households),
             record_issues(
                 households,

@@ -48,7 +48,9 @@ SEVERITY: dict[str, str] = {
 
 # Non-personal values are quoted in messages, cut to this many characters.
 QUOTE_LIMIT = 40
-_DIGITS_PATTERN = re.compile(r"^\^\\d\{(\d+)\}\$$")  # a contract pattern like ^\d{12}$
+# A contract pattern made only of digit counts: ^\d{12}$ or ^(\d{12}|\d{9})$.
+_DIGITS_PATTERN = re.compile(r"^\^\(?\\d\{\d+\}(?:\|\\d\{\d+\})*\)?\$$")
+_DIGIT_COUNT = re.compile(r"\\d\{(\d+)\}")
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,9 @@ def _pattern(f: Field, values: pd.Series) -> _Hits:
     matches = text.str.contains(f.pattern, regex=True).fillna(True)
     mask = (~matches).to_numpy(dtype=bool)
     bad = text[mask]
-    digits = _DIGITS_PATTERN.match(f.pattern)
-    if digits:
-        n = int(digits.group(1))
+    if _DIGITS_PATTERN.match(f.pattern):
+        n, *older = (int(c) for c in _DIGIT_COUNT.findall(f.pattern))
+        alternatives = "".join(f" or an old {m}-digit number" for m in older)
         length = bad.str.len()
         all_digits = bad.str.fullmatch(r"\d*").fillna(False).astype(bool)
         detail = pd.Series(
@@ -125,7 +127,7 @@ def _pattern(f: Field, values: pd.Series) -> _Hits:
             + length.astype("string")
             + " characters"
             + detail
-            + f", expected {n} digits ({f.label_vi} phải gồm {n} chữ số)"
+            + f", expected {n} digits{alternatives} ({f.label_vi} phải gồm {n} chữ số)"
         )
     else:
         messages = (

@@ -80,15 +80,64 @@ def split_hamlet_name(names: pd.Series) -> pd.DataFrame:
     )
 
 
-def parse_dates(values: pd.Series) -> pd.Series:
-    """Dates written dd/mm/yyyy, yyyy-mm-dd or as Excel serial numbers; others missing."""
+def is_year_only(values: pd.Series) -> pd.Series:
+    """Dates given as a bare year (1880 to 2100): kept as 1 January, flagged as partial.
+
+    Four digits in that range are read as a year, not an Excel serial (which would be a
+    day in 1905-1911, implausible for a living resident's birth).
+    """
     text = clean_text(values)
+    year = pd.to_numeric(text.where(text.str.fullmatch(r"\d{4}", na=False)), errors="coerce")
+    return year.between(1880, 2100).fillna(False).astype(bool)
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Dates written dd/mm/yyyy, d-m-yyyy, yyyy-mm-dd, as Excel serial numbers, or as a
+    bare year (see ``is_year_only``); anything else, including 31/02, missing."""
+    text = clean_text(values).str.replace(
+        r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$", r"\1/\2/\3", regex=True
+    )
     parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    iso = pd.to_datetime(clean_text(values), format="%Y-%m-%d", errors="coerce")
     parsed = parsed.fillna(iso)
-    serial = pd.to_numeric(text.where(text.str.fullmatch(r"\d{4,5}", na=False)), errors="coerce")
+    year_only = is_year_only(values).to_numpy()
+    years = pd.to_datetime(text.where(year_only), format="%Y", errors="coerce")
+    parsed = parsed.fillna(years)
+    serial = pd.to_numeric(
+        text.where(text.str.fullmatch(r"\d{5}", na=False) & ~year_only), errors="coerce"
+    )
     from_serial = pd.to_datetime("1899-12-30") + pd.to_timedelta(serial, unit="D")
     return parsed.fillna(from_serial).astype("datetime64[ns]")
+
+
+_ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50}
+
+
+def roman_to_arabic(values: pd.Series) -> pd.Series:
+    """Standalone Roman numerals (I to XXXIX, as in "Tổ dân phố III") become Arabic;
+    Arabic numbers lose leading zeros ("05" -> "5"); other names are unchanged."""
+    text = clean_text(values)
+    # Upper case only: "Vi" or "Xi" may be a name, "VI" and "XI" are numbers.
+    is_roman = text.str.fullmatch(r"X{0,3}(IX|IV|V?I{0,3})", na=False) & text.ne("")
+    numerals = text[is_roman].map(_roman_value).astype("string")
+    arabic = text.str.fullmatch(r"\d+", na=False)
+    out = text.copy()
+    out[is_roman] = numerals
+    out[arabic] = text[arabic].str.lstrip("0").replace("", "0")
+    return out
+
+
+def _roman_value(numeral: str) -> str:
+    total = 0
+    for current, following in zip(numeral, [*numeral[1:], ""], strict=True):
+        value = _ROMAN[current]
+        total += -value if following and _ROMAN[following] > value else value
+    return str(total)
+
+
+def person_name_case(values: pd.Series) -> pd.Series:
+    """Trimmed, single-spaced, each word capitalised ("NGUYỄN  văn an" -> "Nguyễn Văn An")."""
+    return clean_text(values).str.title()
 
 
 def parse_int(values: pd.Series) -> pd.Series:

@@ -19,10 +19,13 @@ from assets.staging.normalise import (
     UNIT_KINDS,
     clean_text,
     folded,
+    is_year_only,
     map_vocabulary,
     parse_dates,
     parse_float,
     parse_int,
+    person_name_case,
+    roman_to_arabic,
     split_hamlet_name,
 )
 from expectations.schemas import TABLES, Table, header_key
@@ -122,6 +125,7 @@ def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) 
             f"{only_registry[:5]} and boundaries without a registry row {only_boundary[:5]}"
         )
     names = split_hamlet_name(registry["hamlet_name"])
+    names["hamlet_name"] = roman_to_arabic(names["hamlet_name"])
     registry = registry.drop(columns=["hamlet_name"]).join(names)
     registry["hamlet_kind"] = map_vocabulary(registry["hamlet_kind"], HAMLET_KINDS)
     registry["declared_households"] = parse_int(registry["declared_households"])
@@ -169,11 +173,14 @@ def stage_persons(raw: pd.DataFrame) -> pd.DataFrame:
     df = to_canonical(
         raw,
         source_file=_source_file(raw, "persons"),
-        **_landed_columns(contract, derived=("record_id", "is_household_head")),
+        **_landed_columns(
+            contract, derived=("record_id", "is_household_head", "birth_date_is_partial")
+        ),
     )
     df["record_id"] = _record_ids(raw)
     df["citizen_id"] = clean_text(df["citizen_id"])
-    df["full_name"] = clean_text(df["full_name"])
+    df["full_name"] = person_name_case(df["full_name"])
+    df["birth_date_is_partial"] = is_year_only(df["birth_date"])
     df["birth_date"] = parse_dates(df["birth_date"])
     df["sex"] = map_vocabulary(df["sex"], SEXES)
     df["household_id"] = clean_text(df["household_id"])

@@ -1,0 +1,35 @@
+"""One builder for rows of ``quality.record_issues`` raised by hand-written rules."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from expectations.schemas import TABLES
+
+
+def issue_rows(
+    table_name: str,
+    record_ids: pd.Series,
+    *,
+    rule: str,
+    field_name: str,
+    message: str,
+    severity: str = "error",
+    commune_code: pd.Series | None = None,
+    hamlet_code: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The same issue for each record in ``record_ids`` (errors quarantine, warnings inform)."""
+    n = len(record_ids)
+    df = pd.DataFrame(
+        {
+            "table_name": [table_name] * n,
+            "record_id": record_ids.to_numpy(),
+            "commune_code": pd.NA if commune_code is None else commune_code.to_numpy(),
+            "hamlet_code": pd.NA if hamlet_code is None else hamlet_code.to_numpy(),
+            "rule": [rule] * n,
+            "field_name": [field_name] * n,
+            "severity": [severity] * n,
+            "message": [message] * n,
+        }
+    )
+    return TABLES["quality.record_issues"].enforce(df.astype("string"))

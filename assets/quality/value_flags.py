@@ -1,0 +1,49 @@
+"""Values that are accepted but flagged for the data unit to complete.
+
+A 9-digit number is an old identity card (CMND) that the resident has not yet
+exchanged for a 12-digit personal identification number; a bare birth year is a
+partial date. Neither stops the person being counted, so both are warnings.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from assets.quality.issues import issue_rows
+
+
+def person_value_warnings(
+    persons: pd.DataFrame, locations: dict[str, pd.Series] | None = None
+) -> pd.DataFrame:
+    locations = locations or {}
+    old_id = persons["citizen_id"].str.fullmatch(r"\d{9}", na=False).to_numpy(dtype=bool)
+    partial = persons["birth_date_is_partial"].fillna(False).to_numpy(dtype=bool)
+
+    def located(mask):
+        return {k: v[mask] for k, v in locations.items()}
+
+    return pd.concat(
+        [
+            issue_rows(
+                "staging.persons",
+                persons.loc[old_id, "record_id"],
+                rule="old_id_card_number",
+                field_name="citizen_id",
+                severity="warning",
+                message="citizen_id is a 9-digit old identity card number; record the "
+                "12-digit personal identification number (Số CMND cũ, cần cập nhật số ĐDCN)",
+                **located(old_id),
+            ),
+            issue_rows(
+                "staging.persons",
+                persons.loc[partial, "record_id"],
+                rule="birth_date_partial",
+                field_name="birth_date",
+                severity="warning",
+                message="birth_date gives only the year; add day and month "
+                "(Ngày sinh chỉ có năm, cần bổ sung ngày, tháng)",
+                **located(partial),
+            ),
+        ],
+        ignore_index=True,
+    )
