@@ -15,9 +15,9 @@ from assets.raw.landing import Landing
 from assets.staging.defs import STAGING_ASSETS
 from assets.warehouse import Warehouse
 from pipelines.io_managers import WarehouseIOManager
+from pipelines.jobs import province_job
+from pipelines.sensors import landing_folder_sensor
 from pipelines.settings import Settings
-
-PROVINCE_JOB_NAME = "restructure_province"
 
 ALL_ASSETS = [
     *LANDING_SPECS,
@@ -27,12 +27,6 @@ ALL_ASSETS = [
     *PLANNING_ASSETS,
     *MARTS_ASSETS,
 ]
-
-province_job = dg.define_asset_job(
-    PROVINCE_JOB_NAME,
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("landing"),
-    description="Landing files to published marts for one province",
-)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -59,6 +53,7 @@ def build_defs(
         assets=ALL_ASSETS,
         asset_checks=QUALITY_CHECKS,
         jobs=[province_job],
+        sensors=[landing_folder_sensor],
         resources=resources,
         executor=dg.in_process_executor,
     )

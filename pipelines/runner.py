@@ -10,7 +10,8 @@ import dagster as dg
 
 from assets.raw.landing import Landing
 from assets.warehouse import Warehouse
-from pipelines.build import PROVINCE_JOB_NAME, build_defs
+from pipelines.build import build_defs
+from pipelines.jobs import PROVINCE_JOB_NAME
 from pipelines.settings import Settings
 
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")

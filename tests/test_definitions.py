@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.build import PROVINCE_JOB_NAME, build_defs
+from pipelines.build import build_defs
+from pipelines.jobs import PROVINCE_JOB_NAME
 from pipelines.settings import Settings
 
 
@@ -16,6 +17,7 @@ def _graph(tmp_path):
 def test_definitions_load_with_job_and_checks(tmp_path):
     defs, graph = _graph(tmp_path)
     assert defs.resolve_job_def(PROVINCE_JOB_NAME) is not None
+    assert defs.resolve_sensor_def("landing_folder_sensor").job_name == PROVINCE_JOB_NAME
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     for expected in [
         "raw/persons",
