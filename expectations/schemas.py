@@ -264,6 +264,7 @@ FIELDS: dict[str, Field] = {
         ),
         Field("message", "string", "What is wrong and what to fix", "Mô tả"),
         Field("reasons", "string", "Rules that quarantined the record", "Lý do cách ly"),
+        Field("reason", "string", "Why the row could not be staged", "Lý do không nạp được"),
         Field("records_in", "int", "Records received", "Số bản ghi nhận"),
         Field("records_clean", "int", "Records that passed", "Số bản ghi hợp lệ"),
         Field("records_quarantined", "int", "Records quarantined", "Số bản ghi bị cách ly"),
@@ -463,6 +464,13 @@ TABLES: dict[str, Table] = {
             ),
             primary_key=("record_id",),
             required=("record_id", "citizen_id", "full_name", "birth_date", "household_id", "sex"),
+        ),
+        Table(
+            "staging",
+            "rejected_rows",
+            "Landed rows that could not be staged, each with its file, row and reason",
+            ("table_name", "source_file", "source_row_number", "field_name", "reason"),
+            required=("table_name", "source_file", "source_row_number", "reason"),
         ),
         Table(
             "quality",

@@ -12,7 +12,7 @@ from assets.planning.rules import load_rules
 from assets.quality.defs import QUALITY_ASSETS, QUALITY_CHECKS
 from assets.raw.defs import LANDING_SPECS, RAW_ASSETS
 from assets.raw.landing import Landing
-from assets.staging.defs import STAGING_ASSETS
+from assets.staging.defs import STAGING_ASSETS, STAGING_CHECKS
 from assets.warehouse import Warehouse
 from pipelines.io_managers import WarehouseIOManager
 from pipelines.jobs import province_job
@@ -51,7 +51,7 @@ def build_defs(
     resources = build_resources(settings) | dict(resource_overrides or {})
     return dg.Definitions(
         assets=ALL_ASSETS,
-        asset_checks=QUALITY_CHECKS,
+        asset_checks=[*STAGING_CHECKS, *QUALITY_CHECKS],
         jobs=[province_job],
         sensors=[landing_folder_sensor],
         resources=resources,

@@ -38,6 +38,18 @@ def test_definitions_load_with_job_and_checks(tmp_path):
         if spec.blocking
     }
     assert "hamlets_suite" in blocking
+    reconciled = {
+        spec.asset_key.to_user_string()
+        for checks_def in defs.asset_checks or []
+        for spec in checks_def.check_specs
+        if spec.name == "rows_reconcile" and spec.blocking
+    }
+    assert reconciled == {
+        "staging/communes",
+        "staging/hamlets",
+        "staging/households",
+        "staging/persons",
+    }
 
 
 def test_every_asset_is_reachable_from_the_landing_sources(tmp_path):

@@ -44,7 +44,7 @@ def test_missing_and_ambiguous_landing_files_are_named(tmp_path):
 
 
 def test_staging_persons_normalises_values(tmp_path):
-    persons = stage_persons(load_raw(_landing(tmp_path)))
+    persons = stage_persons(load_raw(_landing(tmp_path))).table
     assert persons["record_id"].tolist() == ["persons.csv:1", "persons.csv:2", "persons.csv:3"]
     assert persons["full_name"].iloc[0] == "Nguyễn Văn An"
     assert persons["sex"].tolist()[:2] == ["nam", "nu"]
@@ -111,7 +111,71 @@ def test_roman_and_padded_numbers_in_hamlet_names():
 
 def test_person_names_are_cased_and_year_only_dates_flagged(tmp_path):
     text = PERSONS_CSV.replace(" nguyễn  văn an ", "NGUYỄN  VĂN AN").replace("1991-07-21", "1991")
-    persons = stage_persons(load_raw(_landing(tmp_path, text)))
+    persons = stage_persons(load_raw(_landing(tmp_path, text))).table
     assert persons["full_name"].iloc[0] == "Nguyễn Văn An"
     assert persons["birth_date"].iloc[1] == pd.Timestamp("1991-01-01")
     assert persons["birth_date_is_partial"].tolist() == [False, True, False]
+
+
+def test_blank_lines_are_rejected_not_lost_and_rows_keep_their_numbers(tmp_path):
+    lines = PERSONS_CSV.splitlines()
+    text = "\n".join([lines[0], lines[1], ",,,,,,", "", lines[2], lines[3]]) + "\n"
+    staged = stage_persons(load_raw(_landing(tmp_path, text)))
+    assert staged.table["record_id"].tolist() == ["persons.csv:1", "persons.csv:4", "persons.csv:5"]
+    assert staged.rejected["source_row_number"].tolist() == [2, 3]
+    assert set(staged.rejected["reason"]) == {"the row is empty (no value in any column)"}
+
+
+def _hamlet_frames():
+    import geopandas as gpd
+    import shapely
+
+    def lineage(df, name):
+        df["source_file"] = name
+        df["source_row_number"] = range(1, len(df) + 1)
+        df["source_sha256"] = "0" * 64
+        df["load_id"] = "0" * 16
+        return df.astype({"source_file": "string", "source_row_number": "Int64"})
+
+    boundaries = gpd.GeoDataFrame(
+        lineage(pd.DataFrame({"hamlet_code": ["A", "B", "B", "C", "D"]}), "b.gpkg"),
+        geometry=[shapely.box(106 + i / 100, 22, 106.01 + i / 100, 22.01) for i in range(4)]
+        + [None],
+        crs="EPSG:4326",
+    ).astype({"hamlet_code": "string"})
+    registry = (
+        lineage(
+            pd.DataFrame(
+                {
+                    "Mã xã": ["00001"] * 4,
+                    "Mã thôn/TDP": ["A", "B", "E", "D"],
+                    "Tên thôn/TDP": ["Xóm A", "Xóm B", "Xóm E", "Xóm D"],
+                    "Loại": ["Thôn"] * 4,
+                    "Số hộ": ["10", "20", "30", "40"],
+                }
+            ),
+            "r.xlsx",
+        )
+        .astype("string")
+        .astype({"source_row_number": "Int64"})
+    )
+    return boundaries, registry
+
+
+def test_hamlet_mismatches_are_rejected_with_file_row_and_reason():
+    from assets.staging.tables import stage_hamlets
+
+    boundaries, registry = _hamlet_frames()
+    staged = stage_hamlets(boundaries, registry)
+    assert staged.table["hamlet_code"].tolist() == ["A", "B"]
+    reasons = {(r.source_file, r.source_row_number): r.reason for r in staged.rejected.itertuples()}
+    assert reasons == {
+        ("b.gpkg", 5): "the feature in b.gpkg has no geometry",
+        ("b.gpkg", 3): "hamlet_code B repeats row 2 of b.gpkg, which is kept",
+        ("b.gpkg", 4): "hamlet_code C has no row in r.xlsx",
+        ("r.xlsx", 3): "hamlet_code E has no boundary in b.gpkg",
+        ("r.xlsx", 4): "hamlet_code D has no boundary in b.gpkg",
+    }
+    # Every landed row is accounted for, file by file.
+    assert len(boundaries) == len(staged.table) + (staged.rejected["source_file"] == "b.gpkg").sum()
+    assert len(registry) == len(staged.table) + (staged.rejected["source_file"] == "r.xlsx").sum()

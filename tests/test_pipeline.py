@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 def test_run_succeeds_and_fills_every_layer(published):
     settings, report = published
     assert report.success, report.failed_steps
+    assert "rows_reconcile" not in report.failed_checks
     warehouse = Warehouse(settings.warehouse_url)
     for layer, tables in {
         "raw": {"communes", "hamlet_boundaries", "hamlet_registry", "households", "persons"},

@@ -123,7 +123,11 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, str]:
     first_line = decoded.text.split("\n", 1)[0]
     delimiter = max(",;\t|", key=first_line.count)
     frame = pd.read_csv(
-        io.StringIO(decoded.text), dtype=str, keep_default_na=False, sep=delimiter
+        io.StringIO(decoded.text),
+        dtype=str,
+        keep_default_na=False,
+        sep=delimiter,
+        skip_blank_lines=False,  # a blank line is a row: it is counted and rejected, not lost
     ).astype("string")
     frame.columns = [unicodedata.normalize("NFC", str(c)).strip() for c in frame.columns]
     return frame, decoded.encoding

@@ -1,14 +1,37 @@
-"""Dagster wiring for the staging stage."""
+"""Dagster wiring for the staging stage.
+
+Each asset stages one table and records the landed rows it could not stage in
+``staging.rejected_rows`` (its own slice, replaced on every run). A blocking check per
+table proves that every landed row is either staged or rejected with a reason.
+"""
 
 import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
-from assets.staging.tables import stage_communes, stage_hamlets, stage_households, stage_persons
+from assets.staging.reconcile import reconcile_counts
+from assets.staging.tables import (
+    Staged,
+    stage_communes,
+    stage_hamlets,
+    stage_households,
+    stage_persons,
+)
+from assets.warehouse import Warehouse
+
+REJECTED_ROWS = "staging.rejected_rows"
 
 
-def _rows(df: pd.DataFrame) -> dict[str, int]:
-    return {"rows": len(df)}
+def _record(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, table: str, staged: Staged
+) -> pd.DataFrame:
+    warehouse.write_table(REJECTED_ROWS, staged.rejected, replace_where={"table_name": table})
+    context.add_output_metadata({"rows": len(staged.table), "rows_rejected": len(staged.rejected)})
+    if len(staged.rejected):
+        context.log.warning(
+            f"{table}: {len(staged.rejected)} landed rows rejected; see {REJECTED_ROWS}"
+        )
+    return staged.table
 
 
 @dg.asset(
@@ -17,11 +40,11 @@ def _rows(df: pd.DataFrame) -> dict[str, int]:
     group_name="staging",
     kinds={"duckdb", "geopandas"},
 )
-def staging_communes(context: dg.AssetExecutionContext, raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def staging_communes(
+    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse], raw: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
     """Communes typed, codes zero-padded, geometry repaired, area in km² from UTM."""
-    df = stage_communes(raw)
-    context.add_output_metadata(_rows(df))
-    return df
+    return _record(context, warehouse, "staging.communes", stage_communes(raw))
 
 
 @dg.asset(
@@ -35,13 +58,14 @@ def staging_communes(context: dg.AssetExecutionContext, raw: gpd.GeoDataFrame) -
 )
 def staging_hamlets(
     context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
     raw_boundaries: gpd.GeoDataFrame,
     raw_registry: pd.DataFrame,
 ) -> gpd.GeoDataFrame:
     """The hamlet registry joined to the hamlet boundaries; names split from prefixes."""
-    df = stage_hamlets(raw_boundaries, raw_registry)
-    context.add_output_metadata(_rows(df))
-    return df
+    return _record(
+        context, warehouse, "staging.hamlets", stage_hamlets(raw_boundaries, raw_registry)
+    )
 
 
 @dg.asset(
@@ -50,11 +74,11 @@ def staging_hamlets(
     group_name="staging",
     kinds={"duckdb"},
 )
-def staging_households(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> pd.DataFrame:
+def staging_households(
+    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse], raw: pd.DataFrame
+) -> pd.DataFrame:
     """Households with their hamlet and location."""
-    df = stage_households(raw)
-    context.add_output_metadata(_rows(df))
-    return df
+    return _record(context, warehouse, "staging.households", stage_households(raw))
 
 
 @dg.asset(
@@ -63,11 +87,45 @@ def staging_households(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> 
     group_name="staging",
     kinds={"duckdb"},
 )
-def staging_persons(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> pd.DataFrame:
+def staging_persons(
+    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse], raw: pd.DataFrame
+) -> pd.DataFrame:
     """Person records typed and normalised (restricted: personal data)."""
-    df = stage_persons(raw)
-    context.add_output_metadata(_rows(df))
-    return df
+    return _record(context, warehouse, "staging.persons", stage_persons(raw))
+
+
+# Landed files behind each staged table: every row of each is staged or rejected.
+STAGED_FROM = {
+    "staging.communes": ("raw.communes",),
+    "staging.hamlets": ("raw.hamlet_boundaries", "raw.hamlet_registry"),
+    "staging.households": ("raw.households",),
+    "staging.persons": ("raw.persons",),
+}
+
+
+def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(table.split(".")),
+        name="rows_reconcile",
+        blocking=True,
+        description="Every landed row is staged or rejected with a reason (nothing lost)",
+    )
+    def rows_reconcile(warehouse: dg.ResourceParam[Warehouse]) -> dg.AssetCheckResult:
+        counts = reconcile_counts(warehouse, table, STAGED_FROM[table], REJECTED_ROWS)
+        return dg.AssetCheckResult(
+            passed=bool(counts["balanced"].all()),
+            metadata={
+                f"{row.source_file}": {
+                    "landed": int(row.landed),
+                    "staged": int(row.staged),
+                    "rejected": int(row.rejected),
+                }
+                for row in counts.itertuples()
+            },
+        )
+
+    return rows_reconcile
 
 
 STAGING_ASSETS = [staging_communes, staging_hamlets, staging_households, staging_persons]
+STAGING_CHECKS = [_reconciliation_check(table) for table in STAGED_FROM]

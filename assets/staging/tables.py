@@ -7,6 +7,8 @@ here and are reported by the quality stage, which sees the whole record.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -34,18 +36,89 @@ from geodata.crs import STORAGE_CRS, area_km2
 HEAD_OF_HOUSEHOLD = header_key("Chủ hộ")
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A staged table and the landed rows that could not be staged, with reasons."""
+
+    table: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def rejected_rows(
+    table_name: str, rows: pd.DataFrame, *, field_name: str, reason: str | pd.Series
+) -> pd.DataFrame:
+    """Rows of ``staging.rejected_rows`` naming each row's file and 1-based data row."""
+    return TABLES["staging.rejected_rows"].enforce(
+        pd.DataFrame(
+            {
+                "table_name": pd.array([table_name] * len(rows), dtype="string"),
+                "source_file": rows["source_file"].astype("string").to_numpy(),
+                "source_row_number": rows["source_row_number"].astype("Int64").to_numpy(),
+                "field_name": pd.array([field_name] * len(rows), dtype="string"),
+                "reason": (
+                    reason.astype("string").to_numpy()
+                    if isinstance(reason, pd.Series)
+                    else pd.array([reason] * len(rows), dtype="string")
+                ),
+            }
+        )
+    )
+
+
+def _split_duplicates(
+    frame: pd.DataFrame, table_name: str, *, key: str, source_file: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the first row of each key; reject later repeats, naming the row kept."""
+    missing = frame[key].isna()
+    repeated = frame[key].duplicated(keep="first") & ~missing
+    first_row = frame.groupby(key)["source_row_number"].transform("first")
+    rejects = pd.concat(
+        [
+            rejected_rows(
+                table_name,
+                frame[missing],
+                field_name=key,
+                reason=f"{key} is empty in {source_file}; the row cannot be matched",
+            ),
+            rejected_rows(
+                table_name,
+                frame[repeated],
+                field_name=key,
+                reason=(
+                    f"{key} "
+                    + frame.loc[repeated, key].astype("string")
+                    + " repeats row "
+                    + first_row[repeated].astype("Int64").astype("string")
+                    + f" of {source_file}, which is kept"
+                ),
+            ),
+        ],
+        ignore_index=True,
+    )
+    return frame[~missing & ~repeated], rejects
+
+
+def _reject_empty_rows(
+    df: pd.DataFrame, table_name: str, landed: tuple[str, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    present = [c for c in landed if c in df.columns]
+    blank = [df[c].isna() | df[c].astype("string").str.strip().eq("") for c in present]
+    empty = pd.concat(blank, axis=1).all(axis=1).fillna(True).to_numpy(dtype=bool)
+    rejects = rejected_rows(
+        table_name, df[empty], field_name="*", reason="the row is empty (no value in any column)"
+    )
+    return df[~empty], rejects
+
+
 def _source_file(raw: pd.DataFrame, fallback: str) -> str:
     if "source_file" in raw and len(raw):
         return str(raw["source_file"].iloc[0])
     return fallback
 
 
-def repair_geometries(gdf: gpd.GeoDataFrame, *, source_file: str, key: str) -> gpd.GeoDataFrame:
-    """Make polygons valid (keeping them polygonal); a missing or empty one is an error."""
-    empty = gdf.geometry.isna() | gdf.geometry.is_empty
-    if empty.any():
-        keys = gdf.loc[empty, key].astype(str).head(5).tolist()
-        raise LandingFileError(f"{source_file}: features without geometry ({key} {keys})")
+def repair_geometries(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Make polygons valid, keeping them polygonal (features without geometry are
+    rejected before this)."""
     out = gdf.copy()
     out["geometry"] = shapely.make_valid(
         gdf.geometry.values, method="structure", keep_collapsed=False
@@ -53,7 +126,20 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, source_file: str, key: str) -> g
     return out.set_crs(STORAGE_CRS, allow_override=True)
 
 
-def stage_communes(raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _reject_missing_geometry(
+    gdf: gpd.GeoDataFrame, table_name: str, source_file: str
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    rejects = rejected_rows(
+        table_name,
+        gdf[empty],
+        field_name="geometry",
+        reason=f"the feature in {source_file} has no geometry",
+    )
+    return gdf[~empty], rejects
+
+
+def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     contract = TABLES["staging.communes"]
     source = _source_file(raw, "communes")
     df = to_canonical(
@@ -63,20 +149,28 @@ def stage_communes(raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         required=("commune_code", "commune_name", "province_code", "geometry"),
     )
     gdf = gpd.GeoDataFrame(df, geometry=raw.geometry.values, crs=raw.crs).reset_index(drop=True)
-    gdf = repair_geometries(gdf, source_file=source, key="commune_code")
     gdf["commune_code"] = clean_text(gdf["commune_code"]).str.zfill(5)
+    gdf, no_geometry = _reject_missing_geometry(gdf, contract.qualified_name, source)
+    gdf, repeats = _split_duplicates(
+        gdf, contract.qualified_name, key="commune_code", source_file=source
+    )
+    gdf = repair_geometries(gdf)
     gdf["province_code"] = clean_text(gdf["province_code"]).str.zfill(2)
     gdf["commune_name"] = clean_text(gdf["commune_name"])
     gdf["unit_kind"] = map_vocabulary(gdf["unit_kind"], UNIT_KINDS)
     gdf["area_km2"] = area_km2(gdf).round(4)
-    return gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS)
+    return Staged(
+        gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
+        pd.concat([no_geometry, repeats], ignore_index=True),
+    )
 
 
-def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) -> gpd.GeoDataFrame:
+def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) -> Staged:
     """The registry's figures joined to the boundaries, one row per hamlet.
 
-    A hamlet in the registry without a boundary, or a boundary without a registry row,
-    is an error naming both files and the codes: merging needs both.
+    Merging needs both, so a registry row without a boundary, a boundary without a
+    registry row, a repeated code or a feature without geometry is rejected with the
+    reason, naming the file and row; the rest is staged.
     """
     contract = TABLES["staging.hamlets"]
     boundary_file = _source_file(raw_boundaries, "hamlet_boundaries")
@@ -90,8 +184,9 @@ def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) 
     boundaries = gpd.GeoDataFrame(
         boundaries, geometry=raw_boundaries.geometry.values, crs=raw_boundaries.crs
     ).reset_index(drop=True)
-    boundaries = repair_geometries(boundaries, source_file=boundary_file, key="hamlet_code")
     boundaries["hamlet_code"] = clean_text(boundaries["hamlet_code"])
+    name = contract.qualified_name
+    boundaries, no_geometry = _reject_missing_geometry(boundaries, name, boundary_file)
     registry = to_canonical(
         raw_registry,
         source_file=registry_file,
@@ -108,22 +203,37 @@ def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) 
     )
     registry["hamlet_code"] = clean_text(registry["hamlet_code"])
     registry["commune_code"] = clean_text(registry["commune_code"]).str.zfill(5)
-    for side, frame, name in (
-        ("registry", registry, registry_file),
-        ("boundaries", boundaries, boundary_file),
-    ):
-        duplicated = frame["hamlet_code"][frame["hamlet_code"].duplicated()].dropna().unique()
-        if len(duplicated):
-            raise LandingFileError(
-                f"{name}: hamlet_code repeated in {side}: {list(duplicated[:5])}"
-            )
-    only_registry = sorted(set(registry["hamlet_code"]) - set(boundaries["hamlet_code"]))
-    only_boundary = sorted(set(boundaries["hamlet_code"]) - set(registry["hamlet_code"]))
-    if only_registry or only_boundary:
-        raise LandingFileError(
-            f"{registry_file} / {boundary_file}: hamlet codes without a boundary "
-            f"{only_registry[:5]} and boundaries without a registry row {only_boundary[:5]}"
-        )
+    boundaries, boundary_repeats = _split_duplicates(
+        boundaries, name, key="hamlet_code", source_file=boundary_file
+    )
+    registry, registry_repeats = _split_duplicates(
+        registry, name, key="hamlet_code", source_file=registry_file
+    )
+    only_registry = ~registry["hamlet_code"].isin(boundaries["hamlet_code"])
+    only_boundary = ~boundaries["hamlet_code"].isin(registry["hamlet_code"])
+    unmatched = pd.concat(
+        [
+            rejected_rows(
+                name,
+                registry[only_registry],
+                field_name="hamlet_code",
+                reason="hamlet_code "
+                + registry.loc[only_registry, "hamlet_code"]
+                + f" has no boundary in {boundary_file}",
+            ),
+            rejected_rows(
+                name,
+                boundaries[only_boundary],
+                field_name="hamlet_code",
+                reason="hamlet_code "
+                + boundaries.loc[only_boundary, "hamlet_code"]
+                + f" has no row in {registry_file}",
+            ),
+        ],
+        ignore_index=True,
+    )
+    registry, boundaries = registry[~only_registry], boundaries[~only_boundary]
+    boundaries = repair_geometries(boundaries)
     names = split_hamlet_name(registry["hamlet_name"])
     names["hamlet_name"] = roman_to_arabic(names["hamlet_name"])
     registry = registry.drop(columns=["hamlet_name"]).join(names)
@@ -140,7 +250,10 @@ def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) 
     gdf = gpd.GeoDataFrame(merged, geometry="geometry", crs=STORAGE_CRS)
     gdf["area_km2"] = area_km2(gdf).round(4)
     gdf = gdf.sort_values("hamlet_code", ignore_index=True)
-    return gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS)
+    return Staged(
+        gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
+        pd.concat([no_geometry, boundary_repeats, registry_repeats, unmatched], ignore_index=True),
+    )
 
 
 def _landed_columns(contract: Table, derived: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -153,31 +266,27 @@ def _record_ids(raw: pd.DataFrame) -> pd.Series:
     return (raw["source_file"] + ":" + raw["source_row_number"].astype("string")).astype("string")
 
 
-def stage_households(raw: pd.DataFrame) -> pd.DataFrame:
+def stage_households(raw: pd.DataFrame) -> Staged:
     contract = TABLES["staging.households"]
-    df = to_canonical(
-        raw,
-        source_file=_source_file(raw, "households"),
-        **_landed_columns(contract, derived=("record_id",)),
-    )
+    columns = _landed_columns(contract, derived=("record_id",))
+    df = to_canonical(raw, source_file=_source_file(raw, "households"), **columns)
+    df["record_id"] = _record_ids(raw)
+    df, empty = _reject_empty_rows(df, contract.qualified_name, columns["wanted"])
     df["household_id"] = clean_text(df["household_id"])
     df["hamlet_code"] = clean_text(df["hamlet_code"])
     df["longitude"] = parse_float(df["longitude"])
     df["latitude"] = parse_float(df["latitude"])
-    df["record_id"] = _record_ids(raw)
-    return contract.enforce(df)
+    return Staged(contract.enforce(df), empty)
 
 
-def stage_persons(raw: pd.DataFrame) -> pd.DataFrame:
+def stage_persons(raw: pd.DataFrame) -> Staged:
     contract = TABLES["staging.persons"]
-    df = to_canonical(
-        raw,
-        source_file=_source_file(raw, "persons"),
-        **_landed_columns(
-            contract, derived=("record_id", "is_household_head", "birth_date_is_partial")
-        ),
+    columns = _landed_columns(
+        contract, derived=("record_id", "is_household_head", "birth_date_is_partial")
     )
+    df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
+    df, empty = _reject_empty_rows(df, contract.qualified_name, columns["wanted"])
     df["citizen_id"] = clean_text(df["citizen_id"])
     df["full_name"] = person_name_case(df["full_name"])
     df["birth_date_is_partial"] = is_year_only(df["birth_date"])
@@ -187,7 +296,7 @@ def stage_persons(raw: pd.DataFrame) -> pd.DataFrame:
     df["relation_to_head"] = clean_text(df["relation_to_head"])
     df["is_household_head"] = folded(df["relation_to_head"]).eq(HEAD_OF_HOUSEHOLD).fillna(False)
     df["ethnicity"] = clean_text(df["ethnicity"])
-    return contract.enforce(df)
+    return Staged(contract.enforce(df), empty)
 
 
 def province_code_of(communes: pd.DataFrame) -> str:
