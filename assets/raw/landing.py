@@ -21,7 +21,6 @@ import pandas as pd
 
 from assets.raw.encodings import detect_and_decode
 from expectations.schemas import FIELDS, header_key
-from geodata.crs import STORAGE_CRS
 
 KNOWN_HEADERS = frozenset(key for f in FIELDS.values() for key in f.header_keys)
 
@@ -36,6 +35,7 @@ LANDING_ROLES: dict[str, tuple[str, ...]] = {
 TABULAR_SUFFIXES = (".csv", ".xlsx")
 GEO_SUFFIXES = (".geojson", ".gpkg", ".zip")
 LINEAGE_COLUMNS = ("source_file", "source_sha256", "source_row_number", "load_id")
+SOURCE_CRS = "source_crs"  # raw geodata: the CRS the file declares (empty when none)
 
 
 class LandingFileError(ValueError):
@@ -146,13 +146,20 @@ def read_landing_file(path: Path) -> tuple[pd.DataFrame, str]:
         gdf = gpd.read_file(source)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise LandingFileError(f"{path.name}: cannot be read: {exc}") from exc
-    if gdf.crs is None:
-        raise LandingFileError(f"{path.name}: no coordinate reference system; expected one")
-    gdf = gdf.to_crs(STORAGE_CRS)
     attributes = [c for c in gdf.columns if c != gdf.geometry.name]
     gdf[attributes] = gdf[attributes].astype("string")
     gdf = gdf.rename_geometry("geometry") if gdf.geometry.name != "geometry" else gdf
+    # Coordinates stay as landed; staging reprojects from the declared CRS or detects one.
+    gdf[SOURCE_CRS] = pd.array([declared_crs(gdf)] * len(gdf), dtype="string")
     return gdf, "geodata (unicode)"
+
+
+def declared_crs(gdf: gpd.GeoDataFrame) -> str | None:
+    """The CRS a geodata file states, as "EPSG:n" where it has a code, else WKT."""
+    if gdf.crs is None:
+        return None
+    authority = gdf.crs.to_authority(min_confidence=70)
+    return ":".join(authority) if authority else gdf.crs.to_wkt()
 
 
 def load_raw(landing_file: LandingFile) -> pd.DataFrame:

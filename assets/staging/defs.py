@@ -52,6 +52,7 @@ def staging_communes(
     ins={
         "raw_boundaries": dg.AssetIn(["raw", "hamlet_boundaries"]),
         "raw_registry": dg.AssetIn(["raw", "hamlet_registry"]),
+        "communes": dg.AssetIn(["staging", "communes"]),
     },
     group_name="staging",
     kinds={"duckdb", "geopandas"},
@@ -61,10 +62,15 @@ def staging_hamlets(
     warehouse: dg.ResourceParam[Warehouse],
     raw_boundaries: gpd.GeoDataFrame,
     raw_registry: pd.DataFrame,
+    communes: gpd.GeoDataFrame,
 ) -> gpd.GeoDataFrame:
-    """The hamlet registry joined to the hamlet boundaries; names split from prefixes."""
+    """The hamlet registry joined to the hamlet boundaries (reprojected, with the communes
+    as reference when the file states no CRS); names split from prefixes."""
     return _record(
-        context, warehouse, "staging.hamlets", stage_hamlets(raw_boundaries, raw_registry)
+        context,
+        warehouse,
+        "staging.hamlets",
+        stage_hamlets(raw_boundaries, raw_registry, communes),
     )
 
 

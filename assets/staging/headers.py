@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assets.raw.landing import LINEAGE_COLUMNS, LandingFileError
+from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS, LandingFileError
 from expectations.schemas import FIELDS, Field, header_key
 
 
@@ -20,6 +20,20 @@ def header_lookup(fields: list[Field]) -> dict[str, str]:
         for key in f.header_keys:
             lookup.setdefault(key, f.name)
     return lookup
+
+
+DBF_NAME_LIMIT = 10  # Shapefile attribute names are cut to 10 characters
+
+
+def _lookup(key: str, lookup: dict[str, str]) -> str | None:
+    """Exact match, or for a Shapefile-truncated header the one name it is a prefix of."""
+    if key in lookup:
+        return lookup[key]
+    if len(key) == DBF_NAME_LIMIT:
+        names = {name for known, name in lookup.items() if known.startswith(key)}
+        if len(names) == 1:
+            return names.pop()
+    return None
 
 
 def to_canonical(
@@ -38,9 +52,9 @@ def to_canonical(
     renames: dict[str, str] = {}
     unrecognised: list[str] = []
     for column in raw.columns:
-        if column in LINEAGE_COLUMNS or column == "geometry":
+        if column in LINEAGE_COLUMNS or column in ("geometry", SOURCE_CRS):
             continue
-        canonical = lookup.get(header_key(column))
+        canonical = _lookup(header_key(column), lookup)
         if canonical is None:
             unrecognised.append(str(column))
         elif canonical in renames.values():
@@ -56,7 +70,8 @@ def to_canonical(
             f"unrecognised headers: {unrecognised or 'none'}"
         )
     df = raw.rename(columns=renames)
-    keep = [c for c in wanted if c in df.columns] + [c for c in LINEAGE_COLUMNS if c in df]
+    carried = [*LINEAGE_COLUMNS, SOURCE_CRS]
+    keep = [c for c in wanted if c in df.columns] + [c for c in carried if c in df]
     out = df.loc[:, keep].copy()
     for name in wanted:
         if name not in out.columns:

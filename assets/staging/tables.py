@@ -7,13 +7,13 @@ here and are reported by the quality stage, which sees the whole record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 
-from assets.raw.landing import LINEAGE_COLUMNS, LandingFileError
+from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS, LandingFileError
 from assets.staging.headers import to_canonical
 from assets.staging.normalise import (
     HAMLET_KINDS,
@@ -32,16 +32,33 @@ from assets.staging.normalise import (
 )
 from expectations.schemas import TABLES, Table, header_key
 from geodata.crs import STORAGE_CRS, area_km2
+from geodata.crs_detection import CrsDetectionError, to_storage_crs
 
 HEAD_OF_HOUSEHOLD = header_key("Chủ hộ")
 
 
 @dataclass(frozen=True)
 class Staged:
-    """A staged table and the landed rows that could not be staged, with reasons."""
+    """A staged table, the landed rows that could not be staged (with reasons), and
+    notes for the run's metadata (e.g. how the CRS was found)."""
 
     table: pd.DataFrame
     rejected: pd.DataFrame
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _reproject(
+    gdf: gpd.GeoDataFrame, source_file: str, reference: gpd.GeoDataFrame | None = None
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Into EPSG:4326 from the CRS the file declared, or the one its coordinates reveal."""
+    declared = next(iter(gdf[SOURCE_CRS].dropna()), None) if SOURCE_CRS in gdf else None
+    try:
+        out, resolved = to_storage_crs(
+            gdf.drop(columns=SOURCE_CRS, errors="ignore"), declared, reference=reference
+        )
+    except CrsDetectionError as exc:
+        raise LandingFileError(f"{source_file}: {exc}") from exc
+    return out, resolved.how
 
 
 def rejected_rows(
@@ -151,6 +168,7 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     gdf = gpd.GeoDataFrame(df, geometry=raw.geometry.values, crs=raw.crs).reset_index(drop=True)
     gdf["commune_code"] = clean_text(gdf["commune_code"]).str.zfill(5)
     gdf, no_geometry = _reject_missing_geometry(gdf, contract.qualified_name, source)
+    gdf, crs_how = _reproject(gdf, source)
     gdf, repeats = _split_duplicates(
         gdf, contract.qualified_name, key="commune_code", source_file=source
     )
@@ -162,10 +180,15 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
         pd.concat([no_geometry, repeats], ignore_index=True),
+        {"crs": crs_how},
     )
 
 
-def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) -> Staged:
+def stage_hamlets(
+    raw_boundaries: gpd.GeoDataFrame,
+    raw_registry: pd.DataFrame,
+    communes: gpd.GeoDataFrame | None = None,
+) -> Staged:
     """The registry's figures joined to the boundaries, one row per hamlet.
 
     Merging needs both, so a registry row without a boundary, a boundary without a
@@ -187,6 +210,7 @@ def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) 
     boundaries["hamlet_code"] = clean_text(boundaries["hamlet_code"])
     name = contract.qualified_name
     boundaries, no_geometry = _reject_missing_geometry(boundaries, name, boundary_file)
+    boundaries, crs_how = _reproject(boundaries, boundary_file, reference=communes)
     registry = to_canonical(
         raw_registry,
         source_file=registry_file,
@@ -253,6 +277,7 @@ def stage_hamlets(raw_boundaries: gpd.GeoDataFrame, raw_registry: pd.DataFrame) 
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
         pd.concat([no_geometry, boundary_repeats, registry_repeats, unmatched], ignore_index=True),
+        {"crs": crs_how},
     )
 
 
