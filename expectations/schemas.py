@@ -47,7 +47,7 @@ RESTRICTED_LAYERS = ("raw", "staging", "quality")
 
 # 12-digit personal identification number, or a 9-digit old identity card number
 # (CMND), still accepted and flagged by the quality stage.
-CITIZEN_ID_PATTERN = r"^(\d{12}|\d{9})$"
+CITIZEN_ID_PATTERN = r"^(?:\d{12}|\d{9})$"
 COMMUNE_CODE_PATTERN = r"^\d{5}$"
 PROVINCE_CODE_PATTERN = r"^\d{2}$"
 

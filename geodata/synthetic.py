@@ -4,8 +4,8 @@ Real hamlet- and person-level data is confidential, so the project is demonstrat
 tested and benchmarked on provinces synthesised here: communes (real ones from
 ``shared/realdata`` when given, else a generated tiling), hamlets tessellating each
 commune, a hamlet registry as a commune office would keep it in Excel, households with
-locations, persons with citizen IDs, and, on request, planted errors with their ground
-truth so the validation stage can be scored.
+locations, persons with citizen IDs, and, on request, planted errors and file-level mess
+with their ground truth so the validation stage can be scored.
 
 Everything is vectorised (numpy / shapely 2); Python loops run per commune or per
 ethnic group, never per household or person. The same arguments give the same bytes:
@@ -15,36 +15,74 @@ e.g. turning planted errors on does not change the clean data underneath.
 Calibration (per region, ``REGION_PROFILES``) follows the published anchors: Cao Bằng
 had ~1,460 xóm/TDP for ~133,000 households (median ~85 households, long right tail);
 Red River Delta thôn have a median of ~300-350 households.
+
+Module layout: this module builds the province; ``synthetic_errors`` plants errors and
+writes their ground truth; ``synthetic_files`` holds file names, headers, writers and
+the file-level mess; ``synthetic_names`` the word lists.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import math
-import unicodedata
-import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 import yaml
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.writer.excel import ExcelWriter
 
+from geodata import synthetic_errors as errors
 from geodata import synthetic_names as names
 from geodata.crs import STORAGE_CRS, area_km2
+from geodata.synthetic_errors import ERROR_TYPE_NAMES, ERROR_TYPES, MAX_ERROR_RATE
+from geodata.synthetic_files import (
+    AS_OF,
+    COMMUNE_COLUMNS,
+    COMMUNES_FILE,
+    ERRORS_FILE,
+    FILE_MESS_COLUMNS,
+    FILE_MESS_FILE,
+    HAMLET_TRUTH_FILE,
+    HAMLETS_FILE,
+    HAMLETS_LAYER,
+    HEAD,
+    HEADER_STYLES,
+    HOUSEHOLD_HEADERS,
+    HOUSEHOLDS_FILE,
+    LEGACY_ENCODING,
+    PERSON_HEADERS,
+    PERSONS_FILE,
+    REGISTRY_FILE,
+    REGISTRY_HEADERS,
+    REGISTRY_SHEET,
+    TRUTH_DIR,
+    UTF8_BOM,
+    format_coordinates,
+    format_dates,
+    header_variant,
+    write_communes,
+    write_hamlet_boundaries,
+    write_landing_csv,
+    write_registry,
+    write_truth_csv,
+)
 
 __all__ = [
-    "ERROR_KINDS",
+    "COMMUNE_COLUMNS",
+    "ERROR_TYPES",
+    "ERROR_TYPE_NAMES",
+    "HAMLETS_LAYER",
+    "HOUSEHOLD_HEADERS",
+    "PERSON_HEADERS",
     "REGION_PROFILES",
+    "REGISTRY_HEADERS",
+    "REGISTRY_SHEET",
     "SynthesisSummary",
     "synthesise_province",
 ]
@@ -52,58 +90,24 @@ __all__ = [
 RULES_PATH = Path(__file__).resolve().parents[1] / "config" / "rules_profiles.yaml"
 # The rules profile whose Art. 10.3 exemption labels the registry uses.
 EXEMPTION_PROFILE = "nd185_2026"
-# Reference date for ages; also the fixed creation time written into the workbook.
-AS_OF = np.datetime64("2026-01-01", "D")
-FIXED_TIMESTAMP = dt.datetime(2026, 1, 1)
-MAX_ERROR_RATE = 0.25
+# Share of communes whose names arrive NFD-decomposed when ``file_mess`` is on.
+NFD_COMMUNE_SHARE = 0.3
 
-# Landing file names and their headers (Vietnamese, as the source systems write them).
-COMMUNES_FILE = "communes.geojson"
-HAMLETS_FILE = "hamlet_boundaries.gpkg"
-HAMLETS_LAYER = "hamlets"
-REGISTRY_FILE = "hamlet_registry.xlsx"
-REGISTRY_SHEET = "Danh sách thôn, TDP"
-HOUSEHOLDS_FILE = "households.csv"
-PERSONS_FILE = "persons.csv"
-TRUTH_DIR = "ground_truth"
-ERRORS_FILE = "planted_errors.csv"
-HAMLET_TRUTH_FILE = "hamlets_truth.csv"
-
-REGISTRY_HEADERS = (
-    "Mã xã",
-    "Tên xã",
-    "Mã thôn/TDP",
-    "Tên thôn/TDP",
-    "Loại",
-    "Số hộ",
-    "Số nhân khẩu",
-    "Diện đặc thù",
-)
-HOUSEHOLD_HEADERS = ("Mã hộ", "Mã thôn/TDP", "Kinh độ", "Vĩ độ")
-PERSON_HEADERS = (
-    "Số ĐDCN",
-    "Họ và tên",
-    "Ngày sinh",
-    "Giới tính",
-    "Mã hộ",
-    "Quan hệ với chủ hộ",
-    "Dân tộc",
-)
-COMMUNE_COLUMNS = ("commune_code", "name", "full_name", "unit_kind", "area_km2", "province_code")
-
-# Planted error kinds: (name, canonical field in expectations/schemas.py, share).
-ERROR_KINDS: tuple[tuple[str, str, float], ...] = (
-    ("citizen_id_malformed", "citizen_id", 0.25),
-    ("citizen_id_duplicate", "citizen_id", 0.15),
-    ("sex_missing", "sex", 0.15),
-    ("birth_date_unparseable", "birth_date", 0.20),
-    ("household_no_head", "relation_to_head", 0.10),
-    ("household_two_heads", "relation_to_head", 0.15),
-)
-
-HEAD = "Chủ hộ"
 # Roles of household members, in the order a household book lists them.
 _ROLE_HEAD, _ROLE_SPOUSE, _ROLE_PARENT, _ROLE_SIBLING, _ROLE_CHILD, _ROLE_GRANDCHILD = range(6)
+# Independent random streams (appending keeps the earlier ones unchanged).
+_STREAMS = (
+    "communes",
+    "hamlets",
+    "households",
+    "persons",
+    "registry",
+    "person_errors",
+    "household_errors",
+    "registry_errors",
+    "geometry_errors",
+    "file_mess",
+)
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ REGION_PROFILES: dict[str, RegionProfile] = {
 
 @dataclass(frozen=True)
 class SynthesisSummary:
-    """What ``synthesise_province`` wrote."""
+    """What ``synthesise_province`` wrote, and how long each phase took (seconds)."""
 
     out_dir: Path
     province_code: str
@@ -167,6 +171,28 @@ class SynthesisSummary:
     persons: int
     planted_errors: int
     files: tuple[Path, ...]
+    file_mess: int = 0
+    timings: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
+
+
+class _Clock:
+    """Phase timings and progress messages (``progress`` may be None)."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
 
 def synthesise_province(
@@ -178,58 +204,158 @@ def synthesise_province(
     province_code: str | None = None,
     n_communes: int = 6,
     error_rate: float = 0.0,
+    error_rates: Mapping[str, float] | None = None,
+    geometry_errors: bool | float = True,
+    file_mess: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> SynthesisSummary:
     """Write a synthetic province's landing folder (and its ground truth) into ``out_dir``.
 
     ``communes_path`` (e.g. ``shared/realdata/communes_04_cao_bang.geojson``) supplies
     real commune polygons; without it ``n_communes`` communes are generated where the
-    province roughly lies. ``error_rate`` is the share of person records given a planted
-    error, listed in ``ground_truth/planted_errors.csv``.
+    province roughly lies.
+
+    Planted errors, listed in ``ground_truth/planted_errors.csv`` (file, row, field,
+    error_type): ``error_rate`` is the share of units given an error, split over the
+    error types of each unit (person rows, household rows, hamlets; see
+    ``synthetic_errors.ERROR_TYPES``), at least one of each type when positive.
+    ``error_rates`` sets the rate of single types (e.g. ``{"sex_missing": 0.02}``; 0
+    turns a type off). ``geometry_errors`` False leaves the boundaries clean; a float
+    sets the share of hamlets given a geometry error.
+
+    ``file_mess`` makes the files harder to read, as real ones are: one CSV in
+    Windows-1258, NFD-decomposed names, headers without diacritics (listed in
+    ``ground_truth/file_mess.csv``). Off by default: the files are UTF-8 (with BOM) with
+    the exact headers.
+
+    ``progress`` receives short messages ("communes 12/56", "persons 1,198,004") on the
+    way; the summary's ``timings`` give seconds per phase.
     """
     out_dir = Path(out_dir)
+    clock = _Clock(progress)
     if households < 1:
         raise ValueError(f"households must be positive, got {households}")
     if not 0.0 <= error_rate <= MAX_ERROR_RATE:
         raise ValueError(f"error_rate must be within [0, {MAX_ERROR_RATE}], got {error_rate}")
     rules = _load_rules()
-    streams = ("communes", "hamlets", "households", "persons", "registry", "errors")
     rngs = {
         name: np.random.default_rng(s)
-        for name, s in zip(streams, np.random.SeedSequence(seed).spawn(len(streams)), strict=True)
+        for name, s in zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True)
     }
 
-    if communes_path is not None:
-        communes = _read_communes(Path(communes_path), province_code)
-        province_code = str(communes["province_code"].iloc[0])
-    else:
-        province_code = province_code or "04"
-    region = _region_of(province_code, rules)
-    profile = REGION_PROFILES[region]
-    if communes_path is None:
-        if n_communes < 1:
-            raise ValueError(f"n_communes must be positive, got {n_communes}")
-        communes = _generate_communes(province_code, n_communes, profile, region, rngs["communes"])
-    if households < len(communes):
-        raise ValueError(f"need at least one household per commune ({len(communes)})")
+    with clock.phase("communes"):
+        if communes_path is not None:
+            communes = _read_communes(Path(communes_path), province_code)
+            province_code = str(communes["province_code"].iloc[0])
+        else:
+            province_code = province_code or "04"
+        region = _region_of(province_code, rules)
+        profile = REGION_PROFILES[region]
+        if communes_path is None:
+            if n_communes < 1:
+                raise ValueError(f"n_communes must be positive, got {n_communes}")
+            communes = _generate_communes(
+                province_code, n_communes, profile, region, rngs["communes"]
+            )
+        if households < len(communes):
+            raise ValueError(f"need at least one household per commune ({len(communes)})")
 
-    hamlets = _build_hamlets(communes, households, profile, region, rngs["hamlets"])
-    hh = _place_households(hamlets, rngs["households"])
-    persons = _make_persons(hh, hamlets, communes, province_code, region, rngs["persons"])
-    persons, errors = _plant_errors(persons, hh, error_rate, rngs["errors"])
-    truth = _hamlet_truth(hamlets, hh, persons)
-    registry = _make_registry(hamlets, communes, truth, profile, rules, rngs["registry"])
+    with clock.phase("hamlets"):
+        hamlets = _build_hamlets(communes, households, profile, region, rngs["hamlets"], clock)
+        clock.say(f"hamlets {len(hamlets):,}")
+    with clock.phase("households"):
+        hh = _place_households(hamlets, rngs["households"])
+        clock.say(f"households {len(hh):,}")
+    with clock.phase("persons"):
+        persons = _make_persons(hh, hamlets, communes, province_code, region, rngs["persons"])
+        clock.say(f"persons {len(persons):,}")
+    with clock.phase("registry"):
+        truth = _hamlet_truth(hamlets, hh, persons)
+        registry = _make_registry(hamlets, communes, truth, profile, rules, rngs["registry"])
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / TRUTH_DIR).mkdir(exist_ok=True)
-    files = (
-        _write_communes(communes, out_dir / COMMUNES_FILE),
-        _write_hamlet_boundaries(hamlets, out_dir / HAMLETS_FILE),
-        _write_registry(registry, out_dir / REGISTRY_FILE),
-        _write_csv(hh[list(HOUSEHOLD_HEADERS)], out_dir / HOUSEHOLDS_FILE, excel=True),
-        _write_csv(persons[list(PERSON_HEADERS)], out_dir / PERSONS_FILE, excel=True),
-        _write_csv(errors, out_dir / TRUTH_DIR / ERRORS_FILE, excel=False),
-        _write_csv(truth, out_dir / TRUTH_DIR / HAMLET_TRUTH_FILE, excel=False),
-    )
+    with clock.phase("errors"):
+        counts = errors.error_counts(
+            {errors.PERSON: len(persons), errors.HOUSEHOLD: len(hh), errors.HAMLET: len(hamlets)},
+            error_rate,
+            error_rates,
+            geometry_errors,
+        )
+        boundaries, geometry_truth, crossing = errors.plant_geometry_errors(
+            hamlets,
+            hh["Kinh độ"].to_numpy(),
+            hh["Vĩ độ"].to_numpy(),
+            hh["_hamlet"].to_numpy(),
+            counts,
+            rngs["geometry_errors"],
+        )
+        hh_out, household_truth = errors.plant_household_errors(
+            hh, boundaries, counts, rngs["household_errors"], crossing
+        )
+        persons_out, person_truth, _ = errors.plant_person_errors(
+            persons, counts, rngs["person_errors"]
+        )
+        registry_out, registry_truth = errors.plant_registry_errors(
+            registry, counts, rngs["registry_errors"]
+        )
+        planted = errors.sort_truth([person_truth, household_truth, registry_truth, geometry_truth])
+        clock.say(f"planted errors {len(planted):,}")
+
+    with clock.phase("file_mess"):
+        hh_text = pd.DataFrame(
+            {
+                "Mã hộ": hh_out["Mã hộ"].to_numpy(),
+                "Mã thôn/TDP": hh_out["Mã thôn/TDP"].to_numpy(),
+                "Kinh độ": format_coordinates(hh_out["Kinh độ"].to_numpy()).astype(object),
+                "Vĩ độ": format_coordinates(hh_out["Vĩ độ"].to_numpy()).astype(object),
+            }
+        )
+        persons_text = persons_out[list(PERSON_HEADERS)]
+        person_commune = hamlets["commune_code"].to_numpy()[
+            hh["_hamlet"].to_numpy()[persons["_household"].to_numpy()]
+        ]
+        layout = _file_layout(
+            file_mess, persons_text, person_commune, registry_out, communes, rngs["file_mess"]
+        )
+
+    with clock.phase("write"):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / TRUTH_DIR).mkdir(exist_ok=True)
+        files = []
+        for name, write in (
+            (COMMUNES_FILE, lambda p: write_communes(communes, p)),
+            (HAMLETS_FILE, lambda p: write_hamlet_boundaries(boundaries, p)),
+            (
+                REGISTRY_FILE,
+                lambda p: write_registry(layout.registry, p, layout.headers[REGISTRY_FILE]),
+            ),
+            (
+                HOUSEHOLDS_FILE,
+                lambda p: write_landing_csv(
+                    hh_text,
+                    p,
+                    encoding=layout.encodings[HOUSEHOLDS_FILE],
+                    headers=layout.headers[HOUSEHOLDS_FILE],
+                ),
+            ),
+            (
+                PERSONS_FILE,
+                lambda p: write_landing_csv(
+                    layout.persons,
+                    p,
+                    encoding=layout.encodings[PERSONS_FILE],
+                    headers=layout.headers[PERSONS_FILE],
+                ),
+            ),
+        ):
+            clock.say(f"writing {name}")
+            files.append(write(out_dir / name))
+        truth_dir = out_dir / TRUTH_DIR
+        files += [
+            write_truth_csv(planted, truth_dir / ERRORS_FILE),
+            write_truth_csv(truth, truth_dir / HAMLET_TRUTH_FILE),
+            write_truth_csv(layout.mess, truth_dir / FILE_MESS_FILE),
+        ]
+    clock.say(f"done: {out_dir}")
     return SynthesisSummary(
         out_dir=out_dir,
         province_code=province_code,
@@ -237,9 +363,105 @@ def synthesise_province(
         hamlets=len(hamlets),
         households=len(hh),
         persons=len(persons),
-        planted_errors=len(errors),
-        files=files,
+        planted_errors=len(planted),
+        files=tuple(files),
+        file_mess=int((layout.mess["kind"] != "utf8_bom").sum()),
+        timings=dict(clock.timings),
     )
+
+
+# --- file layout and mess --------------------------------------------------------------
+
+
+_DEFAULT_HEADERS: dict[str, tuple[str, ...]] = {
+    HOUSEHOLDS_FILE: HOUSEHOLD_HEADERS,
+    PERSONS_FILE: PERSON_HEADERS,
+    REGISTRY_FILE: REGISTRY_HEADERS,
+}
+
+
+@dataclass
+class _Layout:
+    """How each landing file is written: encoding, headers, and the (messed) content."""
+
+    encodings: dict[str, str]
+    headers: dict[str, tuple[str, ...]]
+    persons: pd.DataFrame
+    registry: pd.DataFrame
+    mess: pd.DataFrame
+
+
+def _file_layout(
+    file_mess: bool,
+    persons: pd.DataFrame,
+    person_commune: np.ndarray,
+    registry: pd.DataFrame,
+    communes: gpd.GeoDataFrame,
+    rng: np.random.Generator,
+) -> _Layout:
+    """Encodings, headers and NFD names per file; the mess listed for the ground truth.
+
+    Without ``file_mess``: UTF-8 with BOM and the exact headers. With it: one of the two
+    CSVs in Windows-1258; names of some communes NFD-decomposed (in the persons file, or
+    in the registry if the persons file is the legacy one); headers without diacritics
+    in the other CSV and in the registry.
+    """
+    encodings = {HOUSEHOLDS_FILE: UTF8_BOM, PERSONS_FILE: UTF8_BOM}
+    headers = dict(_DEFAULT_HEADERS)
+    rows: list[tuple[str, str, str]] = []
+    if file_mess:
+        legacy = str(rng.choice([PERSONS_FILE, HOUSEHOLDS_FILE]))
+        other = HOUSEHOLDS_FILE if legacy == PERSONS_FILE else PERSONS_FILE
+        encodings[legacy] = LEGACY_ENCODING
+        rows.append(
+            (
+                legacy,
+                "legacy_encoding",
+                f"{LEGACY_ENCODING}, no BOM; tone marks stored as combining characters",
+            )
+        )
+        codes = communes["commune_code"].to_numpy()
+        k = max(1, round(NFD_COMMUNE_SHARE * len(codes)))
+        nfd_communes = np.sort(rng.choice(codes, k, replace=False))
+        listed = ", ".join(nfd_communes)
+        if legacy == PERSONS_FILE:
+            registry = registry.copy()
+            at = np.isin(registry["Mã xã"].to_numpy(), nfd_communes)
+            for column in ("Tên xã", "Tên thôn/TDP"):
+                registry.loc[at, column] = registry.loc[at, column].str.normalize("NFD")
+            rows.append(
+                (
+                    REGISTRY_FILE,
+                    "nfd_names",
+                    f"Tên xã and Tên thôn/TDP NFD-decomposed in {int(at.sum())} rows "
+                    f"(communes {listed})",
+                )
+            )
+        else:
+            persons = persons.copy()
+            at = np.isin(person_commune, nfd_communes)
+            persons.loc[at, "Họ và tên"] = persons.loc[at, "Họ và tên"].str.normalize("NFD")
+            rows.append(
+                (
+                    PERSONS_FILE,
+                    "nfd_names",
+                    f"Họ và tên NFD-decomposed in {int(at.sum())} rows (communes {listed})",
+                )
+            )
+        for name in (other, REGISTRY_FILE):
+            style = str(rng.choice(HEADER_STYLES))
+            new = tuple(header_variant(h, style) for h in headers[name])
+            headers[name] = new
+            pairs = "; ".join(
+                f"{a} -> {b}" for a, b in zip(_DEFAULT_HEADERS[name], new, strict=True)
+            )
+            rows.append((name, "header_variants", f"without diacritics ({style}): {pairs}"))
+    for name, encoding in encodings.items():
+        if encoding == UTF8_BOM:
+            rows.append((name, "utf8_bom", "UTF-8 with byte-order mark, CRLF line ends"))
+    mess = pd.DataFrame(rows, columns=list(FILE_MESS_COLUMNS))
+    mess = mess.sort_values(["file", "kind"], kind="stable", ignore_index=True)
+    return _Layout(encodings, headers, persons, registry, mess)
 
 
 # --- configuration ---------------------------------------------------------------------
@@ -522,6 +744,7 @@ def _build_hamlets(
     profile: RegionProfile,
     region: str,
     rng: np.random.Generator,
+    clock: _Clock | None = None,
 ) -> gpd.GeoDataFrame:
     """Hamlets per commune: count from the commune's households, sizes, shapes, names."""
     is_phuong = communes["unit_kind"].to_numpy() == "phuong"
@@ -539,7 +762,11 @@ def _build_hamlets(
     prefixes, prefix_w = zip(*names.THON_PREFIXES[region], strict=True)
 
     frames = []
+    n_c = len(communes)
+    report_every = max(1, n_c // 20)
     for c, row in enumerate(communes.itertuples(index=False)):
+        if clock is not None and ((c + 1) % report_every == 0 or c + 1 == n_c):
+            clock.say(f"communes {c + 1}/{n_c}")
         median = profile.hamlet_median * (profile.tdp_factor if is_phuong[c] else 1.0)
         mean = median * math.exp(sigma**2 / 2)
         h_c = int(commune_households[c])
@@ -746,20 +973,22 @@ def _make_persons(
         a[order] for a in (hh_of, role, male, age, birth, relation)
     )
 
-    ethnicity = _ethnicities(hh, hamlets, hh_of, role, province_code, region, rng)
-    full_name = _full_names(hh_of, role, male, birth, ethnicity, head_male, region, rng)
+    groups, group = _ethnicities(hh, hamlets, hh_of, role, province_code, region, rng)
+    full_name = _full_names(hh_of, role, male, birth, groups, group, head_male, region, rng)
     commune_of_hh = hamlets["commune_code"].to_numpy()[hh["_hamlet"].to_numpy()]
     citizen_id = _citizen_ids(commune_of_hh[hh_of], communes, province_code, male, birth, rng)
     return pd.DataFrame(
         {
             "Số ĐDCN": citizen_id.astype(object),
             "Họ và tên": full_name.astype(object),
-            "Ngày sinh": _format_dates(birth).astype(object),
+            "Ngày sinh": format_dates(birth).astype(object),
             "Giới tính": np.where(male, "Nam", "Nữ").astype(object),
             "Mã hộ": hh["Mã hộ"].to_numpy()[hh_of],
             "Quan hệ với chủ hộ": relation,
-            "Dân tộc": ethnicity.astype(object),
+            "Dân tộc": groups[group],
             "_household": hh_of,
+            "_birth": birth,
+            "_male": male,
         }
     )
 
@@ -772,8 +1001,11 @@ def _ethnicities(
     province_code: str,
     region: str,
     rng: np.random.Generator,
-) -> np.ndarray:
-    """Ethnic group per person: hamlets cluster (Dirichlet mixes), spouses sometimes differ."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ethnic group per person: hamlets cluster (Dirichlet mixes), spouses sometimes differ.
+
+    Returns the group names and each person's index into them.
+    """
     key = "tay_nung_border" if province_code in names.TAY_NUNG_BORDER_PROVINCES else region
     mix = names.ETHNIC_MIX[key]
     groups = np.array(list(mix), dtype=object)
@@ -792,7 +1024,7 @@ def _ethnicities(
     group = hh_group[hh_of]
     spouse_other = (role == _ROLE_SPOUSE) & (rng.random(len(hh_of)) < 0.1)
     group[spouse_other] = rng.choice(len(groups), int(spouse_other.sum()), p=base)
-    return groups[group].astype(str)
+    return groups, group
 
 
 def _full_names(
@@ -800,36 +1032,49 @@ def _full_names(
     role: np.ndarray,
     male: np.ndarray,
     birth: np.ndarray,
-    ethnicity: np.ndarray,
+    groups: np.ndarray,
+    group: np.ndarray,
     head_male: np.ndarray,
     region: str,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Family, middle and given names by ethnic naming style; children take the lineage."""
+    """Family, middle and given names by ethnic naming style; children take the lineage.
+
+    Names are drawn as word codes; the strings are built once per distinct full name.
+    """
     styles = (
         names.NAME_STYLES_SOUTH if region in names.SOUTHERN_REGIONS else names.NAME_STYLES_NORTH
     )
     n = len(hh_of)
     year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
     cohort = np.digitize(year, [1980, 2000])
-    family = np.empty(n, dtype=object)
-    middle = np.empty(n, dtype=object)
-    given = np.empty(n, dtype=object)
-    style_of = np.array([e if e in styles else "Kinh" for e in ethnicity], dtype=object)
-    for key in np.unique(style_of):
-        st = styles[key]
-        idx = np.flatnonzero(style_of == key)
+    words: tuple[dict[str, int], dict[str, int], dict[str, int]] = ({}, {}, {})
+
+    def codes(vocabulary: dict[str, int], items: Sequence[str]) -> np.ndarray:
+        return np.array([vocabulary.setdefault(w, len(vocabulary)) for w in items], np.int64)
+
+    family = np.zeros(n, dtype=np.int64)
+    middle = np.zeros(n, dtype=np.int64)
+    given = np.zeros(n, dtype=np.int64)
+    for g, group_name in enumerate(groups):
+        st = styles.get(group_name, styles["Kinh"])  # groups without a list: Kinh names
+        idx = np.flatnonzero(group == g)
         fam, fam_w = zip(*st.family, strict=True)
-        family[idx] = rng.choice(np.array(fam, dtype=object), len(idx), p=_norm(fam_w))
+        family[idx] = rng.choice(codes(words[0], fam), len(idx), p=_norm(fam_w))
         for is_male, mids, givens in (
             (True, st.middle_male, st.given_male or names.GIVEN_MALE),
             (False, st.middle_female, st.given_female or names.GIVEN_FEMALE),
         ):
             sub = idx[male[idx] == is_male]
             traditional = rng.random(len(sub)) < np.asarray(st.traditional_share)[cohort[sub]]
-            alt = np.array(mids[1:] or mids, dtype=object)
-            middle[sub] = np.where(traditional, mids[0], rng.choice(alt, len(sub)))
-            given[sub] = rng.choice(np.array(givens, dtype=object), len(sub))
+            mid_codes = codes(words[1], mids)
+            alt = mid_codes[1:] if len(mid_codes) > 1 else mid_codes
+            middle[sub] = np.where(traditional, mid_codes[0], rng.choice(alt, len(sub)))
+            given_codes = codes(words[2], [w for w, _ in givens])
+            weights = np.array([w for _, w in givens], dtype=float)
+            for c in range(3):
+                in_cohort = sub[cohort[sub] == c]
+                given[in_cohort] = rng.choice(given_codes, len(in_cohort), p=_norm(weights[:, c]))
     # Lineage: the head's family name if a man, else the husband's; children, grand-
     # children and a husband carry it; parents and siblings carry the head's own.
     first = np.flatnonzero(np.r_[True, hh_of[1:] != hh_of[:-1]])
@@ -842,11 +1087,21 @@ def _full_names(
     family[takes_lineage] = lineage[hh_of[takes_lineage]]
     takes_head = (role == _ROLE_SIBLING) | ((role == _ROLE_PARENT) & male)
     family[takes_head] = head_family[hh_of[takes_head]]
-    full = np.strings.add(family.astype(str), " ")
-    full = np.strings.add(np.strings.add(full, middle.astype(str)), " ")
-    full = np.strings.add(full, given.astype(str))
-    unique, inverse = np.unique(full, return_inverse=True)
-    return np.array([unicodedata.normalize("NFC", s) for s in unique])[inverse]
+    # One string per distinct (family, middle, given); the word lists are NFC and joined
+    # by spaces, so the names are NFC too.
+    k1, k2 = len(words[1]), len(words[2])
+    unique, inverse = np.unique((family * k1 + middle) * k2 + given, return_inverse=True)
+    vocab = [np.array(list(w), dtype=object) for w in words]
+    text = [
+        f"{a} {b} {c}"
+        for a, b, c in zip(
+            vocab[0][unique // (k1 * k2)],
+            vocab[1][unique // k2 % k1],
+            vocab[2][unique % k2],
+            strict=True,
+        )
+    ]
+    return np.array(text, dtype=object)[inverse]
 
 
 def _citizen_ids(
@@ -877,143 +1132,15 @@ def _citizen_ids(
     prefix = ppp * 10**9 + century * 10**8 + (year % 100) * 10**6
     ids = prefix + rng.integers(0, 10**6, n)
     for _ in range(100):
-        _, first = np.unique(ids, return_index=True)
-        dup = np.ones(n, dtype=bool)
-        dup[first] = False
+        # Repeats after the first (in input order) are redrawn; a stable sort finds them.
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        dup = np.zeros(n, dtype=bool)
+        dup[order[1:][sorted_ids[1:] == sorted_ids[:-1]]] = True
         if not dup.any():
             return np.strings.zfill(ids.astype(str), 12)
         ids[dup] = prefix[dup] + rng.integers(0, 10**6, int(dup.sum()))
     raise RuntimeError("could not draw unique citizen IDs")
-
-
-def _format_dates(days: np.ndarray) -> np.ndarray:
-    """dd/mm/yyyy text, vectorised."""
-    months = days.astype("datetime64[M]")
-    year = (months.astype(np.int64) // 12 + 1970).astype(str)
-    month = (months.astype(np.int64) % 12 + 1).astype(str)
-    day = ((days - months.astype("datetime64[D]")).astype(np.int64) + 1).astype(str)
-    out = np.strings.add(np.strings.zfill(day, 2), "/")
-    out = np.strings.add(np.strings.add(out, np.strings.zfill(month, 2)), "/")
-    return np.strings.add(out, year)
-
-
-# --- planted errors ----------------------------------------------------------------------
-
-
-def _plant_errors(
-    persons: pd.DataFrame, hh: pd.DataFrame, error_rate: float, rng: np.random.Generator
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Corrupt about ``error_rate`` of person rows; return the rows and their ground truth.
-
-    Each corrupted row carries exactly one error, and a household at most one
-    household-level error, so the ground truth is unambiguous.
-    """
-    columns = ["file", "row", "field", "error_kind"]
-    n = len(persons)
-    total = round(error_rate * n)
-    if total == 0:
-        return persons, pd.DataFrame(columns=columns)
-    persons = persons.copy()
-    household = persons["_household"].to_numpy()
-    n_h = len(hh)
-    starts = np.flatnonzero(np.r_[True, household[1:] != household[:-1]])
-    sizes = np.diff(np.r_[starts, n])
-    counts = dict(
-        zip(
-            [k for k, _, _ in ERROR_KINDS],
-            rng.multinomial(total, _norm([w for _, _, w in ERROR_KINDS])),
-            strict=True,
-        )
-    )
-    used = np.zeros(n, dtype=bool)
-    hh_used = np.zeros(n_h, dtype=bool)
-    rows: dict[str, np.ndarray] = {}
-    ids = persons["Số ĐDCN"].to_numpy().astype(str)
-    relation = persons["Quan hệ với chủ hộ"].to_numpy()
-
-    k = min(counts["household_no_head"], n_h)
-    pick = rng.choice(n_h, k, replace=False)
-    hh_used[pick] = True
-    rows["household_no_head"] = starts[pick]
-    relation[starts[pick]] = ""
-
-    pool = np.flatnonzero((sizes >= 2) & ~hh_used)
-    pick = rng.choice(pool, min(counts["household_two_heads"], len(pool)), replace=False)
-    hh_used[pick] = True
-    rows["household_two_heads"] = starts[pick] + 1
-    relation[starts[pick] + 1] = HEAD
-    used[rows["household_no_head"]] = True
-    used[rows["household_two_heads"]] = True
-
-    for kind in ("citizen_id_malformed", "citizen_id_duplicate", "sex_missing"):
-        free = np.flatnonzero(~used)
-        rows[kind] = rng.choice(free, min(counts[kind], len(free)), replace=False)
-        used[rows[kind]] = True
-    free = np.flatnonzero(~used)
-    rows["birth_date_unparseable"] = rng.choice(
-        free, min(counts["birth_date_unparseable"], len(free)), replace=False
-    )
-    used[rows["birth_date_unparseable"]] = True
-
-    # Malformed IDs: Excel dropped the leading zero, a digit lost or added, a letter typed.
-    r = rows["citizen_id_malformed"]
-    variant = rng.integers(0, 4, len(r))
-    good = ids[r]
-    bad = np.select(
-        [variant == 0, variant == 1, variant == 2],
-        [
-            np.strings.slice(good, 1, None),
-            np.strings.slice(good, 0, 11),
-            np.strings.add(good, rng.integers(0, 10, len(r)).astype(str)),
-        ],
-        np.strings.add(
-            np.strings.add(np.strings.slice(good, 0, 6), "O"), np.strings.slice(good, 7, None)
-        ),
-    )
-    ids = ids.astype(object)
-    ids[r] = bad.astype(object)
-
-    # Duplicates: the ID of a clean person in another household (each source used once).
-    r = rows["citizen_id_duplicate"]
-    candidates = rng.permutation(np.flatnonzero(~used))
-    source, spare = candidates[: len(r)], candidates[len(r) :]
-    for _ in range(100):
-        same = np.flatnonzero(household[source] == household[r])
-        if not len(same):
-            break
-        source[same], spare = spare[: len(same)], np.r_[spare[len(same) :], source[same]]
-    ids[r] = ids[source]
-
-    sex = persons["Giới tính"].to_numpy()
-    sex[rows["sex_missing"]] = ""
-
-    r = rows["birth_date_unparseable"]
-    births = persons["Ngày sinh"].to_numpy()
-    year = np.strings.slice(births[r].astype(str), -4, None).astype(object)
-    variant = rng.integers(0, 4, len(r))
-    broken = np.where(
-        variant == 0,
-        "31/02/" + year,
-        np.where(
-            variant == 1, "15/13/" + year, np.where(variant == 2, "??/??/" + year, "không rõ")
-        ),
-    )
-    births[r] = broken
-
-    persons["Số ĐDCN"] = ids
-    persons["Quan hệ với chủ hộ"] = relation
-    persons["Giới tính"] = sex
-    persons["Ngày sinh"] = births
-    field_of = {k: f for k, f, _ in ERROR_KINDS}
-    truth = pd.concat(
-        [
-            pd.DataFrame({"row": rows[k] + 1, "field": field_of[k], "error_kind": k})
-            for k, _, _ in ERROR_KINDS
-        ],
-        ignore_index=True,
-    ).sort_values("row", kind="stable")
-    truth.insert(0, "file", PERSONS_FILE)
-    return persons, truth[columns].reset_index(drop=True)
 
 
 # --- registry and truth ---------------------------------------------------------------
@@ -1037,14 +1164,6 @@ def _hamlet_truth(
     )
 
 
-def _declared(true: np.ndarray, noisy_share: float, rng: np.random.Generator) -> np.ndarray:
-    """A registry's figure: mostly exact, some off by a few per cent (never by zero)."""
-    noisy = rng.random(len(true)) < noisy_share
-    off = np.round(true * rng.normal(0, 0.03, len(true))).astype(np.int64)
-    off = np.where(off == 0, rng.choice([-1, 1], len(true)), off)
-    return np.where(noisy, np.maximum(true + off, 0), true)
-
-
 def _make_registry(
     hamlets: gpd.GeoDataFrame,
     communes: gpd.GeoDataFrame,
@@ -1053,7 +1172,11 @@ def _make_registry(
     rules: dict[str, Any],
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """The commune offices' list of thôn/TDP with declared figures and exemptions."""
+    """The commune offices' list of thôn/TDP with declared figures and exemptions.
+
+    Declared figures equal the records; disagreements are planted errors
+    (``registry_households_mismatch``), so that they are in the ground truth.
+    """
     labels: dict[str, str] = rules["profiles"][EXEMPTION_PROFILE]["exemption_categories"]
     weights = [(k, w) for k, w in profile.exemption_weights if k in labels] or [
         (k, 1.0) for k in labels
@@ -1072,102 +1195,8 @@ def _make_registry(
             "Mã thôn/TDP": hamlets["hamlet_code"].to_numpy(),
             "Tên thôn/TDP": hamlets["hamlet_name"].to_numpy(),
             "Loại": hamlets["kind"].to_numpy(),
-            "Số hộ": _declared(truth["households"].to_numpy(), 0.25, rng),
-            "Số nhân khẩu": _declared(truth["population"].to_numpy(), 0.35, rng),
+            "Số hộ": truth["households"].to_numpy(),
+            "Số nhân khẩu": truth["population"].to_numpy(),
             "Diện đặc thù": category,
         }
     )
-
-
-# --- writers -------------------------------------------------------------------------
-
-
-def _write_communes(communes: gpd.GeoDataFrame, path: Path) -> Path:
-    path.unlink(missing_ok=True)
-    communes.to_file(path, driver="GeoJSON", engine="pyogrio")
-    return path
-
-
-def _write_hamlet_boundaries(hamlets: gpd.GeoDataFrame, path: Path) -> Path:
-    """GeoPackage with a fixed timestamp (GDAL's OGR_CURRENT_DATE) so reruns match."""
-    path.unlink(missing_ok=True)
-    gdf = gpd.GeoDataFrame(
-        hamlets[["hamlet_code", "commune_code"]], geometry=hamlets.geometry, crs=STORAGE_CRS
-    )
-    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2026-01-01T00:00:00.000Z"})
-    try:
-        gdf.to_file(path, layer=HAMLETS_LAYER, driver="GPKG", engine="pyogrio")
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
-    return path
-
-
-class _FixedTimeZipFile(zipfile.ZipFile):
-    """A ZipFile stamping every member with one fixed time, for byte-identical xlsx."""
-
-    def writestr(
-        self,
-        zinfo_or_arcname: str | zipfile.ZipInfo,
-        data: bytes | str,
-        compress_type: int | None = None,
-        compresslevel: int | None = None,
-    ) -> None:
-        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
-            info = zipfile.ZipInfo(zinfo_or_arcname, date_time=FIXED_TIMESTAMP.timetuple()[:6])
-            info.compress_type = self.compression
-            info.external_attr = 0o600 << 16
-            zinfo_or_arcname = info
-        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
-
-    def write(
-        self,
-        filename: str | Path,
-        arcname: str | None = None,
-        compress_type: int | None = None,
-        compresslevel: int | None = None,
-    ) -> None:
-        # openpyxl streams worksheets through temporary files, whose mtime would leak in.
-        name = arcname if arcname is not None else Path(filename).name
-        self.writestr(name, Path(filename).read_bytes(), compress_type, compresslevel)
-
-
-def _write_registry(registry: pd.DataFrame, path: Path) -> Path:
-    """The registry workbook; codes are text cells and the file is byte-reproducible."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = REGISTRY_SHEET
-    ws.append(list(REGISTRY_HEADERS))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for values in registry.itertuples(index=False):
-        ws.append(
-            [None if v is None else (int(v) if isinstance(v, np.integer) else v) for v in values]
-        )
-    for col in ("A", "C"):
-        for cell in ws[col][1:]:
-            cell.number_format = "@"
-    for col, width in zip("ABCDEFGH", (10, 18, 12, 26, 12, 8, 12, 40), strict=True):
-        ws.column_dimensions[col].width = width
-    ws.freeze_panes = "A2"
-    wb.properties.creator = "hamlet-restructuring synthetic generator"
-    wb.properties.lastModifiedBy = "hamlet-restructuring synthetic generator"
-    wb.properties.created = FIXED_TIMESTAMP
-    wb.properties.modified = FIXED_TIMESTAMP
-    buffer = io.BytesIO()
-    archive = _FixedTimeZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
-    ExcelWriter(wb, archive).save()  # closes the archive
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
-def _write_csv(frame: pd.DataFrame, path: Path, *, excel: bool) -> Path:
-    """Landing CSVs as Excel writes them (UTF-8 with BOM, CRLF); ground truth plain."""
-    frame.to_csv(
-        path,
-        index=False,
-        encoding="utf-8-sig" if excel else "utf-8",
-        lineterminator="\r\n" if excel else "\n",
-        float_format="%.6f",
-    )
-    return path

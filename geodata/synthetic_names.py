@@ -93,7 +93,12 @@ OLD_PROVINCE_CODES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class NameStyle:
-    """How people of one ethnic group are commonly named (family, middle, given)."""
+    """How people of one ethnic group are commonly named (family, middle, given).
+
+    Given names carry weights by birth cohort (born before 1980, 1980-1999, 2000 and
+    later): fashions change, "Thơm" and "Lụa" are grandmothers' names, "Vy" and "Hân"
+    granddaughters'.
+    """
 
     family: tuple[tuple[str, float], ...]
     middle_male: tuple[str, ...]
@@ -101,49 +106,90 @@ class NameStyle:
     # Share of people with the traditional middle name (first entry) by birth cohort:
     # (born before 1980, 1980-1999, 2000 and later).
     traditional_share: tuple[float, float, float] = (0.85, 0.6, 0.3)
-    given_male: tuple[str, ...] | None = None
-    given_female: tuple[str, ...] | None = None
+    given_male: tuple[tuple[str, tuple[float, float, float]], ...] | None = None
+    given_female: tuple[tuple[str, tuple[float, float, float]], ...] | None = None
 
 
-GIVEN_MALE: tuple[str, ...] = _nfc(
+def _even(names: tuple[str, ...]) -> tuple[tuple[str, tuple[float, float, float]], ...]:
+    return tuple((n, (1.0, 1.0, 1.0)) for n in names)
+
+
+# Kinh given names with relative weights by cohort (before 1980, 1980-1999, 2000+):
+# plausible readings of name-frequency lists, not census figures.
+GIVEN_MALE: tuple[tuple[str, tuple[float, float, float]], ...] = _nfc(
     (
-        "Anh", "Bảo", "Bình", "Cường", "Chiến", "Công", "Dũng", "Duy", "Dương", "Đạt",
-        "Đức", "Giang", "Hải", "Hiếu", "Hoàng", "Hùng", "Huy", "Hưng", "Khánh", "Khoa",
-        "Kiên", "Lâm", "Long", "Lộc", "Lợi", "Mạnh", "Minh", "Nam", "Nghĩa", "Ngọc",
-        "Phong", "Phúc", "Quang", "Quân", "Sơn", "Tài", "Tâm", "Thắng", "Thành", "Thịnh",
-        "Thông", "Toàn", "Trung", "Trường", "Tuấn", "Tùng", "Văn", "Việt", "Vinh", "Vũ",
+        ("Anh", (2, 4, 6)), ("Bảo", (0.2, 1, 4)), ("Bình", (3, 2, 1)), ("Cường", (3, 3, 1)),
+        ("Chiến", (3, 2, 0.5)), ("Công", (2, 1.5, 0.7)), ("Dũng", (4, 4, 1.5)),
+        ("Duy", (0.5, 2, 4)), ("Dương", (1, 1.5, 2)), ("Đạt", (0.5, 2, 3)), ("Đức", (3, 3, 3)),
+        ("Giang", (1, 1, 1)), ("Hải", (3, 4, 2)), ("Hiếu", (1, 3, 3)), ("Hoàng", (1, 2, 3)),
+        ("Hùng", (5, 4, 1)), ("Huy", (0.5, 2, 5)), ("Hưng", (3, 3, 2)), ("Khánh", (0.5, 1.5, 3)),
+        ("Khoa", (0.3, 1.5, 3)), ("Khôi", (0, 0.5, 3)), ("Kiên", (1, 2, 2)), ("Lâm", (1, 1, 2)),
+        ("Long", (2, 3, 3)), ("Lộc", (1.5, 1, 1)), ("Lợi", (2, 1, 0.3)), ("Mạnh", (2, 3, 2)),
+        ("Minh", (3, 4, 6)), ("Nam", (3, 3, 4)), ("Nghĩa", (2, 2, 1)), ("Ngọc", (1.5, 1, 0.5)),
+        ("Nhật", (0.2, 1, 3)), ("Phát", (0.5, 1, 2)), ("Phong", (1, 2, 3)), ("Phúc", (1, 2, 4)),
+        ("Quang", (3, 3, 2)), ("Quân", (0.5, 2, 4)), ("Sơn", (4, 4, 2)), ("Tài", (1.5, 1.5, 1)),
+        ("Tâm", (1.5, 1.5, 1)), ("Thắng", (4, 3, 1)), ("Thành", (4, 4, 2)), ("Thịnh", (1, 2, 2)),
+        ("Thông", (2, 1.5, 0.5)), ("Toàn", (2, 2, 1)), ("Trung", (3, 3, 2)),
+        ("Trường", (1.5, 2, 2)), ("Tuấn", (3, 5, 3)), ("Tùng", (1, 3, 2)), ("Việt", (1, 2, 2)),
+        ("Vinh", (2, 2, 1)), ("Vũ", (0.5, 1.5, 2)),
     )
 )  # fmt: skip
-GIVEN_FEMALE: tuple[str, ...] = _nfc(
+GIVEN_FEMALE: tuple[tuple[str, tuple[float, float, float]], ...] = _nfc(
     (
-        "An", "Anh", "Chi", "Dung", "Duyên", "Giang", "Hà", "Hằng", "Hạnh", "Hiền",
-        "Hoa", "Hòa", "Hồng", "Huệ", "Huyền", "Hương", "Lan", "Liên", "Linh", "Loan",
-        "Lụa", "Mai", "My", "Nga", "Ngân", "Ngọc", "Nhung", "Oanh", "Phượng", "Phương",
-        "Quỳnh", "Sen", "Tâm", "Thảo", "Thanh", "Thơm", "Thu", "Thủy", "Trang", "Tuyết",
-        "Uyên", "Vân", "Xuân", "Yến",
+        ("An", (0.5, 1, 4)), ("Anh", (1, 4, 6)), ("Chi", (0.5, 2, 4)), ("Dung", (3, 2, 0.5)),
+        ("Duyên", (1, 2, 2)), ("Giang", (1, 2, 2)), ("Hà", (2, 3, 3)), ("Hân", (0, 0.3, 3)),
+        ("Hằng", (3, 4, 1.5)), ("Hạnh", (3, 2, 1)), ("Hiền", (3, 3, 2)), ("Hoa", (4, 3, 1)),
+        ("Hòa", (3, 1, 0.3)), ("Hồng", (4, 2, 0.5)), ("Huệ", (3, 1, 0.3)), ("Huyền", (2, 4, 3)),
+        ("Hương", (4, 4, 2)), ("Lan", (4, 3, 1)), ("Liên", (3, 2, 0.5)), ("Linh", (1, 4, 6)),
+        ("Loan", (3, 2, 0.5)), ("Lụa", (2, 0.3, 0)), ("Mai", (3, 3, 2)), ("My", (0.2, 1, 3)),
+        ("Nga", (3, 3, 1)), ("Ngân", (0.5, 2, 3)), ("Ngọc", (2, 3, 3)), ("Nhi", (0.2, 1, 4)),
+        ("Nhung", (2, 3, 1)), ("Oanh", (2, 2, 1)), ("Phượng", (3, 2, 0.5)),
+        ("Phương", (2, 3, 3)), ("Quỳnh", (1, 2, 3)), ("Sen", (2, 0.5, 0.2)), ("Tâm", (2, 1.5, 1)),
+        ("Thảo", (1, 4, 4)), ("Thanh", (3, 2, 1)), ("Thơm", (2, 0.3, 0)), ("Thu", (3, 3, 1.5)),
+        ("Thủy", (4, 4, 1.5)), ("Trang", (1, 5, 4)), ("Trâm", (0.2, 1, 3)),
+        ("Tuyết", (3, 2, 0.5)), ("Uyên", (0.2, 1, 3)), ("Vân", (3, 3, 2)), ("Vy", (0, 0.5, 4)),
+        ("Xuân", (3, 2, 1)), ("Yến", (3, 3, 2)),
     )
 )  # fmt: skip
-HMONG_GIVEN_MALE: tuple[str, ...] = _nfc(
-    ("Páo", "Sử", "Chứ", "Dế", "Vừ", "Tủa", "Sình", "Chơ", "Lềnh", "Nhè", "Pó", "Súa", "Chính")
+HMONG_GIVEN_MALE = _even(
+    _nfc(
+        ("Páo", "Sử", "Chứ", "Dế", "Vừ", "Tủa", "Sình", "Chơ", "Lềnh", "Nhè", "Pó", "Súa", "Chính")
+    )
 )
-HMONG_GIVEN_FEMALE: tuple[str, ...] = _nfc(
-    ("Mỷ", "Dợ", "Sua", "Chía", "Mái", "Pà", "Say", "Súa", "Lan", "Dung", "Chi", "Máy")
+HMONG_GIVEN_FEMALE = _even(
+    _nfc(("Mỷ", "Dợ", "Sua", "Chía", "Mái", "Pà", "Say", "Súa", "Lan", "Dung", "Chi", "Máy"))
 )
 
 _KINH_MIDDLE_MALE = ("Văn", "Đức", "Minh", "Quang", "Hữu", "Xuân", "Thanh", "Công", "Ngọc")
 _KINH_MIDDLE_FEMALE = ("Thị", "Thu", "Ngọc", "Thanh", "Minh", "Phương", "Hồng", "Thúy", "Kim")
 
+# Kinh family names. The national shares usually quoted (Nguyễn 38.4%, Trần 12.1%, Lê
+# 9.5%, Phạm 7.0%, Hoàng/Huỳnh 5.1%, Phan 4.5%, Vũ/Võ 3.9%, Đặng 2.1%, Bùi 2.0%, Đỗ 1.4%,
+# Hồ 1.3%, Ngô 1.3%, Dương 1.0%, Lý 0.5%) with the northern or southern form of the
+# name; the remaining ~10% spread over rarer names.
 _KINH_FAMILY_NORTH = (
-    ("Nguyễn", 36), ("Trần", 11), ("Lê", 9), ("Phạm", 7), ("Hoàng", 5), ("Vũ", 4.5),
-    ("Phan", 3), ("Đặng", 2.5), ("Bùi", 2.5), ("Đỗ", 2.5), ("Ngô", 1.5), ("Dương", 1.2),
-    ("Đinh", 1.2), ("Đào", 1), ("Trịnh", 1), ("Hà", 1), ("Lương", 0.8), ("Mai", 0.6),
-    ("Tạ", 0.5), ("Cao", 0.5), ("Lưu", 0.4), ("Phùng", 0.4), ("Lý", 0.4), ("Nghiêm", 0.2),
+    ("Nguyễn", 38.4), ("Trần", 12.1), ("Lê", 9.5), ("Phạm", 7.0), ("Hoàng", 5.1),
+    ("Phan", 4.5), ("Vũ", 3.9), ("Đặng", 2.1), ("Bùi", 2.0), ("Đỗ", 1.4), ("Hồ", 1.3),
+    ("Ngô", 1.3), ("Dương", 1.0), ("Lý", 0.5),
+    ("Đinh", 1.0), ("Đào", 1.0), ("Trịnh", 0.9), ("Hà", 0.9), ("Lương", 0.8), ("Mai", 0.6),
+    ("Cao", 0.6), ("Trương", 0.6), ("Tạ", 0.5), ("Lưu", 0.5), ("Phùng", 0.5), ("Chu", 0.4),
+    ("Kiều", 0.3), ("Lâm", 0.3), ("Tô", 0.3), ("Nghiêm", 0.2), ("Văn", 0.2), ("Thái", 0.2),
+    ("Khúc", 0.1),
 )  # fmt: skip
 _KINH_FAMILY_SOUTH = (
-    ("Nguyễn", 38), ("Trần", 11), ("Lê", 9.5), ("Phạm", 6), ("Huỳnh", 5), ("Võ", 4.5),
-    ("Phan", 4.5), ("Trương", 2), ("Đặng", 2), ("Bùi", 1.5), ("Đỗ", 1.2), ("Hồ", 1.5),
-    ("Ngô", 1.3), ("Dương", 1), ("Lý", 0.8), ("Đinh", 0.6), ("Mai", 0.6), ("Lâm", 0.6),
-    ("Châu", 0.5), ("Tô", 0.4), ("Hoàng", 0.5), ("Cao", 0.5),
+    ("Nguyễn", 38.4), ("Trần", 12.1), ("Lê", 9.5), ("Phạm", 7.0), ("Huỳnh", 4.6),
+    ("Hoàng", 0.5), ("Phan", 4.5), ("Võ", 3.5), ("Vũ", 0.4), ("Đặng", 2.1), ("Bùi", 2.0),
+    ("Đỗ", 1.4), ("Hồ", 1.3), ("Ngô", 1.3), ("Dương", 1.0), ("Lý", 0.5),
+    ("Trương", 1.5), ("Lâm", 0.9), ("Châu", 0.7), ("Đinh", 0.6), ("Mai", 0.6), ("Cao", 0.6),
+    ("Lương", 0.6), ("Tô", 0.5), ("Đào", 0.5), ("Thái", 0.5), ("Lưu", 0.4), ("Hà", 0.4),
+    ("Tạ", 0.3), ("Từ", 0.3), ("La", 0.3), ("Kiều", 0.2), ("Quách", 0.2), ("Diệp", 0.2),
+    ("Ông", 0.2),
+)  # fmt: skip
+# Hoa (ethnic Chinese) family names, in their Sino-Vietnamese reading.
+_HOA_FAMILY = (
+    ("Lý", 8), ("Trương", 8), ("Hoàng", 6), ("Lâm", 7), ("Quách", 4), ("Châu", 5),
+    ("Mạc", 3), ("Diệp", 3), ("Tăng", 3), ("Vương", 4), ("Lưu", 4), ("Trần", 5), ("Dương", 3),
+    ("Hứa", 3), ("Mã", 3), ("Tạ", 2),
 )  # fmt: skip
 
 NAME_STYLES_NORTH: dict[str, NameStyle] = _nfc(
@@ -263,12 +309,14 @@ NAME_STYLES_NORTH: dict[str, NameStyle] = _nfc(
             _KINH_MIDDLE_MALE,
             _KINH_MIDDLE_FEMALE,
         ),
+        "Hoa": NameStyle(_HOA_FAMILY, _KINH_MIDDLE_MALE, _KINH_MIDDLE_FEMALE),
     }
 )
 
 NAME_STYLES_SOUTH: dict[str, NameStyle] = _nfc(
     {
         "Kinh": NameStyle(_KINH_FAMILY_SOUTH, _KINH_MIDDLE_MALE, _KINH_MIDDLE_FEMALE),
+        "Hoa": NameStyle(_HOA_FAMILY, _KINH_MIDDLE_MALE, _KINH_MIDDLE_FEMALE),
         "Khmer": NameStyle(
             (("Thạch", 12), ("Sơn", 10), ("Danh", 9), ("Kim", 6), ("Lâm", 4), ("Châu", 3)),
             ("Văn", "Sà", "Minh"),

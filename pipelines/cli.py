@@ -124,7 +124,27 @@ def run(landing: Path, warehouse_url: str, profile: str | None, rules_override: 
     type=float,
     default=0.0,
     show_default=True,
-    help="Share of person records given a planted error.",
+    help="Share of person rows, household rows and hamlets given a planted error "
+    "(listed in ground_truth/planted_errors.csv).",
+)
+@click.option(
+    "--error-rate-for",
+    "error_rates",
+    multiple=True,
+    metavar="TYPE=RATE",
+    help="Rate of one error type, e.g. citizen_id_malformed=0.02 (0 turns it off); repeatable.",
+)
+@click.option(
+    "--geometry-errors/--no-geometry-errors",
+    default=True,
+    show_default=True,
+    help="Plant self-intersections, slivers and overlaps in hamlet boundaries.",
+)
+@click.option(
+    "--file-mess",
+    is_flag=True,
+    help="Also write file-level mess: a Windows-1258 CSV, NFD names, headers without "
+    "diacritics (listed in ground_truth/file_mess.csv).",
 )
 def synth(
     out: Path,
@@ -134,6 +154,9 @@ def synth(
     province_code: str | None,
     n_communes: int,
     error_rate: float,
+    error_rates: tuple[str, ...],
+    geometry_errors: bool,
+    file_mess: bool,
 ) -> None:
     """Write a synthetic province's landing folder (with ground truth).
 
@@ -152,12 +175,29 @@ def synth(
         province_code=province_code,
         n_communes=n_communes,
         error_rate=error_rate,
+        error_rates=_parse_rates(error_rates),
+        geometry_errors=geometry_errors,
+        file_mess=file_mess,
+        progress=lambda message: click.echo(f"  {message}", err=True),
     )
     click.echo(
         f"Wrote {out}: {summary.communes} communes, {summary.hamlets} hamlets, "
         f"{summary.households} households, {summary.persons} persons, "
         f"{summary.planted_errors} planted errors"
     )
+
+
+def _parse_rates(pairs: tuple[str, ...]) -> dict[str, float] | None:
+    rates: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            rates[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"{pair!r}: expected TYPE=RATE", param_hint="--error-rate-for")
+    return rates or None
 
 
 @main.command()

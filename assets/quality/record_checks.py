@@ -49,7 +49,7 @@ SEVERITY: dict[str, str] = {
 # Non-personal values are quoted in messages, cut to this many characters.
 QUOTE_LIMIT = 40
 # A contract pattern made only of digit counts: ^\d{12}$ or ^(\d{12}|\d{9})$.
-_DIGITS_PATTERN = re.compile(r"^\^\(?\\d\{\d+\}(?:\|\\d\{\d+\})*\)?\$$")
+_DIGITS_PATTERN = re.compile(r"^\^(?:\((?:\?:)?)?\\d\{\d+\}(?:\|\\d\{\d+\})*\)?\$$")
 _DIGIT_COUNT = re.compile(r"\\d\{(\d+)\}")
 
 

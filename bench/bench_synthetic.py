@@ -1,0 +1,88 @@
+"""Benchmark of the synthetic province generator (run on demand; not a test).
+
+    .venv/bin/python bench/bench_synthetic.py                    # 300,000 households
+    .venv/bin/python bench/bench_synthetic.py --households 50000 --error-rate 0.02
+    .venv/bin/python bench/bench_synthetic.py \
+        --communes ../shared/realdata/communes_04_cao_bang.geojson
+
+Prints wall time per phase, the total and the peak resident memory of the process
+(``ru_maxrss``). The issue's goal: 300,000 households (~1.2 M persons) in under 60 s
+and under 4 GB on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from geodata.synthetic import synthesise_province
+
+GOAL_SECONDS = 60.0
+GOAL_MEMORY_GB = 4.0
+
+
+def peak_memory_gb() -> float:
+    """Peak resident set size of this process (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024**3 if sys.platform == "darwin" else peak / 1024**2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=300_000)
+    parser.add_argument("--communes", type=Path, default=None, help="real communes file")
+    parser.add_argument("--n-communes", type=int, default=120, help="generated communes")
+    parser.add_argument("--province-code", default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--error-rate", type=float, default=0.01)
+    parser.add_argument("--file-mess", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="keep the output here")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"  [{time.perf_counter() - start:6.1f} s] {message}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="bench_synth_") as tmp:
+        out = args.out or Path(tmp)
+        summary = synthesise_province(
+            out,
+            seed=args.seed,
+            households=args.households,
+            communes_path=args.communes,
+            province_code=args.province_code,
+            n_communes=args.n_communes,
+            error_rate=args.error_rate,
+            file_mess=args.file_mess,
+            progress=progress,
+        )
+        total = time.perf_counter() - start
+        sizes = {p.name: p.stat().st_size / 1024**2 for p in summary.files}
+    peak = peak_memory_gb()
+
+    source = args.communes.name if args.communes else f"{args.n_communes} generated communes"
+    print(
+        f"\nsynthetic province {summary.province_code} on {source}: {summary.communes} communes, "
+        f"{summary.hamlets:,} hamlets, {summary.households:,} households, "
+        f"{summary.persons:,} persons, {summary.planted_errors:,} planted errors"
+    )
+    print("phase         seconds")
+    for phase, seconds in summary.timings.items():
+        print(f"  {phase:<11} {seconds:7.2f}")
+    print(f"  {'total':<11} {total:7.2f}   (goal < {GOAL_SECONDS:.0f} s)")
+    print(f"peak memory   {peak:7.2f} GB (goal < {GOAL_MEMORY_GB:.0f} GB)")
+    print("files (MB)    " + ", ".join(f"{n} {mb:.1f}" for n, mb in sizes.items()))
+    return 0 if total < GOAL_SECONDS and peak < GOAL_MEMORY_GB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
