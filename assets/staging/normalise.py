@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -47,6 +49,27 @@ SEXES = {"nam": "nam", "m": "nam", "male": "nam", "nu": "nu", "f": "nu", "female
 UNIT_KINDS = {"xa": "xa", "phuong": "phuong", "dac khu": "dac_khu", "dac_khu": "dac_khu"}
 
 
+def by_distinct_value(function: Callable[[pd.Series], pd.Series]) -> Callable[..., pd.Series]:
+    """Run a normaliser once per distinct value and spread the result back.
+
+    A million person rows hold a few hundred distinct sexes, relations, ethnicities and
+    birth dates; string work per distinct value instead of per row is what makes
+    staging fast, and the result is the same.
+    """
+
+    @functools.wraps(function)
+    def wrapper(values: pd.Series) -> pd.Series:
+        codes, distinct = pd.factorize(values.astype("string"), use_na_sentinel=True)
+        # Missing gets the last slot, so the function decides what missing becomes.
+        candidates = pd.Series([*distinct, pd.NA], dtype="string")
+        results = function(candidates).reset_index(drop=True)
+        taken = results.take(np.where(codes < 0, len(distinct), codes))
+        return taken.set_axis(values.index)
+
+    return wrapper
+
+
+@by_distinct_value
 def clean_text(values: pd.Series) -> pd.Series:
     """NFC, trimmed, single-spaced text; empty strings become missing."""
     text = values.astype("string").str.normalize("NFC").str.strip()
@@ -54,6 +77,7 @@ def clean_text(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+@by_distinct_value
 def folded(values: pd.Series) -> pd.Series:
     """Lower-case, diacritic-free form used to match vocabularies."""
     text = clean_text(values)
@@ -80,6 +104,7 @@ def split_hamlet_name(names: pd.Series) -> pd.DataFrame:
     )
 
 
+@by_distinct_value
 def is_year_only(values: pd.Series) -> pd.Series:
     """Dates given as a bare year (1880 to 2100): kept as 1 January, flagged as partial.
 
@@ -91,6 +116,7 @@ def is_year_only(values: pd.Series) -> pd.Series:
     return year.between(1880, 2100).fillna(False).astype(bool)
 
 
+@by_distinct_value
 def parse_dates(values: pd.Series) -> pd.Series:
     """Dates written dd/mm/yyyy, d-m-yyyy, yyyy-mm-dd, as Excel serial numbers, or as a
     bare year (see ``is_year_only``); anything else, including 31/02, missing."""
@@ -135,6 +161,7 @@ def _roman_value(numeral: str) -> str:
     return str(total)
 
 
+@by_distinct_value
 def person_name_case(values: pd.Series) -> pd.Series:
     """Trimmed, single-spaced, each word capitalised ("NGUYỄN  văn an" -> "Nguyễn Văn An")."""
     return clean_text(values).str.title()
