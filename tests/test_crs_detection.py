@@ -46,7 +46,13 @@ def test_projected_shapefile_without_prj_is_placed_by_the_communes(
     raw_registry = load_raw(find_landing_file(tmp_path, "hamlet_registry"))
     staged = stage_hamlets(raw_boundaries, raw_registry, staged_communes)
     assert staged.notes["crs"].startswith(f"detected: {epsg}")
-    original = boundaries.set_index("hamlet_code").to_crs(32648)
+    declared = stage_hamlets(
+        load_raw(find_landing_file(small_landing, "hamlet_boundaries")),
+        raw_registry,
+        staged_communes,
+    )
+    assert declared.notes["crs"] == "declared: EPSG:4326"
+    original = declared.table.set_index("hamlet_code").to_crs(32648)
     placed = staged.table.set_index("hamlet_code").to_crs(32648)
     shift_m = original.centroid.distance(placed.centroid.reindex(original.index))
     assert shift_m.max() < 1.0

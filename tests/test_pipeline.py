@@ -23,7 +23,14 @@ def test_run_succeeds_and_fills_every_layer(published):
     warehouse = Warehouse(settings.warehouse_url)
     for layer, tables in {
         "raw": {"communes", "hamlet_boundaries", "hamlet_registry", "households", "persons"},
-        "staging": {"communes", "hamlets", "households", "persons"},
+        "staging": {
+            "communes",
+            "hamlets",
+            "households",
+            "persons",
+            "rejected_rows",
+            "geometry_adjustments",
+        },
         "quality": {"record_issues", "persons_clean", "persons_quarantined"},
         "planning": {"hamlet_compliance", "hamlet_adjacency", "merger_assignments"},
         "marts": {"merged_units", "merger_options", "commune_summary", "validation_summary"},
@@ -65,6 +72,18 @@ def test_person_records_reconcile_and_planted_errors_are_caught(published, small
     record_level = planted[planted["error_type"].isin(covered)]
     assert set(record_level["error_type"]) >= covered - {"person_duplicate_typo_no_id"}
     assert not (set("persons.csv:" + record_level["row"]) & missed), sorted(missed)[:5]
+
+
+def test_planted_geometry_errors_are_repaired_and_reported(published, small_landing):
+    settings, _ = published
+    warehouse = Warehouse(settings.warehouse_url)
+    planted = pd.read_csv(small_landing / "ground_truth" / "planted_errors.csv", dtype=str)
+    kinds = set(planted.loc[planted["file"] == "hamlet_boundaries.gpkg", "error_type"])
+    assert {"hamlet_overlap", "hamlet_sliver"} <= kinds
+    changes = warehouse.read_table("staging.geometry_adjustments")
+    assert {"overlap_removed", "gap_filled"} <= set(changes["adjustment"])
+    hamlets = warehouse.read_table("staging.hamlets")
+    assert hamlets.is_valid.all()
 
 
 def test_hamlet_counts_come_from_clean_records(published, small_landing):

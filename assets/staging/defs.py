@@ -20,13 +20,23 @@ from assets.staging.tables import (
 from assets.warehouse import Warehouse
 
 REJECTED_ROWS = "staging.rejected_rows"
+GEOMETRY_ADJUSTMENTS = "staging.geometry_adjustments"
 
 
 def _record(
     context: dg.AssetExecutionContext, warehouse: Warehouse, table: str, staged: Staged
 ) -> pd.DataFrame:
+    """Write the side tables of a staged table and describe it in the run's metadata."""
     warehouse.write_table(REJECTED_ROWS, staged.rejected, replace_where={"table_name": table})
-    context.add_output_metadata({"rows": len(staged.table), "rows_rejected": len(staged.rejected)})
+    metadata = {"rows": len(staged.table), "rows_rejected": len(staged.rejected), **staged.notes}
+    if staged.adjustments is not None:
+        warehouse.write_table(GEOMETRY_ADJUSTMENTS, staged.adjustments)
+        by_kind = staged.adjustments.groupby("adjustment")["area_m2"].agg(["size", "sum"])
+        metadata |= {
+            f"geometry_{kind}": f"{int(row['size'])} changes, {row['sum']:,.0f} m²"
+            for kind, row in by_kind.iterrows()
+        }
+    context.add_output_metadata(metadata)
     if len(staged.rejected):
         context.log.warning(
             f"{table}: {len(staged.rejected)} landed rows rejected; see {REJECTED_ROWS}"

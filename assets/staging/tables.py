@@ -31,6 +31,7 @@ from assets.staging.normalise import (
     split_hamlet_name,
 )
 from expectations.schemas import TABLES, Table, header_key
+from geodata.cleaning import clean_hamlet_geometries
 from geodata.crs import STORAGE_CRS, area_km2
 from geodata.crs_detection import CrsDetectionError, to_storage_crs
 
@@ -45,6 +46,7 @@ class Staged:
     table: pd.DataFrame
     rejected: pd.DataFrame
     notes: dict[str, str] = field(default_factory=dict)
+    adjustments: pd.DataFrame | None = None  # staging.geometry_adjustments rows
 
 
 def _reproject(
@@ -272,12 +274,17 @@ def stage_hamlets(
         validate="one_to_one",
     )
     gdf = gpd.GeoDataFrame(merged, geometry="geometry", crs=STORAGE_CRS)
+    adjustments = None
+    if communes is not None:
+        gdf, changes = clean_hamlet_geometries(gdf, communes)
+        adjustments = TABLES["staging.geometry_adjustments"].enforce(changes)
     gdf["area_km2"] = area_km2(gdf).round(4)
     gdf = gdf.sort_values("hamlet_code", ignore_index=True)
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
         pd.concat([no_geometry, boundary_repeats, registry_repeats, unmatched], ignore_index=True),
         {"crs": crs_how},
+        adjustments,
     )
 
 
