@@ -179,3 +179,11 @@ def test_hamlet_mismatches_are_rejected_with_file_row_and_reason():
     # Every landed row is accounted for, file by file.
     assert len(boundaries) == len(staged.table) + (staged.rejected["source_file"] == "b.gpkg").sum()
     assert len(registry) == len(staged.table) + (staged.rejected["source_file"] == "r.xlsx").sum()
+
+
+def test_extra_columns_are_reported_not_fatal(tmp_path):
+    lines = PERSONS_CSV.splitlines()
+    text = "\n".join([lines[0] + ",Ghi chú"] + [line + ",xx" for line in lines[1:]]) + "\n"
+    staged = stage_persons(load_raw(_landing(tmp_path, text)))
+    assert len(staged.table) == 3
+    assert staged.notes == {"unrecognised_headers": "Ghi chú"}

@@ -76,4 +76,6 @@ def to_canonical(
     for name in wanted:
         if name not in out.columns:
             out[name] = pd.NA
+    # Extra columns (notes, stamps) are common and harmless; they are reported, not fatal.
+    out.attrs["unrecognised_headers"] = unrecognised
     return out

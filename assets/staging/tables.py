@@ -49,6 +49,12 @@ class Staged:
     adjustments: pd.DataFrame | None = None  # staging.geometry_adjustments rows
 
 
+def _header_notes(*frames: pd.DataFrame) -> dict[str, str]:
+    """Headers a landing file had that the data dictionary does not know (ignored)."""
+    unknown = [h for f in frames for h in f.attrs.get("unrecognised_headers", [])]
+    return {"unrecognised_headers": ", ".join(unknown)} if unknown else {}
+
+
 def _reproject(
     gdf: gpd.GeoDataFrame, source_file: str, reference: gpd.GeoDataFrame | None = None
 ) -> tuple[gpd.GeoDataFrame, str]:
@@ -308,7 +314,7 @@ def stage_households(raw: pd.DataFrame) -> Staged:
     df["hamlet_code"] = clean_text(df["hamlet_code"])
     df["longitude"] = parse_float(df["longitude"])
     df["latitude"] = parse_float(df["latitude"])
-    return Staged(contract.enforce(df), empty)
+    return Staged(contract.enforce(df), empty, _header_notes(df))
 
 
 def stage_persons(raw: pd.DataFrame) -> Staged:
@@ -328,7 +334,7 @@ def stage_persons(raw: pd.DataFrame) -> Staged:
     df["relation_to_head"] = clean_text(df["relation_to_head"])
     df["is_household_head"] = folded(df["relation_to_head"]).eq(HEAD_OF_HOUSEHOLD).fillna(False)
     df["ethnicity"] = clean_text(df["ethnicity"])
-    return Staged(contract.enforce(df), empty)
+    return Staged(contract.enforce(df), empty, _header_notes(df))
 
 
 def province_code_of(communes: pd.DataFrame) -> str:
