@@ -55,7 +55,7 @@ def _run(settings: Settings) -> None:
             click.echo(f"Failed checks: {', '.join(report.failed_checks)}", err=True)
         click.echo("The last published marts are unchanged. See `make dev` for the run log.")
         sys.exit(1)
-    click.echo(f"Run {report.run_id} succeeded; warehouse: {report.warehouse_path.resolve()}")
+    click.echo(f"Run {report.run_id} succeeded; warehouse: {report.warehouse_location}")
     if report.failed_checks:
         click.echo(f"Warnings from checks: {', '.join(report.failed_checks)}")
     _print_marts(Warehouse(settings.warehouse_url))
@@ -73,7 +73,7 @@ def _run(settings: Settings) -> None:
     "warehouse_url",
     default="data/warehouse.duckdb",
     show_default=True,
-    help="DuckDB path or duckdb:///PATH URL.",
+    help="DuckDB path, duckdb:///PATH, or postgresql+psycopg2://USER:PASSWORD@HOST/DB.",
 )
 @click.option("--profile", default=None, help="Rules profile (default: nd185_2026).")
 @click.option(

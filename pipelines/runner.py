@@ -24,7 +24,7 @@ class RunReport:
     failed_steps: tuple[str, ...]
     errors: tuple[str, ...]
     failed_checks: tuple[str, ...]
-    warehouse_path: Path
+    warehouse_location: str
 
 
 def local_instance() -> dg.DagsterInstance:
@@ -80,5 +80,5 @@ def run_province(
         failed_steps=failed_steps,
         errors=errors,
         failed_checks=failed_checks,
-        warehouse_path=Warehouse(settings.warehouse_url).path,
+        warehouse_location=Warehouse(settings.warehouse_url).location,
     )

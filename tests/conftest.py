@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from sqlalchemy.engine import make_url
 
 from geodata.synthetic import synthesise_province
 from pipelines.runner import RunReport, run_province
@@ -29,3 +34,44 @@ def published(tmp_path_factory, small_landing) -> tuple[Settings, RunReport]:
     settings = Settings(warehouse_url=f"duckdb:///{warehouse}", landing_dir=small_landing)
     report = run_province(settings, instance=dg.DagsterInstance.ephemeral())
     return settings, report
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostGIS database for one test, dropped afterwards.
+
+    HAMLETS_TEST_POSTGRES_URL names a role that may create databases (.ci/run starts
+    PostgreSQL + PostGIS and sets it). In CI its absence is a failure, not a skip.
+    """
+    admin_url = os.environ.get("HAMLETS_TEST_POSTGRES_URL")
+    if not admin_url:
+        if os.environ.get("CI"):
+            pytest.fail("HAMLETS_TEST_POSTGRES_URL is not set; .ci/run must start PostGIS")
+        pytest.skip("set HAMLETS_TEST_POSTGRES_URL to run the PostGIS tests")
+    name = f"hamlets_test_{uuid.uuid4().hex[:12]}"
+    admin = make_url(admin_url)
+    with _admin_connection(admin) as con, con.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _admin_connection(admin) as con, con.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def _admin_connection(url):
+    import psycopg2
+
+    con = psycopg2.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        dbname=url.database or "postgres",
+    )
+    con.autocommit = True
+    try:
+        yield con
+    finally:
+        con.close()

@@ -10,6 +10,7 @@ import pytest
 
 from assets.raw.encodings import vietnamese_score
 from assets.warehouse import Warehouse
+from expectations.schemas import TABLES
 from pipelines.runner import run_province
 from pipelines.settings import Settings
 
@@ -230,3 +231,25 @@ def test_messy_province_reconciles_and_loses_no_planted_record(tmp_path):
             [file_name],
         )["source_row_number"]
         assert rows <= staged | set(rejected.astype(int)), file_name
+
+
+def test_whole_graph_on_postgis_matches_duckdb(published, small_landing, postgres_url):
+    duck_settings, _ = published
+    settings = Settings(warehouse_url=postgres_url, landing_dir=small_landing)
+    report = run_province(settings, instance=dg.DagsterInstance.ephemeral())
+    assert report.success, report.errors
+    postgis, duck = Warehouse(postgres_url), Warehouse(duck_settings.warehouse_url)
+    assert postgis.query("SELECT PostGIS_Version() AS v")["v"][0]
+    for table in ("staging.persons", "planning.hamlet_compliance", "marts.merger_options"):
+        key = TABLES[table].primary_key
+        stamp = [c for c in ("run_id", "published_at") if c in TABLES[table].columns]
+        ours = postgis.read_table(table).drop(columns=stamp).sort_values(list(key))
+        theirs = duck.read_table(table).drop(columns=stamp).sort_values(list(key))
+        pd.testing.assert_frame_equal(
+            ours.reset_index(drop=True), theirs.reset_index(drop=True), check_like=True
+        )
+    units = postgis.query(
+        "SELECT count(*) AS n, min(ST_SRID(geometry)) AS srid, bool_and(ST_IsValid(geometry)) "
+        "AS valid FROM marts.merged_units"
+    ).iloc[0]
+    assert units["n"] > 0 and units["srid"] == 4326 and units["valid"]

@@ -1,20 +1,25 @@
-"""The DuckDB warehouse: native geometry, contracts as DDL, atomic writes."""
+"""The warehouse on both backends: native geometry, contracts as DDL, atomic writes."""
 
 from __future__ import annotations
 
 import duckdb
 import geopandas as gpd
 import pandas as pd
+import psycopg2
 import pytest
 import shapely
 
 from assets.warehouse import Warehouse, WarehouseError, create_table_sql, duckdb_path_from_url
-from expectations.schemas import TABLES, SchemaError
+from expectations.schemas import DUCKDB_TYPES, TABLES, SchemaError
+
+CONSTRAINT_ERRORS = (duckdb.ConstraintException, psycopg2.IntegrityError)
 
 
-@pytest.fixture
-def warehouse(tmp_path) -> Warehouse:
-    return Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+@pytest.fixture(params=["duckdb", "postgis"])
+def warehouse(request, tmp_path) -> Warehouse:
+    if request.param == "duckdb":
+        return Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    return Warehouse(request.getfixturevalue("postgres_url"))
 
 
 def _communes() -> gpd.GeoDataFrame:
@@ -38,34 +43,44 @@ def _communes() -> gpd.GeoDataFrame:
 def test_url_forms(tmp_path):
     assert duckdb_path_from_url("duckdb:///data/w.duckdb").as_posix() == "data/w.duckdb"
     assert duckdb_path_from_url(str(tmp_path / "x.duckdb")) == tmp_path / "x.duckdb"
-    with pytest.raises(WarehouseError, match="PostgreSQL"):
-        duckdb_path_from_url("postgresql+psycopg2://u@h/db")
+    postgres = Warehouse("postgresql+psycopg2://u:secret@h:5432/db")
+    assert postgres.kind == "postgresql"
+    assert postgres.location == "postgresql+psycopg2://u:***@h:5432/db"
+    with pytest.raises(WarehouseError, match="not supported"):
+        Warehouse("mysql://u@h/db").kind  # noqa: B018
 
 
 def test_contract_table_round_trip_keeps_text_codes_and_native_geometry(warehouse):
     written = _communes()
     warehouse.write_table("staging.communes", written.astype({"province_code": "string"}))
-    types = dict(
-        warehouse.query(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'staging' AND table_name = 'communes'"
-        ).itertuples(index=False)
-    )
-    assert types["geometry"] == "GEOMETRY"
-    assert types["commune_code"] == "VARCHAR"
+    types = warehouse.query(
+        "SELECT column_name, data_type, udt_name FROM information_schema.columns "
+        "WHERE table_schema = 'staging' AND table_name = 'communes'"
+    ).set_index("column_name")
+    if warehouse.kind == "duckdb":
+        assert types.loc["geometry", "data_type"] == "GEOMETRY"
+    else:
+        assert types.loc["geometry", "udt_name"] == "geometry"
+        srid = warehouse.query("SELECT DISTINCT ST_SRID(geometry) AS srid FROM staging.communes")
+        assert srid["srid"].tolist() == [4326]
+    assert types.loc["commune_code", "data_type"] in ("VARCHAR", "text")
     area = warehouse.query("SELECT sum(ST_Area(geometry)) AS a FROM staging.communes")["a"][0]
     assert area == pytest.approx(0.02)
     back = warehouse.read_table("staging.communes")
     assert isinstance(back, gpd.GeoDataFrame)
     assert back.crs == "EPSG:4326"
     assert back["commune_code"].tolist() == ["00001", "00002"]
+    assert back["commune_name"].tolist() == ["Nà Rẻo", "Hòa An"]
+    assert back["source_row_number"].tolist() == [1, 2]
     assert back.geometry.geom_equals_exact(written.geometry, tolerance=0).all()
 
 
 def test_primary_key_from_contract_is_enforced(warehouse):
-    assert "PRIMARY KEY (commune_code)" in create_table_sql(TABLES["staging.communes"])
+    assert "PRIMARY KEY (commune_code)" in create_table_sql(
+        TABLES["staging.communes"], DUCKDB_TYPES
+    )
     twice = pd.concat([_communes(), _communes()], ignore_index=True)
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises(CONSTRAINT_ERRORS):
         warehouse.write_table("staging.communes", gpd.GeoDataFrame(twice, crs="EPSG:4326"))
 
 
@@ -87,6 +102,30 @@ def test_replace_where_only_touches_matching_rows(warehouse):
     )
     back = warehouse.read_table("raw.example").sort_values("province_code")
     assert back["n"].tolist() == [10, 2]
+
+
+def test_types_and_missing_values_survive_the_round_trip(warehouse):
+    persons = TABLES["quality.persons_clean"]
+    frame = persons.enforce(
+        pd.DataFrame(
+            {
+                "record_id": ["p:1", "p:2"],
+                "citizen_id": ["004090001234", None],
+                "full_name": ["Lường Văn Đức", ""],
+                "birth_date": pd.to_datetime(["1990-03-05", None]),
+                "sex": ["nam", None],
+                "household_id": ["H1", "H1"],
+                "relation_to_head": ["Chủ hộ", None],
+                "is_household_head": [True, False],
+                "ethnicity": [None, "Tày"],
+            }
+        )
+        .astype({c: "string" for c in ["record_id", "citizen_id", "full_name", "sex"]})
+        .astype({c: "string" for c in ["household_id", "relation_to_head", "ethnicity"]})
+    )
+    warehouse.write_table("quality.persons_clean", frame)
+    back = warehouse.read_table("quality.persons_clean").sort_values("record_id")
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), frame, check_like=True)
 
 
 def test_contract_rejects_personal_columns_outside_restricted_layers():

@@ -16,26 +16,31 @@ def reconcile_counts(
     which pairs a registry row with a boundary feature) counts each staged row once
     against each file it came from.
     """
-    with warehouse.connect(read_only=True) as con:
-        columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-        has_lineage = "source_file" in columns
+    layer, name = table.split(".", 1)
+    with warehouse.connect() as con:
+        columns = con.query_df(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [layer, name],
+        )["column_name"]
+        has_lineage = "source_file" in set(columns)
         frames = []
         for raw in raw_tables:
-            landed = con.execute(
+            landed = con.query_df(
                 f"SELECT source_file, count(*) AS landed FROM {raw} GROUP BY source_file"
-            ).df()
+            )
             if has_lineage:
-                staged = con.execute(
+                staged = con.query_df(
                     f"SELECT source_file, count(*) AS staged FROM {table} GROUP BY source_file"
-                ).df()
+                )
             else:
-                total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                total = int(con.query_df(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
                 staged = landed[["source_file"]].assign(staged=total)
-            rejected = con.execute(
+            rejected = con.query_df(
                 f"SELECT source_file, count(*) AS rejected FROM {rejected_table} "
                 "WHERE table_name = ? GROUP BY source_file",
                 [table],
-            ).df()
+            )
             frames.append(
                 landed.merge(staged, on="source_file", how="left").merge(
                     rejected, on="source_file", how="left"

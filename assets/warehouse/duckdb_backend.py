@@ -1,0 +1,169 @@
+"""The embedded warehouse: a DuckDB file with the spatial extension from its PyPI wheel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import geopandas as gpd
+import pandas as pd
+import pyarrow as pa
+import shapely
+
+from assets.warehouse.base import WarehouseError, create_table_sql, logical_type
+from expectations.schemas import DUCKDB_TYPES, LAYERS, TABLES
+from geodata.crs import STORAGE_CRS
+
+_LOCK_RETRY_SECONDS = 30.0
+_ARROW_TO_PANDAS = {
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.int32(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def spatial_extension_path() -> Path:
+    """The spatial extension file shipped in the duckdb-extension-spatial wheel."""
+    import duckdb_extension_spatial
+
+    root = Path(duckdb_extension_spatial.__file__).parent / "extensions"
+    candidates = sorted(root.glob(f"v{duckdb.__version__}/*.duckdb_extension"))
+    if not candidates:
+        raise WarehouseError(
+            f"no spatial extension for duckdb {duckdb.__version__} under {root}; "
+            "reinstall with `make` so duckdb and duckdb-extension-spatial match"
+        )
+    return candidates[0]
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """DuckDB lets one process write a file at a time; a second writer (the UI and the CLI
+    at once) waits for the lock instead of failing at once."""
+    if read_only and not path.exists():
+        raise WarehouseError(f"warehouse {path} does not exist yet; run the pipeline first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
+            time.sleep(0.5)
+
+
+@contextmanager
+def duckdb_session(
+    path: Path, *, read_only: bool, transaction: bool = False
+) -> Iterator[DuckDBSession]:
+    con = _open(path, read_only)
+    try:
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        con.execute(f"LOAD '{spatial_extension_path()}'")
+        if not read_only:
+            for layer in LAYERS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+        session = DuckDBSession(con, path)
+        if not transaction:
+            yield session
+            return
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield session
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+class DuckDBSession:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    def execute(self, sql: str, params: list[object] | None = None) -> None:
+        self.con.execute(sql, params or [])
+
+    def query_df(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, params or []).df()
+
+    def table_exists(self, qualified_name: str) -> bool:
+        layer, name = qualified_name.split(".", 1)
+        found = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [layer, name],
+        ).fetchone()
+        return bool(found and found[0])
+
+    def table_names(self, layer: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+            "ORDER BY table_name",
+            [layer],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def write_table(
+        self, qualified_name: str, df: pd.DataFrame, replace_where: dict[str, object] | None
+    ) -> int:
+        contract = TABLES.get(qualified_name)
+        if contract is not None:
+            df = contract.enforce(df)
+            geometry_columns = list(contract.geometry_columns)
+        else:
+            geometry_columns = [c for c in df.columns if logical_type(df[c]) == "geometry"]
+        frame = pd.DataFrame(df).copy()
+        for column in geometry_columns:
+            frame[column] = shapely.to_wkb(gpd.GeoSeries(df[column]).values, hex=False)
+        view = f"_incoming_{qualified_name.replace('.', '_')}"
+        self.con.register(view, pa.Table.from_pandas(frame, preserve_index=False))
+        try:
+            select = ", ".join(
+                f'ST_GeomFromWKB("{c}") AS "{c}"' if c in geometry_columns else f'"{c}"'
+                for c in df.columns
+            )
+            exists = self.table_exists(qualified_name)
+            if replace_where is None or not exists:
+                self.con.execute(f"DROP TABLE IF EXISTS {qualified_name}")
+                if contract is not None:
+                    self.con.execute(create_table_sql(contract, DUCKDB_TYPES))
+                else:
+                    self.con.execute(
+                        f"CREATE TABLE {qualified_name} AS SELECT {select} FROM {view} LIMIT 0"
+                    )
+            if replace_where is not None and exists:
+                condition = " AND ".join(f'"{c}" = ?' for c in replace_where)
+                self.con.execute(
+                    f"DELETE FROM {qualified_name} WHERE {condition}", list(replace_where.values())
+                )
+            self.con.execute(f"INSERT INTO {qualified_name} SELECT {select} FROM {view}")
+        finally:
+            self.con.unregister(view)
+        return len(df)
+
+    def read_table(self, qualified_name: str) -> pd.DataFrame:
+        if not self.table_exists(qualified_name):
+            raise WarehouseError(f"table {qualified_name} not found in {self.path}")
+        described = self.con.execute(f"DESCRIBE {qualified_name}").fetchall()
+        geometry_columns = [name for name, type_, *_ in described if type_ == "GEOMETRY"]
+        replace = ", ".join(f'ST_AsWKB("{c}") AS "{c}"' for c in geometry_columns)
+        query = f"SELECT * {f'REPLACE ({replace})' if replace else ''} FROM {qualified_name}"
+        arrow = self.con.execute(query).fetch_arrow_table()
+        df = arrow.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False)
+        for column in geometry_columns:
+            df[column] = gpd.GeoSeries.from_wkb(df[column].to_numpy(), crs=STORAGE_CRS)
+        contract = TABLES.get(qualified_name)
+        if contract is not None:
+            df = contract.enforce(df)
+        if not geometry_columns:
+            return df
+        return gpd.GeoDataFrame(df, geometry=geometry_columns[0], crs=STORAGE_CRS)
