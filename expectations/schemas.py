@@ -585,6 +585,13 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "marts",
+            "publications",
+            "One row per publication of a province: which run, under which rules, when",
+            ("province_code", "run_id", "rules_profile", "published_at"),
+            primary_key=("province_code", "run_id"),
+        ),
+        Table(
+            "marts",
             "merged_units",
             "Units after merging, per option, with geometry",
             (
@@ -606,7 +613,7 @@ TABLES: dict[str, Table] = {
                 "run_id",
                 "published_at",
             ),
-            primary_key=("option_name", "unit_id"),
+            primary_key=("run_id", "option_name", "unit_id"),
         ),
         Table(
             "marts",
@@ -625,7 +632,7 @@ TABLES: dict[str, Table] = {
                 "run_id",
                 "published_at",
             ),
-            primary_key=("option_name", "commune_code"),
+            primary_key=("run_id", "option_name", "commune_code"),
         ),
         Table(
             "marts",
@@ -645,7 +652,7 @@ TABLES: dict[str, Table] = {
                 "run_id",
                 "published_at",
             ),
-            primary_key=("commune_code",),
+            primary_key=("run_id", "commune_code"),
         ),
         Table(
             "marts",
@@ -662,7 +669,7 @@ TABLES: dict[str, Table] = {
                 "run_id",
                 "published_at",
             ),
-            primary_key=("commune_code", "table_name", "rule", "severity"),
+            primary_key=("run_id", "commune_code", "table_name", "rule", "severity"),
         ),
     ]
 }

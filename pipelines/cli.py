@@ -35,12 +35,12 @@ def _print_marts(warehouse: Warehouse) -> None:
         "SELECT option_name, count(*) AS communes, sum(units_before)::INT AS units_before, "
         "sum(units_after)::INT AS units_after, "
         "sum(noncompliant_units_after)::INT AS units_still_below_standard "
-        "FROM marts.merger_options GROUP BY option_name ORDER BY option_name"
+        "FROM marts.merger_options_current GROUP BY option_name ORDER BY option_name"
     )
     click.echo(options.to_string(index=False))
-    for table in warehouse.table_names("marts"):
-        rows = warehouse.query(f"SELECT count(*) AS n FROM marts.{table}")["n"].iloc[0]
-        click.echo(f"  marts.{table}: {rows} rows")
+    for view in (t for t in warehouse.table_names("marts") if t.endswith("_current")):
+        rows = warehouse.query(f"SELECT count(*) AS n FROM marts.{view}")["n"].iloc[0]
+        click.echo(f"  marts.{view}: {rows} rows")
 
 
 def _run(settings: Settings) -> None:
@@ -230,6 +230,6 @@ def demo() -> None:
         f"  warehouse   {DEMO_WAREHOUSE.resolve()} (schemas raw, staging, quality, "
         "planning, marts)\n"
         '  SQL         .venv/bin/python -c "import duckdb; '
-        f"print(duckdb.connect('{DEMO_WAREHOUSE}').sql('from marts.merger_options'))\"\n"
+        f"print(duckdb.connect('{DEMO_WAREHOUSE}').sql('from marts.merger_options_current'))\"\n"
         "  Dagster UI  make dev   (then open http://127.0.0.1:3000)"
     )

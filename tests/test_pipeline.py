@@ -110,7 +110,7 @@ def test_published_units_partition_the_hamlets(published):
     settings, report = published
     warehouse = Warehouse(settings.warehouse_url)
     compliance = warehouse.read_table("planning.hamlet_compliance")
-    units = warehouse.read_table("marts.merged_units")
+    units = warehouse.read_table("marts.merged_units_current")
     assert set(units["run_id"]) == {report.run_id}
     assert set(units["rules_profile"]) == {"nd185_2026"}
     for option, group in units.groupby("option_name"):
@@ -119,7 +119,7 @@ def test_published_units_partition_the_hamlets(published):
         assert set(members) == set(compliance["hamlet_code"]), option
         assert group["households"].sum() == compliance["households"].sum()
         assert (group["geometry"].is_valid).all()
-    options = warehouse.read_table("marts.merger_options")
+    options = warehouse.read_table("marts.merger_options_current")
     minimal = options[options["option_name"] == "minimal"]
     assert len(minimal) == compliance["commune_code"].nunique()
     assert (minimal["units_after"] <= minimal["units_before"]).all()
@@ -143,15 +143,15 @@ def test_marts_carry_no_personal_values(published):
 
 
 def test_rerun_is_idempotent(published):
-    settings, _ = published
+    settings, first = published
     warehouse = Warehouse(settings.warehouse_url)
     before = {t: warehouse.read_table(f"staging.{t}") for t in ("hamlets", "households", "persons")}
-    options_before = warehouse.read_table("marts.merger_options")
+    options_before = warehouse.read_table("marts.merger_options_current")
     second = run_province(settings, instance=dg.DagsterInstance.ephemeral())
     assert second.success
     for t, df in before.items():
         pd.testing.assert_frame_equal(df, warehouse.read_table(f"staging.{t}"), check_like=True)
-    options_after = warehouse.read_table("marts.merger_options")
+    options_after = warehouse.read_table("marts.merger_options_current")
     stamp = ["run_id", "published_at"]
     pd.testing.assert_frame_equal(
         options_before.drop(columns=stamp).sort_values(
@@ -162,13 +162,18 @@ def test_rerun_is_idempotent(published):
         ),
     )
     assert set(options_after["run_id"]) == {second.run_id}
+    # Both publications are kept; the view shows the latest.
+    publications = warehouse.read_table("marts.publications")
+    assert {first.run_id, second.run_id} <= set(publications["run_id"])
+    history = warehouse.read_table("marts.merger_options")
+    assert set(history["run_id"]) >= {first.run_id, second.run_id}
     assert len(warehouse.read_table("raw.persons")) == len(before["persons"])
 
 
 def test_failed_blocking_check_leaves_published_marts_intact(published, tmp_path):
     settings, _ = published
     warehouse = Warehouse(settings.warehouse_url)
-    units_before = warehouse.read_table("marts.merged_units")
+    units_before = warehouse.read_table("marts.merged_units_current")
     broken = tmp_path / "landing"
     shutil.copytree(settings.landing_dir, broken)
     registry = pd.read_excel(broken / "hamlet_registry.xlsx", dtype=str)
@@ -180,7 +185,7 @@ def test_failed_blocking_check_leaves_published_marts_intact(published, tmp_path
     )
     assert not report.success
     assert "hamlets_suite" in report.failed_checks
-    units_after = warehouse.read_table("marts.merged_units")
+    units_after = warehouse.read_table("marts.merged_units_current")
     assert set(units_after["run_id"]) == set(units_before["run_id"])
     assert len(units_after) == len(units_before)
 
@@ -241,15 +246,16 @@ def test_whole_graph_on_postgis_matches_duckdb(published, small_landing, postgre
     postgis, duck = Warehouse(postgres_url), Warehouse(duck_settings.warehouse_url)
     assert postgis.query("SELECT PostGIS_Version() AS v")["v"][0]
     for table in ("staging.persons", "planning.hamlet_compliance", "marts.merger_options"):
-        key = TABLES[table].primary_key
         stamp = [c for c in ("run_id", "published_at") if c in TABLES[table].columns]
-        ours = postgis.read_table(table).drop(columns=stamp).sort_values(list(key))
-        theirs = duck.read_table(table).drop(columns=stamp).sort_values(list(key))
+        key = [c for c in TABLES[table].primary_key if c not in stamp]
+        view = f"{table}_current" if stamp else table
+        ours = postgis.read_table(view).drop(columns=stamp).sort_values(key)
+        theirs = duck.read_table(view).drop(columns=stamp).sort_values(key)
         pd.testing.assert_frame_equal(
             ours.reset_index(drop=True), theirs.reset_index(drop=True), check_like=True
         )
     units = postgis.query(
         "SELECT count(*) AS n, min(ST_SRID(geometry)) AS srid, bool_and(ST_IsValid(geometry)) "
-        "AS valid FROM marts.merged_units"
+        "AS valid FROM marts.merged_units_current"
     ).iloc[0]
     assert units["n"] > 0 and units["srid"] == 4326 and units["valid"]

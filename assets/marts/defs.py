@@ -18,6 +18,7 @@ from assets.marts.build import (
     merger_options,
     validation_summary,
 )
+from assets.marts.publish import publish_marts
 from assets.planning.rules import RulesProfile
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
@@ -44,7 +45,7 @@ MART_TABLES = ("merged_units", "merger_options", "commune_summary", "validation_
     name="publish_marts",
     description="Publish the marts for the province atomically (aggregates only).",
 )
-def publish_marts(
+def publish_province_marts(
     context: dg.AssetExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
     rules: dg.ResourceParam[RulesProfile],
@@ -68,14 +69,7 @@ def publish_marts(
         "commune_summary": commune_summary(communes, compliance, stamp),
         "validation_summary": validation_summary(issues, stamp),
     }
-    with warehouse.transaction() as con:
-        for name, df in tables.items():
-            warehouse.write_table(
-                f"marts.{name}",
-                df,
-                con=con,
-                replace_where={"province_code": stamp.province_code},
-            )
+    publish_marts(warehouse, tables, stamp)
     for name, df in tables.items():
         yield dg.MaterializeResult(
             asset_key=["marts", name],
@@ -87,4 +81,4 @@ def publish_marts(
         )
 
 
-MARTS_ASSETS = [publish_marts]
+MARTS_ASSETS = [publish_province_marts]

@@ -1,0 +1,50 @@
+"""Publish a province's marts atomically, keeping every earlier publication.
+
+All marts rows of one publication carry its run id, rules profile and time; they are
+written in one transaction together with a row in ``marts.publications``, and the
+``<mart>_current`` views show, per province, the rows of its latest publication. A run
+that fails before or during publishing leaves the previous publication current.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from assets.marts.build import PublishStamp
+from assets.warehouse import Session, Warehouse
+from expectations.schemas import TABLES
+
+PUBLICATIONS = "marts.publications"
+
+
+def current_view_sql(mart: str) -> str:
+    """A view of ``mart`` holding only each province's latest publication (both backends)."""
+    return (
+        f"CREATE OR REPLACE VIEW {mart}_current AS SELECT m.* FROM {mart} m JOIN ("
+        f"SELECT province_code, max(published_at) AS published_at FROM {PUBLICATIONS} "
+        "GROUP BY province_code) latest ON m.province_code = latest.province_code "
+        "AND m.published_at = latest.published_at"
+    )
+
+
+def publish_marts(
+    warehouse: Warehouse, tables: dict[str, pd.DataFrame], stamp: PublishStamp
+) -> None:
+    """Write ``tables`` (mart name -> rows, already stamped) as one publication."""
+    publication = TABLES[PUBLICATIONS].enforce(
+        stamp.apply(pd.DataFrame(index=[0]))[list(TABLES[PUBLICATIONS].columns)]
+    )
+    with warehouse.transaction() as session:
+        for name, df in tables.items():
+            _write_version(warehouse, session, f"marts.{name}", df, stamp)
+        _write_version(warehouse, session, PUBLICATIONS, publication, stamp)
+        for name in tables:
+            session.execute(current_view_sql(f"marts.{name}"))
+
+
+def _write_version(
+    warehouse: Warehouse, session: Session, table: str, df: pd.DataFrame, stamp: PublishStamp
+) -> None:
+    """Add this publication's rows (replacing them if the same run publishes again)."""
+    replace = {"province_code": stamp.province_code, "run_id": stamp.run_id}
+    warehouse.write_table(table, df, con=session, replace_where=replace)
