@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from assets.exports.defs import EXPORT_ASSETS
+from assets.exports.location import Exports
 from assets.marts.defs import MARTS_ASSETS
 from assets.planning.defs import PLANNING_ASSETS
 from assets.planning.rules import load_rules
@@ -26,6 +28,7 @@ ALL_ASSETS = [
     *QUALITY_ASSETS,
     *PLANNING_ASSETS,
     *MARTS_ASSETS,
+    *EXPORT_ASSETS,
 ]
 
 
@@ -35,6 +38,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "landing": Landing(settings.landing_dir),
         "rules": load_rules(settings.rules_profile, override_path=settings.rules_override),
         "io_manager": WarehouseIOManager(url=settings.warehouse_url),
+        "exports": Exports(settings.exports_root),
     }
 
 

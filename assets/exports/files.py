@@ -1,0 +1,199 @@
+"""The files planners hand on: a GeoPackage for QGIS, an Excel workbook per commune for
+its plan (đề án), and maps. Aggregates only: hamlets and units, never persons.
+
+Headers are Vietnamese, taken from the data dictionary in ``expectations.schemas``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from expectations.schemas import FIELDS, data_dictionary
+
+COMPLIANCE_LABELS_VI = {
+    "meets_standard": "Đạt chuẩn",
+    "below_standard": "Dưới chuẩn",
+    "below_mandatory_floor": "Dưới ngưỡng bắt buộc sắp xếp",
+    "exempt": "Diện đặc thù",
+}
+OPTION_LABELS_VI = {
+    "minimal": "Tối thiểu",
+    "compliant": "Đạt chuẩn",
+    "consolidated": "Hợp nhất lớn",
+}
+
+
+def slug(text: str) -> str:
+    """ASCII file-name form of a Vietnamese name ("Nà Rẻo" -> "na_reo")."""
+    folded = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    ascii_text = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_text).strip("_")
+
+
+def with_vietnamese_headers(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns renamed to their Vietnamese labels (unknown columns keep their name)."""
+    return df.rename(columns={c: FIELDS[c].label_vi for c in df.columns if c in FIELDS})
+
+
+def hamlets_before(hamlets: gpd.GeoDataFrame, compliance: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Each hamlet as it is today, with its counts and compliance."""
+    columns = [
+        "hamlet_code",
+        "households",
+        "population",
+        "standard_households",
+        "compliance_status",
+        "compliance_reason",
+    ]
+    out = hamlets[
+        ["hamlet_code", "commune_code", "name_prefix", "hamlet_name", "hamlet_kind", "geometry"]
+    ].merge(compliance[columns], on="hamlet_code", how="left")
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=hamlets.crs)
+
+
+def write_province_geopackage(
+    path: Path,
+    communes: gpd.GeoDataFrame,
+    before: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+) -> Path:
+    """One GeoPackage: communes, hamlets today, units after each option, and the
+    dictionary of column names (English and Vietnamese) for QGIS users."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    communes.to_file(path, layer="communes", driver="GPKG")
+    before.to_file(path, layer="hamlets_before", driver="GPKG")
+    for option, group in units.groupby("option_name", sort=True):
+        group.drop(columns=["run_id"]).to_file(path, layer=f"units_{option}", driver="GPKG")
+    dictionary = data_dictionary()
+    dictionary = dictionary[~dictionary["is_personal"]].drop(columns="is_personal")
+    gpd.GeoDataFrame(dictionary, geometry=[None] * len(dictionary)).to_file(
+        path, layer="data_dictionary", driver="GPKG"
+    )
+    return path
+
+
+def write_commune_workbooks(
+    folder: Path,
+    communes: pd.DataFrame,
+    before: pd.DataFrame,
+    units: pd.DataFrame,
+    assignments: pd.DataFrame,
+) -> list[Path]:
+    """One workbook per commune: hamlets before, units after each option, explanations."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    before_by = dict(tuple(pd.DataFrame(before).drop(columns="geometry").groupby("commune_code")))
+    units_by = dict(tuple(pd.DataFrame(units).drop(columns="geometry").groupby("commune_code")))
+    why_by = dict(tuple(assignments.groupby("commune_code")))
+    for commune in communes.itertuples():
+        path = folder / f"{commune.commune_code}_{slug(commune.commune_name)}.xlsx"
+        with pd.ExcelWriter(path, engine="openpyxl") as workbook:
+            hamlets = before_by.get(commune.commune_code, pd.DataFrame(columns=before.columns))
+            hamlets = hamlets.assign(
+                compliance_status=hamlets["compliance_status"].map(COMPLIANCE_LABELS_VI)
+            ).sort_values("hamlet_code")
+            with_vietnamese_headers(hamlets.drop(columns=["commune_code"])).to_excel(
+                workbook, sheet_name="Hiện trạng", index=False
+            )
+            after = units_by.get(commune.commune_code, pd.DataFrame(columns=units.columns))
+            for option, group in after.groupby("option_name", sort=True):
+                sheet = group[
+                    [
+                        "unit_id",
+                        "hamlet_kind",
+                        "member_hamlet_codes",
+                        "member_count",
+                        "households",
+                        "population",
+                        "standard_households",
+                        "is_compliant",
+                        "compliance_reason",
+                    ]
+                ].assign(is_compliant=group["is_compliant"].map({True: "Có", False: "Không"}))
+                with_vietnamese_headers(sheet).to_excel(
+                    workbook, sheet_name=f"PA {OPTION_LABELS_VI.get(option, option)}", index=False
+                )
+            reasons = why_by.get(commune.commune_code, pd.DataFrame(columns=assignments.columns))
+            with_vietnamese_headers(
+                reasons[["option_name", "hamlet_code", "unit_id", "is_merged", "explanation"]]
+                .assign(option_name=reasons["option_name"].map(OPTION_LABELS_VI))
+                .sort_values(["option_name", "hamlet_code"])
+            ).to_excel(workbook, sheet_name="Giải thích", index=False)
+        written.append(path)
+    return written
+
+
+def write_commune_map(
+    path: Path, commune: gpd.GeoDataFrame, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame
+) -> Path:
+    """A static PNG: hamlets today (coloured by compliance) beside each option's units."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    options = sorted(units["option_name"].unique())
+    figure, axes = plt.subplots(1, 1 + len(options), figsize=(5 * (1 + len(options)), 5))
+    axes = list(axes) if len(options) else [axes]
+    colours = {
+        "meets_standard": "#7fbf7f",
+        "exempt": "#9ecae1",
+        "below_standard": "#fdd49e",
+        "below_mandatory_floor": "#ef6548",
+    }
+    before.plot(ax=axes[0], color=before["compliance_status"].map(colours).fillna("#cccccc"),
+                edgecolor="white", linewidth=0.6)  # fmt: skip
+    axes[0].set_title("Hiện trạng")
+    for ax, option in zip(axes[1:], options, strict=True):
+        chosen = units[units["option_name"] == option]
+        chosen.plot(ax=ax, column="unit_id", cmap="tab20", edgecolor="white", linewidth=1.0)
+        ax.set_title(f"Phương án {OPTION_LABELS_VI.get(option, option)}: {len(chosen)} đơn vị")
+    for ax in axes:
+        commune.boundary.plot(ax=ax, color="black", linewidth=1.2)
+        ax.set_axis_off()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, metadata={"Software": "hamlets", "Title": path.stem})
+    plt.close(figure)
+    return path
+
+
+def write_province_map(path: Path, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> Path:
+    """An interactive HTML map: hamlets today and each option's units as layers."""
+    import folium
+
+    centre = before.geometry.union_all().centroid
+    fmap = folium.Map(location=[centre.y, centre.x], zoom_start=10, tiles=None)
+    folium.TileLayer("OpenStreetMap", name="Nền bản đồ").add_to(fmap)
+    shown = before.assign(compliance_status=before["compliance_status"].map(COMPLIANCE_LABELS_VI))
+    folium.GeoJson(
+        shown[["hamlet_code", "hamlet_name", "households", "population",
+               "compliance_status", "geometry"]],
+        name="Hiện trạng thôn, TDP",
+        tooltip=folium.GeoJsonTooltip(
+            fields=["hamlet_code", "hamlet_name", "households", "population",
+                    "compliance_status"],
+            aliases=["Mã", "Tên", "Số hộ", "Số nhân khẩu", "Tình trạng"],
+        ),
+    ).add_to(fmap)  # fmt: skip
+    for option, group in units.groupby("option_name", sort=True):
+        folium.GeoJson(
+            group[["unit_id", "member_hamlet_codes", "households", "population",
+                   "is_compliant", "geometry"]],
+            name=f"Phương án {OPTION_LABELS_VI.get(option, option)}",
+            show=False,
+            tooltip=folium.GeoJsonTooltip(
+                fields=["unit_id", "member_hamlet_codes", "households", "population"],
+                aliases=["Đơn vị", "Gồm", "Số hộ", "Số nhân khẩu"],
+            ),
+        ).add_to(fmap)  # fmt: skip
+    folium.LayerControl().add_to(fmap)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmap.save(str(path))
+    return path
