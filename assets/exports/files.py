@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 
 from expectations.schemas import FIELDS, data_dictionary
 
@@ -72,9 +73,8 @@ def write_province_geopackage(
         group.drop(columns=["run_id"]).to_file(path, layer=f"units_{option}", driver="GPKG")
     dictionary = data_dictionary()
     dictionary = dictionary[~dictionary["is_personal"]].drop(columns="is_personal")
-    gpd.GeoDataFrame(dictionary, geometry=[None] * len(dictionary)).to_file(
-        path, layer="data_dictionary", driver="GPKG"
-    )
+    # An attribute table (no geometry) in the same GeoPackage.
+    pyogrio.write_dataframe(dictionary, path, layer="data_dictionary", driver="GPKG")
     return path
 
 
