@@ -324,6 +324,11 @@ FIELDS: dict[str, Field] = {
         Field("households_moved", "int", "Households whose unit changes", "Số hộ thay đổi đơn vị"),
         Field("below_standard_hamlets", "int", "Hamlets below standard", "Số thôn/TDP dưới chuẩn"),
         Field("exempt_hamlets", "int", "Hamlets exempt", "Số thôn/TDP đặc thù"),
+        # Decisions (planners record the chosen option per commune).
+        Field("decision_id", "string", "Identifier of the decision", "Mã quyết định"),
+        Field("decided_by", "string", "Planner who recorded the decision", "Người quyết định"),
+        Field("note", "string", "Planner's note", "Ghi chú"),
+        Field("decided_at", "timestamp", "When the decision was recorded (UTC)", "Thời điểm"),
         # Publishing.
         Field("run_id", "string", "Dagster run that published the row", "Mã lần chạy"),
         Field("published_at", "timestamp", "When the row was published (UTC)", "Thời điểm công bố"),
@@ -582,6 +587,22 @@ TABLES: dict[str, Table] = {
                 "rules_profile",
             ),
             primary_key=("option_name", "hamlet_code"),
+        ),
+        Table(
+            "planning",
+            "decisions",
+            "Planners' decisions: the option chosen for a commune, by whom, why",
+            (
+                "decision_id",
+                "province_code",
+                "commune_code",
+                "option_name",
+                "decided_by",
+                "note",
+                "decided_at",
+            ),
+            primary_key=("decision_id",),
+            required=("decision_id", "commune_code", "option_name", "decided_by", "decided_at"),
         ),
         Table(
             "marts",

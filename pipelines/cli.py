@@ -187,6 +187,31 @@ def synth(
     )
 
 
+@main.command()
+@click.option(
+    "--warehouse",
+    "warehouse_url",
+    required=True,
+    help="postgresql+psycopg2://USER:PASSWORD@HOST/DB (an owner of the schemas).",
+)
+def roles(warehouse_url: str) -> None:
+    """Create the PostGIS roles: planner (marts, decisions), data unit (staging,
+    quality), engineer (everything). Idempotent; run again after adding layers.
+
+    \b
+    Example:
+      hamlets roles --warehouse postgresql+psycopg2://owner:secret@db/hamlets
+      psql -c "CREATE ROLE lan LOGIN PASSWORD '...' IN ROLE hamlets_planner"
+    """
+    from assets.warehouse.roles import apply_roles
+
+    try:
+        created = apply_roles(Warehouse(warehouse_url))
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Roles ready: {', '.join(created)}")
+
+
 def _parse_rates(pairs: tuple[str, ...]) -> dict[str, float] | None:
     rates: dict[str, float] = {}
     for pair in pairs:

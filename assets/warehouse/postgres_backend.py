@@ -47,9 +47,9 @@ def _prepare(con) -> None:
         if cursor.fetchone() is None:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         for layer in LAYERS:
-            cursor.execute(
-                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [layer]
-            )
+            # pg_namespace, not information_schema: the latter hides schemas this role
+            # may not use, which must not look missing.
+            cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [layer])
             if cursor.fetchone() is None:
                 cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
 
