@@ -28,11 +28,17 @@ def small_landing(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def published(tmp_path_factory, small_landing) -> tuple[Settings, RunReport]:
+def pipeline_instance() -> dg.DagsterInstance:
+    """The Dagster instance of the shared run, kept so its event log can be inspected."""
+    return dg.DagsterInstance.ephemeral()
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory, small_landing, pipeline_instance) -> tuple[Settings, RunReport]:
     """The whole graph materialised once into a fresh warehouse."""
     warehouse = tmp_path_factory.mktemp("warehouse") / "w.duckdb"
     settings = Settings(warehouse_url=f"duckdb:///{warehouse}", landing_dir=small_landing)
-    report = run_province(settings, instance=dg.DagsterInstance.ephemeral())
+    report = run_province(settings, instance=pipeline_instance)
     return settings, report
 
 
