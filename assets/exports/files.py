@@ -14,7 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from expectations.schemas import FIELDS, data_dictionary
+from expectations.schemas import FIELDS, TABLES, data_dictionary
 
 COMPLIANCE_LABELS_VI = {
     "meets_standard": "Đạt chuẩn",
@@ -22,6 +22,14 @@ COMPLIANCE_LABELS_VI = {
     "below_mandatory_floor": "Dưới ngưỡng bắt buộc sắp xếp",
     "exempt": "Diện đặc thù",
 }
+# A unit's sheet shows the published unit minus what the file and sheet already say
+# (province, commune, option) and the publication stamp.
+UNIT_SHEET_COLUMNS = tuple(
+    c
+    for c in TABLES["marts.merged_units"].columns
+    if c not in {"province_code", "commune_code", "option_name", "geometry", "area_km2"}
+    and c not in {"rules_profile", "run_id", "published_at"}
+)
 OPTION_LABELS_VI = {
     "minimal": "Tối thiểu",
     "compliant": "Đạt chuẩn",
@@ -103,19 +111,9 @@ def write_commune_workbooks(
             )
             after = units_by.get(commune.commune_code, pd.DataFrame(columns=units.columns))
             for option, group in after.groupby("option_name", sort=True):
-                sheet = group[
-                    [
-                        "unit_id",
-                        "hamlet_kind",
-                        "member_hamlet_codes",
-                        "member_count",
-                        "households",
-                        "population",
-                        "standard_households",
-                        "is_compliant",
-                        "compliance_reason",
-                    ]
-                ].assign(is_compliant=group["is_compliant"].map({True: "Có", False: "Không"}))
+                sheet = group[[c for c in UNIT_SHEET_COLUMNS if c in group.columns]].assign(
+                    is_compliant=group["is_compliant"].map({True: "Có", False: "Không"})
+                )
                 with_vietnamese_headers(sheet).to_excel(
                     workbook, sheet_name=f"PA {OPTION_LABELS_VI.get(option, option)}", index=False
                 )
