@@ -11,8 +11,10 @@ import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from expectations.schemas import FIELDS, TABLES, data_dictionary
 
@@ -127,18 +129,41 @@ def write_commune_workbooks(
     return written
 
 
+UNIT_PALETTE = np.array(
+    ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4"]
+)
+
+
+def neighbour_colouring(geometries: np.ndarray) -> np.ndarray:
+    """A colour index per unit such that units sharing a border differ (greedy, in order;
+    a commune's units are few, and planar maps rarely need more than five colours)."""
+    tree = shapely.STRtree(geometries)
+    left, right = tree.query(shapely.buffer(geometries, 1e-6), predicate="intersects")
+    neighbours: dict[int, set[int]] = {}
+    for i, j in zip(left, right, strict=True):
+        if i != j:
+            neighbours.setdefault(int(i), set()).add(int(j))
+    colour = np.full(len(geometries), -1)
+    for i in range(len(geometries)):
+        used = {colour[j] for j in neighbours.get(i, ()) if colour[j] >= 0}
+        colour[i] = next(c for c in range(len(geometries) + 1) if c not in used)
+    return colour
+
+
 def write_commune_map(
     path: Path, commune: gpd.GeoDataFrame, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame
 ) -> Path:
-    """A static PNG: hamlets today (coloured by compliance) beside each option's units."""
-    import matplotlib
+    """A static PNG: hamlets today (coloured by compliance) beside each option's units.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a bare Figure, not through pyplot, whose figures redraw after every layer
+    (a dozen full renders per map).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     options = sorted(units["option_name"].unique())
-    figure, axes = plt.subplots(1, 1 + len(options), figsize=(5 * (1 + len(options)), 5))
-    axes = list(axes) if len(options) else [axes]
+    figure = Figure(figsize=(5 * (1 + len(options)), 5))
+    axes = list(figure.subplots(1, 1 + len(options), squeeze=False)[0])
     colours = {
         "meets_standard": "#7fbf7f",
         "exempt": "#9ecae1",
@@ -148,9 +173,16 @@ def write_commune_map(
     before.plot(ax=axes[0], color=before["compliance_status"].map(colours).fillna("#cccccc"),
                 edgecolor="white", linewidth=0.6)  # fmt: skip
     axes[0].set_title("Hiện trạng")
+    axes[0].legend(
+        handles=[Patch(color=c, label=COMPLIANCE_LABELS_VI[k]) for k, c in colours.items()],
+        loc="lower left",
+        fontsize=7,
+        frameon=False,
+    )
     for ax, option in zip(axes[1:], options, strict=True):
         chosen = units[units["option_name"] == option]
-        chosen.plot(ax=ax, column="unit_id", cmap="tab20", edgecolor="white", linewidth=1.0)
+        palette = UNIT_PALETTE[neighbour_colouring(chosen.geometry.values) % len(UNIT_PALETTE)]
+        chosen.plot(ax=ax, color=palette, edgecolor="white", linewidth=1.0)
         ax.set_title(f"Phương án {OPTION_LABELS_VI.get(option, option)}: {len(chosen)} đơn vị")
     for ax in axes:
         commune.boundary.plot(ax=ax, color="black", linewidth=1.2)
@@ -158,7 +190,6 @@ def write_commune_map(
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110, metadata={"Software": "hamlets", "Title": path.stem})
-    plt.close(figure)
     return path
 
 
