@@ -1,9 +1,10 @@
-"""Merger options: partitions of each commune's hamlets into units, with reasons.
+"""The "minimal" merger option: partitions of each commune's hamlets, with reasons.
 
-Only the "minimal" option lives here so far (DESIGN.md, "The merger problem"): merge only
-what the rules make mandatory, each group into its best neighbour, for the least
-disruption. Communes are independent and small (at most a few hundred hamlets), so each
-is solved with plain dictionaries; nothing here touches persons.
+DESIGN.md, "The merger problem": merge only what the rules make mandatory, each group
+into its best neighbour, for the least disruption. It is rule-based, not optimised; the
+optimised options (compliant, consolidated) and the entry point that runs all three are
+in ``options``. Communes are independent and small (at most a few hundred hamlets), so
+each is solved with plain dictionaries; nothing here touches persons.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import pandas as pd
 
 from assets.planning.compliance import BELOW_FLOOR, BELOW_STANDARD, EXEMPT
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
+from assets.planning.wording import count_vi as _count
+from assets.planning.wording import distance_vi as _distance
+from assets.planning.wording import upper_first as _upper_first
 from expectations.schemas import TABLES
 
 MINIMAL = "minimal"
@@ -268,22 +272,6 @@ def _merge(
 
 
 # --- explanations ----------------------------------------------------------------------
-
-
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _count(n: int) -> str:
-    """Vietnamese thousands grouping: 1.250."""
-    return f"{n:,}".replace(",", ".")
-
-
-def _distance(metres: float) -> str:
-    """Boundary length as a planner reads it: '850 m' or '1,2 km'."""
-    if metres < 1000:
-        return f"{_count(round(metres))} m"
-    return f"{metres / 1000:.1f}".replace(".", ",") + " km"
 
 
 class _Labeller:

@@ -1,0 +1,332 @@
+"""The partition model the optimising planners share: a cluster, a plan and its score.
+
+A unit must be connected, of one kind (thôn or tổ dân phố) and inside one commune, so it
+always lies inside one *cluster*: a connected component of the graph joining adjacent
+hamlets of the same kind in the same commune. Clusters are therefore independent
+sub-problems, and everything here works on one of them.
+
+A cluster numbers its hamlets 0..n-1 by households descending, then code, so the first
+member of a unit is its largest hamlet, whose code the unit keeps (the same rule as the
+minimal option). A *plan* gives each hamlet the number of its unit's first member.
+
+Each hamlet carries a *target* (the households its unit must reach: its standard, or the
+consolidated target) and an *exempt* flag (compliant on its own whatever its size, Art.
+10.3). A unit is compliant when it is a single exempt hamlet or its households reach the
+largest target among its members (the strictest standard, as in the minimal option).
+Exempt hamlets may still join a unit when that makes a neighbour compliant; the merged
+unit then needs the standard like any other.
+
+Plans are compared lexicographically (``Score.key``, smaller is better):
+1. fewest hamlets left in non-compliant units (compliance wherever it is feasible);
+2. most units (max-p-regions);
+3. most shared boundary inside units: the total perimeter of the units is the sum of
+   hamlet perimeters less twice that length, so this is the linear stand-in for
+   compactness (Polsby–Popper itself is not linear in the plan);
+4. fewest households moved (households of hamlets whose unit takes another code).
+A hamlet that cannot be in any compliant unit is left on its own (rule 2), reported,
+never forced into a unit that still misses the standard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
+
+Plan = tuple[int, ...]
+
+# Enumerating minimal cores stops past this many connected subsets (then the planners
+# fall back to region growing and the flow model).
+CORE_ENUMERATION_LIMIT = 20_000
+
+
+class Score(NamedTuple):
+    """A plan's measures; ``key`` orders plans (smaller is better)."""
+
+    uncovered: int  # hamlets in non-compliant units
+    units: int
+    internal_dm: int  # shared boundary inside units, decimetres
+    moved: int  # households whose hamlet is not its unit's first member
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        return (self.uncovered, -self.units, -self.internal_dm, self.moved)
+
+
+@dataclass(frozen=True, eq=False)
+class Cluster:
+    """Connected same-kind hamlets of one commune, numbered largest first."""
+
+    codes: tuple[str, ...]
+    households: tuple[int, ...]
+    targets: tuple[int, ...]
+    exempt: tuple[bool, ...]
+    neighbours: tuple[tuple[int, ...], ...]
+    shared_dm: Mapping[tuple[int, int], int] = field(repr=False)  # (i < j) -> decimetres
+    # Area (m²) and perimeter (m) per hamlet, when known: Polsby–Popper polishing.
+    areas: tuple[float, ...] | None = field(default=None, repr=False)
+    perimeters: tuple[float, ...] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        codes: Sequence[str],
+        households: Sequence[int],
+        targets: Sequence[int],
+        exempt: Sequence[bool],
+        edges: Iterable[tuple[str, str, float]],
+        *,
+        areas: Sequence[float] | None = None,
+        perimeters: Sequence[float] | None = None,
+    ) -> Cluster:
+        """Number hamlets largest first; ``edges`` are (code, code, shared metres)."""
+        order = sorted(range(len(codes)), key=lambda i: (-int(households[i]), str(codes[i])))
+        index = {str(codes[i]): k for k, i in enumerate(order)}
+        shared: dict[tuple[int, int], int] = {}
+        for a, b, metres in edges:
+            i, j = index[str(a)], index[str(b)]
+            if i == j:
+                continue
+            key = (min(i, j), max(i, j))
+            shared[key] = max(shared.get(key, 0), round(float(metres) * 10))
+        nbrs: list[list[int]] = [[] for _ in order]
+        for i, j in sorted(shared):
+            nbrs[i].append(j)
+            nbrs[j].append(i)
+        return cls(
+            codes=tuple(str(codes[i]) for i in order),
+            households=tuple(int(households[i]) for i in order),
+            targets=tuple(int(targets[i]) for i in order),
+            exempt=tuple(bool(exempt[i]) for i in order),
+            neighbours=tuple(tuple(sorted(n)) for n in nbrs),
+            shared_dm=shared,
+            areas=None if areas is None else tuple(float(areas[i]) for i in order),
+            perimeters=None if perimeters is None else tuple(float(perimeters[i]) for i in order),
+        )
+
+    @property
+    def n(self) -> int:
+        return len(self.codes)
+
+    @cached_property
+    def total(self) -> int:
+        return sum(self.households)
+
+    @cached_property
+    def uniform(self) -> bool:
+        """One target and no exempt hamlet: the case minimal cores solve exactly."""
+        return len(set(self.targets)) == 1 and not any(self.exempt)
+
+    @cached_property
+    def self_sufficient(self) -> tuple[bool, ...]:
+        """Compliant alone: exempt, or reaching its own target."""
+        return tuple(
+            e or h >= t for e, h, t in zip(self.exempt, self.households, self.targets, strict=True)
+        )
+
+    @cached_property
+    def neighbour_masks(self) -> tuple[int, ...]:
+        return tuple(sum(1 << j for j in nb) for nb in self.neighbours)
+
+    def shared(self, i: int, j: int) -> int:
+        return self.shared_dm.get((i, j) if i < j else (j, i), 0)
+
+    def edges(self) -> list[tuple[int, int, int]]:
+        return [(i, j, w) for (i, j), w in sorted(self.shared_dm.items())]
+
+
+# --- plans -----------------------------------------------------------------------------
+
+
+def units_of(plan: Plan) -> dict[int, list[int]]:
+    """Members of each unit, keyed by the unit's first member, in index order."""
+    units: dict[int, list[int]] = {}
+    for i, label in enumerate(plan):
+        units.setdefault(label, []).append(i)
+    return units
+
+
+def canonical(labels: Sequence[int]) -> Plan:
+    """Relabel so that each unit is named by its first (largest) member."""
+    first: dict[int, int] = {}
+    for i, label in enumerate(labels):
+        first.setdefault(label, i)
+    return tuple(first[label] for label in labels)
+
+
+def singletons(cluster: Cluster) -> Plan:
+    return tuple(range(cluster.n))
+
+
+def unit_target(cluster: Cluster, members: Iterable[int]) -> int:
+    return max(cluster.targets[i] for i in members)
+
+
+def is_compliant(cluster: Cluster, members: Sequence[int]) -> bool:
+    if len(members) == 1 and cluster.exempt[members[0]]:
+        return True
+    return sum(cluster.households[i] for i in members) >= unit_target(cluster, members)
+
+
+def is_connected(cluster: Cluster, members: Iterable[int]) -> bool:
+    mask = 0
+    for i in members:
+        mask |= 1 << i
+    return mask_connected(cluster, mask)
+
+
+def mask_connected(cluster: Cluster, mask: int) -> bool:
+    """Whether the hamlets of a bitmask induce a connected subgraph."""
+    if mask == 0:
+        return True
+    start = mask & -mask
+    seen = start
+    frontier = start
+    nbm = cluster.neighbour_masks
+    while frontier:
+        low = frontier & -frontier
+        frontier ^= low
+        grow = nbm[low.bit_length() - 1] & mask & ~seen
+        seen |= grow
+        frontier |= grow
+    return seen == mask
+
+
+def score(cluster: Cluster, plan: Plan) -> Score:
+    units = units_of(plan)
+    uncovered = sum(len(m) for m in units.values() if not is_compliant(cluster, m))
+    internal = sum(w for (i, j), w in cluster.shared_dm.items() if plan[i] == plan[j])
+    moved = sum(cluster.households[i] for i in range(cluster.n) if plan[i] != i)
+    return Score(uncovered, len(units), internal, moved)
+
+
+def check_plan(cluster: Cluster, plan: Plan) -> None:
+    """Raise unless every unit is connected and named by its first member."""
+    if len(plan) != cluster.n:
+        raise ValueError(f"plan has {len(plan)} labels for {cluster.n} hamlets")
+    for label, members in units_of(plan).items():
+        if label != members[0]:
+            raise ValueError(f"unit {label} is not named by its first member {members[0]}")
+        if not is_connected(cluster, members):
+            codes = [cluster.codes[i] for i in members]
+            raise ValueError(f"unit {codes} is not connected")
+
+
+# --- bounds and trivial clusters -------------------------------------------------------
+
+
+def small_components(cluster: Cluster) -> list[list[int]]:
+    """Components of the hamlets that are not self-sufficient (graph induced on them)."""
+    small = [i for i in range(cluster.n) if not cluster.self_sufficient[i]]
+    allowed = set(small)
+    seen: set[int] = set()
+    comps: list[list[int]] = []
+    for s in small:
+        if s in seen:
+            continue
+        comp, stack = [], [s]
+        seen.add(s)
+        while stack:
+            v = stack.pop()
+            comp.append(v)
+            for u in cluster.neighbours[v]:
+                if u in allowed and u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        comps.append(sorted(comp))
+    return comps
+
+
+def units_upper_bound(cluster: Cluster, uncovered: int) -> int:
+    """Most units a plan leaving ``uncovered`` hamlets non-compliant can have.
+
+    A compliant unit is either a self-sufficient hamlet with or without company (at most
+    one unit per such hamlet) or made only of hamlets short of their target, all in one
+    component of the graph induced on them, holding at least that component's smallest
+    target. Each uncovered hamlet adds at most one unit.
+    """
+    bound = sum(cluster.self_sufficient)
+    for comp in small_components(cluster):
+        need = min(cluster.targets[i] for i in comp)
+        bound += sum(cluster.households[i] for i in comp) // need
+    return min(cluster.n, bound + uncovered)
+
+
+def trivial_plan(cluster: Cluster) -> Plan | None:
+    """Singletons when they are provably best, else None.
+
+    That is when every hamlet is compliant alone, or when no group of two or more can be
+    compliant (the whole cluster misses the smallest target), or for a lone hamlet.
+    """
+    if cluster.n == 1 or all(cluster.self_sufficient) or cluster.total < min(cluster.targets):
+        return singletons(cluster)
+    return None
+
+
+# --- minimal cores ---------------------------------------------------------------------
+
+
+def minimal_cores(
+    cluster: Cluster, nodes: Sequence[int], target: int, limit: int = CORE_ENUMERATION_LIMIT
+) -> list[int] | None:
+    """Bitmasks of the minimal connected subsets of ``nodes`` reaching ``target``.
+
+    Minimal: no member can leave with the rest still connected and reaching the target.
+    With one target and no exemption, a plan with the most compliant units is a packing
+    of disjoint minimal cores (each unit shrinks to one) with the other hamlets attached
+    to an adjacent unit, so max-p reduces to set packing over these. ``nodes`` should
+    hold only hamlets below the target. Connected subsets are listed once each by the
+    ESU scheme (Wernicke 2006) and not extended past the target; returns None when more
+    than ``limit`` subsets would be visited (targets far above hamlet sizes).
+    """
+    h = cluster.households
+    nbm = cluster.neighbour_masks
+    allowed = 0
+    for v in nodes:
+        allowed |= 1 << v
+    cores: list[int] = []
+    visited = 0
+    for v in sorted(nodes):
+        above = allowed & ~((1 << (v + 1)) - 1)
+        # (subset, households, extension, closed neighbourhood of subset)
+        stack = [(1 << v, h[v], nbm[v] & above, (nbm[v] | (1 << v)) & allowed)]
+        while stack:
+            sub, total, ext, closed = stack.pop()
+            visited += 1
+            if visited > limit:
+                return None
+            if total >= target:
+                if _is_minimal(cluster, sub, total, target):
+                    cores.append(sub)
+                continue
+            while ext:
+                low = ext & -ext
+                ext ^= low
+                w = low.bit_length() - 1
+                new_ext = ext | (nbm[w] & above & ~closed)
+                stack.append(
+                    (sub | low, total + h[w], new_ext, closed | ((nbm[w] | low) & allowed))
+                )
+    return cores
+
+
+def _is_minimal(cluster: Cluster, sub: int, total: int, target: int) -> bool:
+    slack = total - target
+    rest = sub
+    while rest:
+        low = rest & -rest
+        rest ^= low
+        u = low.bit_length() - 1
+        if cluster.households[u] <= slack and mask_connected(cluster, sub ^ low):
+            return False
+    return True
+
+
+def mask_members(mask: int) -> list[int]:
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out

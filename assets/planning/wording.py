@@ -1,0 +1,20 @@
+"""Vietnamese number and length formatting shared by the planners' explanations."""
+
+from __future__ import annotations
+
+
+def upper_first(text: str) -> str:
+    """Capitalise a sentence that may start with a lower-case name ("nhóm …")."""
+    return text[:1].upper() + text[1:]
+
+
+def count_vi(n: int) -> str:
+    """Vietnamese thousands grouping: 1.250."""
+    return f"{n:,}".replace(",", ".")
+
+
+def distance_vi(metres: float) -> str:
+    """Boundary length as a planner reads it: '850 m' or '1,2 km'."""
+    if metres < 1000:
+        return f"{count_vi(round(metres))} m"
+    return f"{metres / 1000:.1f}".replace(".", ",") + " km"
