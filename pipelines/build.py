@@ -11,6 +11,7 @@ from assets.exports.location import Exports
 from assets.marts.defs import MARTS_ASSETS
 from assets.planning.defs import PLANNING_ASSETS
 from assets.planning.rules import load_rules
+from assets.planning.settings import PlanningSettings
 from assets.quality.defs import QUALITY_ASSETS, QUALITY_CHECKS
 from assets.raw.defs import LANDING_SPECS, RAW_ASSETS
 from assets.raw.landing import Landing
@@ -39,6 +40,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "rules": load_rules(settings.rules_profile, override_path=settings.rules_override),
         "io_manager": WarehouseIOManager(url=settings.warehouse_url),
         "exports": Exports(settings.exports_root),
+        "planning": PlanningSettings(exact_time_limit_s=settings.exact_time_limit_s),
     }
 
 

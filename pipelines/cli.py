@@ -189,6 +189,71 @@ def synth(
 
 @main.command()
 @click.option(
+    "--hamlets",
+    "hamlets_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="GeoPackage or GeoJSON: hamlet_id, commune_code, province_code, unit_type, "
+    "households[, population, exempt], polygons in any declared CRS.",
+)
+@click.option(
+    "--out",
+    "out_csv",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV to write: option, commune_code, hamlet_id, unit_id.",
+)
+@click.option(
+    "--summary",
+    "summary_json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON summary per option and commune.",
+)
+@click.option("--profile", default=None, help="Rules profile (default: nd185_2026).")
+@click.option(
+    "--time-limit",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Exact solver budget per commune and option (deterministic seconds).",
+)
+def propose(
+    hamlets_path: Path,
+    out_csv: Path,
+    summary_json: Path | None,
+    profile: str | None,
+    time_limit: float,
+) -> None:
+    """Propose merger options for hamlets in a file, without the pipeline.
+
+    \b
+    Example:
+      hamlets propose --hamlets hamlets.gpkg --out options.csv --summary options.json
+    """
+    from assets.planning.propose import ProposeInputError, propose_from_file
+    from assets.planning.rules import RulesError
+
+    try:
+        result = propose_from_file(
+            hamlets_path, out_csv, summary_json, profile, time_limit_s_per_commune=time_limit
+        )
+    except (ProposeInputError, RulesError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    totals = result.summary.groupby("option_name").agg(
+        communes=("commune_code", "size"),
+        units_before=("units_before", "sum"),
+        units_after=("units_after", "sum"),
+        still_below=("noncompliant_units_after", "sum"),
+        optimal_communes=("optimality_status", lambda s: int((s == "optimal").sum())),
+    )
+    click.echo(totals.to_string())
+    click.echo(f"Wrote {out_csv}" + (f" and {summary_json}" if summary_json else ""))
+
+
+@main.command()
+@click.option(
     "--warehouse",
     "warehouse_url",
     required=True,

@@ -21,6 +21,7 @@ class Settings:
     rules_profile: str | None = None
     rules_override: Path | None = None
     exports_dir: Path | None = None
+    exact_time_limit_s: float = 2.0
 
     @property
     def exports_root(self) -> Path:
@@ -45,4 +46,5 @@ class Settings:
             exports_dir=Path(exports)
             if (exports := os.environ.get("HAMLETS_EXPORTS_DIR"))
             else None,
+            exact_time_limit_s=float(os.environ.get("HAMLETS_EXACT_TIME_LIMIT_S", "2.0")),
         )

@@ -35,3 +35,37 @@ def test_synth_writes_a_landing_folder(tmp_path):
     assert {"communes.geojson", "persons.csv", "hamlet_registry.xlsx"} <= {
         p.name for p in out.iterdir()
     }
+
+
+def test_propose_writes_options_and_rejects_bad_input(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    hamlets = gpd.GeoDataFrame(
+        {
+            "hamlet_id": ["h1", "h2", "h3"],
+            "commune_code": ["04001"] * 3,
+            "province_code": ["04"] * 3,
+            "unit_type": ["thon"] * 3,
+            "households": [60, 100, 200],
+        },
+        geometry=[shapely.box(106 + i / 100, 22.5, 106.01 + i / 100, 22.51) for i in range(3)],
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "hamlets.gpkg"
+    hamlets.to_file(path)
+    out = tmp_path / "options.csv"
+    result = CliRunner().invoke(main, ["propose", "--hamlets", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    options = pd.read_csv(out, dtype=str)
+    assert list(options.columns) == ["option", "commune_code", "hamlet_id", "unit_id"]
+    compliant = options[options["option"] == "compliant"]
+    assert compliant["unit_id"].nunique() == 2  # 60+100 together, 200 alone
+
+    hamlets.drop(columns="households").to_file(tmp_path / "bad.gpkg")
+    bad = CliRunner().invoke(
+        main, ["propose", "--hamlets", str(tmp_path / "bad.gpkg"), "--out", str(out)]
+    )
+    assert bad.exit_code == 2 and "households" in bad.output

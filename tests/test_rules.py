@@ -253,3 +253,14 @@ def test_a_profile_may_recognise_no_exemptions(tmp_path: Path) -> None:
     assert rules.exemption_key(None) is None
     with pytest.raises(RulesError, match="known categories: none"):
         rules.exemption_key("border_island")
+
+
+def test_consolidated_target_is_read_and_validated(tmp_path: Path) -> None:
+    assert load_rules().consolidated_target_households == {"thon": 700, "to_dan_pho": 1000}
+    override = _write(
+        tmp_path,
+        {"profiles": {"nd185_2026": {"consolidated_target_households": {"thon": -1}}}},
+        "bad.yaml",
+    )
+    with pytest.raises(RulesError, match="consolidated_target_households"):
+        load_rules(override_path=override)

@@ -36,85 +36,61 @@ class PublishStamp:
 
 
 def merged_units(
+    units: pd.DataFrame,
     assignments: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
     compliance: pd.DataFrame,
     stamp: PublishStamp,
 ) -> gpd.GeoDataFrame:
-    """One row per unit of each option: members, counts, compliance and dissolved geometry."""
-    sizes = compliance[
-        [
-            "hamlet_code",
-            "hamlet_kind",
-            "households",
-            "population",
-            "standard_households",
-            "compliance_status",
-        ]
-    ]
-    members = assignments[["option_name", "commune_code", "hamlet_code", "unit_id"]].merge(
-        sizes,
-        on="hamlet_code",
-        how="left",
-        validate="many_to_one",
+    """The planned units with their population and dissolved geometry."""
+    members = assignments[["option_name", "unit_id", "hamlet_code"]]
+    population = (
+        members.merge(compliance[["hamlet_code", "population"]], on="hamlet_code", how="left")
+        .groupby(["option_name", "unit_id"], as_index=False)["population"]
+        .sum()
     )
-    members = members.sort_values(["option_name", "unit_id", "hamlet_code"])
-    units = members.groupby(["option_name", "unit_id"], as_index=False, sort=True).agg(
-        commune_code=("commune_code", "first"),
-        hamlet_kind=("hamlet_kind", "first"),
-        member_hamlet_codes=("hamlet_code", ",".join),
-        member_count=("hamlet_code", "size"),
-        households=("households", "sum"),
-        population=("population", "sum"),
-        standard_households=("standard_households", "first"),
-        single_status=("compliance_status", "first"),
-    )
-    exempt = units["member_count"].eq(1) & units["single_status"].eq("exempt")
-    reaches = units["households"] >= units["standard_households"]
-    units["is_compliant"] = reaches | exempt
-    units["compliance_reason"] = (
-        units["households"].astype(str)
-        + " hộ "
-        + reaches.map({True: "≥", False: "<"})
-        + " tiêu chuẩn "
-        + units["standard_households"].astype(str)
-        + " hộ"
-    ).where(~exempt, "Thuộc diện đặc thù (Điều 10.3): không bắt buộc đạt chuẩn")
     geometry = (
         hamlets[["hamlet_code", "geometry"]]
-        .merge(members[["option_name", "unit_id", "hamlet_code"]], on="hamlet_code")
+        .merge(members, on="hamlet_code")
         .dissolve(by=["option_name", "unit_id"], as_index=False)[
             ["option_name", "unit_id", "geometry"]
         ]
     )
-    gdf = gpd.GeoDataFrame(
-        units.merge(geometry, on=["option_name", "unit_id"], validate="one_to_one"),
-        geometry="geometry",
-        crs=STORAGE_CRS,
+    keys = ["option_name", "unit_id"]
+    frame = units.merge(population, on=keys, how="left", validate="one_to_one").merge(
+        geometry, on=keys, validate="one_to_one"
     )
+    gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=STORAGE_CRS)
     gdf["area_km2"] = area_km2(gdf).round(4)
-    gdf = stamp.apply(gdf.drop(columns=["single_status"]))
+    gdf = stamp.apply(gdf.drop(columns=["target_households", "rules_profile"]))
     return gpd.GeoDataFrame(
         TABLES["marts.merged_units"].enforce(gdf), geometry="geometry", crs=STORAGE_CRS
     )
 
 
-def merger_options(
-    assignments: pd.DataFrame, units: pd.DataFrame, compliance: pd.DataFrame, stamp: PublishStamp
-) -> pd.DataFrame:
-    """Per option and commune: units before and after, compliance, households moved."""
-    moved = assignments.merge(compliance[["hamlet_code", "households"]], on="hamlet_code")
-    moved["moved"] = moved["households"].where(moved["hamlet_code"] != moved["unit_id"], 0)
-    before = assignments.groupby(["option_name", "commune_code"]).size().rename("units_before")
-    after = units.groupby(["option_name", "commune_code"]).agg(
-        units_after=("unit_id", "size"),
-        compliant_units_after=("is_compliant", "sum"),
+def merger_options(scores: pd.DataFrame, stamp: PublishStamp) -> pd.DataFrame:
+    """Per option and commune, every score (see ``assets.marts.scores``)."""
+    columns = [c for c in TABLES["marts.merger_options"].columns if c in scores.columns]
+    return TABLES["marts.merger_options"].enforce(stamp.apply(scores[columns]))
+
+
+def province_summary(scores: pd.DataFrame, stamp: PublishStamp) -> pd.DataFrame:
+    """Per option, the province's totals."""
+    totals = scores.groupby("option_name", as_index=False).agg(
+        communes=("commune_code", "size"),
+        optimal_communes=("optimality_status", lambda s: int((s == "optimal").sum())),
+        units_before=("units_before", "sum"),
+        units_after=("units_after", "sum"),
+        compliant_units_after=("compliant_units_after", "sum"),
+        noncompliant_units_after=("noncompliant_units_after", "sum"),
+        households_moved=("households_moved", "sum"),
+        positions_before=("positions_before", "sum"),
+        positions_after=("positions_after", "sum"),
+        allowance_fund_before_vnd_per_year=("allowance_fund_before_vnd_per_year", "sum"),
+        allowance_fund_after_vnd_per_year=("allowance_fund_after_vnd_per_year", "sum"),
+        allowance_saving_vnd_per_year=("allowance_saving_vnd_per_year", "sum"),
     )
-    households_moved = moved.groupby(["option_name", "commune_code"])["moved"].sum()
-    df = pd.concat([before, after, households_moved.rename("households_moved")], axis=1)
-    df = df.reset_index()
-    df["noncompliant_units_after"] = df["units_after"] - df["compliant_units_after"]
-    return TABLES["marts.merger_options"].enforce(stamp.apply(df))
+    return TABLES["marts.province_summary"].enforce(stamp.apply(totals))
 
 
 def commune_summary(

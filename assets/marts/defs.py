@@ -16,14 +16,22 @@ from assets.marts.build import (
     commune_summary,
     merged_units,
     merger_options,
+    province_summary,
     validation_summary,
 )
 from assets.marts.publish import publish_marts
+from assets.marts.scores import option_scores
 from assets.planning.rules import RulesProfile
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
 
-MART_TABLES = ("merged_units", "merger_options", "commune_summary", "validation_summary")
+MART_TABLES = (
+    "merged_units",
+    "merger_options",
+    "province_summary",
+    "commune_summary",
+    "validation_summary",
+)
 
 
 @dg.multi_asset(
@@ -34,6 +42,8 @@ MART_TABLES = ("merged_units", "merger_options", "commune_summary", "validation_
             kinds={"duckdb"},
             deps=[
                 ["planning", "merger_assignments"],
+                ["planning", "merger_units"],
+                ["planning", "merger_option_summary"],
                 ["planning", "hamlet_compliance"],
                 ["staging", "hamlets"],
                 ["staging", "communes"],
@@ -52,6 +62,8 @@ def publish_province_marts(
 ):
     with warehouse.connect() as con:
         assignments = warehouse.read_table("planning.merger_assignments", con=con)
+        planned_units = warehouse.read_table("planning.merger_units", con=con)
+        summary = warehouse.read_table("planning.merger_option_summary", con=con)
         compliance = warehouse.read_table("planning.hamlet_compliance", con=con)
         hamlets: gpd.GeoDataFrame = warehouse.read_table("staging.hamlets", con=con)
         communes = warehouse.read_table("staging.communes", con=con)
@@ -62,10 +74,13 @@ def publish_province_marts(
         run_id=context.run.run_id,
         published_at=datetime.now(UTC),
     )
-    units = merged_units(assignments, hamlets, compliance, stamp)
+    scores = option_scores(
+        summary, planned_units, assignments, compliance, rules, on=stamp.published_at.date()
+    )
     tables: dict[str, pd.DataFrame] = {
-        "merged_units": units,
-        "merger_options": merger_options(assignments, units, compliance, stamp),
+        "merged_units": merged_units(planned_units, assignments, hamlets, compliance, stamp),
+        "merger_options": merger_options(scores, stamp),
+        "province_summary": province_summary(scores, stamp),
         "commune_summary": commune_summary(communes, compliance, stamp),
         "validation_summary": validation_summary(issues, stamp),
     }

@@ -5,10 +5,12 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.planning.compliance import count_hamlet_sizes, hamlet_compliance
-from assets.planning.merging import minimal_option
+from assets.planning.options import plan_options
 from assets.planning.rules import RulesProfile
+from assets.planning.settings import PlanningSettings
 from assets.staging.tables import province_code_of
 from geodata.adjacency import hamlet_adjacency
+from geodata.compactness import hamlet_measures
 
 
 @dg.asset(
@@ -57,36 +59,59 @@ def planning_hamlet_adjacency(
     return df
 
 
-@dg.asset(
-    key=["planning", "merger_assignments"],
+@dg.multi_asset(
+    outs={
+        "assignments": dg.AssetOut(key=["planning", "merger_assignments"], kinds={"duckdb"}),
+        "units": dg.AssetOut(key=["planning", "merger_units"], kinds={"duckdb"}),
+        "summary": dg.AssetOut(key=["planning", "merger_option_summary"], kinds={"duckdb"}),
+    },
     ins={
         "compliance": dg.AssetIn(["planning", "hamlet_compliance"]),
         "adjacency": dg.AssetIn(["planning", "hamlet_adjacency"]),
         "hamlets": dg.AssetIn(["staging", "hamlets"]),
     },
     group_name="planning",
-    kinds={"duckdb"},
 )
-def planning_merger_assignments(
+def planning_merger_options(
     context: dg.AssetExecutionContext,
     rules: dg.ResourceParam[RulesProfile],
+    planning: dg.ResourceParam[PlanningSettings],
     compliance: pd.DataFrame,
     adjacency: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
-) -> pd.DataFrame:
-    """Each option's assignment of hamlets to units, with the reason for every move."""
+):
+    """The minimal, compliant and consolidated options for every commune, each merge
+    explained; unit counts proven optimal where the exact phase finishes in time."""
     names = (hamlets["name_prefix"].fillna("") + " " + hamlets["hamlet_name"]).str.strip()
     names.index = hamlets["hamlet_code"]
-    df = minimal_option(compliance, adjacency, rules, names=names)
-    units = df.groupby("option_name")["unit_id"].nunique()
-    context.add_output_metadata(
-        {"hamlets": len(df)} | {f"units_{k}": int(v) for k, v in units.items()}
+    result = plan_options(
+        compliance,
+        adjacency,
+        rules,
+        names=names,
+        measures=hamlet_measures(hamlets),
+        time_limit_s_per_commune=planning.exact_time_limit_s,
+        workers=planning.workers,
     )
-    return df
+    summary = result.summary
+    per_option = summary.groupby("option_name").agg(
+        units_after=("units_after", "sum"),
+        noncompliant=("noncompliant_units_after", "sum"),
+        optimal_communes=("optimality_status", lambda s: int((s == "optimal").sum())),
+        exact_seconds=("exact_seconds", "sum"),
+    )
+    metadata = {
+        f"{option}_{key}": (float(value) if key == "exact_seconds" else int(value))
+        for option, row in per_option.iterrows()
+        for key, value in row.items()
+    }
+    yield dg.Output(result.assignments, output_name="assignments", metadata=metadata)
+    yield dg.Output(result.units, output_name="units")
+    yield dg.Output(summary, output_name="summary")
 
 
 PLANNING_ASSETS = [
     planning_hamlet_compliance,
     planning_hamlet_adjacency,
-    planning_merger_assignments,
+    planning_merger_options,
 ]

@@ -123,7 +123,7 @@ def consolidated_targets(
     if override is not None:
         targets = dict(override)
     else:
-        configured = getattr(rules, "consolidated_target_households", None)
+        configured = rules.consolidated_target_households
         targets = dict(configured or rules.allowance_high_tier_households)
     missing = [k for k in HAMLET_KIND_LABELS_VI if k not in targets]
     if missing:

@@ -46,7 +46,7 @@ _PROFILE_REQUIRED = (
     "base_salary_vnd_per_month",
     "consultation_approval_share",
 )
-_PROFILE_OPTIONAL = ("effective_from", "citations")
+_PROFILE_OPTIONAL = ("effective_from", "citations", "consolidated_target_households")
 _CITATION_KEYS = ("standard", "mandatory", "exemption")
 _TOP_LEVEL = ("version", "default_profile", "province_regions", "region_labels_vi", "profiles")
 
@@ -93,6 +93,8 @@ class RulesProfile:
     citations: dict[str, str]
     known_exemption_categories: dict[str, str]
     source: str
+    # Households per unit the consolidated option aims for (default: the allowance tier).
+    consolidated_target_households: dict[str, int] | None = None
 
     def region_for(self, province_code: str) -> str:
         """Region (vùng) of a 2-digit province code, as the rules file maps it."""
@@ -232,6 +234,11 @@ def load_rules(
         citations=citations,
         known_exemption_categories=known_exemptions,
         source=source,
+        consolidated_target_households=(
+            dict(p["consolidated_target_households"])
+            if p.get("consolidated_target_households")
+            else None
+        ),
     )
 
 
@@ -418,13 +425,16 @@ class _Checker:
         )
         for key in ("allowance_multiplier_high", "allowance_multiplier_standard"):
             self.positive_number(prof[key], (*kp, key))
-        tkp = (*kp, "allowance_high_tier_households")
-        tiers = self.mapping(prof["allowance_high_tier_households"], tkp)
-        self.only_keys(tiers, HAMLET_KINDS, tkp)
-        for kind in HAMLET_KINDS:
-            if kind not in tiers:
-                raise self.fail((*tkp, kind), "is missing")
-            self.positive_int(tiers[kind], (*tkp, kind))
+        for key in ("allowance_high_tier_households", "consolidated_target_households"):
+            if key not in prof:
+                continue  # only the consolidated target is optional
+            tkp = (*kp, key)
+            tiers = self.mapping(prof[key], tkp)
+            self.only_keys(tiers, HAMLET_KINDS, tkp)
+            for kind in HAMLET_KINDS:
+                if kind not in tiers:
+                    raise self.fail((*tkp, kind), "is missing")
+                self.positive_int(tiers[kind], (*tkp, kind))
         skp = (*kp, "base_salary_vnd_per_month")
         steps = prof["base_salary_vnd_per_month"]
         if not isinstance(steps, list) or not steps:
