@@ -63,6 +63,11 @@ def test_contract_table_round_trip_keeps_text_codes_and_native_geometry(warehous
         assert types.loc["geometry", "udt_name"] == "geometry"
         srid = warehouse.query("SELECT DISTINCT ST_SRID(geometry) AS srid FROM staging.communes")
         assert srid["srid"].tolist() == [4326]
+        indexes = warehouse.query(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'staging' "
+            "AND tablename = 'communes'"
+        )["indexdef"]
+        assert indexes.str.contains("USING gist (geometry)", regex=False).any()
     assert types.loc["commune_code", "data_type"] in ("VARCHAR", "text")
     area = warehouse.query("SELECT sum(ST_Area(geometry)) AS a FROM staging.communes")["a"][0]
     assert area == pytest.approx(0.02)

@@ -141,6 +141,8 @@ class PostgresSession:
                 else:
                     columns = ", ".join(f'"{c}" {POSTGRES_TYPES[t]}' for c, t in types.items())
                     cursor.execute(f"CREATE TABLE {qualified_name} ({columns})")
+                for column in (c for c, t in types.items() if t == "geometry"):
+                    cursor.execute(f'CREATE INDEX ON {qualified_name} USING GIST ("{column}")')
             if replace_where is not None and exists:
                 condition = " AND ".join(f'"{c}" = %s' for c in replace_where)
                 cursor.execute(
