@@ -189,6 +189,42 @@ def synth(
 
 @main.command()
 @click.option(
+    "--warehouse",
+    "warehouse_url",
+    default="data/warehouse.duckdb",
+    show_default=True,
+    help="DuckDB path or PostgreSQL URL with published marts.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Exports folder (default: exports/ beside a DuckDB warehouse).",
+)
+def export(warehouse_url: str, out_dir: Path | None) -> None:
+    """Write the province's exports from the published marts (no pipeline run).
+
+    \b
+    Example:
+      hamlets export --warehouse data/warehouse.duckdb --out data/exports
+    """
+    from assets.exports.location import Exports
+    from assets.exports.province import export_province
+
+    root = out_dir or Settings(warehouse_url=warehouse_url).exports_root
+    try:
+        written = export_province(Warehouse(warehouse_url), Exports(root))
+    except (WarehouseError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Wrote {written['geopackage']}, {written['interactive_map']}, "
+        f"{written['commune_workbooks']} commune workbooks and {written['commune_maps']} maps"
+    )
+
+
+@main.command()
+@click.option(
     "--hamlets",
     "hamlets_path",
     required=True,

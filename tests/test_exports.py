@@ -85,8 +85,11 @@ def _frames():
 
 def test_geopackage_has_every_layer_readable_by_qgis(tmp_path):
     hamlets, compliance, units, communes, _ = _frames()
-    before = hamlets_before(hamlets, compliance)
+    issues = pd.DataFrame({"hamlet_code": ["04001001", "04001001", None]})
+    before = hamlets_before(hamlets, compliance, issues)
     path = write_province_geopackage(tmp_path / "tinh_04.gpkg", communes, before, units)
+    counts = gpd.read_file(path, layer="hamlets_before").set_index("hamlet_code")["issue_count"]
+    assert counts.to_dict() == {"04001001": 2, "04001002": 0, "04001003": 0}
     layers = {name for name, _ in pyogrio.list_layers(path)}
     assert layers == {"communes", "hamlets_before", "units_minimal", "data_dictionary"}
     read = gpd.read_file(path, layer="units_minimal")
@@ -99,10 +102,26 @@ def test_geopackage_has_every_layer_readable_by_qgis(tmp_path):
 def test_commune_workbook_has_vietnamese_headers_and_sheets(tmp_path):
     hamlets, compliance, units, communes, assignments = _frames()
     before = hamlets_before(hamlets, compliance)
-    [path] = write_commune_workbooks(tmp_path, communes, before, units, assignments)
+    options = pd.DataFrame(
+        {
+            "commune_code": ["04001"],
+            "option_name": ["minimal"],
+            "units_before": [3],
+            "units_after": [2],
+            "positions_before": [9],
+            "positions_after": [6],
+            "allowance_fund_before_vnd_per_year": [3 * 6.5 * 2_530_000 * 12],
+            "allowance_fund_after_vnd_per_year": [2 * 6.5 * 2_530_000 * 12],
+            "allowance_saving_vnd_per_year": [6.5 * 2_530_000 * 12],
+        }
+    )
+    [path] = write_commune_workbooks(tmp_path, communes, before, units, assignments, options)
     assert path.name == "04001_truong_ha.xlsx"
     sheets = pd.read_excel(path, sheet_name=None)
-    assert list(sheets) == ["Hiện trạng", "PA Tối thiểu", "Giải thích"]
+    assert list(sheets) == ["Hiện trạng", "PA Tối thiểu", "Nhân sự, phụ cấp", "Giải thích"]
+    costs = sheets["Nhân sự, phụ cấp"]
+    assert costs["Tiết kiệm phụ cấp (đồng/năm)"].tolist() == [197_340_000]
+    assert costs["Số người hoạt động KCT sau"].tolist() == [6]
     today = sheets["Hiện trạng"]
     assert {"Mã thôn/TDP", "Số hộ (đếm)", "Tình trạng đạt chuẩn"} <= set(today.columns)
     assert set(today["Tình trạng đạt chuẩn"]) == {"Dưới ngưỡng bắt buộc sắp xếp", "Đạt chuẩn"}

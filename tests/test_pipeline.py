@@ -259,3 +259,28 @@ def test_whole_graph_on_postgis_matches_duckdb(published, small_landing, postgre
         "AS valid FROM marts.merged_units_current"
     ).iloc[0]
     assert units["n"] > 0 and units["srid"] == 4326 and units["valid"]
+
+
+def test_export_command_rewrites_the_files_from_the_marts(published, tmp_path):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    settings, _ = published
+    result = CliRunner().invoke(
+        main, ["export", "--warehouse", settings.warehouse_url, "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    communes = Warehouse(settings.warehouse_url).read_table("staging.communes")
+    province = communes["province_code"].iloc[0]
+    workbooks = sorted((tmp_path / province / "xa").glob("*.xlsx"))
+    assert len(workbooks) == len(communes)
+    sheets = pd.read_excel(workbooks[0], sheet_name=None)
+    assert {
+        "Hiện trạng",
+        "PA Tối thiểu",
+        "PA Đạt chuẩn",
+        "PA Hợp nhất lớn",
+        "Nhân sự, phụ cấp",
+    } <= set(sheets)
+    assert (tmp_path / province / f"tinh_{province}.gpkg").exists()

@@ -51,8 +51,10 @@ def with_vietnamese_headers(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns={c: FIELDS[c].label_vi for c in df.columns if c in FIELDS})
 
 
-def hamlets_before(hamlets: gpd.GeoDataFrame, compliance: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Each hamlet as it is today, with its counts and compliance."""
+def hamlets_before(
+    hamlets: gpd.GeoDataFrame, compliance: pd.DataFrame, issues: pd.DataFrame | None = None
+) -> gpd.GeoDataFrame:
+    """Each hamlet as it is today, with its counts, compliance and record-issue count."""
     columns = [
         "hamlet_code",
         "households",
@@ -64,6 +66,9 @@ def hamlets_before(hamlets: gpd.GeoDataFrame, compliance: pd.DataFrame) -> gpd.G
     out = hamlets[
         ["hamlet_code", "commune_code", "name_prefix", "hamlet_name", "hamlet_kind", "geometry"]
     ].merge(compliance[columns], on="hamlet_code", how="left")
+    if issues is not None:
+        counts = issues.dropna(subset=["hamlet_code"]).groupby("hamlet_code").size()
+        out["issue_count"] = out["hamlet_code"].map(counts).fillna(0).astype(int)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=hamlets.crs)
 
 
@@ -88,19 +93,34 @@ def write_province_geopackage(
     return path
 
 
+COST_SHEET_COLUMNS = (
+    "option_name",
+    "units_before",
+    "units_after",
+    "positions_before",
+    "positions_after",
+    "allowance_fund_before_vnd_per_year",
+    "allowance_fund_after_vnd_per_year",
+    "allowance_saving_vnd_per_year",
+)
+
+
 def write_commune_workbooks(
     folder: Path,
     communes: pd.DataFrame,
     before: pd.DataFrame,
     units: pd.DataFrame,
     assignments: pd.DataFrame,
+    options: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """One workbook per commune: hamlets before, units after each option, explanations."""
+    """One workbook per commune: hamlets before, units after each option, part-time
+    positions and allowance fund per option, and the explanation of every merge."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     before_by = dict(tuple(pd.DataFrame(before).drop(columns="geometry").groupby("commune_code")))
     units_by = dict(tuple(pd.DataFrame(units).drop(columns="geometry").groupby("commune_code")))
     why_by = dict(tuple(assignments.groupby("commune_code")))
+    cost_by = dict(tuple(options.groupby("commune_code"))) if options is not None else {}
     for commune in communes.itertuples():
         path = folder / f"{commune.commune_code}_{slug(commune.commune_name)}.xlsx"
         with pd.ExcelWriter(path, engine="openpyxl") as workbook:
@@ -118,6 +138,14 @@ def write_commune_workbooks(
                 )
                 with_vietnamese_headers(sheet).to_excel(
                     workbook, sheet_name=f"PA {OPTION_LABELS_VI.get(option, option)}", index=False
+                )
+            costs = cost_by.get(commune.commune_code)
+            if costs is not None:
+                sheet = costs[list(COST_SHEET_COLUMNS)].assign(
+                    option_name=costs["option_name"].map(OPTION_LABELS_VI)
+                )
+                with_vietnamese_headers(sheet).to_excel(
+                    workbook, sheet_name="Nhân sự, phụ cấp", index=False
                 )
             reasons = why_by.get(commune.commune_code, pd.DataFrame(columns=assignments.columns))
             with_vietnamese_headers(

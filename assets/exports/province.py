@@ -1,0 +1,61 @@
+"""Write every export of one province from what the warehouse has published."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from assets.exports.files import (
+    hamlets_before,
+    write_commune_map,
+    write_commune_workbooks,
+    write_province_geopackage,
+    write_province_map,
+)
+from assets.exports.location import Exports
+from assets.staging.tables import province_code_of
+from assets.warehouse import Warehouse
+
+
+def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]:
+    """GeoPackage and interactive map of the province; Excel and PNG per commune."""
+    with warehouse.connect() as con:
+        communes = warehouse.read_table("staging.communes", con=con)
+        hamlets = warehouse.read_table("staging.hamlets", con=con)
+        compliance = warehouse.read_table("planning.hamlet_compliance", con=con)
+        assignments = warehouse.read_table("planning.merger_assignments", con=con)
+        issues = warehouse.read_table("quality.record_issues", con=con)
+        units = warehouse.read_table("marts.merged_units_current", con=con)
+        options = warehouse.read_table("marts.merger_options_current", con=con)
+    province = province_code_of(communes)
+    units = units[units["province_code"] == province]
+    options = options[options["province_code"] == province]
+    folder = exports.folder_for(province)
+    before = hamlets_before(hamlets, compliance, issues)
+    geopackage = write_province_geopackage(
+        folder / f"tinh_{province}.gpkg",
+        communes[["commune_code", "commune_name", "unit_kind", "area_km2", "geometry"]],
+        before,
+        units,
+    )
+    workbooks = write_commune_workbooks(
+        folder / "xa", communes, before, pd.DataFrame(units), assignments, pd.DataFrame(options)
+    )
+    html = write_province_map(folder / f"ban_do_tinh_{province}.html", before, units)
+    maps: list[Path] = [
+        write_commune_map(
+            folder / "xa" / f"{path.stem}.png",
+            communes[communes["commune_code"] == code],
+            before[before["commune_code"] == code],
+            units[units["commune_code"] == code],
+        )
+        for code, path in zip(communes["commune_code"], workbooks, strict=True)
+    ]
+    return {
+        "folder": folder,
+        "geopackage": geopackage,
+        "interactive_map": html,
+        "commune_workbooks": len(workbooks),
+        "commune_maps": len(maps),
+    }
