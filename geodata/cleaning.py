@@ -20,6 +20,22 @@ MIN_REPORTED_M2 = 1.0  # changes smaller than this are float noise
 SLIVER_MAX_M2 = 5_000.0  # gaps up to this size are given to a neighbour
 
 
+def valid_polygons(geometries: np.ndarray) -> np.ndarray:
+    """Valid and polygonal: repaired by noding (make_valid's default "linework" method),
+    then only the polygonal parts kept (an overlay may leave shared edges as lines).
+
+    The "structure" method is not used: on rings that touch themselves after an overlay
+    it can keep a sliver and drop the hamlet's body.
+    """
+    repaired = shapely.make_valid(np.asarray(geometries, dtype=object))
+    mixed = np.flatnonzero(shapely.get_type_id(repaired) == 7)  # GeometryCollection
+    for i in mixed:
+        parts = shapely.get_parts(repaired[i])
+        polygons = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+        repaired[i] = shapely.union_all(polygons) if len(polygons) else shapely.Polygon()
+    return repaired
+
+
 def _record(rows: list[dict], code: str, commune: str, kind: str, area: float, detail: str) -> None:
     if area >= MIN_REPORTED_M2:
         rows.append(
@@ -46,7 +62,7 @@ def clean_hamlet_geometries(
     commune_shapes = communes.to_crs(metric).set_index("commune_code").geometry
     codes = work["hamlet_code"].to_numpy()
     commune_of = work["commune_code"].to_numpy()
-    geometries = shapely.make_valid(work.geometry.values)
+    geometries = valid_polygons(work.geometry.values)
     rows: list[dict] = []
 
     # 1. Clip each hamlet to its own commune.
@@ -95,12 +111,9 @@ def clean_hamlet_geometries(
             geometries[winner] = shapely.union(geometries[winner], gap)
             _record(rows, codes[winner], commune, "gap_filled", area, "sliver between hamlets")
 
-    # Overlay leftovers (shared edges as lines, points) are dropped: polygons only.
-    geometries = shapely.make_valid(geometries, method="structure", keep_collapsed=False)
+    geometries = valid_polygons(geometries)
     cleaned = work.set_geometry(gpd.GeoSeries(geometries, crs=metric)).to_crs(STORAGE_CRS)
-    cleaned["geometry"] = shapely.make_valid(
-        cleaned.geometry.values, method="structure", keep_collapsed=False
-    )
+    cleaned["geometry"] = valid_polygons(cleaned.geometry.values)
     text = ["hamlet_code", "commune_code", "adjustment", "detail"]
     adjustments = pd.DataFrame(rows, columns=[*text[:3], "area_m2", "detail"])
     return cleaned, adjustments.astype({c: "string" for c in text} | {"area_m2": float})

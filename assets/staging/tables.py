@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS, LandingFileError
 from assets.staging.headers import to_canonical
@@ -31,7 +30,7 @@ from assets.staging.normalise import (
     split_hamlet_name,
 )
 from expectations.schemas import TABLES, Table, header_key
-from geodata.cleaning import clean_hamlet_geometries
+from geodata.cleaning import clean_hamlet_geometries, valid_polygons
 from geodata.crs import STORAGE_CRS, area_km2
 from geodata.crs_detection import CrsDetectionError, to_storage_crs
 
@@ -145,9 +144,7 @@ def repair_geometries(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Make polygons valid, keeping them polygonal (features without geometry are
     rejected before this)."""
     out = gdf.copy()
-    out["geometry"] = shapely.make_valid(
-        gdf.geometry.values, method="structure", keep_collapsed=False
-    )
+    out["geometry"] = valid_polygons(gdf.geometry.values)
     return out.set_crs(STORAGE_CRS, allow_override=True)
 
 
