@@ -1,13 +1,25 @@
 """Great Expectations suites generated from the data contracts, and a runner.
 
-Every expectation here is derived from a :class:`~expectations.schemas.Table` (its columns,
-required columns, primary key and each field's pattern, allowed values and range), so a
-rule changes in ``schemas.py`` and nowhere else.
+The contract expectations are derived from a :class:`~expectations.schemas.Table` (its
+columns, required columns, primary key and each field's pattern, allowed values and
+range), so a contract rule changes in ``schemas.py`` and nowhere else.
 
 Results leave this module as counts only (:class:`SuiteResult`): GX keeps offending values
 in its results (``partial_unexpected_list`` and friends), and the tables validated here
 hold names and citizen IDs that must not reach logs or Dagster metadata. We also ask GX
 for ``partial_unexpected_count=0`` so those values are not even collected.
+
+Beyond the contract, each table may carry domain expectations (``DOMAIN_RULES``): the
+citizen ID custom expectation and household rules on persons, hamlet codes and
+coordinates on households, declared population against households on the registry.
+Domain expectations are GX ``warning`` severity: a failure is reported but, unlike a
+broken contract, does not block publishing (the record rules quarantine row by row).
+Values that change per run (the reference date, the registry's hamlet codes) are GX
+suite parameters, passed to :func:`validate_frame`.
+
+Data Docs (HTML) are written only when asked (``data_docs_dir``); they are restricted
+like the data, although they hold counts and the expectations' own settings only: the
+same ``RESULT_FORMAT`` applies, so no unexpected values are collected to render.
 
 GX is imported lazily: it takes seconds to import, and modules that only need the
 contracts (or a Dagster code location that merely lists the asset checks) should not pay
@@ -21,14 +33,20 @@ import os
 # Before great_expectations is ever imported: no analytics, no network.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+import datetime as dt
 import functools
+import shutil
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from expectations.household_rules import HEAD_MIN_AGE_YEARS
+from expectations.reference import VIETNAM_LATITUDE, VIETNAM_LONGITUDE
 from expectations.schemas import Field, Table
 
 if TYPE_CHECKING:
@@ -38,12 +56,112 @@ if TYPE_CHECKING:
 RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
 
 
+# Suite parameters: values that change per run, bound when a suite is validated.
+AS_OF = "as_of"
+HEAD_MIN_AGE = "head_min_age"
+KNOWN_HAMLET_CODES = "known_hamlet_codes"
+DATA_DOCS_SITE = "restricted"
+# Data Docs keep this many past runs per suite (HTML and the counts they render).
+DATA_DOCS_KEEP_RUNS = 20
+WARNING = "warning"
+
+
 def _gx() -> tuple[ModuleType, ModuleType]:
     """Import GX on first use (slow import; see the module docstring)."""
     import great_expectations as gx_module
     import great_expectations.expectations as gxe
 
+    import expectations.gx_custom  # noqa: F401 (registers the custom expectations)
+
     return gx_module, gxe
+
+
+def _parameter(name: str) -> dict[str, str]:
+    return {"$PARAMETER": name}
+
+
+def _persons_rules(gxe: ModuleType) -> list[Any]:
+    from expectations.gx_custom import (
+        ExpectCitizenIdToBeConsistent,
+        ExpectHouseholdHeadToBeOfAge,
+        ExpectHouseholdToHaveOneHead,
+    )
+
+    return [
+        ExpectCitizenIdToBeConsistent(
+            column_list=["citizen_id", "sex", "birth_date"], as_of=_parameter(AS_OF)
+        ),
+        gxe.ExpectColumnValuesToBeUnique(column="citizen_id"),
+        gxe.ExpectColumnValuesToBeBetween(column="birth_date", max_value=_parameter(AS_OF)),
+        ExpectHouseholdToHaveOneHead(column_list=["household_id", "is_household_head"]),
+        ExpectHouseholdHeadToBeOfAge(
+            column_list=["is_household_head", "birth_date"],
+            as_of=_parameter(AS_OF),
+            min_age=_parameter(HEAD_MIN_AGE),
+        ),
+    ]
+
+
+def _households_rules(gxe: ModuleType) -> list[Any]:
+    return [
+        gxe.ExpectColumnValuesToBeInSet(
+            column="hamlet_code", value_set=_parameter(KNOWN_HAMLET_CODES)
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="longitude", min_value=VIETNAM_LONGITUDE[0], max_value=VIETNAM_LONGITUDE[1]
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="latitude", min_value=VIETNAM_LATITUDE[0], max_value=VIETNAM_LATITUDE[1]
+        ),
+    ]
+
+
+def _hamlets_rules(gxe: ModuleType) -> list[Any]:
+    # Every household has at least one resident.
+    return [
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="declared_population",
+            column_B="declared_households",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        )
+    ]
+
+
+# Domain expectations per table, beyond its contract, with the suite parameters they need.
+DOMAIN_RULES: dict[str, tuple[Callable[[ModuleType], list[Any]], tuple[str, ...]]] = {
+    "staging.persons": (_persons_rules, (AS_OF, HEAD_MIN_AGE)),
+    "staging.households": (_households_rules, (KNOWN_HAMLET_CODES,)),
+    "staging.hamlets": (_hamlets_rules, ()),
+}
+
+
+def suite_parameters(table: Table, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameter values ``table``'s suite needs: ``given``, else the defaults.
+
+    ``as_of`` defaults to today (UTC) and ``head_min_age`` to 15; the registry's hamlet
+    codes have no default. Raises ValueError naming a parameter that is missing.
+    """
+    given = dict(given or {})
+    needed = DOMAIN_RULES.get(table.qualified_name, (None, ()))[1]
+    defaults: dict[str, Any] = {
+        AS_OF: dt.datetime.now(dt.UTC).date(),
+        HEAD_MIN_AGE: HEAD_MIN_AGE_YEARS,
+    }
+    out = {}
+    for name in needed:
+        if given.get(name) is not None:
+            out[name] = given[name]
+        elif name in defaults:
+            out[name] = defaults[name]
+        else:
+            raise ValueError(f"suite {table.qualified_name} needs the parameter {name!r}")
+    if AS_OF in out:
+        # Compared with datetime64 columns: a Timestamp, never a bare date or text.
+        out[AS_OF] = pd.Timestamp(out[AS_OF]).tz_localize(None).normalize()
+    if KNOWN_HAMLET_CODES in out:
+        out[KNOWN_HAMLET_CODES] = sorted({str(c) for c in out[KNOWN_HAMLET_CODES]})
+    return out
 
 
 def _checked_fields(table: Table) -> list[Field]:
@@ -51,13 +169,14 @@ def _checked_fields(table: Table) -> list[Field]:
     return [f for f in table.fields if f.type != "geometry"]
 
 
-def build_suite(table: Table) -> gx.ExpectationSuite:
+def build_suite(table: Table, *, domain: bool = True) -> gx.ExpectationSuite:
     """Build the suite named ``table.qualified_name`` from the table's contract.
 
     Per column: it exists; not null when required; matches its ``pattern``; lies in its
     ``allowed_values``; lies between ``min_value`` and ``max_value``. Per table: the
     primary key is unique (compound keys as one expectation). Geometry columns are left
     out: GX's pandas engine cannot evaluate them and the staging step repairs them.
+    With ``domain`` the table's ``DOMAIN_RULES`` follow, at ``warning`` severity.
     """
     gx_module, gxe = _gx()
     expectations: list[Any] = []
@@ -82,6 +201,10 @@ def build_suite(table: Table) -> gx.ExpectationSuite:
         expectations.append(gxe.ExpectColumnValuesToBeUnique(column=key[0]))
     elif len(key) > 1:
         expectations.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=key))
+    if domain and table.qualified_name in DOMAIN_RULES:
+        for expectation in DOMAIN_RULES[table.qualified_name][0](gxe):
+            expectation.severity = WARNING
+            expectations.append(expectation)
     # Passed to the constructor, not added one by one: ``add_expectation`` on a suite that
     # belongs to no context saves through GX's global "current" context, which may hold
     # another suite of the same name (the cached one in ``_runner``) and corrupt it.
@@ -93,11 +216,12 @@ class ExpectationOutcome:
     """One expectation's outcome, as counts (never values)."""
 
     expectation: str
-    column: str | None  # compound keys: the columns joined with ","
+    column: str | None  # several columns: joined with ","
     success: bool
     unexpected_count: int | None
     element_count: int | None
     raised_exception: bool = False  # GX could not evaluate it (e.g. the column is missing)
+    severity: str = "critical"  # GX failure severity: critical (contract) or warning
 
 
 @dataclass(frozen=True)
@@ -109,14 +233,20 @@ class SuiteResult:
     evaluated: int
     failed: int
     outcomes: tuple[ExpectationOutcome, ...]
+    data_docs: str | None = None  # index.html of the Data Docs written, if any
 
     @property
     def failed_outcomes(self) -> tuple[ExpectationOutcome, ...]:
         return tuple(o for o in self.outcomes if not o.success)
 
+    @property
+    def critical_failures(self) -> tuple[ExpectationOutcome, ...]:
+        """Failures of ``critical`` expectations (the contract): the ones that block."""
+        return tuple(o for o in self.failed_outcomes if o.severity != WARNING)
+
     def as_metadata(self) -> dict[str, Any]:
         """JSON-serialisable counts for a Dagster asset check (no data values)."""
-        return {
+        metadata: dict[str, Any] = {
             "suite": self.suite_name,
             "success": self.success,
             "evaluated_expectations": self.evaluated,
@@ -128,10 +258,65 @@ class SuiteResult:
                     "unexpected_count": o.unexpected_count,
                     "element_count": o.element_count,
                     "raised_exception": o.raised_exception,
+                    "severity": o.severity,
                 }
                 for o in self.failed_outcomes
             ],
         }
+        if self.data_docs is not None:
+            metadata["data_docs"] = self.data_docs
+        return metadata
+
+
+@dataclass
+class _Site:
+    """One GX context per Data Docs location (or none), shared by every table's runner.
+
+    With a location, validation results (counts only) are kept on disk beside the HTML,
+    so the Data Docs index lists the past runs of every suite, not only this process'.
+    """
+
+    context: Any
+    datasource: Any
+    directory: Path | None
+    lock: threading.Lock
+
+
+@functools.lru_cache(maxsize=8)
+def _site(directory: str | None) -> _Site:
+    gx_module, _ = _gx()
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults())
+    if directory is not None:
+        root = Path(directory)
+        config.stores["validation_results_store"]["store_backend"] = {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(root / "validation_results"),
+        }
+        config.data_docs_sites = {
+            DATA_DOCS_SITE: {
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(root),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        }
+    context = gx_module.get_context(mode="ephemeral", project_config=config)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    datasource = context.data_sources.add_pandas(name="frames")
+    return _Site(
+        context=context,
+        datasource=datasource,
+        directory=None if directory is None else Path(directory),
+        lock=threading.Lock(),
+    )
 
 
 @dataclass
@@ -141,6 +326,7 @@ class _Runner:
     validation: Any
     datasource: Any
     lock: threading.Lock
+    site: _Site | None = None
 
     def release_data(self) -> None:
         """Drop GX's reference to the last validated frame.
@@ -154,28 +340,32 @@ class _Runner:
         batches.batch_data_cache.clear()
 
 
+def _runner(table: Table, data_docs_dir: str | None = None) -> _Runner:
+    """The table's runner for a Data Docs location (None: no Data Docs)."""
+    return _cached_runner(table, data_docs_dir)
+
+
 @functools.lru_cache(maxsize=64)
-def _runner(table: Table) -> _Runner:
-    """Build context, datasource, batch definition, suite and validation definition once.
+def _cached_runner(table: Table, data_docs_dir: str | None) -> _Runner:
+    """Build datasource asset, batch definition, suite and validation definition once.
 
     Building takes ~30 ms, against ~0.3 s to validate 100k persons, so the cache saves
-    little time; it keeps one long-lived, in-memory context per table (suite names never
-    clash) instead of a new context per asset check. GX objects are stateful: one run at
-    a time per table (the lock), and ``release_data`` after each run.
+    little time; it keeps one long-lived, in-memory context per Data Docs location
+    (suite names never clash) instead of a new context per asset check. GX objects are
+    stateful: one run at a time per table (the lock), and ``release_data`` after each run.
     """
     gx_module, _ = _gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx_module.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    datasource = context.data_sources.add_pandas(name="frames")
-    asset = datasource.add_dataframe_asset(name=table.qualified_name)
+    site = _site(data_docs_dir)
+    context = site.context
+    asset = site.datasource.add_dataframe_asset(name=table.qualified_name)
     batch = asset.add_batch_definition_whole_dataframe(name="whole_frame")
     suite = context.suites.add(build_suite(table))
     validation = context.validation_definitions.add(
         gx_module.ValidationDefinition(name=table.qualified_name, data=batch, suite=suite)
     )
-    return _Runner(validation=validation, datasource=datasource, lock=threading.Lock())
+    return _Runner(
+        validation=validation, datasource=site.datasource, lock=threading.Lock(), site=site
+    )
 
 
 def to_gx_frame(df: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -210,14 +400,81 @@ def _count(result: dict[str, Any], key: str) -> int | None:
     return None if value is None else int(value)
 
 
-def validate_frame(df: pd.DataFrame, table: Table) -> SuiteResult:
-    """Validate ``df`` against the suite built from ``table``; return counts only."""
-    runner = _runner(table)
+def _severity(config: Any) -> str:
+    severity = getattr(config, "severity", None)
+    return str(getattr(severity, "value", severity) or "critical")
+
+
+def _prune_runs(directory: Path, suite_name: str, keep: int) -> None:
+    """Keep the newest ``keep`` runs of one suite in the Data Docs (results and HTML).
+
+    Both trees are laid out ``<layer>/<table>/<run name>/<run time>/``; run times sort
+    as text.
+    """
+    parts = suite_name.split(".")
+    runs: list[Path] = []
+    for tree in (directory / "validation_results", directory / "validations"):
+        base = tree.joinpath(*parts)
+        if base.is_dir():
+            runs += [p for p in base.glob("*/*") if p.is_dir()]
+    by_time = sorted({p.name for p in runs}, reverse=True)
+    stale = set(by_time[keep:])
+    for path in runs:
+        if path.name in stale:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_data_docs(runner: _Runner, run_id: Any, suite_name: str) -> str:
+    """Render this run's page, the suite's page and the index; returns the index path."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    site = runner.site
+    assert site is not None and site.directory is not None
+    store = site.context.validation_results_store
+    with site.lock:
+        _prune_runs(site.directory, suite_name, DATA_DOCS_KEEP_RUNS)
+        this_run = [
+            key
+            for key in store.list_keys()
+            if key.run_id == run_id and key.expectation_suite_identifier.name == suite_name
+        ]
+        site.context.build_data_docs(
+            site_names=[DATA_DOCS_SITE],
+            resource_identifiers=[ExpectationSuiteIdentifier(name=suite_name), *this_run],
+        )
+    return str(site.directory / "index.html")
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    table: Table,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    data_docs_dir: Path | str | None = None,
+    run_name: str | None = None,
+) -> SuiteResult:
+    """Validate ``df`` against the suite built from ``table``; return counts only.
+
+    ``parameters`` bind the suite's parameters (see :func:`suite_parameters`). With
+    ``data_docs_dir`` the run is also rendered as Data Docs HTML there (a restricted
+    location: see the module docstring), under ``run_name`` (e.g. the Dagster run id).
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    directory = None if data_docs_dir is None else str(Path(data_docs_dir).resolve())
+    runner = _runner(table, directory)
     frame = to_gx_frame(df, table)
+    values = suite_parameters(table, parameters)
+    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
     with runner.lock:
         try:
             run = runner.validation.run(
-                batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT
+                batch_parameters={"dataframe": frame},
+                expectation_parameters=values,
+                result_format=RESULT_FORMAT,
+                run_id=run_id,
             )
         finally:
             runner.release_data()
@@ -228,6 +485,8 @@ def validate_frame(df: pd.DataFrame, table: Table) -> SuiteResult:
         column = kwargs.get("column")
         if column is None and kwargs.get("column_list"):
             column = ",".join(kwargs["column_list"])
+        if column is None and kwargs.get("column_A"):
+            column = f"{kwargs['column_A']},{kwargs['column_B']}"
         raised = _raised(res.exception_info)
         result = res.result or {}
         outcomes.append(
@@ -238,15 +497,18 @@ def validate_frame(df: pd.DataFrame, table: Table) -> SuiteResult:
                 unexpected_count=_count(result, "unexpected_count"),
                 element_count=_count(result, "element_count"),
                 raised_exception=raised,
+                severity=_severity(config),
             )
         )
     # GX returns results grouped by metric, not in suite order; sort for stable output.
     outcomes.sort(key=lambda o: (o.column or "", o.expectation))
     failed = sum(not o.success for o in outcomes)
+    docs = _write_data_docs(runner, run_id, table.qualified_name) if directory else None
     return SuiteResult(
         suite_name=table.qualified_name,
         success=failed == 0,
         evaluated=len(outcomes),
         failed=failed,
         outcomes=tuple(outcomes),
+        data_docs=docs,
     )

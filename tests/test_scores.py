@@ -91,3 +91,43 @@ def test_pareto_front_and_composite_score():
     ).set_index("option_name")  # fmt: skip
     assert not scores.loc["worse", "is_pareto_optimal"]
     assert scores.loc[["keep", "merge"], "is_pareto_optimal"].all()
+
+
+def test_household_spread_and_ethnic_cohesion():
+    import geopandas as gpd
+    import shapely
+
+    from assets.marts.scores import ethnic_cohesion, household_spread_km
+
+    assignments = pd.DataFrame(
+        {
+            "option_name": ["merge", "merge"],
+            "commune_code": ["X", "X"],
+            "hamlet_code": ["a", "b"],
+            "unit_id": ["a", "a"],
+        }
+    )
+    # One unit: a 2 km x 1 km box in UTM 48N; households at its centre and at a corner.
+    box = shapely.box(500_000, 2_500_000, 502_000, 2_501_000)
+    units = gpd.GeoDataFrame(
+        {"option_name": ["merge"], "unit_id": ["a"], "commune_code": ["X"]},
+        geometry=[box],
+        crs="EPSG:32648",
+    ).to_crs(4326)
+    points = gpd.GeoSeries(
+        [shapely.Point(501_000, 2_500_500), shapely.Point(500_000, 2_500_000)], crs="EPSG:32648"
+    ).to_crs(4326)
+    households = pd.DataFrame(
+        {"hamlet_code": ["a", "b"], "longitude": points.x, "latitude": points.y}
+    )
+    spread = household_spread_km(assignments, units, households)
+    assert spread["max_household_distance_km"].iloc[0] == pytest.approx(5**0.5 / 2, rel=1e-3)
+    counts = pd.DataFrame(
+        {
+            "hamlet_code": ["a", "a", "b"],
+            "ethnicity": ["Tày", "Nùng", "Tày"],
+            "persons": [30, 10, 60],
+        }
+    )
+    cohesion = ethnic_cohesion(assignments, counts)
+    assert cohesion["ethnic_cohesion"].iloc[0] == pytest.approx(90 / 100)

@@ -38,9 +38,9 @@ def person(n: int, **overrides: object) -> dict[str, object]:
         "birth_date": "1990-05-01",
         "birth_date_is_partial": False,
         "sex": "nam",
-        "household_id": f"HK{n // 3:04d}",
-        "relation_to_head": "con",
-        "is_household_head": n % 3 == 0,
+        "household_id": f"HK{n:04d}",
+        "relation_to_head": "Chủ hộ",
+        "is_household_head": True,
         "ethnicity": "Kinh",
         "source_file": "persons.csv",
         "source_sha256": "a" * 64,
@@ -139,7 +139,11 @@ def test_failures_are_counted_per_expectation():
     assert outcome(result, "expect_column_values_to_not_be_null", "full_name").unexpected_count == 1
     assert outcome(result, "expect_column_values_to_be_unique", "record_id").unexpected_count == 2
     assert outcome(result, "expect_column_values_to_be_unique", "record_id").element_count == 5
-    assert result.failed == 5 == len([o for o in result.outcomes if not o.success])
+    assert len(result.critical_failures) == 5
+    # The shared (malformed) ID also breaks the domain rule of unique IDs, at warning level.
+    unique_id = outcome(result, "expect_column_values_to_be_unique", "citizen_id")
+    assert unique_id.unexpected_count == 2 and unique_id.severity == "warning"
+    assert result.failed == 6 == len([o for o in result.outcomes if not o.success])
 
 
 def test_nullable_dtypes_with_missing_values_validate_with_right_counts():
@@ -160,7 +164,10 @@ def test_nullable_dtypes_with_missing_values_validate_with_right_counts():
     assert counts["expect_column_values_to_not_be_null", "sex"] == 1
     assert counts["expect_column_values_to_be_in_set", "sex"] == 0
     assert counts["expect_column_values_to_be_unique", "record_id"] == 0
-    assert result.failed == 3
+    assert len(result.critical_failures) == 3
+    # A head flag that is NA is no head: the domain rule sees a household without one.
+    assert counts["expect_household_to_have_one_head", "household_id,is_household_head"] == 1
+    assert result.failed == 4
     # Nullable integers with NA in a range check (hamlets' declared counts).
     frame = hamlets()
     frame["declared_households"] = pd.array([None, -2], dtype="Int64")
@@ -262,6 +269,7 @@ def test_metadata_is_json_and_lists_only_failures():
             "unexpected_count": 1,
             "element_count": 2,
             "raised_exception": False,
+            "severity": "critical",
         }
     ]
 

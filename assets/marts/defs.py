@@ -20,7 +20,7 @@ from assets.marts.build import (
     validation_summary,
 )
 from assets.marts.publish import publish_marts
-from assets.marts.scores import option_scores
+from assets.marts.scores import ethnic_cohesion, household_spread_km, option_scores
 from assets.planning.rules import RulesProfile
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
@@ -68,6 +68,13 @@ def publish_province_marts(
         hamlets: gpd.GeoDataFrame = warehouse.read_table("staging.hamlets", con=con)
         communes = warehouse.read_table("staging.communes", con=con)
         issues = warehouse.read_table("quality.record_issues", con=con)
+        # Restricted tables enter only as counts and points, never as person rows.
+        households = con.query_df("SELECT hamlet_code, longitude, latitude FROM staging.households")
+        ethnicity_counts = con.query_df(
+            "SELECT h.hamlet_code, p.ethnicity, count(*) AS persons "
+            "FROM quality.persons_clean p JOIN staging.households h USING (household_id) "
+            "GROUP BY h.hamlet_code, p.ethnicity"
+        )
     stamp = PublishStamp(
         province_code=province_code_of(communes),
         rules_profile=rules.name,
@@ -77,8 +84,13 @@ def publish_province_marts(
     scores = option_scores(
         summary, planned_units, assignments, compliance, rules, on=stamp.published_at.date()
     )
+    units = merged_units(planned_units, assignments, hamlets, compliance, stamp)
+    keys = ["option_name", "commune_code"]
+    scores = scores.merge(
+        household_spread_km(assignments, units, households), on=keys, how="left"
+    ).merge(ethnic_cohesion(assignments, ethnicity_counts), on=keys, how="left")
     tables: dict[str, pd.DataFrame] = {
-        "merged_units": merged_units(planned_units, assignments, hamlets, compliance, stamp),
+        "merged_units": units,
         "merger_options": merger_options(scores, stamp),
         "province_summary": province_summary(scores, stamp),
         "commune_summary": commune_summary(communes, compliance, stamp),

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from assets.planning.rules import RulesProfile
+from geodata.crs import STORAGE_CRS, metric_crs_for
 
 HIGH_TIER_CATEGORIES = ("border_island",)  # allowance 8.0x whatever the size (ND 185 Art. 15)
 
@@ -134,3 +136,52 @@ def _pareto(scores: pd.DataFrame) -> pd.Series:
                          & (others > values[position]).any(axis=1)).any()  # fmt: skip
             optimal[index] = not dominated
     return optimal
+
+
+def household_spread_km(
+    assignments: pd.DataFrame, unit_geometry: gpd.GeoDataFrame, households: pd.DataFrame
+) -> pd.DataFrame:
+    """Per option and commune, the longest distance (km) from a household to the centre
+    of its unit: how far residents would be from the new unit's heart."""
+    if households.empty:
+        return pd.DataFrame(columns=["option_name", "commune_code", "max_household_distance_km"])
+    metric = metric_crs_for(unit_geometry)
+    centres = unit_geometry.to_crs(metric).assign(
+        cx=lambda g: g.geometry.centroid.x, cy=lambda g: g.geometry.centroid.y
+    )[["option_name", "unit_id", "commune_code", "cx", "cy"]]
+    points = gpd.GeoSeries.from_xy(households["longitude"], households["latitude"], crs=STORAGE_CRS)
+    points = points.to_crs(metric)
+    located = pd.DataFrame(
+        {"hamlet_code": households["hamlet_code"].to_numpy(), "x": points.x, "y": points.y}
+    ).dropna()
+    joined = located.merge(
+        assignments[["option_name", "hamlet_code", "unit_id"]], on="hamlet_code"
+    ).merge(centres, on=["option_name", "unit_id"])
+    joined["km"] = np.hypot(joined["x"] - joined["cx"], joined["y"] - joined["cy"]) / 1000
+    return (
+        joined.groupby(["option_name", "commune_code"], as_index=False)["km"]
+        .max()
+        .rename(columns={"km": "max_household_distance_km"})
+    )
+
+
+def ethnic_cohesion(assignments: pd.DataFrame, ethnicity_counts: pd.DataFrame) -> pd.DataFrame:
+    """Per option and commune, the share of residents who belong to their unit's largest
+    ethnic group (1 = every unit is one community). ``ethnicity_counts``: hamlet_code,
+    ethnicity, persons (counts only)."""
+    known = ethnicity_counts.dropna(subset=["ethnicity"])
+    if known.empty:
+        return pd.DataFrame(columns=["option_name", "commune_code", "ethnic_cohesion"])
+    per_unit = (
+        known.merge(
+            assignments[["option_name", "commune_code", "hamlet_code", "unit_id"]], on="hamlet_code"
+        )
+        .groupby(["option_name", "commune_code", "unit_id", "ethnicity"])["persons"]
+        .sum()
+        .reset_index()
+    )
+    units = per_unit.groupby(["option_name", "commune_code", "unit_id"])["persons"].agg(
+        ["max", "sum"]
+    )
+    communes = units.groupby(["option_name", "commune_code"]).sum()
+    return (communes["max"] / communes["sum"]).rename("ethnic_cohesion").reset_index()

@@ -13,13 +13,23 @@ def issue_rows(
     *,
     rule: str,
     field_name: str,
-    message: str,
+    message: str | pd.Series,
     severity: str = "error",
     commune_code: pd.Series | None = None,
     hamlet_code: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """The same issue for each record in ``record_ids`` (errors quarantine, warnings inform)."""
+    """The same issue for each record in ``record_ids`` (errors quarantine, warnings inform).
+
+    ``message`` is one text for all, or one per record (aligned by position). Messages
+    never carry personal values (names, IDs, birth dates): see ``record_checks``.
+    """
     n = len(record_ids)
+    if isinstance(message, pd.Series):
+        if len(message) != n:
+            raise ValueError(f"{len(message)} messages for {n} records")
+        text = message.astype("string").to_numpy()
+    else:
+        text = [message] * n
     df = pd.DataFrame(
         {
             "table_name": [table_name] * n,
@@ -29,7 +39,7 @@ def issue_rows(
             "rule": [rule] * n,
             "field_name": [field_name] * n,
             "severity": [severity] * n,
-            "message": [message] * n,
+            "message": text,
         }
     )
     return TABLES["quality.record_issues"].enforce(df.astype("string"))
