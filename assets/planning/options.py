@@ -58,38 +58,9 @@ REQUIRED_COLUMNS = (
     "compliance_status",
     "rules_profile",
 )
-UNIT_COLUMNS = (
-    "option_name",
-    "commune_code",
-    "unit_id",
-    "hamlet_kind",
-    "member_count",
-    "member_hamlet_codes",
-    "households",
-    "standard_households",
-    "target_households",
-    "is_compliant",
-    "compliance_reason",
-    "polsby_popper",
-    "rules_profile",
-)
-SUMMARY_COLUMNS = (
-    "option_name",
-    "commune_code",
-    "hamlets",
-    "units_before",
-    "units_after",
-    "compliant_units_after",
-    "noncompliant_units_after",
-    "noncompliant_reasons",
-    "households_moved",
-    "mean_polsby_popper",
-    "optimality_status",
-    "units_upper_bound",
-    "solve_seconds",
-    "exact_seconds",
-    "rules_profile",
-)
+# The contracts describe both tables once; the engine's frames follow them.
+UNIT_COLUMNS = TABLES["planning.merger_units"].columns
+SUMMARY_COLUMNS = TABLES["planning.merger_option_summary"].columns
 
 
 @dataclass(frozen=True)
