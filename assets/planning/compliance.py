@@ -7,6 +7,8 @@ law requires of the hamlet on its own; what to merge it with is decided in ``mer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -213,3 +215,23 @@ def _reasons(
     not_here = "; diện " + df["exemption_category"].astype(str) + " không được miễn theo "
     reason = reason.mask(foreign, reason + not_here + rules.title_vi)
     return reason
+
+
+def check_compliance_input(
+    compliance: pd.DataFrame, rules: RulesProfile, required: Sequence[str], caller: str
+) -> None:
+    """A planner's compliance input: the columns it needs, computed under ``rules``, one
+    row per hamlet; otherwise a ValueError naming the caller and the problem."""
+    missing = [c for c in required if c not in compliance.columns]
+    if missing:
+        raise ValueError(f"{caller}: compliance lacks columns {missing}")
+    profiles = set(compliance["rules_profile"].dropna().astype(str))
+    if profiles - {rules.name}:
+        raise ValueError(
+            f"{caller}: compliance was computed under {sorted(profiles)}, "
+            f"not under the rules profile given ({rules.name})"
+        )
+    dup = compliance["hamlet_code"].duplicated()
+    if dup.any():
+        examples = compliance.loc[dup, "hamlet_code"].head(5).tolist()
+        raise ValueError(f"{caller}: duplicated hamlet_code in compliance {examples}")

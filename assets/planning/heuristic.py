@@ -28,6 +28,7 @@ from assets.planning.plans import (
     Plan,
     Score,
     canonical,
+    components_within,
     is_compliant,
     mask_connected,
     mask_members,
@@ -393,7 +394,7 @@ def _resplit_pairs(cluster: Cluster, plan: Plan) -> Plan:
                 continue
             pieces: list[list[int]] = [[v] for v in big]
             found = 0
-            for comp in _components_within(cluster, small):
+            for comp in components_within(cluster, small):
                 households = sum(cluster.households[v] for v in comp)
                 if households < target:
                     continue
@@ -417,26 +418,6 @@ def _resplit_pairs(cluster: Cluster, plan: Plan) -> Plan:
             improved = True
             break
     return plan
-
-
-def _components_within(cluster: Cluster, nodes: list[int]) -> list[list[int]]:
-    allowed = set(nodes)
-    seen: set[int] = set()
-    out = []
-    for s in sorted(nodes):
-        if s in seen:
-            continue
-        comp, stack = [], [s]
-        seen.add(s)
-        while stack:
-            v = stack.pop()
-            comp.append(v)
-            for u in cluster.neighbours[v]:
-                if u in allowed and u not in seen:
-                    seen.add(u)
-                    stack.append(u)
-        out.append(sorted(comp))
-    return out
 
 
 def _attach_within(

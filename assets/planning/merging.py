@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from assets.planning.compliance import BELOW_FLOOR, BELOW_STANDARD, EXEMPT
+from assets.planning.compliance import (
+    BELOW_FLOOR,
+    BELOW_STANDARD,
+    EXEMPT,
+    check_compliance_input,
+)
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.wording import count_vi as _count
 from assets.planning.wording import distance_vi as _distance
@@ -94,19 +99,7 @@ def minimal_option(
     ``names`` maps hamlet_code to a display name (with prefix) for the explanations;
     codes are used where it is missing.
     """
-    missing = [c for c in _COMPLIANCE_COLUMNS if c not in compliance.columns]
-    if missing:
-        raise ValueError(f"minimal_option: compliance lacks columns {missing}")
-    profiles = set(compliance["rules_profile"].dropna().astype(str))
-    if profiles - {rules.name}:
-        raise ValueError(
-            f"minimal_option: compliance was computed under {sorted(profiles)}, "
-            f"not under the rules profile given ({rules.name})"
-        )
-    dup = compliance["hamlet_code"].duplicated()
-    if dup.any():
-        examples = compliance.loc[dup, "hamlet_code"].head(5).tolist()
-        raise ValueError(f"minimal_option: duplicated hamlet_code in compliance {examples}")
+    check_compliance_input(compliance, rules, _COMPLIANCE_COLUMNS, "minimal_option")
     label = _Labeller(names, rules)
     edges = _edges_by_commune(adjacency)
     rows: list[dict[str, object]] = []

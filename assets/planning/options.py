@@ -32,7 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from assets.planning.compliance import BELOW_STANDARD, EXEMPT, format_count
+from assets.planning.compliance import (
+    BELOW_STANDARD,
+    EXEMPT,
+    check_compliance_input,
+    format_count,
+)
 from assets.planning.explain import Explainer, Member, UnitFacts, noncompliance_reason
 from assets.planning.merging import MINIMAL, minimal_option
 from assets.planning.plans import Cluster
@@ -170,19 +175,7 @@ def _validate(compliance: pd.DataFrame, rules: RulesProfile, options: Sequence[s
     unknown = [o for o in options if o not in OPTIONS]
     if unknown:
         raise ValueError(f"plan_options: unknown options {unknown}; known: {list(OPTIONS)}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in compliance.columns]
-    if missing:
-        raise ValueError(f"plan_options: compliance lacks columns {missing}")
-    profiles = set(compliance["rules_profile"].dropna().astype(str))
-    if profiles - {rules.name}:
-        raise ValueError(
-            f"plan_options: compliance was computed under {sorted(profiles)}, "
-            f"not under the rules profile given ({rules.name})"
-        )
-    dup = compliance["hamlet_code"].duplicated()
-    if dup.any():
-        examples = compliance.loc[dup, "hamlet_code"].head(5).tolist()
-        raise ValueError(f"plan_options: duplicated hamlet_code in compliance {examples}")
+    check_compliance_input(compliance, rules, REQUIRED_COLUMNS, "plan_options")
 
 
 def _graph(

@@ -216,13 +216,12 @@ def check_plan(cluster: Cluster, plan: Plan) -> None:
 # --- bounds and trivial clusters -------------------------------------------------------
 
 
-def small_components(cluster: Cluster) -> list[list[int]]:
-    """Components of the hamlets that are not self-sufficient (graph induced on them)."""
-    small = [i for i in range(cluster.n) if not cluster.self_sufficient[i]]
-    allowed = set(small)
+def components_within(cluster: Cluster, nodes: list[int]) -> list[list[int]]:
+    """Connected components of the graph induced on ``nodes`` (each sorted)."""
+    allowed = set(nodes)
     seen: set[int] = set()
-    comps: list[list[int]] = []
-    for s in small:
+    out: list[list[int]] = []
+    for s in sorted(nodes):
         if s in seen:
             continue
         comp, stack = [], [s]
@@ -234,8 +233,15 @@ def small_components(cluster: Cluster) -> list[list[int]]:
                 if u in allowed and u not in seen:
                     seen.add(u)
                     stack.append(u)
-        comps.append(sorted(comp))
-    return comps
+        out.append(sorted(comp))
+    return out
+
+
+def small_components(cluster: Cluster) -> list[list[int]]:
+    """Components of the hamlets that are not self-sufficient (graph induced on them)."""
+    return components_within(
+        cluster, [i for i in range(cluster.n) if not cluster.self_sufficient[i]]
+    )
 
 
 def units_upper_bound(cluster: Cluster, uncovered: int) -> int:
