@@ -41,6 +41,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "io_manager": WarehouseIOManager(url=settings.warehouse_url),
         "exports": Exports(settings.exports_root),
         "planning": PlanningSettings(exact_time_limit_s=settings.exact_time_limit_s),
+        "record_references": settings.record_references,
     }
 
 
@@ -54,6 +55,7 @@ def build_defs(
     warehouse can take the multiprocess executor instead.
     """
     settings = settings or Settings.from_env()
+    settings.check()  # e.g. production without HAMLETS_HASH_SECRET: the location won't load
     resources = build_resources(settings) | dict(resource_overrides or {})
     return dg.Definitions(
         assets=ALL_ASSETS,

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from assets.privacy import DEVELOPMENT_SECRET, MIN_SECRET_BYTES, RecordReferences
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
 DEFAULT_LANDING_DIR = Path("data/landing/demo")
 DEFAULT_EXPORTS_DIR = Path("data/exports")  # for warehouses that are not a file
+MODES = ("development", "production")
+logger = logging.getLogger(__name__)
+GENERATE_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+class SettingsError(ValueError):
+    """The settings do not allow a run to start; the message names the variable to set."""
+
+
+def privacy_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
+    """``mode`` (HAMLETS_MODE) and ``hash_secret`` (HAMLETS_HASH_SECRET, UTF-8 bytes).
+
+    Kept apart from :meth:`Settings.from_env` so the CLI, which takes the other settings
+    from its options, reads these two from the environment as well.
+    """
+    secret = environ.get("HAMLETS_HASH_SECRET") or None
+    return {
+        "mode": environ.get("HAMLETS_MODE") or "development",
+        "hash_secret": secret.encode("utf-8") if secret else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -22,6 +45,54 @@ class Settings:
     rules_override: Path | None = None
     exports_dir: Path | None = None
     exact_time_limit_s: float = 2.0
+    mode: str = "development"  # production refuses to start without a hash secret
+    # Key of the record references (assets.privacy); never in a repr, log or metadata.
+    hash_secret: bytes | None = field(default=None, repr=False)
+
+    def check(self) -> None:
+        """Refuse settings no run may start with, naming the variable and how to set it.
+
+        Production needs its own ``HAMLETS_HASH_SECRET`` of at least 32 bytes; development
+        without one uses the labelled development secret (see :attr:`record_references`).
+        """
+        if self.mode not in MODES:
+            raise SettingsError(
+                f"HAMLETS_MODE is {self.mode!r}; set it to 'development' (the default) "
+                "or 'production'"
+            )
+        how = (
+            f"set HAMLETS_HASH_SECRET to at least {MIN_SECRET_BYTES} random bytes from the "
+            f'deployment\'s secret store, e.g. export HAMLETS_HASH_SECRET="$({GENERATE_SECRET})", '
+            "and keep it: record references change with it"
+        )
+        if self.hash_secret is None:
+            if self.mode == "production":
+                raise SettingsError(
+                    "HAMLETS_MODE=production refuses to start without HAMLETS_HASH_SECRET, "
+                    f"the key of the record references (HMAC-SHA256): {how}"
+                )
+            logger.warning(
+                "development mode: record references use the DEVELOPMENT hash secret, which "
+                "is public; for real personal data set HAMLETS_MODE=production and "
+                "HAMLETS_HASH_SECRET"
+            )
+            return
+        if len(self.hash_secret) < MIN_SECRET_BYTES:
+            raise SettingsError(
+                f"HAMLETS_HASH_SECRET is shorter than {MIN_SECRET_BYTES} bytes: {how}"
+            )
+        if self.mode == "production" and self.hash_secret == DEVELOPMENT_SECRET:
+            raise SettingsError(f"HAMLETS_HASH_SECRET is the published development secret: {how}")
+
+    @property
+    def record_references(self) -> RecordReferences:
+        """The record-reference key: the secret, else (development only) the labelled
+        development secret, which anyone can read in the source."""
+        if self.hash_secret is not None:
+            return RecordReferences(self.hash_secret)
+        if self.mode == "production":
+            raise SettingsError("HAMLETS_MODE=production needs HAMLETS_HASH_SECRET")
+        return RecordReferences(DEVELOPMENT_SECRET, is_development=True)
 
     @property
     def exports_root(self) -> Path:
@@ -47,4 +118,5 @@ class Settings:
             if (exports := os.environ.get("HAMLETS_EXPORTS_DIR"))
             else None,
             exact_time_limit_s=float(os.environ.get("HAMLETS_EXACT_TIME_LIMIT_S", "2.0")),
+            **privacy_from_env(),
         )
