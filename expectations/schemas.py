@@ -954,3 +954,43 @@ def data_dictionary() -> pd.DataFrame:
         for f in t.fields
     ]
     return pd.DataFrame(rows)
+
+
+# Raw tables have no column contract (every value text, under the headers as landed, and
+# unrecognised columns kept as they came): each holds what the staged tables it feeds
+# hold, personal fields included. The same pairs as ``assets.staging.defs.STAGED_FROM``.
+RAW_FEEDS: dict[str, tuple[str, ...]] = {
+    "raw.communes": ("staging.communes",),
+    "raw.hamlet_boundaries": ("staging.hamlets",),
+    "raw.hamlet_registry": ("staging.hamlets",),
+    "raw.households": ("staging.households",),
+    "raw.persons": ("staging.persons",),
+}
+
+
+def _in_flow_order(item: tuple[str, object]) -> tuple[int, str]:
+    """Sort key of ``(layer.table, ...)`` pairs: layers in flow order, then by name."""
+    return LAYERS.index(item[0].split(".")[0]), item[0]
+
+
+def personal_data_inventory() -> pd.DataFrame:
+    """Every table that holds personal data, with its personal columns, derived from the
+    contracts (raw tables from the staged tables they feed).
+
+    The list a data protection review (Decree 13/2023/NĐ-CP) starts from; every table in
+    it must be in a restricted layer, which ``Table.enforce`` and the tests hold to.
+    """
+    sources = {name: (name,) for name, t in TABLES.items() if t.layer != "raw"} | RAW_FEEDS
+    rows = [
+        {
+            "table": name,
+            "layer": name.split(".")[0],
+            "column": f.name,
+            "label_vi": f.label_vi,
+            "description": f.description,
+        }
+        for name, fed in sorted(sources.items(), key=_in_flow_order)
+        for f in dict.fromkeys(f for source in fed for f in TABLES[source].fields)
+        if f.is_personal
+    ]
+    return pd.DataFrame(rows, columns=["table", "layer", "column", "label_vi", "description"])

@@ -19,7 +19,9 @@ suite parameters, passed to :func:`validate_frame`.
 
 Data Docs (HTML) are written only when asked (``data_docs_dir``); they are restricted
 like the data, although they hold counts and the expectations' own settings only: the
-same ``RESULT_FORMAT`` applies, so no unexpected values are collected to render.
+same ``RESULT_FORMAT`` applies, so no unexpected values are collected to render. Every
+page says so at its top (``RESTRICTED_NOTICE``), each suite's page lists its table's
+personal columns, and a ``RESTRICTED.txt`` sits beside the index.
 
 GX is imported lazily: it takes seconds to import, and modules that only need the
 contracts (or a Dagster code location that merely lists the asset checks) should not pay
@@ -35,6 +37,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import datetime as dt
 import functools
+import html
 import shutil
 import threading
 from collections.abc import Callable, Mapping
@@ -64,6 +67,13 @@ DATA_DOCS_SITE = "restricted"
 # Data Docs keep this many past runs per suite (HTML and the counts they render).
 DATA_DOCS_KEEP_RUNS = 20
 WARNING = "warning"
+RESTRICTED_NOTICE = (
+    "RESTRICTED: validation reports on personal data (Decree 13/2023/NĐ-CP). They hold "
+    "counts and rule settings only, never names, citizen IDs or birth dates, but they "
+    "describe the population records: keep them on the police/data unit's machines, "
+    "with the warehouse's restricted layers (raw, staging, quality)."
+)
+_BANNER_ID = "hamlets-restricted"
 
 
 def _gx() -> tuple[ModuleType, ModuleType]:
@@ -208,7 +218,32 @@ def build_suite(table: Table, *, domain: bool = True) -> gx.ExpectationSuite:
     # Passed to the constructor, not added one by one: ``add_expectation`` on a suite that
     # belongs to no context saves through GX's global "current" context, which may hold
     # another suite of the same name (the cached one in ``_runner``) and corrupt it.
-    return gx_module.ExpectationSuite(name=table.qualified_name, expectations=expectations)
+    return gx_module.ExpectationSuite(
+        name=table.qualified_name, expectations=expectations, notes=suite_notes(table)
+    )
+
+
+def suite_notes(table: Table) -> list[str]:
+    """The suite page's notes: the restricted notice and the table's personal columns."""
+    personal = ", ".join(f"`{f.name}` ({f.label_vi})" for f in table.fields if f.is_personal)
+    return [
+        f"**{RESTRICTED_NOTICE}**",
+        f"Personal columns of {table.qualified_name}: {personal or 'none'}.",
+    ]
+
+
+def mark_restricted(directory: Path) -> None:
+    """Put the restricted notice at the top of every Data Docs page that lacks it (GX
+    rewrites the index on every build), and in ``RESTRICTED.txt`` beside the index."""
+    banner = (
+        f'<div id="{_BANNER_ID}" class="alert alert-danger m-0 rounded-0" role="alert">'
+        f"<strong>{html.escape(RESTRICTED_NOTICE)}</strong></div>"
+    )
+    for page in directory.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if f'id="{_BANNER_ID}"' not in text and "<body>" in text:
+            page.write_text(text.replace("<body>", "<body>\n" + banner, 1), encoding="utf-8")
+    (directory / "RESTRICTED.txt").write_text(RESTRICTED_NOTICE + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -444,6 +479,7 @@ def _write_data_docs(runner: _Runner, run_id: Any, suite_name: str) -> str:
             site_names=[DATA_DOCS_SITE],
             resource_identifiers=[ExpectationSuiteIdentifier(name=suite_name), *this_run],
         )
+        mark_restricted(site.directory)
     return str(site.directory / "index.html")
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from assets.planning.compliance import count_hamlet_sizes, format_count, hamlet_compliance
 from assets.planning.rules import RulesError, load_rules
+from assets.privacy import record_reference
 from expectations.schemas import TABLES
 
 ND185 = load_rules("nd185_2026")
@@ -62,10 +63,18 @@ def test_count_hamlet_sizes_counts_only_households_with_clean_persons() -> None:
     assert str(sizes["households"].dtype) == "Int64"
 
 
-def test_count_hamlet_sizes_rejects_duplicate_households() -> None:
+def test_count_hamlet_sizes_rejects_duplicate_households_naming_them_by_reference() -> None:
     households = pd.DataFrame({"household_id": ["hh1", "hh1"], "hamlet_code": ["A", "B"]})
-    with pytest.raises(ValueError, match=r"household_id must be unique.*\['hh1'\]"):
-        count_hamlet_sizes(households, pd.DataFrame({"household_id": ["hh1"]}))
+    persons = pd.DataFrame({"household_id": ["hh1"]})
+    secret = b"k" * 32
+    with pytest.raises(ValueError, match="household_id must be unique; 1 repeated") as error:
+        count_hamlet_sizes(households, persons, reference=lambda v: record_reference(v, secret))
+    message = str(error.value)
+    assert "hh1" not in message  # personal: the message reaches the run log
+    assert record_reference(pd.Series(["hh1"]), secret)[0] in message
+    with pytest.raises(ValueError, match="1 repeated; the quality stage") as error:
+        count_hamlet_sizes(households, persons)
+    assert "hh1" not in str(error.value)
 
 
 def test_statuses_and_reasons_under_nd185() -> None:

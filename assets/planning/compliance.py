@@ -7,7 +7,7 @@ law requires of the hamlet on its own; what to merge it with is decided in ``mer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,20 +21,28 @@ BELOW_FLOOR = "below_mandatory_floor"
 EXEMPT = "exempt"
 
 
-def count_hamlet_sizes(households: pd.DataFrame, persons_clean: pd.DataFrame) -> pd.DataFrame:
+def count_hamlet_sizes(
+    households: pd.DataFrame,
+    persons_clean: pd.DataFrame,
+    reference: Callable[[pd.Series], pd.Series] | None = None,
+) -> pd.DataFrame:
     """Households (with at least one clean person) and clean persons per hamlet.
 
     A household whose every member was quarantined does not count: the standard is about
     people who actually live there, and quarantined records are not yet trusted. Persons
     whose household is not in ``households`` cannot be placed and are left out here (the
     quality stage reports them).
+
+    ``household_id`` is personal and an error message reaches the run log, so repeated
+    households are named only by their keyed ``reference`` (``assets.privacy``), if given.
     """
     dup = households["household_id"].duplicated(keep=False)
     if dup.any():
-        examples = households.loc[dup, "household_id"].drop_duplicates().head(5).tolist()
+        repeated = households.loc[dup, "household_id"].drop_duplicates()
+        shown = f" (references e.g. {reference(repeated.head(3)).tolist()})" if reference else ""
         raise ValueError(
-            f"households: household_id must be unique; duplicated e.g. {examples} "
-            "(the quality stage should have quarantined them)"
+            f"households: household_id must be unique; {len(repeated)} repeated{shown}; "
+            "the quality stage should have quarantined them"
         )
     placed = persons_clean[["household_id"]].merge(
         households[["household_id", "hamlet_code"]], on="household_id", how="inner"
