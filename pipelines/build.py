@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from assets.decisions.defs import DECISION_ASSETS
 from assets.exports.defs import EXPORT_ASSETS
 from assets.exports.location import Exports
 from assets.marts.defs import MARTS_ASSETS
@@ -30,6 +31,7 @@ ALL_ASSETS = [
     *PLANNING_ASSETS,
     *MARTS_ASSETS,
     *EXPORT_ASSETS,
+    *DECISION_ASSETS,
 ]
 
 

@@ -100,10 +100,15 @@ def test_planner_records_decisions_but_cannot_change_marts(role_urls):
     planner = Warehouse(role_urls["hamlets_planner"])
     with planner.transaction() as session:
         session.execute(
-            "INSERT INTO planning.decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO planning.decisions (decision_id, province_code, commune_code, "
+            "option_name, decided_by, note, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             ["d1", "04", "04001", "minimal", "Nguyễn Thị Lan", "Theo ý kiến cử tri",
              datetime(2026, 11, 21, tzinfo=UTC)],
         )  # fmt: skip
+        session.execute(
+            "INSERT INTO planning.decision_assignments VALUES (?, ?, ?, ?, ?)",
+            ["d1", "04", "04001", "04001001", "04001001"],
+        )
     assert len(planner.query("SELECT * FROM planning.decisions")) == 1
     with pytest.raises(psycopg2.errors.InsufficientPrivilege), planner.transaction() as session:
         session.execute("DELETE FROM marts.example")

@@ -132,3 +132,30 @@ def validation_summary(record_issues: pd.DataFrame, stamp: PublishStamp) -> pd.D
         .reset_index()
     )
     return TABLES["marts.validation_summary"].enforce(stamp.apply(df))
+
+
+def hamlets_today(
+    hamlets: gpd.GeoDataFrame,
+    compliance: pd.DataFrame,
+    issues: pd.DataFrame,
+    stamp: PublishStamp,
+) -> gpd.GeoDataFrame:
+    """Each hamlet as it is, with its counts and compliance: what planners compare the
+    options against, and all a notebook needs to re-plan a commune from the marts."""
+    counts = issues.dropna(subset=["hamlet_code"]).groupby("hamlet_code").size()
+    frame = hamlets[["hamlet_code", "name_prefix", "hamlet_name", "geometry"]].merge(
+        compliance.drop(columns=["rules_profile"]), on="hamlet_code", validate="one_to_one"
+    )
+    frame["issue_count"] = frame["hamlet_code"].map(counts).fillna(0).astype("int64")
+    gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=STORAGE_CRS)
+    gdf["area_km2"] = area_km2(gdf).round(4)
+    return gpd.GeoDataFrame(
+        TABLES["marts.hamlets"].enforce(stamp.apply(gdf)), geometry="geometry", crs=STORAGE_CRS
+    )
+
+
+def option_assignments(assignments: pd.DataFrame, stamp: PublishStamp) -> pd.DataFrame:
+    """Each option's hamlet-to-unit assignment with the explanation of every merge."""
+    return TABLES["marts.merger_assignments"].enforce(
+        stamp.apply(assignments.drop(columns=["rules_profile"]))
+    )

@@ -14,8 +14,10 @@ import pandas as pd
 from assets.marts.build import (
     PublishStamp,
     commune_summary,
+    hamlets_today,
     merged_units,
     merger_options,
+    option_assignments,
     province_summary,
     validation_summary,
 )
@@ -26,6 +28,8 @@ from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
 
 MART_TABLES = (
+    "hamlets",
+    "merger_assignments",
     "merged_units",
     "merger_options",
     "province_summary",
@@ -90,6 +94,8 @@ def publish_province_marts(
         household_spread_km(assignments, units, households), on=keys, how="left"
     ).merge(ethnic_cohesion(assignments, ethnicity_counts), on=keys, how="left")
     tables: dict[str, pd.DataFrame] = {
+        "hamlets": hamlets_today(hamlets, compliance, issues, stamp),
+        "merger_assignments": option_assignments(assignments, stamp),
         "merged_units": units,
         "merger_options": merger_options(scores, stamp),
         "province_summary": province_summary(scores, stamp),

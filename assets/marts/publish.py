@@ -17,29 +17,37 @@ from expectations.schemas import TABLES
 PUBLICATIONS = "marts.publications"
 
 
-def current_view_sql(mart: str) -> str:
+def current_view_sql(mart: str, publications: str = PUBLICATIONS) -> str:
     """A view of ``mart`` holding only each province's latest publication (both backends)."""
     return (
         f"CREATE OR REPLACE VIEW {mart}_current AS SELECT m.* FROM {mart} m JOIN ("
-        f"SELECT province_code, max(published_at) AS published_at FROM {PUBLICATIONS} "
+        f"SELECT province_code, max(published_at) AS published_at FROM {publications} "
         "GROUP BY province_code) latest ON m.province_code = latest.province_code "
         "AND m.published_at = latest.published_at"
     )
 
 
 def publish_marts(
-    warehouse: Warehouse, tables: dict[str, pd.DataFrame], stamp: PublishStamp
+    warehouse: Warehouse,
+    tables: dict[str, pd.DataFrame],
+    stamp: PublishStamp,
+    publications: str = PUBLICATIONS,
 ) -> None:
-    """Write ``tables`` (mart name -> rows, already stamped) as one publication."""
-    publication = TABLES[PUBLICATIONS].enforce(
-        stamp.apply(pd.DataFrame(index=[0]))[list(TABLES[PUBLICATIONS].columns)]
+    """Write ``tables`` (mart name -> rows, already stamped) as one publication.
+
+    Marts published at another moment than the main ones (the approved plan, after
+    planners decide) keep their own ``publications`` table, so each set's current view
+    follows its own latest publication.
+    """
+    publication = TABLES[publications].enforce(
+        stamp.apply(pd.DataFrame(index=[0]))[list(TABLES[publications].columns)]
     )
     with warehouse.transaction() as session:
         for name, df in tables.items():
             _write_version(warehouse, session, f"marts.{name}", df, stamp)
-        _write_version(warehouse, session, PUBLICATIONS, publication, stamp)
+        _write_version(warehouse, session, publications, publication, stamp)
         for name in tables:
-            session.execute(current_view_sql(f"marts.{name}"))
+            session.execute(current_view_sql(f"marts.{name}", publications))
 
 
 def _write_version(

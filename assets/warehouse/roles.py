@@ -29,6 +29,8 @@ DATA_UNIT = Role(
 ENGINEER = Role("hamlets_engineer", LAYERS, "Engineers: every layer, read and write")
 ROLES = (PLANNER, DATA_UNIT, ENGINEER)
 DECISIONS_TABLE = "planning.decisions"
+# Planners write these two tables (a decision and the assignment it approved), nothing else.
+DECISION_TABLES = (DECISIONS_TABLE, "planning.decision_assignments")
 
 
 def roles_sql(owner: str) -> list[str]:
@@ -55,11 +57,9 @@ def roles_sql(owner: str) -> list[str]:
                 f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {layer} "
                 f"GRANT SELECT ON TABLES TO {role.name}",
             ]
-    # Planners record decisions: that one planning table, nothing else in planning.
-    statements += [
-        f"GRANT USAGE ON SCHEMA planning TO {PLANNER.name}",
-        f"GRANT SELECT, INSERT ON {DECISIONS_TABLE} TO {PLANNER.name}",
-    ]
+    # Planners record decisions: those planning tables, nothing else in planning.
+    statements.append(f"GRANT USAGE ON SCHEMA planning TO {PLANNER.name}")
+    statements += [f"GRANT SELECT, INSERT ON {t} TO {PLANNER.name}" for t in DECISION_TABLES]
     for layer in LAYERS:
         statements += [
             f"GRANT ALL ON SCHEMA {layer} TO {ENGINEER.name}",
@@ -79,8 +79,9 @@ def apply_roles(warehouse: Warehouse) -> list[str]:
         )
     with warehouse.transaction() as session:
         owner = session.query_df("SELECT current_user AS u")["u"].iloc[0]
-        if not session.table_exists(DECISIONS_TABLE):
-            session.execute(create_table_sql(TABLES[DECISIONS_TABLE], POSTGRES_TYPES))
+        for table in DECISION_TABLES:
+            if not session.table_exists(table):
+                session.execute(create_table_sql(TABLES[table], POSTGRES_TYPES))
         for statement in roles_sql(owner):
             session.execute(statement)
     return [role.name for role in ROLES]

@@ -1,0 +1,173 @@
+"""Planners' decisions: recorded in the warehouse, checked by the engine's rules, and
+published as the approved plan and its staffing table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from assets.decisions.commune import DecisionError, load_commune
+from assets.decisions.record import (
+    latest_decisions,
+    read_decision_assignments,
+    read_decisions,
+    record_decision,
+)
+from assets.marts.build import PublishStamp
+from assets.marts.publish import publish_marts
+from assets.planning.rules import load_rules
+from assets.warehouse import Warehouse
+from pipelines.build import build_defs
+from pipelines.settings import Settings
+
+pytestmark = pytest.mark.integration
+APPROVED = [dg.AssetKey(["marts", "approved_plan"]), dg.AssetKey(["marts", "approved_staffing"])]
+
+
+def copy_of(published, tmp_path: Path) -> Settings:
+    """The published warehouse copied, so decisions here leave the shared one as it was."""
+    settings, _ = published
+    source = Warehouse(settings.warehouse_url).path
+    target = tmp_path / "decided.duckdb"
+    shutil.copy(source, target)
+    return Settings(
+        warehouse_url=f"duckdb:///{target}",
+        landing_root=settings.landing_root,
+        exports_dir=tmp_path / "exports",
+    )
+
+
+def merging_commune(warehouse: Warehouse) -> str:
+    """A commune whose compliant option merges hamlets."""
+    options = warehouse.query(
+        "SELECT commune_code FROM marts.merger_options_current "
+        "WHERE option_name = 'compliant' AND units_after < units_before ORDER BY commune_code"
+    )
+    assert len(options), "the small province should need at least one merger"
+    return str(options["commune_code"].iloc[0])
+
+
+def materialise_approved(settings: Settings, province: str) -> dg.ExecuteInProcessResult:
+    job = build_defs(settings).resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        asset_selection=APPROVED,
+        partition_key=province,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_a_decision_flows_to_the_approved_plan_and_staffing(published, tmp_path):
+    settings = copy_of(published, tmp_path)
+    province = published[1].province_code
+    warehouse = Warehouse(settings.warehouse_url)
+    code = merging_commune(warehouse)
+    commune = load_commune(warehouse, province, code)
+    rules = load_rules(commune.rules_profile)
+
+    recorded = record_decision(
+        warehouse, commune, rules, decided_by="Nguyễn Thị Lan", option_name="compliant",
+        note="Theo ý kiến cử tri",
+    )  # fmt: skip
+    stored = read_decisions(warehouse, province)
+    assert stored["decision_id"].tolist() == [recorded.decision_id]
+    assert stored.loc[0, "based_on_run_id"] == commune.run_id
+    assert len(read_decision_assignments(warehouse, [recorded.decision_id])) == len(commune.hamlets)
+
+    result = materialise_approved(settings, province)
+    assert result.success
+    approved = warehouse.read_table("marts.approved_plan_current")
+    option = commune.units[commune.units["option_name"] == "compliant"]
+    assert set(approved["commune_code"]) == {code}
+    assert sorted(approved["unit_id"]) == sorted(option["unit_id"])
+    assert approved.set_index("unit_id")["households"].to_dict() == (
+        option.set_index("unit_id")["households"].to_dict()
+    )
+    assert approved.geometry.notna().all() and (approved["area_km2"] > 0).all()
+
+    staffing = warehouse.read_table("marts.approved_staffing_current").set_index("unit_id")
+    scores = commune.options.set_index("option_name").loc["compliant"]
+    per_unit = rules.part_time_positions_per_unit
+    assert staffing["positions_kept"].eq(per_unit).all()
+    assert (
+        staffing["positions_ending"].sum() == scores["positions_before"] - scores["positions_after"]
+    )
+    merged = staffing[staffing["member_count"] > 1]
+    assert len(merged) and merged["ending_hamlet_codes"].str.len().gt(0).all()
+    assert staffing["allowance_saving_vnd_per_year"].sum() == pytest.approx(
+        scores["allowance_saving_vnd_per_year"]
+    )
+    # Aggregates only: the planner's name stays with the decision, out of the marts.
+    assert "decided_by" not in approved.columns and "decided_by" not in staffing.columns
+
+
+def test_a_hand_edited_plan_supersedes_and_must_own_up_to_units_below(published, tmp_path):
+    settings = copy_of(published, tmp_path)
+    province = published[1].province_code
+    warehouse = Warehouse(settings.warehouse_url)
+    commune = load_commune(warehouse, province, merging_commune(warehouse))
+    rules = load_rules(commune.rules_profile)
+    record_decision(warehouse, commune, rules, decided_by="Lan", option_name="compliant")
+
+    # Undo every merger: each hamlet its own unit, so some stay below the standard.
+    alone = commune.hamlets[["hamlet_code"]].assign(unit_id=commune.hamlets["hamlet_code"])
+    with pytest.raises(DecisionError, match="dưới tiêu chuẩn"):
+        record_decision(warehouse, commune, rules, decided_by="Lan", assignment=alone)
+    # A unit of hamlets that do not touch is refused whatever the planner accepts.
+    touching = commune.adjacency()
+    touching = set(zip(touching["hamlet_code"], touching["neighbour_hamlet_code"], strict=True))
+    codes = commune.hamlets["hamlet_code"].tolist()
+    a, b = next((a, b) for a in codes for b in codes if a < b and (a, b) not in touching)
+    apart = alone.assign(unit_id=alone["unit_id"].replace({b: a}))
+    with pytest.raises(ValueError, match=f"không liền kề nhau \\({a} \\| {b}\\)"):
+        record_decision(
+            warehouse, commune, rules, decided_by="Lan", assignment=apart,
+            accept_below_standard=True,
+        )  # fmt: skip
+    manual = record_decision(
+        warehouse, commune, rules, decided_by="Lan", assignment=alone,
+        accept_below_standard=True, note="Chờ hướng dẫn của tỉnh về diện đặc thù",
+    )  # fmt: skip
+    decisions = read_decisions(warehouse, province)
+    assert len(decisions) == 2
+    assert latest_decisions(decisions)["decision_id"].tolist() == [manual.decision_id]
+
+    assert materialise_approved(settings, province).success
+    approved = warehouse.read_table("marts.approved_plan_current")
+    assert set(approved["option_name"]) == {"manual"}
+    assert sorted(approved["unit_id"]) == sorted(commune.hamlets["hamlet_code"])
+    staffing = warehouse.read_table("marts.approved_staffing_current")
+    assert staffing["positions_ending"].sum() == 0
+    assert staffing["allowance_saving_vnd_per_year"].sum() == pytest.approx(0)
+
+
+def test_decisions_are_recorded_in_postgis(published, postgres_url):
+    """The commune's marts published into PostGIS, a decision recorded and read back."""
+    settings, report = published
+    duck, postgis = Warehouse(settings.warehouse_url), Warehouse(postgres_url)
+    code = merging_commune(duck)
+    source = load_commune(duck, report.province_code, code)
+    first = source.hamlets.iloc[0]
+    stamp = PublishStamp(
+        first["province_code"], first["rules_profile"], first["run_id"], first["published_at"]
+    )
+    tables = {
+        "hamlets": source.hamlets,
+        "merger_assignments": source.assignments,
+        "merged_units": source.units,
+        "merger_options": source.options,
+    }
+    publish_marts(postgis, {k: pd.DataFrame(v) for k, v in tables.items()}, stamp)
+    commune = load_commune(postgis, report.province_code, code)
+    assert commune.hamlets.geometry.geom_equals_exact(source.hamlets.geometry, 1e-9).all()
+    rules = load_rules(commune.rules_profile)
+    recorded = record_decision(postgis, commune, rules, decided_by="Lan", option_name="compliant")
+    assert read_decisions(postgis, report.province_code)["decision_id"].tolist() == [
+        recorded.decision_id
+    ]
+    stored = read_decision_assignments(postgis, [recorded.decision_id])
+    assert sorted(stored["hamlet_code"]) == sorted(source.hamlets["hamlet_code"])
