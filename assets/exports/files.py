@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +18,9 @@ import pyogrio
 import shapely
 
 from expectations.schemas import FIELDS, TABLES, data_dictionary
+
+if TYPE_CHECKING:
+    import folium
 
 COMPLIANCE_LABELS_VI = {
     "meets_standard": "Đạt chuẩn",
@@ -157,6 +161,12 @@ def write_commune_workbooks(
     return written
 
 
+COMPLIANCE_COLOURS = {
+    "meets_standard": "#7fbf7f",
+    "exempt": "#9ecae1",
+    "below_standard": "#fdd49e",
+    "below_mandatory_floor": "#ef6548",
+}
 UNIT_PALETTE = np.array(
     ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4"]
 )
@@ -192,12 +202,7 @@ def write_commune_map(
     options = sorted(units["option_name"].unique())
     figure = Figure(figsize=(5 * (1 + len(options)), 5))
     axes = list(figure.subplots(1, 1 + len(options), squeeze=False)[0])
-    colours = {
-        "meets_standard": "#7fbf7f",
-        "exempt": "#9ecae1",
-        "below_standard": "#fdd49e",
-        "below_mandatory_floor": "#ef6548",
-    }
+    colours = COMPLIANCE_COLOURS
     before.plot(ax=axes[0], color=before["compliance_status"].map(colours).fillna("#cccccc"),
                 edgecolor="white", linewidth=0.6)  # fmt: skip
     axes[0].set_title("Hiện trạng")
@@ -221,36 +226,60 @@ def write_commune_map(
     return path
 
 
-def write_province_map(path: Path, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> Path:
-    """An interactive HTML map: hamlets today and each option's units as layers."""
+def interactive_map(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> folium.Map:
+    """Hamlets today and each option's units as layers, with hover details, openable
+    offline (``leaflet.self_contained``). Optional columns add to the hover: the
+    hamlet's ``compliance_reason``; a unit's ``compliance_reason`` and ``explanation``
+    (which rule forced the merge)."""
     import folium
+
+    from assets.exports.leaflet import self_contained
 
     centre = before.geometry.union_all().centroid
     fmap = folium.Map(location=[centre.y, centre.x], zoom_start=10, tiles=None)
     folium.TileLayer("OpenStreetMap", name="Nền bản đồ").add_to(fmap)
+    minx, miny, maxx, maxy = before.total_bounds
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    status = before["compliance_status"].map(COMPLIANCE_COLOURS)
+    fill = dict(zip(before["hamlet_code"], status, strict=True))
     shown = before.assign(compliance_status=before["compliance_status"].map(COMPLIANCE_LABELS_VI))
+    fields = ["hamlet_code", "hamlet_name", "households", "population", "compliance_status"]
+    aliases = ["Mã", "Tên", "Số hộ", "Số nhân khẩu", "Tình trạng"]
+    if "compliance_reason" in shown.columns:
+        fields, aliases = [*fields, "compliance_reason"], [*aliases, "Lý do"]
     folium.GeoJson(
-        shown[["hamlet_code", "hamlet_name", "households", "population",
-               "compliance_status", "geometry"]],
+        shown[[*fields, "geometry"]],
         name="Hiện trạng thôn, TDP",
-        tooltip=folium.GeoJsonTooltip(
-            fields=["hamlet_code", "hamlet_name", "households", "population",
-                    "compliance_status"],
-            aliases=["Mã", "Tên", "Số hộ", "Số nhân khẩu", "Tình trạng"],
-        ),
-    ).add_to(fmap)  # fmt: skip
+        style_function=lambda feature: {
+            "fillColor": fill.get(feature["properties"]["hamlet_code"]) or "#cccccc",
+            "fillOpacity": 0.7,
+            "color": "#555555",
+            "weight": 1,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
+    ).add_to(fmap)
+    fields = ["unit_id", "member_hamlet_codes", "households", "population"]
+    aliases = ["Đơn vị", "Gồm", "Số hộ", "Số nhân khẩu"]
+    for extra, alias in (("compliance_reason", "Đạt chuẩn?"), ("explanation", "Lý do sắp xếp")):
+        if extra in units.columns:
+            fields, aliases = [*fields, extra], [*aliases, alias]
     for option, group in units.groupby("option_name", sort=True):
         folium.GeoJson(
-            group[["unit_id", "member_hamlet_codes", "households", "population",
-                   "is_compliant", "geometry"]],
+            group[[*fields, "is_compliant", "geometry"]],
             name=f"Phương án {OPTION_LABELS_VI.get(option, option)}",
             show=False,
-            tooltip=folium.GeoJsonTooltip(
-                fields=["unit_id", "member_hamlet_codes", "households", "population"],
-                aliases=["Đơn vị", "Gồm", "Số hộ", "Số nhân khẩu"],
-            ),
-        ).add_to(fmap)  # fmt: skip
+            tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
+        ).add_to(fmap)
     folium.LayerControl().add_to(fmap)
+    return self_contained(fmap)
+
+
+_TOOLTIP_STYLE = "max-width: 420px; white-space: normal;"
+
+
+def write_province_map(path: Path, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> Path:
+    """An interactive HTML map: hamlets today and each option's units as layers."""
+    fmap = interactive_map(before, units)
     path.parent.mkdir(parents=True, exist_ok=True)
     fmap.save(str(path))
     return path

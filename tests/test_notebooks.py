@@ -1,0 +1,98 @@
+"""The planner and validation notebooks, executed with papermill against the freshly
+published small province: a cell that raises fails the test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from assets.decisions.record import read_decisions
+from assets.warehouse import Warehouse
+
+pytestmark = pytest.mark.integration
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = ("review_merger_options", "validation_report", "province_overview")
+
+
+def test_notebooks_are_committed_without_outputs():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES)
+    for name in NAMES:
+        notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        nbformat.validate(notebook)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), name
+        tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{name}: one cell tagged 'parameters' for papermill"
+
+
+@pytest.fixture(scope="module")
+def warehouse_copy(published, tmp_path_factory) -> tuple[str, str]:
+    """A copy of the published warehouse (the review notebook records a decision)."""
+    settings, report = published
+    target = tmp_path_factory.mktemp("notebooks") / "w.duckdb"
+    shutil.copy(Warehouse(settings.warehouse_url).path, target)
+    return f"duckdb:///{target}", report.province_code
+
+
+def run(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
+    """Execute a notebook; papermill raises PapermillExecutionError if a cell fails."""
+    return papermill.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(tmp_path / f"{name}.ipynb"),
+        parameters=parameters | {"output_dir": str(tmp_path / "out")}
+        if name != "validation_report"
+        else parameters,
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+
+
+def text_of(notebook: nbformat.NotebookNode) -> str:
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.extend(str(v) for v in output.get("data", {}).values())
+    return "\n".join(parts)
+
+
+def test_review_notebook_shows_the_options_and_records_a_decision(warehouse_copy, tmp_path):
+    url, province = warehouse_copy
+    done = run(
+        "review_merger_options",
+        tmp_path,
+        warehouse_url=url,
+        province=province,
+        chosen_option="compliant",
+        decided_by="Nguyễn Thị Lan",
+        note="Thống nhất với ý kiến cử tri",
+        record=True,
+    )
+    shown = text_of(done)
+    assert "leaflet" in shown  # the interactive map
+    assert "image/png" in str(done.cells)  # the static map beside it
+    assert "Thuộc biên Pareto" in shown and "Giải thích" in shown
+    assert "Số người hoạt động KCT thôi bố trí" in shown  # the staffing preview
+    assert "Đã ghi quyết định" in shown
+    decisions = read_decisions(Warehouse(url), province)
+    assert decisions["decided_by"].tolist() == ["Nguyễn Thị Lan"]
+
+
+def test_validation_notebook_says_its_data_is_restricted(warehouse_copy, tmp_path):
+    url, province = warehouse_copy
+    shown = text_of(run("validation_report", tmp_path, warehouse_url=url, province=province))
+    assert shown.count("DỮ LIỆU HẠN CHẾ") >= 2  # at the top and above the records
+    assert "records_quarantined" in shown and "balanced" in shown
+
+
+def test_province_overview_counts_decisions(warehouse_copy, tmp_path):
+    url, province = warehouse_copy
+    shown = text_of(run("province_overview", tmp_path, warehouse_url=url, province=province))
+    assert "leaflet" in shown and "Tiết kiệm (đồng/năm)" in shown
+    # The review notebook's test recorded one decision in this warehouse.
+    assert "'decided': 1" in shown
