@@ -24,3 +24,11 @@ def check_province_code(code: str) -> str:
             f"unknown province code {code!r}; valid codes: {', '.join(PROVINCE_CODES)}"
         )
     return key
+
+
+# Every step that reads or writes the warehouse claims a slot in this pool: DuckDB takes
+# one writer at a time, so its deployments set the pool's limit to 1 (config/).
+WAREHOUSE_POOL = "warehouse"
+# Steps that hold a province's person records in memory; executors limit how many run
+# at once (tag_concurrency_limits in config/).
+MEMORY_HEAVY_TAGS = {"hamlets/memory": "heavy"}

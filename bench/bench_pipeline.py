@@ -3,16 +3,22 @@
     .venv/bin/python bench/bench_pipeline.py --size cao_bang     # ~550,000 persons
     .venv/bin/python bench/bench_pipeline.py --size small        # ~120,000 persons
     .venv/bin/python bench/bench_pipeline.py --size large        # ~1.2 M persons
+    .venv/bin/python bench/bench_pipeline.py --size all          # the three, and growth
 
-Prints wall time per step (from the run's event log), the total, and peak memory
-(this process: the run executes in-process on DuckDB). The landing folder is
-synthesised first and not timed.
+Prints wall time per step (from the run's event log), the total, and peak memory of the
+run (the run executes in-process on DuckDB; the landing folder is synthesised first in a
+child process, so neither its time nor its memory is counted). ``all`` runs each size in
+its own process and prints the table and the growth ratio between sizes (time ratio
+over persons ratio: at most 2.2 for twice the data is the goal).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +31,7 @@ from pipelines.runner import run_province
 from pipelines.settings import Settings
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+PROVINCE = "04"
 SIZES = {
     # name: (households, communes file or None, generated communes)
     "small": (30_000, None, 20),
@@ -49,43 +56,93 @@ def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
     return seconds
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="cao_bang")
-    parser.add_argument("--work", type=Path, default=None, help="keep files here")
-    args = parser.parse_args()
-    households, communes, n_communes = SIZES[args.size]
+def _synthesise(landing: Path, households: int, communes: Path | None, n_communes: int) -> None:
+    summary = synthesise_province(
+        landing,
+        seed=7,
+        households=households,
+        communes_path=communes,
+        province_code=PROVINCE,
+        n_communes=n_communes,
+        error_rate=0.01,
+    )
+    print(f"synthesised {summary.persons:,} persons in {summary.communes} communes", flush=True)
+
+
+def run_size(size: str, work: Path | None) -> dict[str, object]:
+    households, communes, n_communes = SIZES[size]
     if communes is not None and not communes.exists():
         communes = None
-    work = args.work or Path(tempfile.mkdtemp(prefix=f"bench_pipeline_{args.size}_"))
-    landing = work / "landing"
+    work = work or Path(tempfile.mkdtemp(prefix=f"bench_pipeline_{size}_"))
+    landing = work / "landing" / PROVINCE
     if not (landing / "persons.csv").exists():
-        t = time.perf_counter()
-        summary = synthesise_province(
-            landing,
-            seed=7,
-            households=households,
-            communes_path=communes,
-            n_communes=n_communes,
-            error_rate=0.01,
+        child = multiprocessing.get_context("spawn").Process(
+            target=_synthesise, args=(landing, households, communes, n_communes)
         )
-        print(
-            f"synthesised {summary.persons:,} persons in {summary.communes} communes "
-            f"({time.perf_counter() - t:.1f} s, not counted)"
-        )
-    settings = Settings(warehouse_url=f"duckdb:///{work / 'warehouse.duckdb'}", landing_dir=landing)
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"synthesis failed ({child.exitcode})")
+    persons = sum(1 for _ in (landing / "persons.csv").open("rb")) - 1
+    settings = Settings(
+        warehouse_url=f"duckdb:///{work / 'warehouse.duckdb'}", landing_root=landing.parent
+    )
     instance = dg.DagsterInstance.ephemeral()
     t = time.perf_counter()
-    report = run_province(settings, instance=instance, log_level="WARNING")
+    report = run_province(settings, PROVINCE, instance=instance, log_level="WARNING")
     total = time.perf_counter() - t
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    for step, seconds in sorted(
-        step_seconds(instance, report.run_id).items(), key=lambda kv: -kv[1]
-    ):
+    return {
+        "size": size,
+        "persons": persons,
+        "success": report.success,
+        "errors": list(report.errors),
+        "total_s": round(total, 1),
+        "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+        "steps": step_seconds(instance, report.run_id),
+    }
+
+
+def print_run(result: dict) -> None:
+    print(f"{result['size']}: {result['persons']:,} persons")
+    for step, seconds in sorted(result["steps"].items(), key=lambda kv: -kv[1]):
         print(f"  {step:<48} {seconds:7.1f} s")
-    print(f"  {'total (run)':<48} {total:7.1f} s   success={report.success}")
-    print(f"  peak memory {peak_gb:.2f} GB")
-    return 0 if report.success else 1
+    print(f"  {'total (run)':<48} {result['total_s']:7.1f} s   success={result['success']}")
+    print(f"  peak memory {result['peak_gb']:.2f} GB", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=[*sorted(SIZES), "all"], default="cao_bang")
+    parser.add_argument("--work", type=Path, default=None, help="keep files here")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args()
+    if args.size != "all":
+        result = run_size(args.size, args.work)
+        print(json.dumps(result) if args.json else "", end="\n" if args.json else "")
+        if not args.json:
+            print_run(result)
+        return 0 if result["success"] else 1
+    results = []
+    for size in ("small", "cao_bang", "large"):  # each in its own process: its own peak
+        work = args.work / size if args.work else None
+        command = [sys.executable, __file__, "--size", size, "--json"]
+        if work is not None:
+            command += ["--work", str(work)]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+        print_run(results[-1])
+    print("\n| size | persons | total s | peak GB | time ratio / persons ratio |")
+    print("|---|---|---|---|---|")
+    for previous, result in zip([None, *results], results, strict=False):
+        growth = ""
+        if previous is not None:
+            data = result["persons"] / previous["persons"]
+            growth = f"{result['total_s'] / previous['total_s']:.2f} / {data:.2f}"
+        print(
+            f"| {result['size']} | {result['persons']:,} | {result['total_s']} | "
+            f"{result['peak_gb']} | {growth} |"
+        )
+    return 0 if all(r["success"] for r in results) else 1
 
 
 if __name__ == "__main__":

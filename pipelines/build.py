@@ -13,6 +13,7 @@ from assets.marts.defs import MARTS_ASSETS
 from assets.planning.defs import PLANNING_ASSETS
 from assets.planning.rules import load_rules
 from assets.planning.settings import PlanningSettings
+from assets.provinces import MEMORY_HEAVY_TAGS
 from assets.quality.defs import QUALITY_ASSETS, QUALITY_CHECKS
 from assets.raw.defs import LANDING_SPECS, RAW_ASSETS
 from assets.raw.landing import Landing
@@ -20,7 +21,7 @@ from assets.staging.defs import STAGING_ASSETS, STAGING_CHECKS
 from assets.warehouse import Warehouse
 from pipelines.io_managers import WarehouseIOManager
 from pipelines.jobs import province_job
-from pipelines.sensors import landing_folder_sensor
+from pipelines.sensors import landing_folder_sensor, nightly_refresh
 from pipelines.settings import Settings
 
 ALL_ASSETS = [
@@ -38,7 +39,7 @@ ALL_ASSETS = [
 def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "warehouse": Warehouse(settings.warehouse_url),
-        "landing": Landing(settings.landing_dir),
+        "landing": Landing(settings.landing_root),
         "rules": load_rules(settings.rules_profile, override_path=settings.rules_override),
         "io_manager": WarehouseIOManager(url=settings.warehouse_url),
         "exports": Exports(settings.exports_root),
@@ -47,15 +48,33 @@ def build_resources(settings: Settings) -> dict[str, object]:
     }
 
 
+def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """How a run's steps execute.
+
+    DuckDB allows one writer per file, so its steps run in one process. A PostgreSQL
+    warehouse takes the multiprocess executor: independent steps in parallel, but at most
+    one step tagged memory-heavy at a time (a province's person records in memory). On
+    a cluster, swap in ``dagster_k8s.k8s_job_executor`` or ``dagster_celery`` with the
+    same tag limits (README, "Running at scale").
+    """
+    if Warehouse(settings.warehouse_url).kind == "duckdb":
+        return dg.in_process_executor
+    return dg.multiprocess_executor.configured(multiprocess_config(settings))
+
+
+def multiprocess_config(settings: Settings) -> dict[str, object]:
+    key, value = next(iter(MEMORY_HEAVY_TAGS.items()))
+    return {
+        "max_concurrent": settings.max_concurrent_steps,
+        "tag_concurrency_limits": [{"key": key, "value": value, "limit": 1}],
+    }
+
+
 def build_defs(
     settings: Settings | None = None,
     resource_overrides: Mapping[str, object] | None = None,
 ) -> dg.Definitions:
-    """The code location's Definitions.
-
-    DuckDB allows one writer per file, so steps run in one process; a PostgreSQL
-    warehouse can take the multiprocess executor instead.
-    """
+    """The code location's Definitions."""
     settings = settings or Settings.from_env()
     settings.check()  # e.g. production without HAMLETS_HASH_SECRET: the location won't load
     resources = build_resources(settings) | dict(resource_overrides or {})
@@ -64,6 +83,7 @@ def build_defs(
         asset_checks=[*STAGING_CHECKS, *QUALITY_CHECKS],
         jobs=[province_job],
         sensors=[landing_folder_sensor],
+        schedules=[nightly_refresh],
         resources=resources,
-        executor=dg.in_process_executor,
+        executor=build_executor(settings),
     )

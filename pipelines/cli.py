@@ -9,12 +9,13 @@ from pathlib import Path
 import click
 
 from assets.warehouse import Warehouse, WarehouseError
-from pipelines.settings import DEFAULT_LANDING_DIR, Settings
+from pipelines.settings import DEFAULT_LANDING_ROOT, Settings
 
 DEMO_WAREHOUSE = Path("data/warehouse.duckdb")
 DEMO_SEED = 2026
 DEMO_HOUSEHOLDS = 4000
 DEMO_COMMUNES = 6
+DEMO_PROVINCE = "04"  # Cao Bằng's code; the demo's communes are generated
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,29 +25,34 @@ def main() -> None:
     \b
     Examples:
       hamlets demo
-      hamlets synth --out data/landing/cb --seed 1 --households 20000 \\
+      hamlets synth --out data/landing/04 --seed 1 --households 20000 \\
           --communes ../shared/realdata/communes_04_cao_bang.geojson
-      hamlets run --landing data/landing/cb --warehouse data/cb.duckdb
+      hamlets run --province 04 --warehouse data/cb.duckdb
     """
 
 
-def _print_marts(warehouse: Warehouse) -> None:
+def _print_marts(warehouse: Warehouse, province_code: str) -> None:
     options = warehouse.query(
         "SELECT option_name, count(*) AS communes, sum(units_before)::INT AS units_before, "
         "sum(units_after)::INT AS units_after, "
         "sum(noncompliant_units_after)::INT AS units_still_below_standard "
-        "FROM marts.merger_options_current GROUP BY option_name ORDER BY option_name"
+        "FROM marts.merger_options_current WHERE province_code = ? "
+        "GROUP BY option_name ORDER BY option_name",
+        [province_code],
     )
     click.echo(options.to_string(index=False))
     for view in (t for t in warehouse.table_names("marts") if t.endswith("_current")):
-        rows = warehouse.query(f"SELECT count(*) AS n FROM marts.{view}")["n"].iloc[0]
+        rows = warehouse.query(
+            f"SELECT count(*) AS n FROM marts.{view} WHERE province_code = ?", [province_code]
+        )["n"].iloc[0]
         click.echo(f"  marts.{view}: {rows} rows")
 
 
-def _run(settings: Settings) -> None:
+def _run(settings: Settings, province_code: str | None = None) -> None:
     from pipelines.runner import run_province
 
-    report = run_province(settings)
+    report = run_province(settings, province_code)
+    click.echo(f"Province {report.province_code}:")
     if not report.success:
         click.echo(f"Run {report.run_id} failed at {', '.join(report.failed_steps)}", err=True)
         for error in report.errors:
@@ -58,15 +64,22 @@ def _run(settings: Settings) -> None:
     click.echo(f"Run {report.run_id} succeeded; warehouse: {report.warehouse_location}")
     if report.failed_checks:
         click.echo(f"Warnings from checks: {', '.join(report.failed_checks)}")
-    _print_marts(Warehouse(settings.warehouse_url))
+    _print_marts(Warehouse(settings.warehouse_url), report.province_code)
 
 
 @main.command()
 @click.option(
     "--landing",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Landing folder with the province's files.",
+    default=DEFAULT_LANDING_ROOT,
+    show_default=True,
+    help="Landing root: one folder per province, named by its code (data/landing/04).",
+)
+@click.option(
+    "--province",
+    "provinces",
+    multiple=True,
+    help="Province code to run (repeatable; default: every province folder in the root).",
 )
 @click.option(
     "--warehouse",
@@ -82,15 +95,30 @@ def _run(settings: Settings) -> None:
     default=None,
     help="Province override of the rules file.",
 )
-def run(landing: Path, warehouse_url: str, profile: str | None, rules_override: Path | None):
-    """Materialise the whole graph for the files in LANDING into WAREHOUSE.
+def run(
+    landing: Path,
+    provinces: tuple[str, ...],
+    warehouse_url: str,
+    profile: str | None,
+    rules_override: Path | None,
+):
+    """Materialise the whole graph for each province's landing folder into WAREHOUSE.
 
     \b
     Example:
-      hamlets run --landing data/landing/demo --warehouse data/warehouse.duckdb
+      hamlets run --landing data/landing --province 04 --warehouse data/warehouse.duckdb
     """
+    from assets.raw.landing import Landing
+
+    settings = Settings(warehouse_url, landing, profile, rules_override)
+    codes = list(provinces) or Landing(landing).province_codes()
+    if not codes:
+        raise click.ClickException(
+            f"{landing}: no province folder; put each province's files in {landing}/<code>/"
+        )
     try:
-        _run(Settings(warehouse_url, landing, profile, rules_override))
+        for code in codes:
+            _run(settings, code)
     except (WarehouseError, ValueError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -162,7 +190,7 @@ def synth(
 
     \b
     Example:
-      hamlets synth --out data/landing/cb --seed 1 --households 133000 \\
+      hamlets synth --out data/landing/04 --seed 1 --households 133000 \\
           --communes ../shared/realdata/communes_04_cao_bang.geojson
     """
     from geodata.synthetic import synthesise_province
@@ -202,19 +230,36 @@ def synth(
     default=None,
     help="Exports folder (default: exports/ beside a DuckDB warehouse).",
 )
-def export(warehouse_url: str, out_dir: Path | None) -> None:
-    """Write the province's exports from the published marts (no pipeline run).
+@click.option(
+    "--province",
+    "province_code",
+    default=None,
+    help="Province code (default: the only province published in the warehouse).",
+)
+def export(warehouse_url: str, out_dir: Path | None, province_code: str | None) -> None:
+    """Write a province's exports from the published marts (no pipeline run).
 
     \b
     Example:
-      hamlets export --warehouse data/warehouse.duckdb --out data/exports
+      hamlets export --warehouse data/warehouse.duckdb --province 04 --out data/exports
     """
     from assets.exports.location import Exports
     from assets.exports.province import export_province
 
     root = out_dir or Settings(warehouse_url=warehouse_url).exports_root
+    warehouse = Warehouse(warehouse_url)
     try:
-        written = export_province(Warehouse(warehouse_url), Exports(root))
+        if province_code is None:
+            published = warehouse.query(
+                "SELECT DISTINCT province_code FROM marts.publications ORDER BY 1"
+            )["province_code"].tolist()
+            if len(published) != 1:
+                raise click.ClickException(
+                    f"the warehouse holds provinces {', '.join(published) or '(none)'}; "
+                    "name one with --province"
+                )
+            province_code = published[0]
+        written = export_province(warehouse.for_province(province_code), Exports(root))
     except (WarehouseError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -335,7 +380,7 @@ def demo() -> None:
     """
     from geodata.synthetic import synthesise_province
 
-    landing = DEFAULT_LANDING_DIR
+    landing = DEFAULT_LANDING_ROOT / DEMO_PROVINCE
     manifest = landing / "demo.json"
     wanted = {"seed": DEMO_SEED, "households": DEMO_HOUSEHOLDS, "communes": DEMO_COMMUNES}
     if not manifest.exists() or json.loads(manifest.read_text()) != wanted:
@@ -346,11 +391,12 @@ def demo() -> None:
             households=DEMO_HOUSEHOLDS,
             n_communes=DEMO_COMMUNES,
             error_rate=0.003,
+            province_code=DEMO_PROVINCE,
         )
         manifest.write_text(json.dumps(wanted))
     else:
         click.echo(f"Reusing demo landing folder {landing}")
-    _run(Settings(f"duckdb:///{DEMO_WAREHOUSE}", landing))
+    _run(Settings(f"duckdb:///{DEMO_WAREHOUSE}", DEFAULT_LANDING_ROOT), DEMO_PROVINCE)
     click.echo(
         "\nLook at the results:\n"
         f"  warehouse   {DEMO_WAREHOUSE.resolve()} (schemas raw, staging, quality, "

@@ -1,7 +1,8 @@
 """The IO manager that stores every intermediate asset as a warehouse table.
 
 An asset keyed ``["staging", "persons"]`` lives in table ``staging.persons``: queryable
-with SQL, typed by its contract, never an opaque pickle.
+with SQL, typed by its contract, never an opaque pickle. Provinces share the tables; a
+partition (province) reads and replaces only its own rows.
 """
 
 from __future__ import annotations
@@ -25,8 +26,14 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         name = table_name(context.asset_key)
-        rows = Warehouse(self.url).write_table(name, obj)
+        warehouse = Warehouse(self.url)
+        if context.has_asset_partitions:
+            warehouse = warehouse.for_province(context.asset_partition_key)
+        rows = warehouse.write_table(name, obj)
         context.add_output_metadata({"table": name, "rows_written": rows})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        return Warehouse(self.url).read_table(table_name(context.asset_key))
+        warehouse = Warehouse(self.url)
+        if context.has_asset_partitions:
+            warehouse = warehouse.for_province(context.asset_partition_key)
+        return warehouse.read_table(table_name(context.asset_key))

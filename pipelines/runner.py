@@ -1,24 +1,28 @@
-"""Run the whole graph for one landing folder without the UI (CLI and tests)."""
+"""Run the whole graph for one province without the UI (CLI, tests and benchmarks)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
-from assets.raw.landing import Landing
+from assets.provinces import check_province_code
+from assets.raw.landing import Landing, LandingFileError
 from assets.warehouse import Warehouse
 from pipelines.build import build_defs
 from pipelines.jobs import PROVINCE_JOB_NAME
 from pipelines.settings import Settings
 
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
+LOCAL_INSTANCE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "dagster.local.yaml"
 
 
 @dataclass(frozen=True)
 class RunReport:
+    province_code: str
     run_id: str
     success: bool
     failed_steps: tuple[str, ...]
@@ -36,25 +40,47 @@ def local_instance() -> dg.DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        shutil.copy(LOCAL_INSTANCE_CONFIG, config)
     return dg.DagsterInstance.get()
+
+
+def landed_province(settings: Settings, province_code: str | None = None) -> str:
+    """The province to run: as given, else the only province folder under the landing root.
+
+    Its landing folder is checked here, so a missing file is one clear message rather
+    than a failed run.
+    """
+    root = Landing(settings.landing_root)
+    if province_code is None:
+        found = root.province_codes()
+        if len(found) != 1:
+            raise LandingFileError(
+                f"{settings.landing_root}: "
+                + (
+                    f"several province folders ({', '.join(found)}); name one"
+                    if found
+                    else "no province folder; put the files in <landing root>/<province code>/"
+                )
+            )
+        province_code = found[0]
+    province_code = check_province_code(province_code)
+    root.for_province(province_code).check()
+    return province_code
 
 
 def run_province(
     settings: Settings,
+    province_code: str | None = None,
     instance: dg.DagsterInstance | None = None,
     *,
     log_level: str = "INFO",
 ) -> RunReport:
-    """Materialise every asset and run every check for the landing folder in ``settings``.
-
-    The landing folder is checked first, so a missing file is one clear message rather
-    than a failed run.
-    """
-    Landing(settings.landing_dir).check()
+    """Materialise every asset and run every check for one province's landing folder."""
+    province_code = landed_province(settings, province_code)
     defs = build_defs(settings)
     job = defs.resolve_job_def(PROVINCE_JOB_NAME)
     result = job.execute_in_process(
+        partition_key=province_code,
         instance=instance or local_instance(),
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -75,6 +101,7 @@ def run_province(
         if not evaluation.passed
     )
     return RunReport(
+        province_code=province_code,
         run_id=result.run_id,
         success=result.success,
         failed_steps=failed_steps,

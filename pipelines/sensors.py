@@ -1,7 +1,12 @@
-"""Sensors: start a province run when its landing folder changes.
+"""Sensors and schedules: start a province's run when its landing folder changes.
 
-The cursor is a fingerprint of every landing file's SHA-256, so a byte-identical file
-dropped again (or a file merely touched) starts nothing, while any real change does.
+Each province has its own folder under the landing root (``<root>/04/``) and its own
+partition. The sensor's cursor keeps, per province, a fingerprint of every landing file's
+SHA-256, so a byte-identical file dropped again (or a file merely touched) starts
+nothing, while any real change starts that province's run. The nightly schedule is the
+safety net: it compares each folder with what the last materialisation actually loaded
+(the hashes the raw assets record) and re-runs provinces that changed or never finished
+publishing.
 """
 
 from __future__ import annotations
@@ -10,9 +15,16 @@ import hashlib
 import json
 
 import dagster as dg
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
+from assets.provinces import PROVINCE_CODES
 from assets.raw.landing import Landing, LandingFileError
 from pipelines.jobs import province_job
+
+NIGHTLY_CRON = "0 1 * * *"  # 01:00, after the offices' evening uploads
+TIMEZONE = "Asia/Ho_Chi_Minh"
+# The asset whose materialisation means a province's run reached publication.
+PUBLISHED_KEY = dg.AssetKey(["marts", "merger_options"])
 
 
 def landing_fingerprint(landing: Landing) -> tuple[str, dict[str, str]]:
@@ -22,27 +34,114 @@ def landing_fingerprint(landing: Landing) -> tuple[str, dict[str, str]]:
     return digest, hashes
 
 
+def province_folders(landing: Landing) -> list[str]:
+    """Province folders under the landing root whose names are official codes."""
+    return [code for code in landing.province_codes() if code in PROVINCE_CODES]
+
+
 @dg.sensor(job=province_job, minimum_interval_seconds=60)
 def landing_folder_sensor(
     context: dg.SensorEvaluationContext, landing: dg.ResourceParam[Landing]
 ) -> dg.SensorResult | dg.SkipReason:
-    """Request a run when a landing file is new or its content changed."""
-    try:
-        digest, hashes = landing_fingerprint(landing)
-    except LandingFileError as exc:
-        return dg.SkipReason(f"landing folder incomplete: {exc}")
-    previous = json.loads(context.cursor) if context.cursor else {}
-    if previous.get("digest") == digest:
-        return dg.SkipReason("no new or changed landing file")
-    changed = sorted(
-        role for role, sha in hashes.items() if previous.get("files", {}).get(role) != sha
-    )
-    return dg.SensorResult(
-        run_requests=[
+    """Request a province's run when one of its landing files is new or changed."""
+    previous: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
+    cursor = dict(previous)
+    requests: list[dg.RunRequest] = []
+    observations: list[dg.AssetObservation] = []
+    incomplete: list[str] = []
+    for code in province_folders(landing):
+        try:
+            digest, hashes = landing_fingerprint(landing.for_province(code))
+        except LandingFileError as exc:
+            incomplete.append(f"{code}: {exc}")
+            continue
+        seen = previous.get(code, {})
+        if seen.get("digest") == digest:
+            continue
+        changed = sorted(
+            role for role, sha in hashes.items() if seen.get("files", {}).get(role) != sha
+        )
+        requests.append(
             dg.RunRequest(
-                run_key=digest,
+                run_key=f"{code}:{digest}",
+                partition_key=code,
                 tags={"landing/changed": ",".join(changed), "landing/digest": digest[:16]},
             )
-        ],
-        cursor=json.dumps({"digest": digest, "files": hashes}),
+        )
+        # The file's hash as the landing asset's data version: the UI marks what was
+        # built from an older file as stale until the run finishes.
+        observations += [
+            dg.AssetObservation(
+                asset_key=["landing", role],
+                partition=code,
+                tags={DATA_VERSION_TAG: hashes[role]},
+                metadata={"sha256": hashes[role]},
+            )
+            for role in changed
+        ]
+        cursor[code] = {"digest": digest, "files": hashes}
+    if not requests:
+        reason = "no new or changed landing file"
+        if incomplete:
+            reason += "; landing folder incomplete: " + " | ".join(incomplete)
+        return dg.SkipReason(reason)
+    return dg.SensorResult(
+        run_requests=requests,
+        asset_events=observations,
+        cursor=json.dumps(cursor, sort_keys=True),
     )
+
+
+def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, code: str) -> dg.EventLogRecord | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[code]), limit=1
+    ).records
+    return records[0] if records else None
+
+
+def stale_reason(instance: dg.DagsterInstance, landing: Landing, code: str) -> str | None:
+    """Why province ``code`` needs a run (its files differ from what was last loaded, or
+    the last run did not publish), or None when it is up to date."""
+    _, hashes = landing_fingerprint(landing.for_province(code))
+    loaded_at = []
+    for role, sha in hashes.items():
+        record = _latest(instance, dg.AssetKey(["raw", role]), code)
+        if record is None:
+            return f"{role} never loaded"
+        metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+        loaded = metadata.get("source_sha256")
+        if loaded is None or loaded.value != sha:
+            return f"{role} changed"
+        loaded_at.append(record.timestamp)
+    published = _latest(instance, PUBLISHED_KEY, code)
+    if published is None or published.timestamp < max(loaded_at):
+        return "last run did not publish"
+    return None
+
+
+@dg.schedule(
+    job=province_job,
+    cron_schedule=NIGHTLY_CRON,
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+def nightly_refresh(
+    context: dg.ScheduleEvaluationContext, landing: dg.ResourceParam[Landing]
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """Re-materialise every province whose inputs changed since its last run."""
+    requests = []
+    night = context.scheduled_execution_time
+    for code in province_folders(landing):
+        try:
+            reason = stale_reason(context.instance, landing, code)
+        except LandingFileError:
+            continue  # incomplete folder: the sensor reports it; nothing to run yet
+        if reason is not None:
+            requests.append(
+                dg.RunRequest(
+                    partition_key=code,
+                    run_key=f"{code}:{night:%Y-%m-%d}",
+                    tags={"refresh/reason": reason},
+                )
+            )
+    return requests or dg.SkipReason("every province is up to date")

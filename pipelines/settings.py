@@ -11,7 +11,8 @@ from pathlib import Path
 from assets.privacy import DEVELOPMENT_SECRET, MIN_SECRET_BYTES, RecordReferences
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
-DEFAULT_LANDING_DIR = Path("data/landing/demo")
+# One folder per province under the root, named by its two-digit code: data/landing/04/
+DEFAULT_LANDING_ROOT = Path("data/landing")
 DEFAULT_EXPORTS_DIR = Path("data/exports")  # for warehouses that are not a file
 MODES = ("development", "production")
 logger = logging.getLogger(__name__)
@@ -37,14 +38,15 @@ def privacy_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, objec
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the landing files are, which warehouse to write, which rules apply."""
+    """Where the landing folders are, which warehouse to write, which rules apply."""
 
     warehouse_url: str = DEFAULT_WAREHOUSE_URL
-    landing_dir: Path = DEFAULT_LANDING_DIR
+    landing_root: Path = DEFAULT_LANDING_ROOT
     rules_profile: str | None = None
     rules_override: Path | None = None
     exports_dir: Path | None = None
     exact_time_limit_s: float = 2.0
+    max_concurrent_steps: int = 2  # multiprocess executor (PostgreSQL warehouses)
     mode: str = "development"  # production refuses to start without a hash secret
     # Key of the record references (assets.privacy); never in a repr, log or metadata.
     hash_secret: bytes | None = field(default=None, repr=False)
@@ -111,12 +113,13 @@ class Settings:
         override = os.environ.get("HAMLETS_RULES_OVERRIDE")
         return cls(
             warehouse_url=os.environ.get("HAMLETS_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
-            landing_dir=Path(os.environ.get("HAMLETS_LANDING_DIR", str(DEFAULT_LANDING_DIR))),
+            landing_root=Path(os.environ.get("HAMLETS_LANDING_ROOT", str(DEFAULT_LANDING_ROOT))),
             rules_profile=os.environ.get("HAMLETS_RULES_PROFILE") or None,
             rules_override=Path(override) if override else None,
             exports_dir=Path(exports)
             if (exports := os.environ.get("HAMLETS_EXPORTS_DIR"))
             else None,
             exact_time_limit_s=float(os.environ.get("HAMLETS_EXACT_TIME_LIMIT_S", "2.0")),
+            max_concurrent_steps=int(os.environ.get("HAMLETS_MAX_CONCURRENT_STEPS", "2")),
             **privacy_from_env(),
         )

@@ -21,8 +21,9 @@ REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 @pytest.fixture(scope="session")
 def small_landing(tmp_path_factory) -> Path:
-    """A deterministic small province with a few planted record errors."""
-    out = tmp_path_factory.mktemp("landing")
+    """A deterministic small province (Cao Bằng's code, 04) with a few planted record
+    errors: the province's folder ``<landing root>/04``."""
+    out = tmp_path_factory.mktemp("landing") / "04"
     synthesise_province(out, seed=11, households=1500, n_communes=4, error_rate=0.01)
     return out
 
@@ -37,7 +38,7 @@ def pipeline_instance() -> dg.DagsterInstance:
 def published(tmp_path_factory, small_landing, pipeline_instance) -> tuple[Settings, RunReport]:
     """The whole graph materialised once into a fresh warehouse."""
     warehouse = tmp_path_factory.mktemp("warehouse") / "w.duckdb"
-    settings = Settings(warehouse_url=f"duckdb:///{warehouse}", landing_dir=small_landing)
+    settings = Settings(warehouse_url=f"duckdb:///{warehouse}", landing_root=small_landing.parent)
     report = run_province(settings, instance=pipeline_instance)
     return settings, report
 

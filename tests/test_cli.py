@@ -15,13 +15,23 @@ def test_help_lists_subcommands():
 
 
 def test_run_on_an_empty_landing_folder_names_every_missing_file(tmp_path):
-    result = CliRunner().invoke(
-        main, ["run", "--landing", str(tmp_path), "--warehouse", str(tmp_path / "w.duckdb")]
-    )
+    warehouse = ["--warehouse", str(tmp_path / "w.duckdb")]
+    no_province = CliRunner().invoke(main, ["run", "--landing", str(tmp_path), *warehouse])
+    assert no_province.exit_code == 1
+    assert "no province folder" in no_province.output and "<code>" in no_province.output
+
+    (tmp_path / "04").mkdir()
+    result = CliRunner().invoke(main, ["run", "--landing", str(tmp_path), *warehouse])
     assert result.exit_code == 1
+    assert str(tmp_path / "04") in result.output
     for role in ("communes", "hamlet_boundaries", "hamlet_registry", "households", "persons"):
         assert f"no {role} file" in result.output
     assert not (tmp_path / "w.duckdb").exists()
+
+    unknown = CliRunner().invoke(
+        main, ["run", "--landing", str(tmp_path), "--province", "99", *warehouse]
+    )
+    assert unknown.exit_code == 1 and "unknown province code '99'" in unknown.output
 
 
 def test_synth_writes_a_landing_folder(tmp_path):

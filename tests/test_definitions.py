@@ -10,7 +10,7 @@ from pipelines.settings import Settings
 
 
 def _graph(tmp_path):
-    defs = build_defs(Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_dir=tmp_path))
+    defs = build_defs(Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_root=tmp_path))
     return defs, defs.resolve_asset_graph()
 
 

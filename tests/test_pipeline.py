@@ -190,13 +190,13 @@ def test_failed_blocking_check_leaves_published_marts_intact(published, tmp_path
     settings, _ = published
     warehouse = Warehouse(settings.warehouse_url)
     units_before = warehouse.read_table("marts.merged_units_current")
-    broken = tmp_path / "landing"
-    shutil.copytree(settings.landing_dir, broken)
+    broken = tmp_path / "landing" / "04"
+    shutil.copytree(settings.landing_root / "04", broken)
     registry = pd.read_excel(broken / "hamlet_registry.xlsx", dtype=str)
     registry.loc[0, "Loại"] = "Không rõ"
     registry.to_excel(broken / "hamlet_registry.xlsx", index=False)
     report = run_province(
-        Settings(warehouse_url=settings.warehouse_url, landing_dir=broken),
+        Settings(warehouse_url=settings.warehouse_url, landing_root=broken.parent),
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert not report.success
@@ -208,12 +208,12 @@ def test_failed_blocking_check_leaves_published_marts_intact(published, tmp_path
 
 def test_bad_file_fails_the_run_with_a_message_naming_file_and_column(published, tmp_path):
     settings, _ = published
-    broken = tmp_path / "landing"
-    shutil.copytree(settings.landing_dir, broken)
+    broken = tmp_path / "landing" / "04"
+    shutil.copytree(settings.landing_root / "04", broken)
     persons = (broken / "persons.csv").read_text(encoding="utf-8-sig")
     (broken / "persons.csv").write_text(persons.replace("Số ĐDCN", "Ghi chú", 1), "utf-8-sig")
     report = run_province(
-        Settings(warehouse_url=str(tmp_path / "other.duckdb"), landing_dir=broken),
+        Settings(warehouse_url=str(tmp_path / "other.duckdb"), landing_root=broken.parent),
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert not report.success
@@ -224,11 +224,11 @@ def test_bad_file_fails_the_run_with_a_message_naming_file_and_column(published,
 def test_messy_province_reconciles_and_loses_no_planted_record(tmp_path):
     from geodata.synthetic import synthesise_province
 
-    landing = tmp_path / "messy"
+    landing = tmp_path / "messy" / "04"
     synthesise_province(
         landing, seed=5, households=1200, n_communes=3, error_rate=0.02, file_mess=True
     )
-    settings = Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_dir=landing)
+    settings = Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_root=landing.parent)
     report = run_province(settings, instance=dg.DagsterInstance.ephemeral())
     assert report.success, report.errors
     assert "rows_reconcile" not in report.failed_checks
@@ -256,7 +256,7 @@ def test_messy_province_reconciles_and_loses_no_planted_record(tmp_path):
 
 def test_whole_graph_on_postgis_matches_duckdb(published, small_landing, postgres_url):
     duck_settings, _ = published
-    settings = Settings(warehouse_url=postgres_url, landing_dir=small_landing)
+    settings = Settings(warehouse_url=postgres_url, landing_root=small_landing.parent)
     report = run_province(settings, instance=dg.DagsterInstance.ephemeral())
     assert report.success, report.errors
     postgis, duck = Warehouse(postgres_url), Warehouse(duck_settings.warehouse_url)

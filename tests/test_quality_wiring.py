@@ -35,7 +35,7 @@ def found_in(text: str, values: set[str]) -> set[str]:
 
 
 def test_quality_assets_and_checks_are_defined(tmp_path):
-    defs = build_defs(Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_dir=tmp_path))
+    defs = build_defs(Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_root=tmp_path))
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {"quality/probable_duplicates", "quality/hamlet_count_reconciliation"} <= keys
@@ -104,13 +104,13 @@ def test_data_docs_of_failing_personal_expectations_keep_values_out(tmp_path):
 
 
 def test_run_metadata_and_logs_carry_counts_only(tmp_path):
-    landing = tmp_path / "landing"
+    landing = tmp_path / "landing" / "04"
     synthesise_province(landing, seed=17, households=400, n_communes=2, error_rate=0.03)
-    settings = Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_dir=landing)
+    settings = Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_root=landing.parent)
     instance = dg.DagsterInstance.ephemeral()
     report = run_province(settings, instance=instance)
     assert report.success, report.errors
-    warehouse = Warehouse(settings.warehouse_url)
+    warehouse = Warehouse(settings.warehouse_url).for_province(report.province_code)
     persons = warehouse.read_table("staging.persons")
     secrets = personal_values(persons)
     births = set(persons["birth_date"].dropna().dt.strftime("%d/%m/%Y"))

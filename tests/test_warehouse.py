@@ -147,3 +147,35 @@ def test_enforce_names_table_and_columns():
     numeric_codes = _communes().assign(commune_code=[1, 2])
     with pytest.raises(SchemaError, match="commune_code: cannot cast"):
         TABLES["staging.communes"].enforce(numeric_codes)
+
+
+def test_provinces_share_a_table_and_replace_only_their_own_rows(warehouse):
+    """Province partitions: a contract table without province_code gets it from storage,
+    a raw table gets landing_province, and re-writing one province leaves the other."""
+    sample = warehouse.for_province("04")
+    raw = pd.DataFrame({"Mã hộ": ["1", "2"], "province_code": ["99", "99"]})
+    for code, n in (("04", 2), ("33", 3)):
+        scoped = warehouse.for_province(code)
+        scoped.write_table("raw.households", raw.head(n))
+        communes = _communes().assign(province_code=code)
+        communes["commune_code"] = communes["commune_code"] + code
+        scoped.write_table("staging.communes", communes.astype({"province_code": "string"}))
+    assert sample.province_code == "04"
+    assert len(warehouse.for_province("04").read_table("raw.households")) == 2
+    assert len(warehouse.for_province("33").read_table("raw.households")) == 2
+    # the file's own province_code column is untouched; the partition is lineage
+    back = warehouse.for_province("33").read_table("raw.households")
+    assert list(back.columns) == ["Mã hộ", "province_code"]
+    assert set(back["province_code"]) == {"99"}
+    everything = warehouse.read_table("raw.households")
+    assert everything["landing_province"].value_counts().to_dict() == {"04": 2, "33": 2}
+
+    warehouse.for_province("04").write_table("raw.households", raw.head(1))
+    counts = warehouse.read_table("raw.households")["landing_province"].value_counts()
+    assert counts.to_dict() == {"33": 2, "04": 1}
+    assert set(warehouse.read_table("staging.communes")["province_code"]) == {"04", "33"}
+    assert len(warehouse.for_province("33").read_table("staging.communes")) == 2
+
+    wrong = _communes().astype({"province_code": "string"})  # says 04
+    with pytest.raises(WarehouseError, match="rows for province 04 written to the partition"):
+        warehouse.for_province("33").write_table("staging.communes", wrong)

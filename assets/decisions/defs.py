@@ -18,7 +18,7 @@ from assets.decisions.record import latest_decisions, read_decision_assignments,
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.planning.rules import RulesProfile
-from assets.provinces import PROVINCE_PARTITIONS
+from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.warehouse import Warehouse
 
 APPROVED_TABLES = ("approved_plan", "approved_staffing")
@@ -46,6 +46,7 @@ APPROVED_PUBLICATIONS = "marts.approved_publications"
     },
     name="publish_approved_plan",
     partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     description="Publish each commune's approved units and staffing from its latest decision.",
 )
 def publish_approved_plan(

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.exports.location import Exports
 from assets.exports.province import export_province
+from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.warehouse import Warehouse
 
 
@@ -11,13 +12,17 @@ from assets.warehouse import Warehouse
     key=["exports", "province_files"],
     deps=[["marts", "merged_units"], ["marts", "merger_options"]],
     group_name="exports",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"file"},
 )
 def province_files(
-    warehouse: dg.ResourceParam[Warehouse], exports: dg.ResourceParam[Exports]
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
+    exports: dg.ResourceParam[Exports],
 ) -> dg.MaterializeResult:
     """GeoPackage and interactive map of the province; Excel and PNG per commune."""
-    written = export_province(warehouse, exports)
+    written = export_province(warehouse.for_province(context.partition_key), exports)
     return dg.MaterializeResult(
         metadata={
             "folder": dg.MetadataValue.path(str(written["folder"])),

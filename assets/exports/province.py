@@ -29,8 +29,6 @@ def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]
         units = warehouse.read_table("marts.merged_units_current", con=con)
         options = warehouse.read_table("marts.merger_options_current", con=con)
     province = province_code_of(communes)
-    units = units[units["province_code"] == province]
-    options = options[options["province_code"] == province]
     folder = exports.folder_for(province)
     before = hamlets_before(hamlets, compliance, issues)
     geopackage = write_province_geopackage(

@@ -8,6 +8,8 @@ from assets.planning.compliance import count_hamlet_sizes, hamlet_compliance
 from assets.planning.options import plan_options
 from assets.planning.rules import RulesProfile
 from assets.planning.settings import PlanningSettings
+from assets.privacy import RecordReferences
+from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.tables import province_code_of
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures
@@ -22,18 +24,21 @@ from geodata.compactness import hamlet_measures
         "persons_clean": dg.AssetIn(["quality", "persons_clean"]),
     },
     group_name="planning",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
 )
 def planning_hamlet_compliance(
     context: dg.AssetExecutionContext,
     rules: dg.ResourceParam[RulesProfile],
+    record_references: dg.ResourceParam[RecordReferences],
     hamlets: gpd.GeoDataFrame,
     communes: gpd.GeoDataFrame,
     households: pd.DataFrame,
     persons_clean: pd.DataFrame,
 ) -> pd.DataFrame:
     """Each hamlet's households counted from clean records, against its standard."""
-    sizes = count_hamlet_sizes(households, persons_clean)
+    sizes = count_hamlet_sizes(households, persons_clean, reference=record_references.of)
     hamlets = pd.DataFrame(hamlets.drop(columns="geometry"))
     df = hamlet_compliance(hamlets, sizes, province_code_of(communes), rules)
     status_counts = df["compliance_status"].value_counts()
@@ -48,6 +53,8 @@ def planning_hamlet_compliance(
     key=["planning", "hamlet_adjacency"],
     ins={"hamlets": dg.AssetIn(["staging", "hamlets"])},
     group_name="planning",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "geopandas"},
 )
 def planning_hamlet_adjacency(
@@ -71,6 +78,8 @@ def planning_hamlet_adjacency(
         "hamlets": dg.AssetIn(["staging", "hamlets"]),
     },
     group_name="planning",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
 )
 def planning_merger_options(
     context: dg.AssetExecutionContext,

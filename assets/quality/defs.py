@@ -16,6 +16,7 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
+from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.quality.cross_checks import hamlet_geometry_problems
 from assets.quality.duplicates import DuplicateSettings, find_probable_duplicates
 from assets.quality.record_checks import split_clean_quarantined
@@ -94,6 +95,8 @@ def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
     key=["quality", "hamlet_count_reconciliation"],
     ins=_STAGING_INS,
     group_name="quality",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
 )
 def quality_hamlet_count_reconciliation(
@@ -120,6 +123,9 @@ def quality_hamlet_count_reconciliation(
     key=["quality", "probable_duplicates"],
     ins=_STAGING_INS,
     group_name="quality",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
+    op_tags=MEMORY_HEAVY_TAGS,
     kinds={"duckdb"},
 )
 def quality_probable_duplicates(
@@ -160,6 +166,9 @@ def quality_probable_duplicates(
         "reconciliation": dg.AssetIn(["quality", "hamlet_count_reconciliation"]),
     },
     group_name="quality",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
+    op_tags=MEMORY_HEAVY_TAGS,
     kinds={"duckdb"},
 )
 def quality_record_issues(
@@ -204,6 +213,9 @@ def quality_record_issues(
         "issues": dg.AssetIn(["quality", "record_issues"]),
     },
     group_name="quality",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
+    op_tags=MEMORY_HEAVY_TAGS,
 )
 def quality_persons(context: dg.AssetExecutionContext, persons: pd.DataFrame, issues: pd.DataFrame):
     """Split person records into clean and quarantined; the counts always reconcile."""
@@ -238,7 +250,10 @@ def _suite_parameters(
     if config.as_of:
         parameters[AS_OF] = config.as_of
     if table_name == "staging.households":
-        codes = warehouse.query("SELECT hamlet_code FROM staging.hamlets")["hamlet_code"]
+        rows, params = warehouse.rows_filter("staging.hamlets")
+        codes = warehouse.query(f"SELECT hamlet_code FROM staging.hamlets WHERE {rows}", params)[
+            "hamlet_code"
+        ]
         parameters[KNOWN_HAMLET_CODES] = codes.dropna().astype(str).tolist()
     return parameters
 
@@ -253,6 +268,7 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
         name=f"{contract.name}_suite",
         blocking=blocking,
         additional_deps=needs,
+        pool=WAREHOUSE_POOL,
         description=f"Great Expectations suite: the {table_name} contract and its domain rules",
     )
     def suite_check(
@@ -260,6 +276,7 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
         warehouse: dg.ResourceParam[Warehouse],
         config: SuiteCheckConfig,
     ) -> dg.AssetCheckResult:
+        warehouse = warehouse.for_province(context.partition_key)
         df = warehouse.read_table(contract.qualified_name)
         result = validate_frame(
             df,
@@ -287,16 +304,24 @@ class QuarantineCheckConfig(dg.Config):
     asset=dg.AssetKey(["quality", "record_issues"]),
     name="quarantine_share",
     blocking=True,
+    pool=WAREHOUSE_POOL,
     description="Few enough person records are quarantined for hamlet counts to hold "
     f"(default at most {MAX_QUARANTINE_SHARE:.0%})",
 )
 def quarantine_share(
-    warehouse: dg.ResourceParam[Warehouse], config: QuarantineCheckConfig
+    context: dg.AssetCheckExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
+    config: QuarantineCheckConfig,
 ) -> dg.AssetCheckResult:
+    warehouse = warehouse.for_province(context.partition_key)
+    persons, persons_params = warehouse.rows_filter("staging.persons")
+    issues, issues_params = warehouse.rows_filter("quality.record_issues")
     counts = warehouse.query(
-        "SELECT (SELECT count(*) FROM staging.persons) AS records_in, "
+        f"SELECT (SELECT count(*) FROM staging.persons WHERE {persons}) AS records_in, "
         "(SELECT count(DISTINCT record_id) FROM quality.record_issues "
-        "WHERE table_name = 'staging.persons' AND severity = 'error') AS records_with_errors"
+        f"WHERE table_name = 'staging.persons' AND severity = 'error' AND {issues}) "
+        "AS records_with_errors",
+        [*persons_params, *issues_params],
     ).iloc[0]
     records_in = int(counts["records_in"])
     with_errors = int(counts["records_with_errors"])
@@ -316,11 +341,14 @@ def quarantine_share(
     asset=dg.AssetKey(["staging", "hamlets"]),
     name="hamlet_partition",
     blocking=GEOMETRY_CHECK_BLOCKS,
+    pool=WAREHOUSE_POOL,
     description="Staged hamlet polygons are valid, do not overlap and none collapsed "
     "(staging's repairs are listed in staging.geometry_adjustments)",
 )
-def hamlet_partition(warehouse: dg.ResourceParam[Warehouse]) -> dg.AssetCheckResult:
-    hamlets = warehouse.read_table("staging.hamlets")
+def hamlet_partition(
+    context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]
+) -> dg.AssetCheckResult:
+    hamlets = warehouse.for_province(context.partition_key).read_table("staging.hamlets")
     problems = hamlet_geometry_problems(hamlets)
     passed = not (
         problems["invalid_polygons"]
@@ -339,10 +367,14 @@ def hamlet_partition(warehouse: dg.ResourceParam[Warehouse]) -> dg.AssetCheckRes
 @dg.asset_check(
     asset=dg.AssetKey(["quality", "hamlet_count_reconciliation"]),
     name="registry_matches_records",
+    pool=WAREHOUSE_POOL,
     description="Every hamlet's declared households and population are within tolerance "
     "of the records (a warning: planning counts from the records)",
 )
-def registry_matches_records(warehouse: dg.ResourceParam[Warehouse]) -> dg.AssetCheckResult:
+def registry_matches_records(
+    context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]
+) -> dg.AssetCheckResult:
+    warehouse = warehouse.for_province(context.partition_key)
     table = warehouse.read_table("quality.hamlet_count_reconciliation")
     out = int(table["within_tolerance"].eq(False).sum())
     return dg.AssetCheckResult(

@@ -63,9 +63,24 @@ def file_sha256(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Landing:
-    """A province's landing folder, where its offices drop their files."""
+    """A landing folder, where a province's offices drop their files.
+
+    The landing root holds one folder per province, named by its two-digit code
+    (``data/landing/04/`` for Cao Bằng); :meth:`for_province` gives that folder.
+    """
 
     path: Path
+
+    def for_province(self, province_code: str) -> Landing:
+        return Landing(self.path / province_code)
+
+    def province_codes(self) -> list[str]:
+        """The province folders present under this root (two-digit names)."""
+        if not self.path.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.path.iterdir() if p.is_dir() and re.fullmatch(r"\d{2}", p.name)
+        )
 
     def file(self, role: str) -> LandingFile:
         return find_landing_file(self.path, role)

@@ -9,6 +9,7 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
+from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.reconcile import reconcile_counts
 from assets.staging.tables import (
     Staged,
@@ -27,6 +28,7 @@ def _record(
     context: dg.AssetExecutionContext, warehouse: Warehouse, table: str, staged: Staged
 ) -> pd.DataFrame:
     """Write the side tables of a staged table and describe it in the run's metadata."""
+    warehouse = warehouse.for_province(context.partition_key)
     warehouse.write_table(REJECTED_ROWS, staged.rejected, replace_where={"table_name": table})
     metadata = {"rows": len(staged.table), "rows_rejected": len(staged.rejected), **staged.notes}
     if staged.adjustments is not None:
@@ -48,6 +50,8 @@ def _record(
     key=["staging", "communes"],
     ins={"raw": dg.AssetIn(["raw", "communes"])},
     group_name="staging",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "geopandas"},
 )
 def staging_communes(
@@ -65,6 +69,8 @@ def staging_communes(
         "communes": dg.AssetIn(["staging", "communes"]),
     },
     group_name="staging",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "geopandas"},
 )
 def staging_hamlets(
@@ -88,6 +94,8 @@ def staging_hamlets(
     key=["staging", "households"],
     ins={"raw": dg.AssetIn(["raw", "households"])},
     group_name="staging",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
 )
 def staging_households(
@@ -101,6 +109,9 @@ def staging_households(
     key=["staging", "persons"],
     ins={"raw": dg.AssetIn(["raw", "persons"])},
     group_name="staging",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
+    op_tags=MEMORY_HEAVY_TAGS,
     kinds={"duckdb"},
 )
 def staging_persons(
@@ -124,10 +135,15 @@ def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(table.split(".")),
         name="rows_reconcile",
         blocking=True,
+        pool=WAREHOUSE_POOL,
         description="Every landed row is staged or rejected with a reason (nothing lost)",
     )
-    def rows_reconcile(warehouse: dg.ResourceParam[Warehouse]) -> dg.AssetCheckResult:
-        counts = reconcile_counts(warehouse, table, STAGED_FROM[table], REJECTED_ROWS)
+    def rows_reconcile(
+        context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]
+    ) -> dg.AssetCheckResult:
+        counts = reconcile_counts(
+            warehouse.for_province(context.partition_key), table, STAGED_FROM[table], REJECTED_ROWS
+        )
         return dg.AssetCheckResult(
             passed=bool(counts["balanced"].all()),
             metadata={

@@ -25,27 +25,38 @@ def reconcile_counts(
         )["column_name"]
         has_lineage = "source_file" in set(columns)
         frames = []
+        staged_rows, staged_params = warehouse.rows_filter(table)
+        rejected_rows, rejected_params = warehouse.rows_filter(rejected_table)
         for raw in raw_tables:
+            landed_rows, landed_params = warehouse.rows_filter(raw)
             landed = con.query_df(
-                f"SELECT source_file, count(*) AS landed FROM {raw} GROUP BY source_file"
+                f"SELECT source_file, count(*) AS landed FROM {raw} WHERE {landed_rows} "
+                "GROUP BY source_file",
+                landed_params,
             )
             if has_lineage:
                 staged = con.query_df(
-                    f"SELECT source_file, count(*) AS staged FROM {table} GROUP BY source_file"
+                    f"SELECT source_file, count(*) AS staged FROM {table} WHERE {staged_rows} "
+                    "GROUP BY source_file",
+                    staged_params,
                 )
             else:
-                total = int(con.query_df(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
-                staged = landed[["source_file"]].assign(staged=total)
+                total = con.query_df(
+                    f"SELECT count(*) AS n FROM {table} WHERE {staged_rows}", staged_params
+                )["n"].iloc[0]
+                staged = landed[["source_file"]].assign(staged=int(total))
             rejected = con.query_df(
                 f"SELECT source_file, count(*) AS rejected FROM {rejected_table} "
-                "WHERE table_name = ? GROUP BY source_file",
-                [table],
+                f"WHERE table_name = ? AND {rejected_rows} GROUP BY source_file",
+                [table, *rejected_params],
             )
             frames.append(
                 landed.merge(staged, on="source_file", how="left").merge(
                     rejected, on="source_file", how="left"
                 )
             )
-    counts = pd.concat(frames, ignore_index=True).fillna({"staged": 0, "rejected": 0})
+    counts = pd.concat(frames, ignore_index=True)
+    for column in ("landed", "staged", "rejected"):
+        counts[column] = pd.to_numeric(counts[column]).fillna(0).astype("int64")
     counts["balanced"] = counts["landed"] == counts["staged"] + counts["rejected"]
     return counts

@@ -4,20 +4,84 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 import geopandas as gpd
 import pandas as pd
 
-from expectations.schemas import Table
+from expectations.schemas import TABLES, Table
 
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
 
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or a table is not where it should be."""
+
+
+# (column, key): the rows of one province in a table that holds several.
+Partition = tuple[str, str]
+
+
+def partition_column(qualified_name: str) -> str:
+    """The column that says which province a row belongs to.
+
+    Raw tables keep the landed columns untouched (a communes file may carry its own
+    ``province_code``), so there the partition is lineage: the landing folder's province.
+    """
+    return "landing_province" if qualified_name.startswith("raw.") else "province_code"
+
+
+def contract_of(qualified_name: str) -> Table | None:
+    """A table's contract; a mart's ``_current`` view has its mart's."""
+    return TABLES.get(qualified_name) or TABLES.get(qualified_name.removesuffix("_current"))
+
+
+def fit_for_storage(
+    qualified_name: str, df: pd.DataFrame, partition: Partition | None
+) -> tuple[pd.DataFrame, Table | None, str | None]:
+    """``df`` checked against its contract, with the partition column set.
+
+    Returns the frame, the contract (if any) and the partition column when the storage
+    adds it (the contract does not declare it). A contract column that already says
+    which province a row is in must agree with the partition.
+    """
+    contract = TABLES.get(qualified_name)
+    if partition is None:
+        return (contract.enforce(df) if contract is not None else df), contract, None
+    column, key = partition
+    added = None if contract is not None and column in contract.columns else column
+    body = df.drop(columns=[added]) if added and added in df.columns else df
+    body = contract.enforce(body) if contract is not None else body.copy()
+    if added:
+        body.insert(0, column, pd.Series(key, index=body.index, dtype="string"))
+        return body, contract, added
+    other = body[column].notna() & body[column].ne(key)
+    if other.any():
+        found = sorted(body.loc[other, column].astype(str).unique())[:5]
+        raise WarehouseError(
+            f"{qualified_name}: rows for province {', '.join(found)} written to the "
+            f"partition of province {key}; the landing folder holds another province's data"
+        )
+    body[column] = body[column].fillna(key)
+    return body, contract, None
+
+
+def from_storage(
+    qualified_name: str, df: pd.DataFrame, partition: Partition | None
+) -> pd.DataFrame:
+    """A stored table as its contract says; the storage's partition column is dropped
+    for one province's rows and kept first when several provinces are read at once."""
+    contract = contract_of(qualified_name)
+    column = partition_column(qualified_name)
+    added = column in df.columns and (contract is None or column not in contract.columns)
+    provinces = df.pop(column) if added else None
+    if contract is not None:
+        df = contract.enforce(df)
+    if provinces is not None and partition is None:
+        df.insert(0, column, provinces.to_numpy())
+    return df
 
 
 class Session(Protocol):
@@ -31,10 +95,18 @@ class Session(Protocol):
 
     def table_names(self, layer: str) -> list[str]: ...
 
-    def read_table(self, qualified_name: str) -> pd.DataFrame: ...
+    def column_names(self, qualified_name: str) -> list[str]: ...
+
+    def read_table(
+        self, qualified_name: str, partition: Partition | None = None
+    ) -> pd.DataFrame: ...
 
     def write_table(
-        self, qualified_name: str, df: pd.DataFrame, replace_where: dict[str, object] | None
+        self,
+        qualified_name: str,
+        df: pd.DataFrame,
+        replace_where: dict[str, object] | None,
+        partition: Partition | None = None,
     ) -> int: ...
 
 
@@ -67,11 +139,20 @@ def redacted(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
-def create_table_sql(contract: Table, types: dict[str, str]) -> str:
-    """DDL for a contract's table in a backend's types, primary key included."""
+def create_table_sql(
+    contract: Table, types: dict[str, str], partition_column: str | None = None
+) -> str:
+    """DDL for a contract's table in a backend's types, primary key included.
+
+    A partition column the storage adds comes first and leads the primary key.
+    """
     columns = [f'"{f.name}" {types[f.type]}' for f in contract.fields]
-    if contract.primary_key:
-        columns.append(f"PRIMARY KEY ({', '.join(contract.primary_key)})")
+    key = list(contract.primary_key)
+    if partition_column is not None:
+        columns.insert(0, f'"{partition_column}" {types["string"]}')
+        key = [partition_column, *key] if key else []
+    if key:
+        columns.append(f"PRIMARY KEY ({', '.join(key)})")
     return f"CREATE TABLE {contract.qualified_name} (\n  " + ",\n  ".join(columns) + "\n)"
 
 
@@ -98,6 +179,26 @@ class Warehouse:
     """A warehouse selected by its URL; connections are short-lived and per operation."""
 
     url: str = DEFAULT_WAREHOUSE_URL
+    province_code: str | None = None
+
+    def for_province(self, province_code: str) -> Warehouse:
+        """The same warehouse seen as one province's rows: reads filter, writes replace
+        only that province, so provinces materialise independently into shared tables."""
+        return replace(self, province_code=province_code)
+
+    def partition(self, qualified_name: str) -> Partition | None:
+        if self.province_code is None:
+            return None
+        return (partition_column(qualified_name), self.province_code)
+
+    def rows_filter(self, qualified_name: str, alias: str = "") -> tuple[str, list[object]]:
+        """A SQL condition (``?`` placeholders) selecting this province's rows of a table,
+        for the few statements that are SQL rather than :meth:`read_table`."""
+        partition = self.partition(qualified_name)
+        if partition is None:
+            return "TRUE", []
+        prefix = f"{alias}." if alias else ""
+        return f'{prefix}"{partition[0]}" = ?', [partition[1]]
 
     @property
     def kind(self) -> str:
@@ -153,19 +254,22 @@ class Warehouse:
 
         With a contract the table is created from it and ``df`` must fit it. Without
         ``replace_where`` the table is replaced whole; with it, only the rows matching
-        those column values are replaced (one province among several).
+        those column values are replaced. A warehouse scoped to a province replaces only
+        that province's rows.
         """
+        partition = self.partition(qualified_name)
         if con is None:
             with self.transaction() as own:
-                return own.write_table(qualified_name, df, replace_where)
-        return con.write_table(qualified_name, df, replace_where)
+                return own.write_table(qualified_name, df, replace_where, partition)
+        return con.write_table(qualified_name, df, replace_where, partition)
 
     def read_table(self, qualified_name: str, *, con: Session | None = None) -> pd.DataFrame:
         """Read ``layer.table``; tables with geometry come back as GeoDataFrames in EPSG:4326."""
+        partition = self.partition(qualified_name)
         if con is None:
             with self.connect() as own:
-                return own.read_table(qualified_name)
-        return con.read_table(qualified_name)
+                return own.read_table(qualified_name, partition)
+        return con.read_table(qualified_name, partition)
 
     def query(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
         """Run a read query (``?`` placeholders) for notebooks, tests and the CLI."""

@@ -13,8 +13,15 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-from assets.warehouse.base import WarehouseError, create_table_sql, logical_type
-from expectations.schemas import DUCKDB_TYPES, LAYERS, TABLES
+from assets.warehouse.base import (
+    Partition,
+    WarehouseError,
+    create_table_sql,
+    fit_for_storage,
+    from_storage,
+    logical_type,
+)
+from expectations.schemas import DUCKDB_TYPES, LAYERS
 from geodata.crs import STORAGE_CRS
 
 _LOCK_RETRY_SECONDS = 30.0
@@ -112,12 +119,20 @@ class DuckDBSession:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def column_names(self, qualified_name: str) -> list[str]:
+        return [row[0] for row in self.con.execute(f"DESCRIBE {qualified_name}").fetchall()]
+
     def write_table(
-        self, qualified_name: str, df: pd.DataFrame, replace_where: dict[str, object] | None
+        self,
+        qualified_name: str,
+        df: pd.DataFrame,
+        replace_where: dict[str, object] | None,
+        partition: Partition | None = None,
     ) -> int:
-        contract = TABLES.get(qualified_name)
+        df, contract, added = fit_for_storage(qualified_name, df, partition)
+        if partition is not None:
+            replace_where = {partition[0]: partition[1], **(replace_where or {})}
         if contract is not None:
-            df = contract.enforce(df)
             geometry_columns = list(contract.geometry_columns)
         else:
             geometry_columns = [c for c in df.columns if logical_type(df[c]) == "geometry"]
@@ -131,11 +146,13 @@ class DuckDBSession:
                 f'ST_GeomFromWKB("{c}") AS "{c}"' if c in geometry_columns else f'"{c}"'
                 for c in df.columns
             )
-            exists = self.table_exists(qualified_name)
+            exists = self.table_exists(qualified_name) and (
+                partition is None or partition[0] in self.column_names(qualified_name)
+            )
             if replace_where is None or not exists:
                 self.con.execute(f"DROP TABLE IF EXISTS {qualified_name}")
                 if contract is not None:
-                    self.con.execute(create_table_sql(contract, DUCKDB_TYPES))
+                    self.con.execute(create_table_sql(contract, DUCKDB_TYPES, added))
                 else:
                     self.con.execute(
                         f"CREATE TABLE {qualified_name} AS SELECT {select} FROM {view} LIMIT 0"
@@ -150,20 +167,27 @@ class DuckDBSession:
             self.con.unregister(view)
         return len(df)
 
-    def read_table(self, qualified_name: str) -> pd.DataFrame:
+    def read_table(self, qualified_name: str, partition: Partition | None = None) -> pd.DataFrame:
         if not self.table_exists(qualified_name):
             raise WarehouseError(f"table {qualified_name} not found in {self.path}")
         described = self.con.execute(f"DESCRIBE {qualified_name}").fetchall()
         geometry_columns = [name for name, type_, *_ in described if type_ == "GEOMETRY"]
         replace = ", ".join(f'ST_AsWKB("{c}") AS "{c}"' for c in geometry_columns)
         query = f"SELECT * {f'REPLACE ({replace})' if replace else ''} FROM {qualified_name}"
-        arrow = self.con.execute(query).fetch_arrow_table()
+        params: list[object] = []
+        if partition is not None:
+            if partition[0] not in (name for name, *_ in described):
+                raise WarehouseError(
+                    f"table {qualified_name} in {self.path} predates province partitions; "
+                    "materialise it again"
+                )
+            query += f' WHERE "{partition[0]}" = ?'
+            params.append(partition[1])
+        arrow = self.con.execute(query, params).fetch_arrow_table()
         df = arrow.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False)
         for column in geometry_columns:
             df[column] = gpd.GeoSeries.from_wkb(df[column].to_numpy(), crs=STORAGE_CRS)
-        contract = TABLES.get(qualified_name)
-        if contract is not None:
-            df = contract.enforce(df)
+        df = from_storage(qualified_name, df, partition)
         if not geometry_columns:
             return df
         return gpd.GeoDataFrame(df, geometry=geometry_columns[0], crs=STORAGE_CRS)

@@ -18,8 +18,16 @@ import psycopg2.errors
 import shapely
 from sqlalchemy.engine import make_url
 
-from assets.warehouse.base import WarehouseError, create_table_sql, logical_type, redacted
-from expectations.schemas import LAYERS, POSTGRES_TYPES, TABLES
+from assets.warehouse.base import (
+    Partition,
+    WarehouseError,
+    create_table_sql,
+    fit_for_storage,
+    from_storage,
+    logical_type,
+    redacted,
+)
+from expectations.schemas import LAYERS, POSTGRES_TYPES
 from geodata.crs import STORAGE_CRS
 
 SRID = 4326
@@ -123,24 +131,38 @@ class PostgresSession:
         )
         return dict(zip(rows["column_name"], rows["udt_name"], strict=True))
 
+    def column_names(self, qualified_name: str) -> list[str]:
+        return list(self._column_types(qualified_name))
+
     def write_table(
-        self, qualified_name: str, df: pd.DataFrame, replace_where: dict[str, object] | None
+        self,
+        qualified_name: str,
+        df: pd.DataFrame,
+        replace_where: dict[str, object] | None,
+        partition: Partition | None = None,
     ) -> int:
-        contract = TABLES.get(qualified_name)
+        df, contract, added = fit_for_storage(qualified_name, df, partition)
+        if partition is not None:
+            replace_where = {partition[0]: partition[1], **(replace_where or {})}
         if contract is not None:
-            df = contract.enforce(df)
             types = {f.name: f.type for f in contract.fields}
+            if added:
+                types = {added: "string", **types}
         else:
             types = {c: logical_type(df[c]) for c in df.columns}
-        exists = self.table_exists(qualified_name)
+        exists = self.table_exists(qualified_name) and (
+            partition is None or partition[0] in self.column_names(qualified_name)
+        )
         with self.con.cursor() as cursor:
             if replace_where is None or not exists:
                 cursor.execute(f"DROP TABLE IF EXISTS {qualified_name}")
                 if contract is not None:
-                    cursor.execute(create_table_sql(contract, POSTGRES_TYPES))
+                    cursor.execute(create_table_sql(contract, POSTGRES_TYPES, added))
                 else:
                     columns = ", ".join(f'"{c}" {POSTGRES_TYPES[t]}' for c, t in types.items())
                     cursor.execute(f"CREATE TABLE {qualified_name} ({columns})")
+                if partition is not None and added and contract is None:
+                    cursor.execute(f'CREATE INDEX ON {qualified_name} ("{added}")')
                 for column in (c for c, t in types.items() if t == "geometry"):
                     cursor.execute(f'CREATE INDEX ON {qualified_name} USING GIST ("{column}")')
             if replace_where is not None and exists:
@@ -159,7 +181,7 @@ class PostgresSession:
             )
         return len(df)
 
-    def read_table(self, qualified_name: str) -> pd.DataFrame:
+    def read_table(self, qualified_name: str, partition: Partition | None = None) -> pd.DataFrame:
         if not self.table_exists(qualified_name):
             raise WarehouseError(f"table {qualified_name} not found in {redacted(self.url)}")
         udt = self._column_types(qualified_name)
@@ -169,17 +191,23 @@ class PostgresSession:
         )
         buffer = io.StringIO()
         with self.con.cursor() as cursor:
+            where = ""
+            if partition is not None:
+                if partition[0] not in udt:
+                    raise WarehouseError(
+                        f"table {qualified_name} in {redacted(self.url)} predates province "
+                        "partitions; materialise it again"
+                    )
+                where = cursor.mogrify(f' WHERE "{partition[0]}" = %s', [partition[1]]).decode()
             cursor.copy_expert(
-                f"COPY (SELECT {select} FROM {qualified_name}) TO STDOUT WITH (FORMAT csv, "
+                f"COPY (SELECT {select} FROM {qualified_name}{where}) TO STDOUT WITH (FORMAT csv, "
                 "HEADER true, NULL '\\N', FORCE_QUOTE *)",
                 buffer,
             )
         buffer.seek(0)
         text = pd.read_csv(buffer, dtype=str, keep_default_na=False, na_values=["\\N"])
         df = pd.DataFrame({c: _from_text(text[c], t) for c, t in udt.items()})
-        contract = TABLES.get(qualified_name)
-        if contract is not None:
-            df = contract.enforce(df)
+        df = from_storage(qualified_name, df, partition)
         geometry_columns = [c for c, t in udt.items() if t == "geometry"]
         if not geometry_columns:
             return df
