@@ -9,6 +9,7 @@ from assets.planning.options import plan_options
 from assets.planning.rules import RulesProfile
 from assets.planning.settings import PlanningSettings
 from assets.privacy import RecordReferences
+from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.tables import province_code_of
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures
@@ -23,6 +24,8 @@ from geodata.compactness import hamlet_measures
         "persons_clean": dg.AssetIn(["quality", "persons_clean"]),
     },
     group_name="planning",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
 )
 def planning_hamlet_compliance(
@@ -50,6 +53,8 @@ def planning_hamlet_compliance(
     key=["planning", "hamlet_adjacency"],
     ins={"hamlets": dg.AssetIn(["staging", "hamlets"])},
     group_name="planning",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "geopandas"},
 )
 def planning_hamlet_adjacency(
@@ -73,6 +78,8 @@ def planning_hamlet_adjacency(
         "hamlets": dg.AssetIn(["staging", "hamlets"]),
     },
     group_name="planning",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
 )
 def planning_merger_options(
     context: dg.AssetExecutionContext,
