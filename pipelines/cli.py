@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from assets.warehouse import Warehouse, WarehouseError
-from pipelines.settings import DEFAULT_LANDING_ROOT, Settings
+from pipelines.settings import DEFAULT_LANDING_ROOT, Settings, SettingsError, privacy_from_env
 
 DEMO_WAREHOUSE = Path("data/warehouse.duckdb")
 DEMO_SEED = 2026
@@ -51,6 +52,12 @@ def _print_marts(warehouse: Warehouse, province_code: str) -> None:
 def _run(settings: Settings, province_code: str | None = None) -> None:
     from pipelines.runner import run_province
 
+    # HAMLETS_MODE and HAMLETS_HASH_SECRET come from the environment only, never options.
+    settings = replace(settings, **privacy_from_env())
+    try:
+        settings.check()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
     report = run_province(settings, province_code)
     click.echo(f"Province {report.province_code}:")
     if not report.success:

@@ -72,3 +72,18 @@ def test_development_without_a_secret_uses_the_labelled_development_secret(tmp_p
     assert "DEVELOPMENT hash secret" in caplog.text
     references = defs.resources["record_references"]
     assert references.is_development and references.secret == DEVELOPMENT_SECRET
+
+
+def test_the_cli_refuses_to_run_in_production_without_a_secret(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    monkeypatch.setenv("HAMLETS_MODE", "production")
+    monkeypatch.delenv("HAMLETS_HASH_SECRET", raising=False)
+    warehouse = tmp_path / "w.duckdb"
+    args = ["run", "--landing", str(tmp_path), "--province", "04", "--warehouse", str(warehouse)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "HAMLETS_MODE=production refuses to start without HAMLETS_HASH_SECRET" in result.output
+    assert not warehouse.exists()  # refused before anything was written
