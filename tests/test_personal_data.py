@@ -3,6 +3,8 @@ Docs that describe it, which are restricted and say so on every page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from expectations.schemas import (
@@ -75,3 +77,12 @@ def test_data_docs_say_they_are_restricted_on_every_page(tmp_path):
     assert "Personal columns of staging.persons" in suite_page
     for column in PERSONS.personal_columns:
         assert column in build_suite(PERSONS).notes[1]
+
+
+def test_the_readme_lists_every_table_of_the_inventory():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Personal data", 1)[1].split("\n## ", 1)[0]
+    for table, columns in personal_data_inventory().groupby("table")["column"]:
+        row = next((line for line in section.splitlines() if f"`{table}`" in line), "")
+        assert row, table
+        assert all(column in row for column in columns), (table, row)
