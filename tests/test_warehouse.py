@@ -179,3 +179,33 @@ def test_provinces_share_a_table_and_replace_only_their_own_rows(warehouse):
     wrong = _communes().astype({"province_code": "string"})  # says 04
     with pytest.raises(WarehouseError, match="rows for province 04 written to the partition"):
         warehouse.for_province("33").write_table("staging.communes", wrong)
+
+
+def test_provinces_with_different_file_headers_and_a_grown_contract(warehouse):
+    """Provinces' raw files name columns differently; each province reads back its own
+    columns only. A contract that gained a field extends the table in place."""
+    warehouse.for_province("04").write_table(
+        "raw.persons", pd.DataFrame({"Ngày sinh": ["1/2/1990"]})
+    )
+    warehouse.for_province("33").write_table(
+        "raw.persons", pd.DataFrame({"Ngay sinh": ["2/3/1991"], "Ghi chú": [""]})
+    )
+    assert list(warehouse.for_province("04").read_table("raw.persons").columns) == ["Ngày sinh"]
+    assert list(warehouse.for_province("33").read_table("raw.persons").columns) == [
+        "Ngay sinh",
+        "Ghi chú",  # an empty-text column of the file is still the file's
+    ]
+    # A stored staging table from before a field was added to its contract.
+    communes = _communes().astype({"province_code": "string"})
+    warehouse.for_province("04").write_table("staging.communes", communes)
+    with warehouse.transaction() as session:
+        session.execute('ALTER TABLE staging.communes DROP COLUMN "area_km2"')
+    other = communes.assign(province_code="33", commune_code=["90001", "90002"])
+    warehouse.for_province("33").write_table("staging.communes", other)
+    both = warehouse.read_table("staging.communes")
+    assert both.set_index("commune_code")["area_km2"].isna().to_dict() == {
+        "00001": True,
+        "00002": True,
+        "90001": False,
+        "90002": False,
+    }

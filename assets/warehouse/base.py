@@ -68,6 +68,27 @@ def fit_for_storage(
     return body, contract, None
 
 
+def columns_to_add(
+    qualified_name: str, contract: Table | None, existing: list[str], df: pd.DataFrame
+) -> list[tuple[str, str]]:
+    """Columns (name, logical type) a stored table lacks for ``df``, to add in place.
+
+    Provinces share tables, so a table is extended rather than replaced: a raw file with
+    a column the other provinces' files lack, or a contract that gained a field since
+    the table was created (older publications then show it empty). A contract table
+    holding columns its contract no longer has is an error to migrate by hand.
+    """
+    if contract is not None:
+        dropped = [c for c in existing if c not in df.columns]
+        if dropped:
+            raise WarehouseError(
+                f"{qualified_name} holds columns {dropped} that its contract no longer has; "
+                "migrate the table (or drop it to rebuild from the landing files)"
+            )
+    types = {f.name: f.type for f in contract.fields} if contract is not None else {}
+    return [(c, types.get(c) or logical_type(df[c])) for c in df.columns if c not in existing]
+
+
 def from_storage(
     qualified_name: str, df: pd.DataFrame, partition: Partition | None
 ) -> pd.DataFrame:
@@ -79,6 +100,9 @@ def from_storage(
     provinces = df.pop(column) if added else None
     if contract is not None:
         df = contract.enforce(df)
+    elif partition is not None and len(df):
+        # Columns only other provinces' files have are empty here: not this file's.
+        df = df.loc[:, df.notna().any().to_numpy()]
     if provinces is not None and partition is None:
         df.insert(0, column, provinces.to_numpy())
     return df

@@ -16,6 +16,7 @@ import shapely
 from assets.warehouse.base import (
     Partition,
     WarehouseError,
+    columns_to_add,
     create_table_sql,
     fit_for_storage,
     from_storage,
@@ -158,11 +159,16 @@ class DuckDBSession:
                         f"CREATE TABLE {qualified_name} AS SELECT {select} FROM {view} LIMIT 0"
                     )
             if replace_where is not None and exists:
+                existing = self.column_names(qualified_name)
+                for column, type_ in columns_to_add(qualified_name, contract, existing, df):
+                    self.con.execute(
+                        f'ALTER TABLE {qualified_name} ADD COLUMN "{column}" {DUCKDB_TYPES[type_]}'
+                    )
                 condition = " AND ".join(f'"{c}" = ?' for c in replace_where)
                 self.con.execute(
                     f"DELETE FROM {qualified_name} WHERE {condition}", list(replace_where.values())
                 )
-            self.con.execute(f"INSERT INTO {qualified_name} SELECT {select} FROM {view}")
+            self.con.execute(f"INSERT INTO {qualified_name} BY NAME SELECT {select} FROM {view}")
         finally:
             self.con.unregister(view)
         return len(df)

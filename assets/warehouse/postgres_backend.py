@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from assets.warehouse.base import (
     Partition,
     WarehouseError,
+    columns_to_add,
     create_table_sql,
     fit_for_storage,
     from_storage,
@@ -166,6 +167,10 @@ class PostgresSession:
                 for column in (c for c, t in types.items() if t == "geometry"):
                     cursor.execute(f'CREATE INDEX ON {qualified_name} USING GIST ("{column}")')
             if replace_where is not None and exists:
+                existing = self.column_names(qualified_name)
+                for column, type_ in columns_to_add(qualified_name, contract, existing, df):
+                    sql_type = POSTGRES_TYPES[type_]
+                    cursor.execute(f'ALTER TABLE {qualified_name} ADD COLUMN "{column}" {sql_type}')
                 condition = " AND ".join(f'"{c}" = %s' for c in replace_where)
                 cursor.execute(
                     f"DELETE FROM {qualified_name} WHERE {condition}", list(replace_where.values())
