@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -10,10 +11,11 @@ import pytest
 import shapely
 
 from assets.decisions.approved import staffing_table
+from assets.decisions.commune import open_warehouse
 from assets.decisions.record import latest_decisions
 from assets.decisions.review import outlines
 from assets.marts.build import PublishStamp
-from assets.planning.rules import load_rules
+from assets.planning.rules import REPO_ROOT, load_rules
 
 ND185 = load_rules("nd185_2026")
 STAMP = PublishStamp("04", "nd185_2026", "run-1", datetime(2026, 8, 1, tzinfo=UTC))
@@ -76,3 +78,12 @@ def test_commune_outlines_close_the_gaps_between_hamlets():
     )
     outline = outlines(hamlets).geometry.iloc[0]
     assert outline.geom_type == "Polygon" and not list(outline.interiors)
+
+
+def test_notebooks_find_the_default_warehouse_from_the_repository_root(monkeypatch):
+    monkeypatch.delenv("HAMLETS_WAREHOUSE_URL", raising=False)
+    warehouse = open_warehouse(None)
+    assert warehouse.path == REPO_ROOT / "data" / "warehouse.duckdb"
+    monkeypatch.setenv("HAMLETS_WAREHOUSE_URL", "postgresql+psycopg2://u:p@db/hamlets")
+    assert open_warehouse(None).kind == "postgresql"
+    assert open_warehouse("duckdb:////srv/w.duckdb").path == Path("/srv/w.duckdb")

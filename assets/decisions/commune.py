@@ -8,13 +8,16 @@ and boundary, from which the compliance input and the adjacency are rebuilt.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from assets.planning.options import REQUIRED_COLUMNS
-from assets.warehouse import Warehouse
+from assets.planning.rules import REPO_ROOT
+from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures
 from geodata.crs import STORAGE_CRS
@@ -117,3 +120,20 @@ def as_geo(df: pd.DataFrame) -> gpd.GeoDataFrame:
     wkb = [None if v is None else v if isinstance(v, str) else bytes(v) for v in df["geometry"]]
     geometry = gpd.GeoSeries.from_wkb(wkb, crs=STORAGE_CRS, index=df.index)
     return gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=geometry, crs=STORAGE_CRS)
+
+
+def open_warehouse(url: str | None = None) -> Warehouse:
+    """The warehouse a notebook names: ``url``, else ``HAMLETS_WAREHOUSE_URL``, else the
+    pipeline's default. A relative DuckDB path is taken from the repository root, as the
+    CLI takes it, since Jupyter runs a notebook in ``notebooks/``."""
+    url = url or os.environ.get("HAMLETS_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL
+    warehouse = Warehouse(url)
+    if warehouse.kind == "duckdb" and not warehouse.path.is_absolute():
+        return Warehouse(f"duckdb:///{repository_path(warehouse.path)}")
+    return warehouse
+
+
+def repository_path(path: str | Path) -> Path:
+    """``path`` as given when absolute, else under the repository root."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
