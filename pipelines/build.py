@@ -13,6 +13,8 @@ from assets.marts.defs import MARTS_ASSETS
 from assets.planning.defs import PLANNING_ASSETS
 from assets.planning.rules import load_rules
 from assets.planning.settings import PlanningSettings
+from assets.progress.deadlines import load_deadlines
+from assets.progress.defs import PROGRESS_ASSETS
 from assets.provinces import MEMORY_HEAVY_TAGS
 from assets.quality.defs import QUALITY_ASSETS, QUALITY_CHECKS
 from assets.raw.defs import LANDING_SPECS, RAW_ASSETS
@@ -21,6 +23,7 @@ from assets.staging.defs import STAGING_ASSETS, STAGING_CHECKS
 from assets.warehouse import Warehouse
 from pipelines.io_managers import WarehouseIOManager
 from pipelines.jobs import province_job
+from pipelines.progress import progress_job, weekly_progress_report
 from pipelines.sensors import landing_folder_sensor, nightly_refresh
 from pipelines.settings import Settings
 
@@ -33,6 +36,7 @@ ALL_ASSETS = [
     *MARTS_ASSETS,
     *EXPORT_ASSETS,
     *DECISION_ASSETS,
+    *PROGRESS_ASSETS,
 ]
 
 
@@ -45,6 +49,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "exports": Exports(settings.exports_root),
         "planning": PlanningSettings(exact_time_limit_s=settings.exact_time_limit_s),
         "record_references": settings.record_references,
+        "deadlines": load_deadlines(),
     }
 
 
@@ -81,9 +86,9 @@ def build_defs(
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=[*STAGING_CHECKS, *QUALITY_CHECKS],
-        jobs=[province_job],
+        jobs=[province_job, progress_job],
         sensors=[landing_folder_sensor],
-        schedules=[nightly_refresh],
+        schedules=[nightly_refresh, weekly_progress_report],
         resources=resources,
         executor=build_executor(settings),
     )

@@ -1,0 +1,111 @@
+"""Deadlines of each province's directive, read from ``config/deadlines.yaml``.
+
+The dates come from each province's own directive (one source each), so they live in
+data, validated on load with messages naming the file and the key, never in code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assets.planning.rules import REPO_ROOT
+
+DEFAULT_DEADLINES_PATH = REPO_ROOT / "config" / "deadlines.yaml"
+
+# A commune's progress, in order: each status includes the ones before it.
+NO_PLAN = "no_plan"
+PLAN_DRAFTED = "plan_drafted"
+CONSULTED = "consulted"
+APPROVED = "approved"
+STATUSES = (NO_PLAN, PLAN_DRAFTED, CONSULTED, APPROVED)
+STATUS_LABELS_VI = {
+    NO_PLAN: "Chưa có đề án",
+    PLAN_DRAFTED: "Đã xây dựng đề án",
+    CONSULTED: "Đã lấy ý kiến Nhân dân",
+    APPROVED: "HĐND xã đã thông qua",
+}
+
+
+class DeadlinesError(ValueError):
+    """The deadlines file is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Milestone:
+    key: str
+    label_vi: str
+    due: date
+    requires: str | None  # the status every commune must have reached by ``due``
+
+
+@dataclass(frozen=True)
+class ProvinceDeadlines:
+    province_code: str
+    directive_vi: str
+    milestones: tuple[Milestone, ...]  # by due date
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Every configured province's deadlines (the ``deadlines`` resource)."""
+
+    provinces: Mapping[str, ProvinceDeadlines]
+    source: str = ""
+
+    def for_province(self, code: str) -> ProvinceDeadlines:
+        """A province's deadlines; none configured is an empty list, not an error."""
+        return self.provinces.get(code) or ProvinceDeadlines(code, "", ())
+
+
+def load_deadlines(path: Path | None = None) -> Deadlines:
+    """Every province's deadlines, validated."""
+    path = Path(path) if path is not None else DEFAULT_DEADLINES_PATH
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DeadlinesError(f"{path}: cannot be read: {exc}") from exc
+    if not isinstance(doc, Mapping) or doc.get("version") != 1:
+        raise DeadlinesError(f"{path}: expected a mapping with 'version: 1'")
+    provinces = doc.get("provinces") or {}
+    if not isinstance(provinces, Mapping):
+        raise DeadlinesError(f"{path}: provinces: expected a mapping of province codes")
+    return Deadlines(
+        {str(code): _province(path, str(code), entry) for code, entry in provinces.items()},
+        source=str(path),
+    )
+
+
+def _province(path: Path, code: str, entry: Any) -> ProvinceDeadlines:
+    where = f"{path}: provinces.{code}"
+    if len(code) != 2 or not code.isdigit():
+        raise DeadlinesError(f'{where}: province codes are two digits, quoted ("04")')
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("milestones"), list):
+        raise DeadlinesError(f"{where}: expected 'directive_vi' and a list 'milestones'")
+    milestones = []
+    for k, item in enumerate(entry["milestones"]):
+        at = f"{where}.milestones[{k}]"
+        if not isinstance(item, Mapping):
+            raise DeadlinesError(f"{at}: expected key, label_vi, due, requires")
+        missing = [f for f in ("key", "label_vi", "due") if not item.get(f)]
+        if missing:
+            raise DeadlinesError(f"{at}: missing {', '.join(missing)}")
+        if not isinstance(item["due"], date):
+            raise DeadlinesError(f"{at}.due: expected a date (YYYY-MM-DD), got {item['due']!r}")
+        requires = item.get("requires")
+        if requires is not None and requires not in STATUSES[1:]:
+            raise DeadlinesError(f"{at}.requires: {requires!r} is not one of {STATUSES[1:]}")
+        milestones.append(Milestone(str(item["key"]), str(item["label_vi"]), item["due"], requires))
+    keys = [m.key for m in milestones]
+    if len(set(keys)) != len(keys):
+        raise DeadlinesError(f"{where}.milestones: keys repeat: {keys}")
+    return ProvinceDeadlines(
+        province_code=code,
+        directive_vi=str(entry.get("directive_vi") or ""),
+        milestones=tuple(sorted(milestones, key=lambda m: (m.due, m.key))),
+    )

@@ -1,0 +1,125 @@
+"""Dagster wiring for the weekly progress report: marts and files for one province.
+
+The statuses come from planners' records (decisions, consultations, council approvals),
+which are written from the notebooks, not by the graph, so they are read here rather
+than declared as assets. The ``weekly_progress_report`` schedule requests it every
+Monday for every province; the province job also refreshes it.
+"""
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from assets.exports.location import Exports
+from assets.marts.build import PublishStamp
+from assets.marts.publish import publish_marts
+from assets.planning.rules import RulesProfile
+from assets.progress.deadlines import Deadlines
+from assets.progress.records import load_progress_records
+from assets.progress.report import ProgressReport, write_chart, write_workbook
+from assets.progress.status import TIMEZONE, commune_progress, progress_timeline, status_counts
+from assets.provinces import PROVINCE_NAMES, PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.warehouse import Warehouse
+
+PROGRESS_PUBLICATIONS = "marts.progress_publications"
+PROGRESS_REPORT_KEY = dg.AssetKey(["exports", "progress_report"])
+
+
+class ProgressReportConfig(dg.Config):
+    """``as_of``: the report's day (YYYY-MM-DD); empty for today in Vietnam."""
+
+    as_of: str = ""
+
+    def day(self) -> date:
+        if self.as_of:
+            return date.fromisoformat(self.as_of)
+        return datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["marts", "commune_progress"],
+            group_name="progress",
+            kinds={"duckdb"},
+            deps=[["marts", "commune_summary"], ["marts", "approved_plan"]],
+        ),
+        dg.AssetSpec(
+            ["marts", "progress_timeline"],
+            group_name="progress",
+            kinds={"duckdb"},
+            deps=[["marts", "commune_summary"], ["marts", "approved_plan"]],
+        ),
+        dg.AssetSpec(
+            PROGRESS_REPORT_KEY,
+            group_name="progress",
+            kinds={"file"},
+            deps=[["marts", "commune_progress"], ["marts", "progress_timeline"]],
+        ),
+    ],
+    name="progress_report",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
+    description="Each commune's progress against the directive's deadlines, weekly.",
+)
+def progress_report(
+    context: dg.AssetExecutionContext,
+    config: ProgressReportConfig,
+    warehouse: dg.ResourceParam[Warehouse],
+    rules: dg.ResourceParam[RulesProfile],
+    exports: dg.ResourceParam[Exports],
+    deadlines: dg.ResourceParam[Deadlines],
+):
+    province = context.partition_key
+    as_of = config.day()
+    records = load_progress_records(warehouse, province)
+    due = deadlines.for_province(province)
+    progress = commune_progress(records, as_of, due)
+    timeline = progress_timeline(records, as_of, due)
+    stamp = PublishStamp(
+        province_code=province,
+        rules_profile=rules.name,
+        run_id=context.run.run_id,
+        published_at=datetime.now(UTC),
+    )
+    day = {"report_date": as_of}
+    publish_marts(
+        warehouse,
+        {
+            "commune_progress": stamp.apply(progress.assign(**day)),
+            "progress_timeline": stamp.apply(timeline.assign(**day)),
+        },
+        stamp,
+        publications=PROGRESS_PUBLICATIONS,
+    )
+    report = ProgressReport(
+        province_code=province,
+        province_name=PROVINCE_NAMES.get(province, province),
+        as_of=as_of,
+        deadlines=due,
+        progress=progress,
+        timeline=timeline,
+    )
+    folder = exports.folder_for(province) / "tien_do"
+    workbook, chart = write_workbook(report, folder), write_chart(report, folder)
+    counts = {f"communes_{s}": int(n) for s, n in status_counts(progress).items()}
+    late = len(report.late)
+    yield dg.MaterializeResult(
+        asset_key=["marts", "commune_progress"],
+        metadata={"rows": len(progress), "report_date": str(as_of), "late_communes": late} | counts,
+    )
+    yield dg.MaterializeResult(
+        asset_key=["marts", "progress_timeline"], metadata={"rows": len(timeline)}
+    )
+    yield dg.MaterializeResult(
+        asset_key=PROGRESS_REPORT_KEY,
+        metadata={
+            "workbook": dg.MetadataValue.path(str(workbook)),
+            "chart": dg.MetadataValue.path(str(chart)),
+            "late_communes": late,
+        },
+    )
+
+
+PROGRESS_ASSETS = [progress_report]

@@ -1,0 +1,141 @@
+"""What planners record after drafting a plan: residents' consultation per affected
+hamlet (``planning.consultations``) and the commune People's Council's approval
+(``planning.council_approvals``).
+
+A drafted plan is a decision in ``planning.decisions`` (ND 185/2026 Art. 12: the commune
+People's Committee drafts the plan, residents are consulted on it, then the commune
+People's Council decides, Art. 9). Both records name the decision they are about, so a
+later decision (a re-plan) starts its own consultation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pandas as pd
+
+from assets.decisions.record import (
+    DECISIONS,
+    read_decision_assignments,
+    read_decisions,
+)
+from assets.warehouse import Warehouse
+from expectations.schemas import TABLES
+
+CONSULTATIONS = "planning.consultations"
+COUNCIL_APPROVALS = "planning.council_approvals"
+
+
+@dataclass(frozen=True)
+class ProgressRecords:
+    """What a province's progress is derived from."""
+
+    communes: pd.DataFrame  # commune_code, commune_name
+    decisions: pd.DataFrame  # planning.decisions
+    assignments: pd.DataFrame  # planning.decision_assignments of those decisions
+    consultations: pd.DataFrame  # planning.consultations
+    approvals: pd.DataFrame  # planning.council_approvals
+
+
+class ProgressRecordError(ValueError):
+    """A consultation or approval cannot be recorded as given; the message says why."""
+
+
+def read_records(warehouse: Warehouse, table: str, province_code: str) -> pd.DataFrame:
+    """A planning record table's rows for the province (empty before the first one)."""
+    contract = TABLES[table]
+    with warehouse.connect(read_only=warehouse.kind == "duckdb") as con:
+        if not con.table_exists(table):
+            return contract.enforce(pd.DataFrame(columns=list(contract.columns)))
+        rows = con.query_df(
+            f"SELECT {', '.join(contract.columns)} FROM {table} WHERE province_code = ?",
+            [province_code],
+        )
+    return contract.enforce(rows)
+
+
+def affected_hamlets(assignments: pd.DataFrame) -> pd.DataFrame:
+    """Hamlets of a plan whose unit merges several (hamlet_code, unit_id, decision_id):
+    their residents must be consulted."""
+    size = assignments.groupby(["decision_id", "unit_id"])["hamlet_code"].transform("size")
+    return assignments.loc[size > 1, ["decision_id", "commune_code", "hamlet_code", "unit_id"]]
+
+
+def decision_of(warehouse: Warehouse, province_code: str, decision_id: str) -> pd.Series:
+    """One decision of the province, or an error naming it."""
+    decisions = read_decisions(warehouse, province_code)
+    found = decisions[decisions["decision_id"] == decision_id]
+    if found.empty:
+        raise ProgressRecordError(f"{DECISIONS}: no decision {decision_id!r} in {province_code}")
+    return found.iloc[0]
+
+
+def record_council_approval(
+    warehouse: Warehouse,
+    province_code: str,
+    decision_id: str,
+    *,
+    approved_date: date,
+    recorded_by: str,
+    resolution_number: str = "",
+    note: str = "",
+    require_consultation: bool = True,
+) -> pd.Series:
+    """Record that the commune People's Council approved the plan of ``decision_id``.
+
+    The council decides after residents are consulted (Art. 9, 12): unless
+    ``require_consultation`` is off, every affected hamlet must have a passed
+    consultation on this plan first.
+    """
+    if not recorded_by or not recorded_by.strip():
+        raise ProgressRecordError("recorded_by: the name of who records it is required")
+    decision = decision_of(warehouse, province_code, decision_id)
+    if require_consultation:
+        pending = consultation_gaps(warehouse, province_code, decision_id)
+        if pending:
+            raise ProgressRecordError(
+                f"quyết định {decision_id}: chưa lấy ý kiến đạt ở {', '.join(pending)}"
+            )
+    row = TABLES[COUNCIL_APPROVALS].enforce(
+        pd.DataFrame(
+            {
+                "decision_id": [decision_id],
+                "province_code": [province_code],
+                "commune_code": [decision["commune_code"]],
+                "approved_date": [pd.Timestamp(approved_date)],
+                "resolution_number": [resolution_number],
+                "recorded_by": [recorded_by.strip()],
+                "note": [note],
+                "recorded_at": [pd.Timestamp(datetime.now(UTC))],
+            }
+        )
+    )
+    warehouse.write_table(COUNCIL_APPROVALS, row, replace_where={"decision_id": decision_id})
+    return row.iloc[0]
+
+
+def consultation_gaps(warehouse: Warehouse, province_code: str, decision_id: str) -> list[str]:
+    """Affected hamlets of the decision without a passed consultation (codes)."""
+    affected = affected_hamlets(read_decision_assignments(warehouse, [decision_id]))
+    done = read_records(warehouse, CONSULTATIONS, province_code)
+    passed = done.loc[(done["decision_id"] == decision_id) & done["is_passed"].fillna(False)]
+    return sorted(set(affected["hamlet_code"]) - set(passed["hamlet_code"]))
+
+
+def load_progress_records(warehouse: Warehouse, province_code: str) -> ProgressRecords:
+    """The province's communes (latest publication) and every record about their plans."""
+    with warehouse.connect(read_only=warehouse.kind == "duckdb") as con:
+        communes = con.query_df(
+            "SELECT commune_code, commune_name FROM marts.commune_summary_current "
+            "WHERE province_code = ? ORDER BY commune_code",
+            [province_code],
+        )
+    decisions = read_decisions(warehouse, province_code)
+    return ProgressRecords(
+        communes=communes,
+        decisions=decisions,
+        assignments=read_decision_assignments(warehouse, decisions["decision_id"].tolist()),
+        consultations=read_records(warehouse, CONSULTATIONS, province_code),
+        approvals=read_records(warehouse, COUNCIL_APPROVALS, province_code),
+    )
