@@ -10,7 +10,10 @@ import nbformat
 import papermill
 import pytest
 
+from assets.decisions import review
+from assets.decisions.commune import load_commune
 from assets.decisions.record import read_decisions
+from assets.planning.rules import load_rules
 from assets.warehouse import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -96,3 +99,20 @@ def test_province_overview_counts_decisions(warehouse_copy, tmp_path):
     assert "leaflet" in shown and "Tiết kiệm (đồng/năm)" in shown
     # The review notebook's test recorded one decision in this warehouse.
     assert "'decided': 1" in shown
+
+
+def test_what_if_exempting_the_small_hamlets_leaves_nothing_mandatory(warehouse_copy):
+    url, province = warehouse_copy
+    warehouse = Warehouse(url)
+    commune = load_commune(
+        warehouse, province, review.first_commune_with_merger(warehouse, province)
+    )
+    rules = load_rules(commune.rules_profile)
+    below = commune.hamlets[commune.hamlets["compliance_status"] != "meets_standard"]
+    assert len(below)
+    table = review.what_if(
+        commune, rules, exemptions=dict.fromkeys(below["hamlet_code"], "border_island")
+    )
+    minimal = table[table["option_name"] == "minimal"].set_index("source")
+    assert minimal.loc["published", "units_after"] < len(commune.hamlets)
+    assert minimal.loc["what-if", "units_after"] == len(commune.hamlets)
