@@ -5,12 +5,14 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.planning.compliance import count_hamlet_sizes, hamlet_compliance
+from assets.planning.constraints import PlannerConstraints, majority_ethnicity, read_constraints
 from assets.planning.options import plan_options
 from assets.planning.rules import RulesProfile
 from assets.planning.settings import PlanningSettings
 from assets.privacy import RecordReferences
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.tables import province_code_of
+from assets.warehouse import Warehouse
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures
 
@@ -71,6 +73,9 @@ def planning_hamlet_adjacency(
         "assignments": dg.AssetOut(key=["planning", "merger_assignments"], kinds={"duckdb"}),
         "units": dg.AssetOut(key=["planning", "merger_units"], kinds={"duckdb"}),
         "summary": dg.AssetOut(key=["planning", "merger_option_summary"], kinds={"duckdb"}),
+        "constraint_problems": dg.AssetOut(
+            key=["planning", "constraint_problems"], kinds={"duckdb"}
+        ),
     },
     ins={
         "compliance": dg.AssetIn(["planning", "hamlet_compliance"]),
@@ -85,14 +90,22 @@ def planning_merger_options(
     context: dg.AssetExecutionContext,
     rules: dg.ResourceParam[RulesProfile],
     planning: dg.ResourceParam[PlanningSettings],
+    warehouse: dg.ResourceParam[Warehouse],
     compliance: pd.DataFrame,
     adjacency: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
 ):
     """The minimal, compliant and consolidated options for every commune, each merge
-    explained; unit counts proven optimal where the exact phase finishes in time."""
+    explained; unit counts proven optimal where the exact phase finishes in time.
+
+    Planners' constraints (``planning.constraints``, written from the notebooks) hold in
+    every option; communes whose constraints contradict each other are listed in
+    ``planning.constraint_problems`` and left as they are."""
     names = (hamlets["name_prefix"].fillna("") + " " + hamlets["hamlet_name"]).str.strip()
     names.index = hamlets["hamlet_code"]
+    warehouse = warehouse.for_province(context.partition_key)
+    constraints = PlannerConstraints.of(read_constraints(warehouse, context.partition_key))
+    ethnicity = majority_ethnicity(warehouse) if constraints.same_ethnicity_communes else None
     result = plan_options(
         compliance,
         adjacency,
@@ -101,7 +114,13 @@ def planning_merger_options(
         measures=hamlet_measures(hamlets),
         time_limit_s_per_commune=planning.exact_time_limit_s,
         workers=planning.workers,
+        constraints=constraints,
+        ethnicity=ethnicity,
     )
+    for row in result.constraint_problems.itertuples(index=False):
+        context.log.warning(
+            f"commune {row.commune_code}: constraints cannot all hold: {row.problem}"
+        )
     summary = result.summary
     per_option = summary.groupby("option_name").agg(
         units_after=("units_after", "sum"),
@@ -117,6 +136,14 @@ def planning_merger_options(
     yield dg.Output(result.assignments, output_name="assignments", metadata=metadata)
     yield dg.Output(result.units, output_name="units")
     yield dg.Output(summary, output_name="summary")
+    yield dg.Output(
+        result.constraint_problems,
+        output_name="constraint_problems",
+        metadata={
+            "constraints": len(constraints.rows),
+            "communes_unplanned": int(result.constraint_problems["commune_code"].nunique()),
+        },
+    )
 
 
 PLANNING_ASSETS = [

@@ -99,14 +99,15 @@ def solve_exact(
     bound = cluster.n if units_bound is None else units_bound
     spent = 0.0
     proven = best_score.uncovered == 0 and best_score.units >= bound
-    if not proven and cluster.uniform:
+    # Planners' pairs are modelled by the flow model only (set packing ignores them).
+    if not proven and cluster.uniform and not cluster.constrained:
         found, ub, proven, spent = _improve_uniform(cluster, best_score.units, cores, time_limit)
         bound = min(bound, ub)
         if found is not None:
             cand = polish(cluster, found)
             if score(cluster, cand).key < best_score.key:
                 best, best_score = cand, score(cluster, cand)
-    elif not proven and _scenarios_apply(cluster):
+    elif not proven and _scenarios_apply(cluster) and not cluster.constrained:
         found, ub, proven, spent = _solve_exempt_scenarios(cluster, time_limit)
         if found is not None:
             cand = polish(cluster, found)
@@ -363,6 +364,10 @@ def _solve_flow(
     )
     alone = {i: model.new_bool_var(f"z{i}") for i in range(n) if cluster.exempt[i]}
     model.add(root[0] == 1)
+    for a, b in sorted(cluster.apart):  # planners' pairs: equal labels = one unit
+        model.add(label[a] != label[b])
+    for a, b in sorted(cluster.together):
+        model.add(label[a] == label[b])
     for i in range(n):
         model.add(label[i] == i).only_enforce_if(root[i])
         if i > 0:

@@ -33,6 +33,7 @@ from assets.planning.plans import (
     mask_connected,
     mask_members,
     minimal_cores,
+    satisfies,
     score,
     singletons,
     small_components,
@@ -491,6 +492,8 @@ def polish(cluster: Cluster, plan: Plan, rounds: int = POLISH_ROUNDS) -> Plan:
                 new_b = sorted(group_b | {v})
                 if not is_compliant(cluster, new_b) or not is_compliant(cluster, sorted(group_b)):
                     continue
+                if not (cluster.allows(new_b) and cluster.allows(rest_a)):
+                    continue
                 before = _moved(h, size[a], min(group_a)) + _moved(h, size[b], min(group_b))
                 after = _moved(h, size[a] - h[v], rest_a[0]) + _moved(h, size[b] + h[v], new_b[0])
                 if (gain, before - after) <= (0, 0):
@@ -515,6 +518,91 @@ def polish(cluster: Cluster, plan: Plan, rounds: int = POLISH_ROUNDS) -> Plan:
         if not changed:
             break
     return canonical(label)
+
+
+def honour_constraints(cluster: Cluster, plan: Plan) -> Plan:
+    """The plan made to honour the planners' pairs, as close to it as a greedy allows.
+
+    Units holding an ``apart`` pair are split into connected pieces grown largest first
+    (a hamlet joins a piece only if it clashes with none of its members); units holding
+    one side of a ``together`` pair join the unit of the other side; then units still
+    below their standard join an adjacent unit where that is allowed and makes fewer
+    hamlets non-compliant. Falls back to the ``together`` pairs' units and singletons,
+    which always honour a consistent set of pairs.
+    """
+    if not cluster.constrained or satisfies(cluster, plan):
+        return plan
+    units: list[set[int]] = []
+    for members in units_of(plan).values():
+        remaining = set(members)
+        while remaining:
+            piece, frontier = {min(remaining)}, [min(remaining)]
+            while frontier:
+                v = frontier.pop()
+                for u in cluster.neighbours[v]:
+                    if u in remaining and u not in piece and not cluster.conflicts(u, piece):
+                        piece.add(u)
+                        frontier.append(u)
+            units.append(piece)
+            remaining -= piece
+    units = _join_together(cluster, units)
+    plan = _labels(cluster, units) if units is not None else _together_units(cluster)
+    return _merge_short_units(cluster, plan)
+
+
+def _labels(cluster: Cluster, units: list[set[int]]) -> Plan:
+    label = [0] * cluster.n
+    for members in units:
+        for v in members:
+            label[v] = min(members)
+    return canonical(label)
+
+
+def _join_together(cluster: Cluster, units: list[set[int]]) -> list[set[int]] | None:
+    """Units joined along ``together`` pairs; None if a join would break an apart pair."""
+    for a, b in sorted(cluster.together):
+        ua = next(u for u in units if a in u)
+        ub = next(u for u in units if b in u)
+        if ua is ub:
+            continue
+        if any(cluster.conflicts(v, ua) for v in ub):
+            return None
+        units = [u for u in units if u is not ua and u is not ub] + [ua | ub]
+    return units
+
+
+def _together_units(cluster: Cluster) -> Plan:
+    """The ``together`` pairs' connected groups as units, every other hamlet alone."""
+    units = _join_together(cluster, [{v} for v in range(cluster.n)])
+    if units is None:
+        raise ValueError("planners' constraints contradict each other in this cluster")
+    return _labels(cluster, units)
+
+
+def _merge_short_units(cluster: Cluster, plan: Plan) -> Plan:
+    """Join non-compliant units to adjacent units while fewer hamlets stay non-compliant."""
+    while True:
+        units = units_of(plan)
+        best = None
+        for key, members in sorted(units.items(), key=lambda kv: (len(kv[1]), kv[0])):
+            if is_compliant(cluster, members):
+                continue
+            near = {plan[u] for v in members for u in cluster.neighbours[v]} - {key}
+            for other in sorted(near):
+                joined = sorted(members + units[other])
+                if not cluster.allows(joined):
+                    continue
+                label = [key if plan[v] == other else plan[v] for v in range(cluster.n)]
+                candidate = canonical(label)
+                if score(cluster, candidate).uncovered < score(cluster, plan).uncovered:
+                    key_ = score(cluster, candidate).key
+                    if best is None or key_ < best[0]:
+                        best = (key_, candidate)
+            if best is not None:
+                break
+        if best is None:
+            return plan
+        plan = best[1]
 
 
 def _moved(h: tuple[int, ...], households: int, first: int) -> int:
@@ -571,8 +659,8 @@ class _Compactness:
         )
 
     def ok(self, unit: int, members: set[int]) -> bool:
-        """Still connected, and compliant if it was."""
-        if not members:
+        """Still connected, compliant if it was, and within the planners' pairs."""
+        if not members or not self.cluster.allows(members):
             return False
         if self.compliant[unit] and not is_compliant(self.cluster, sorted(members)):
             return False

@@ -21,6 +21,7 @@ from assets.planning.compliance import (
     EXEMPT,
     check_compliance_input,
 )
+from assets.planning.constraints import APART_VI, LOCKED_VI, PlannerConstraints
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.wording import count_vi as _count
 from assets.planning.wording import distance_vi as _distance
@@ -80,6 +81,9 @@ def minimal_option(
     rules: RulesProfile,
     *,
     names: pd.Series | None = None,
+    constraints: PlannerConstraints | None = None,
+    ethnicity: pd.Series | None = None,
+    frozen_communes: Iterable[str] = (),
 ) -> pd.DataFrame:
     """The "minimal" plan: merge only what must merge, each into its best neighbour.
 
@@ -97,11 +101,22 @@ def minimal_option(
     exempt hamlets are never forced but may take in a neighbour that must merge.
 
     ``names`` maps hamlet_code to a display name (with prefix) for the explanations;
-    codes are used where it is missing.
+    codes are used where it is missing. Planners' ``constraints``: must-merge pairs start
+    as one group, a group never takes in a neighbour holding a must-not-merge partner of
+    one of its members (locked hamlets, and every hamlet of ``frozen_communes``, whose
+    constraints cannot all hold, come without edges from ``plan_options``); in a
+    commune preferring one ethnicity, a neighbour of the same majority ethnicity
+    (``ethnicity``: hamlet_code -> ethnicity) is chosen first among equals.
     """
     check_compliance_input(compliance, rules, _COMPLIANCE_COLUMNS, "minimal_option")
+    planner = constraints if constraints is not None else PlannerConstraints()
     label = _Labeller(names, rules)
     edges = _edges_by_commune(adjacency)
+    apart = {frozenset(p) for p in planner.apart}
+    together = planner.together
+    preferring = planner.same_ethnicity_communes
+    frozen = set(frozen_communes)
+    majority = {} if ethnicity is None else {str(k): str(v) for k, v in ethnicity.dropna().items()}
     rows: list[dict[str, object]] = []
     ordered = compliance.sort_values(["commune_code", "hamlet_code"], kind="stable")
     for commune, part in ordered.groupby("commune_code", sort=True):
@@ -117,7 +132,13 @@ def minimal_option(
             )
             for r in part.itertuples(index=False)
         }
-        groups = _solve_commune(hamlets, edges.get(str(commune), []), label)
+        rules_here = _Pairs(
+            apart={p for p in apart if p <= hamlets.keys()},
+            locked=frozenset(hamlets) if str(commune) in frozen else planner.locked,
+            together=[p for p in together if set(p) <= hamlets.keys()],
+            ethnicity=majority if str(commune) in preferring else {},
+        )
+        groups = _solve_commune(hamlets, edges.get(str(commune), []), label, rules_here)
         for group in groups:
             unit_id = min(group.members, key=lambda c: (-hamlets[c].households, c))
             is_merged = len(group.members) > 1
@@ -150,12 +171,32 @@ def _edges_by_commune(adjacency: pd.DataFrame) -> dict[str, list[tuple[str, str,
     return out
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """A commune's planner constraints as the greedy needs them."""
+
+    apart: set[frozenset[str]] = field(default_factory=set)
+    locked: frozenset[str] = frozenset()
+    together: list[tuple[str, str]] = field(default_factory=list)
+    ethnicity: Mapping[str, str] = field(default_factory=dict)  # when preferred
+
+    def clash(self, a: _Group, b: _Group) -> bool:
+        return any(frozenset((x, y)) in self.apart for x in a.members for y in b.members)
+
+    def mixed(self, a: _Group, b: _Group) -> bool:
+        """Whether the two groups' members differ in majority ethnicity (when preferred)."""
+        found = {self.ethnicity[c] for c in a.members + b.members if c in self.ethnicity}
+        return len(found) > 1
+
+
 def _solve_commune(
     hamlets: Mapping[str, _Hamlet],
     edges: Iterable[tuple[str, str, float]],
     label: _Labeller,
+    pairs: _Pairs | None = None,
 ) -> list[_Group]:
     """Greedy minimal merging inside one commune; returns the final groups."""
+    pairs = pairs or _Pairs()
     groups: dict[str, _Group] = {
         code: _Group(
             key=code,
@@ -184,6 +225,12 @@ def _solve_commune(
         kind_count[h.kind] += 1
 
     step = 0
+    for a, b in pairs.together:
+        first, second = groups[_group_key(groups, a)], groups[_group_key(groups, b)]
+        if first is not second:
+            step += 1
+            text = label.required(first, second)
+            _merge(groups, first, second, (step, text, frozenset(first.members + second.members)))
     while True:
         open_groups = [g for g in groups.values() if g.mandatory and g.stuck is None]
         if not open_groups:
@@ -195,7 +242,13 @@ def _solve_commune(
             if groups[k].kind == group.kind
         ]
         if not options:
-            group.stuck = label.no_neighbour(group, hamlets, kind_count[group.kind])
+            locked = set(group.members) & pairs.locked
+            stuck = LOCKED_VI if locked else None
+            group.stuck = stuck or label.no_neighbour(group, hamlets, kind_count[group.kind])
+            continue
+        options = [o for o in options if not pairs.clash(group, o[0])]
+        if not options:
+            group.stuck = APART_VI
             continue
         # Only neighbours whose standard the whole cluster can still reach: merging with a
         # stricter one (a category floor next to an ordinary hamlet) would strand both.
@@ -213,15 +266,25 @@ def _solve_commune(
         ]
         if reaching:
             chosen, length = min(
-                reaching, key=lambda o: (group.households + o[0].households, -o[1], o[0].key)
+                reaching,
+                key=lambda o: (
+                    pairs.mixed(group, o[0]),
+                    group.households + o[0].households,
+                    -o[1],
+                    o[0].key,
+                ),
             )
         else:
-            chosen, length = min(options, key=lambda o: (-o[1], o[0].key))
+            chosen, length = min(options, key=lambda o: (pairs.mixed(group, o[0]), -o[1], o[0].key))
         step += 1
         text = label.step(group, chosen, length, hamlets, reaches=bool(reaching), choices=reaching)
         involved = frozenset(group.members) | frozenset(chosen.members)
         _merge(groups, group, chosen, (step, text, involved))
     return sorted(groups.values(), key=lambda g: g.key)
+
+
+def _group_key(groups: Mapping[str, _Group], code: str) -> str:
+    return next(k for k, g in groups.items() if code in g.members)
 
 
 def _cluster_totals(
@@ -340,6 +403,13 @@ class _Labeller:
             return "không có thôn/tổ dân phố nào liền kề (tách biệt)"
         others = sorted({HAMLET_KIND_LABELS_VI[hamlets[k].kind] for k in group.neighbours})
         return f"không có {kind} liền kề cùng loại (chỉ giáp {', '.join(others)})"
+
+    def required(self, a: _Group, b: _Group) -> str:
+        return (
+            f"{_upper_first(self.group_name(a))} ({_count(a.households)} hộ) sáp nhập với "
+            f"{self.group_name(b)} ({_count(b.households)} hộ) theo ràng buộc của người lập "
+            "kế hoạch"
+        )
 
     def cluster_too_small(self, total: int, needed: int) -> str:
         return f"cả cụm liền kề chỉ có {_count(total)} hộ < {_count(needed)}"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,12 @@ from assets.planning.compliance import (
     EXEMPT,
     check_compliance_input,
     format_count,
+)
+from assets.planning.constraints import (
+    LOCKED_VI,
+    PlannerConstraints,
+    constraint_problems,
+    with_constraint_notes,
 )
 from assets.planning.explain import Explainer, Member, UnitFacts, noncompliance_reason
 from assets.planning.merging import MINIMAL, minimal_option
@@ -53,6 +59,9 @@ MANUAL = "manual"  # a planner's hand-edited assignment (``plan_from_assignment`
 DEFAULT_TIME_LIMIT_S = 2.0
 NOT_MANDATORY_VI = "dưới tiêu chuẩn nhưng không dưới ngưỡng bắt buộc: không bắt buộc sắp xếp"
 MANUAL_BELOW_VI = "phương án điều chỉnh để đơn vị dưới tiêu chuẩn dù cụm liền kề có thể đạt"
+# Soft preference for one majority ethnicity: a boundary between hamlets of different
+# majority ethnicity counts this much in the compactness tie-break.
+CROSS_ETHNICITY_WEIGHT = 0.1
 
 REQUIRED_COLUMNS = (
     "hamlet_code",
@@ -92,6 +101,14 @@ class PlanResult:
     assignments: pd.DataFrame
     units: pd.DataFrame
     summary: pd.DataFrame
+    # planning.constraint_problems: communes whose planners' constraints cannot all hold
+    # (they are left as they are, each hamlet told why).
+    constraint_problems: pd.DataFrame = field(default_factory=lambda: _no_problems())
+
+
+def _no_problems() -> pd.DataFrame:
+    contract = TABLES["planning.constraint_problems"]
+    return contract.enforce(pd.DataFrame(columns=list(contract.columns)))
 
 
 def consolidated_targets(
@@ -120,6 +137,8 @@ def plan_options(
     time_limit_s_per_commune: float = DEFAULT_TIME_LIMIT_S,
     consolidated_target: Mapping[str, int] | None = None,
     workers: int = 1,
+    constraints: PlannerConstraints | pd.DataFrame | None = None,
+    ethnicity: pd.Series | None = None,
 ) -> PlanResult:
     """Plan every commune of ``compliance`` under each option asked for.
 
@@ -129,11 +148,24 @@ def plan_options(
     Polsby–Popper scores. ``time_limit_s_per_commune`` is the exact phase's budget per
     commune and option, in CP-SAT deterministic seconds (0 = heuristic only).
     ``workers`` > 1 solves communes in that many processes (same result).
+    ``constraints`` (planning.constraints rows, or ``PlannerConstraints``) hold in every
+    option; a commune whose constraints cannot all hold is left as it is and listed in
+    ``constraint_problems``. ``ethnicity`` maps hamlet_code to its majority ethnicity,
+    for communes that prefer merging hamlets of one ethnicity.
     """
     _validate(compliance, rules, options)
     if compliance.empty:
         return _empty_result()
+    planner = PlannerConstraints.of(constraints).for_communes(
+        compliance["commune_code"].astype(str)
+    )
+    problems = constraint_problems(planner, compliance, adjacency)
+    adjacency = planner.without_locked(adjacency, communes=problems)
+    held = planner.for_communes(set(planner.rows["commune_code"]) - set(problems))
     nodes, edges = _graph(compliance, adjacency, measures)
+    nodes["locked"] = nodes["code"].isin(held.locked) | nodes["commune"].isin(problems)
+    pairs = _cluster_pairs(nodes, held)
+    weights = _preference_weights(nodes, edges, held, ethnicity)
     explainer = Explainer(names, rules)
     assignments: list[pd.DataFrame] = []
     solved: dict[str, _Solved] = {}
@@ -142,22 +174,43 @@ def plan_options(
             continue
         t0 = time.perf_counter()
         if option == MINIMAL:
-            frame = minimal_option(compliance, adjacency, rules, names=names)
+            frame = minimal_option(
+                compliance,
+                adjacency,
+                rules,
+                names=names,
+                constraints=held,
+                ethnicity=ethnicity,
+                frozen_communes=problems,
+            )
             solved[option] = _minimal_solved(nodes, frame, time.perf_counter() - t0)
             assignments.append(frame)
             continue
         targets, aim, fallback = _targets(nodes, option, rules, consolidated_target)
-        result = _solve(nodes, edges, targets, aim, fallback, time_limit_s_per_commune, workers)
+        result = _solve(
+            nodes, edges, targets, aim, fallback, time_limit_s_per_commune, workers, pairs, weights
+        )
         solved[option] = result
         assignments.append(_assign(nodes, edges, option, result, explainer, rules))
     contract = TABLES["planning.merger_assignments"]
     out = pd.concat(assignments, ignore_index=True)
     rank = out["option_name"].map({o: k for k, o in enumerate(OPTIONS)})
     out = out.assign(_rank=rank).sort_values(["_rank", "commune_code", "hamlet_code"])
-    out = contract.enforce(out.drop(columns="_rank").reset_index(drop=True))
+    out = out.drop(columns="_rank").reset_index(drop=True)
+    out["explanation"] = with_constraint_notes(out, held, problems, explainer.name)
+    out = contract.enforce(out)
     units = _units(nodes, edges, out, solved, measures, adjacency, rules)
     summary = _summary(nodes, out, units, solved, rules)
-    return PlanResult(assignments=out, units=units, summary=summary)
+    listed = pd.DataFrame(
+        [(c, p) for c, found in sorted(problems.items()) for p in found],
+        columns=["commune_code", "problem"],
+    )
+    return PlanResult(
+        assignments=out,
+        units=units,
+        summary=summary,
+        constraint_problems=TABLES["planning.constraint_problems"].enforce(listed),
+    )
 
 
 class AssignmentError(ValueError):
@@ -397,6 +450,40 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         label = new
 
 
+def _cluster_pairs(
+    nodes: pd.DataFrame, held: PlannerConstraints
+) -> dict[int, tuple[list[tuple[str, str]], list[tuple[str, str]]]]:
+    """The planners' (apart, together) pairs of each cluster (pairs across clusters can
+    never share a unit and need no care)."""
+    cluster = pd.Series(nodes["cluster"].to_numpy(), index=nodes["code"])
+    out: dict[int, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
+    for side, found in enumerate((held.apart, held.together)):
+        for a, b in found:
+            if a in cluster.index and b in cluster.index and cluster[a] == cluster[b]:
+                out.setdefault(int(cluster[a]), ([], []))[side].append((a, b))
+    return out
+
+
+def _preference_weights(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    held: PlannerConstraints,
+    ethnicity: pd.Series | None,
+) -> np.ndarray | None:
+    """Per edge, the share of its boundary that counts in the tie-break: edges between
+    hamlets of different majority ethnicity count ``CROSS_ETHNICITY_WEIGHT`` in communes
+    that prefer merging within one ethnicity (after compliance and units; soft)."""
+    communes = held.same_ethnicity_communes
+    if ethnicity is None or not communes or edges.empty:
+        return None
+    group = nodes["code"].map(ethnicity.astype("string")).to_numpy()
+    a, b = edges["a"].to_numpy(), edges["b"].to_numpy()
+    known = pd.notna(group[a]) & pd.notna(group[b])
+    differ = known & (group[a].astype(str) != group[b].astype(str))
+    preferring = nodes["commune"].isin(communes).to_numpy()[a]
+    return np.where(differ & preferring, CROSS_ETHNICITY_WEIGHT, 1.0)
+
+
 def _targets(
     nodes: pd.DataFrame,
     option: str,
@@ -440,7 +527,12 @@ def _solve(
     fallback: np.ndarray,
     time_limit: float,
     workers: int,
+    pairs: Mapping[int, tuple[list[tuple[str, str]], list[tuple[str, str]]]] | None = None,
+    weights: np.ndarray | None = None,
 ) -> _Solved:
+    """Plan the clusters; ``pairs`` are the planners' (apart, together) pairs per cluster,
+    ``weights`` scale each edge's shared boundary in the tie-break (soft preferences)."""
+    pairs = pairs or {}
     n = len(nodes)
     h = nodes["households"].to_numpy()
     exempt = nodes["status"].to_numpy() == EXEMPT
@@ -450,6 +542,7 @@ def _solve(
         n=("h", "size"), total=("h", "sum"), tmin=("t", "min"), all_ss=("ss", "all")
     )
     trivial = (agg["n"] == 1) | agg["all_ss"] | (agg["total"] < agg["tmin"])
+    trivial &= ~agg.index.isin([c for c, (_, together) in pairs.items() if together])
     unit = np.arange(n)
     status = np.full(n, OPTIMAL, dtype=object)
     units = nodes["cluster_hamlets"].to_numpy().copy()
@@ -466,7 +559,8 @@ def _solve(
     edge_cluster = edge_cluster[edge_order]
     ea = same["a"].to_numpy()[edge_order]
     eb = same["b"].to_numpy()[edge_order]
-    em = same["shared_m"].to_numpy()[edge_order]
+    weighted = edges["shared_m"] if weights is None else edges["shared_m"] * weights
+    em = weighted.loc[same.index].to_numpy()[edge_order]
     codes = nodes["code"].to_numpy()
     commune = nodes["commune"].to_numpy()
     area = nodes["area"].to_numpy() if "area" in nodes else None
@@ -493,6 +587,8 @@ def _solve(
             zip(codes[ea[lo:hi]], codes[eb[lo:hi]], em[lo:hi].tolist(), strict=True),
             areas=area[members].tolist() if measured else None,
             perimeters=perimeter[members].tolist() if measured else None,
+            apart=pairs.get(int(cluster[members[0]]), ((), ()))[0],
+            together=pairs.get(int(cluster[members[0]]), ((), ()))[1],
         )
         by_commune.setdefault(str(commune[members[0]]), []).append(built)
     names = sorted(by_commune)
@@ -638,6 +734,8 @@ def _assign(
 
 def _reason(col: Mapping[str, np.ndarray], standard: int, v: int) -> str:
     """Why hamlet ``v``'s unit (of the given standard) cannot comply."""
+    if "locked" in col and col["locked"][v]:
+        return LOCKED_VI
     return noncompliance_reason(
         kind=str(col["kind"][v]),
         standard=standard,
@@ -669,7 +767,10 @@ def _units(
         reasons = _compliance_reasons(first, rules)
         position = pd.Series(np.arange(len(nodes)), index=nodes["code"])
         for unit_code in first.index[~first["compliant"].to_numpy()]:
-            if (
+            at = int(position[unit_code])
+            if "locked" in col and col["locked"][at]:
+                why = LOCKED_VI
+            elif (
                 option == MINIMAL
                 and first.at[unit_code, "unit_size"] == 1
                 and first.at[unit_code, "status"] == BELOW_STANDARD
@@ -677,7 +778,6 @@ def _units(
                 why = NOT_MANDATORY_VI
             else:
                 standard = int(first.at[unit_code, "unit_standard"])
-                at = int(position[unit_code])
                 why = _reason(col, standard, at)
                 reachable = col["cluster_hamlets"][at] > 1 and (
                     col["cluster_households"][at] >= standard

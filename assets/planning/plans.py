@@ -25,6 +25,11 @@ Plans are compared lexicographically (``Score.key``, smaller is better):
 4. fewest households moved (households of hamlets whose unit takes another code).
 A hamlet that cannot be in any compliant unit is left on its own (rule 2), reported,
 never forced into a unit that still misses the standard.
+
+Planners' constraints (``constraints``) reach a cluster as pairs of hamlet numbers:
+``apart`` pairs never share a unit, ``together`` pairs always do (locked hamlets have
+no edges, so they are clusters of their own). ``Cluster.allows`` is the one test of a
+unit against them; every move that changes units asks it.
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ class Cluster:
     # Area (m²) and perimeter (m) per hamlet, when known: Polsby–Popper polishing.
     areas: tuple[float, ...] | None = field(default=None, repr=False)
     perimeters: tuple[float, ...] | None = field(default=None, repr=False)
+    # Planners' constraints: pairs (i < j) that must not / must share a unit.
+    apart: frozenset[tuple[int, int]] = frozenset()
+    together: frozenset[tuple[int, int]] = frozenset()
 
     @classmethod
     def build(
@@ -79,8 +87,12 @@ class Cluster:
         *,
         areas: Sequence[float] | None = None,
         perimeters: Sequence[float] | None = None,
+        apart: Iterable[tuple[str, str]] = (),
+        together: Iterable[tuple[str, str]] = (),
     ) -> Cluster:
-        """Number hamlets largest first; ``edges`` are (code, code, shared metres)."""
+        """Number hamlets largest first; ``edges`` are (code, code, shared metres);
+        ``apart`` / ``together`` are planners' pairs (codes; pairs outside the cluster
+        are ignored)."""
         order = sorted(range(len(codes)), key=lambda i: (-int(households[i]), str(codes[i])))
         index = {str(codes[i]): k for k, i in enumerate(order)}
         shared: dict[tuple[int, int], int] = {}
@@ -103,11 +115,32 @@ class Cluster:
             shared_dm=shared,
             areas=None if areas is None else tuple(float(areas[i]) for i in order),
             perimeters=None if perimeters is None else tuple(float(perimeters[i]) for i in order),
+            apart=_index_pairs(index, apart),
+            together=_index_pairs(index, together),
         )
 
     @property
     def n(self) -> int:
         return len(self.codes)
+
+    @property
+    def constrained(self) -> bool:
+        return bool(self.apart or self.together)
+
+    def allows(self, members: Iterable[int]) -> bool:
+        """Whether a unit of these members honours the planners' pairs: no ``apart``
+        pair inside, and each ``together`` pair wholly inside or wholly outside."""
+        if not self.constrained:
+            return True
+        inside = set(members)
+        if any(a in inside and b in inside for a, b in self.apart):
+            return False
+        return all((a in inside) == (b in inside) for a, b in self.together)
+
+    def conflicts(self, v: int, members: Iterable[int]) -> bool:
+        """Whether hamlet ``v`` may not join a unit of these members (an apart pair)."""
+        inside = set(members)
+        return any((a == v and b in inside) or (b == v and a in inside) for a, b in self.apart)
 
     @cached_property
     def total(self) -> int:
@@ -134,6 +167,15 @@ class Cluster:
 
     def edges(self) -> list[tuple[int, int, int]]:
         return [(i, j, w) for (i, j), w in sorted(self.shared_dm.items())]
+
+
+def _index_pairs(index: Mapping[str, int], pairs: Iterable[tuple[str, str]]) -> frozenset:
+    out = set()
+    for a, b in pairs:
+        i, j = index.get(str(a)), index.get(str(b))
+        if i is not None and j is not None and i != j:
+            out.add((min(i, j), max(i, j)))
+    return frozenset(out)
 
 
 # --- plans -----------------------------------------------------------------------------
@@ -201,8 +243,14 @@ def score(cluster: Cluster, plan: Plan) -> Score:
     return Score(uncovered, len(units), internal, moved)
 
 
+def satisfies(cluster: Cluster, plan: Plan) -> bool:
+    """Whether every unit of the plan honours the planners' pairs."""
+    return not cluster.constrained or all(cluster.allows(m) for m in units_of(plan).values())
+
+
 def check_plan(cluster: Cluster, plan: Plan) -> None:
-    """Raise unless every unit is connected and named by its first member."""
+    """Raise unless every unit is connected, named by its first member and honours the
+    planners' pairs."""
     if len(plan) != cluster.n:
         raise ValueError(f"plan has {len(plan)} labels for {cluster.n} hamlets")
     for label, members in units_of(plan).items():
@@ -211,6 +259,9 @@ def check_plan(cluster: Cluster, plan: Plan) -> None:
         if not is_connected(cluster, members):
             codes = [cluster.codes[i] for i in members]
             raise ValueError(f"unit {codes} is not connected")
+        if not cluster.allows(members):
+            codes = [cluster.codes[i] for i in members]
+            raise ValueError(f"unit {codes} breaks a planner's constraint")
 
 
 # --- bounds and trivial clusters -------------------------------------------------------
@@ -265,6 +316,8 @@ def trivial_plan(cluster: Cluster) -> Plan | None:
     That is when every hamlet is compliant alone, or when no group of two or more can be
     compliant (the whole cluster misses the smallest target), or for a lone hamlet.
     """
+    if cluster.together:
+        return None  # planners' pairs must merge whatever the sizes
     if cluster.n == 1 or all(cluster.self_sufficient) or cluster.total < min(cluster.targets):
         return singletons(cluster)
     return None

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assets.planning.exact import TIEBREAK_EXACT_MAX_HAMLETS, solve_exact
-from assets.planning.heuristic import polish_compactness, solve_heuristic
-from assets.planning.plans import Cluster, check_plan
+from assets.planning.heuristic import honour_constraints, polish_compactness, solve_heuristic
+from assets.planning.plans import Cluster, check_plan, satisfies, score
 
 OPTIMAL = "optimal"
 HEURISTIC = "heuristic"
@@ -47,6 +47,12 @@ def solve_commune(clusters: Sequence[Cluster], time_limit: float) -> list[Cluste
         heur = solve_heuristic(cluster)
         plan, units, bound = heur.plan, heur.score.units, heur.units_bound
         status = OPTIMAL if heur.proven else HEURISTIC
+        if not satisfies(cluster, plan):
+            # The planners' pairs cut this plan: start from the nearest plan honouring
+            # them; the heuristic's bound stays an upper bound, its proof does not.
+            plan = honour_constraints(cluster, plan)
+            units, status = score(cluster, plan).units, HEURISTIC
+            heur = replace(heur, plan=plan, score=score(cluster, plan), proven=False)
         tiebreak = False
         exact_seconds = 0.0
         wants_exact = not heur.proven or cluster.n <= TIEBREAK_EXACT_MAX_HAMLETS

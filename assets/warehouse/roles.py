@@ -29,8 +29,15 @@ DATA_UNIT = Role(
 ENGINEER = Role("hamlets_engineer", LAYERS, "Engineers: every layer, read and write")
 ROLES = (PLANNER, DATA_UNIT, ENGINEER)
 DECISIONS_TABLE = "planning.decisions"
-# Planners write these two tables (a decision and the assignment it approved), nothing else.
-DECISION_TABLES = (DECISIONS_TABLE, "planning.decision_assignments")
+# Planners write these tables (a decision and the assignment it approved; constraints on
+# the engine, residents' consultation and the council's approval), nothing else.
+DECISION_TABLES = (
+    DECISIONS_TABLE,
+    "planning.decision_assignments",
+    "planning.constraints",
+    "planning.consultations",
+    "planning.council_approvals",
+)
 
 
 def roles_sql(owner: str) -> list[str]:
