@@ -82,6 +82,8 @@ def planning_hamlet_adjacency(
         "adjacency": dg.AssetIn(["planning", "hamlet_adjacency"]),
         "hamlets": dg.AssetIn(["staging", "hamlets"]),
     },
+    # Consultation results from the landing folder may add constraints: read them first.
+    deps=[["planning", "consultation_file"]],
     group_name="planning",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,

@@ -15,15 +15,18 @@ from assets.exports.location import Exports
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.planning.rules import RulesProfile
+from assets.progress.consultation import load_consultation_file
 from assets.progress.deadlines import Deadlines
 from assets.progress.records import load_progress_records
 from assets.progress.report import ProgressReport, write_chart, write_workbook
 from assets.progress.status import TIMEZONE, commune_progress, progress_timeline, status_counts
 from assets.provinces import PROVINCE_NAMES, PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.raw.landing import Landing
 from assets.warehouse import Warehouse
 
 PROGRESS_PUBLICATIONS = "marts.progress_publications"
 PROGRESS_REPORT_KEY = dg.AssetKey(["exports", "progress_report"])
+CONSULTATION_FILE_KEY = dg.AssetKey(["planning", "consultation_file"])
 
 
 class ProgressReportConfig(dg.Config):
@@ -43,7 +46,7 @@ class ProgressReportConfig(dg.Config):
             ["marts", "commune_progress"],
             group_name="progress",
             kinds={"duckdb"},
-            deps=[["marts", "commune_summary"], ["marts", "approved_plan"]],
+            deps=[["marts", "commune_summary"], ["marts", "approved_plan"], CONSULTATION_FILE_KEY],
         ),
         dg.AssetSpec(
             ["marts", "progress_timeline"],
@@ -122,4 +125,41 @@ def progress_report(
     )
 
 
-PROGRESS_ASSETS = [progress_report]
+@dg.asset(
+    key=CONSULTATION_FILE_KEY,
+    deps=[["staging", "hamlets"]],
+    group_name="progress",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
+    kinds={"file"},
+)
+def consultation_file(
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
+    landing: dg.ResourceParam[Landing],
+    rules: dg.ResourceParam[RulesProfile],
+) -> dg.MaterializeResult:
+    """Residents' consultation results from the province's landing folder (a
+    ``consultations`` or ``lay_y_kien`` file), when one is there; a rejected merge
+    becomes a must-not-merge constraint before the merger options are planned."""
+    province = context.partition_key
+    folder = landing.for_province(province).path
+    outcome = load_consultation_file(warehouse, folder, province, rules)
+    if outcome is None:
+        return dg.MaterializeResult(metadata={"file": "none", "hamlets": 0})
+    for row in outcome.failed.itertuples(index=False):
+        context.log.warning(
+            f"commune {row.commune_code}: hamlet {row.hamlet_code} rejected the merge into "
+            f"unit {row.unit_id} ({row.in_favour_share:.0%} in favour); re-planned without it"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "file": str(outcome.rows["source_file"].iloc[0]),
+            "hamlets": len(outcome.rows),
+            "failed": len(outcome.failed),
+            "constraints_added": len(outcome.forbidden),
+        }
+    )
+
+
+PROGRESS_ASSETS = [consultation_file, progress_report]
