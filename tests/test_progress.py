@@ -263,7 +263,7 @@ def test_the_asset_publishes_progress_from_recorded_decisions_and_consultations(
     )
     rows = record_consultation(
         warehouse, "04", decided.decision_id, results, rules, recorded_by="Cán bộ thử"
-    )
+    ).rows
     assert rows["is_passed"].all() and (rows["in_favour_share"] == 0.8).all()
 
     job = build_defs(settings).resolve_job_def("weekly_progress_report")
