@@ -165,6 +165,15 @@ def test_a_failed_consultation_leads_to_a_replan_without_that_merge(published, t
             assert all(unit_of[rejecting] != unit_of[o] for o in members if o != rejecting)
         told = mine.loc[mine["hamlet_code"] == rejecting, "explanation"]
         assert told.str.contains("Ràng buộc: không ghép với").all()
+    # The review map shows the constraints and each hamlet's consultation.
+    from assets.progress.review import constraints_table, review_map
+
+    view = load_commune(warehouse, "04", commune)
+    table = constraints_table(warehouse, view)
+    assert len(table) == len(forbidden) and (table["Loại ràng buộc"] == "không ghép").all()
+    html = review_map(warehouse, view).get_root().render()
+    assert "Ràng buộc của người lập kế hoạch" in html
+    assert "Lấy ý kiến Nhân dân (đề án hiện hành)" in html and "Không đạt" in html
     # Recording the same results again adds no second constraint.
     again = record_consultation(
         warehouse, "04", decided.decision_id, results, RULES, recorded_by="Cán bộ thử"

@@ -182,6 +182,13 @@ def test_the_report_workbook_and_chart(tmp_path):
     assert {"Tiến độ", "Ngày có đề án", "Mốc đã quá hạn"} <= set(late.columns)
     communes = sheets["Tiến độ theo xã"]
     assert communes["Tiến độ"].value_counts()["Đã xây dựng đề án"] == 2
+    # A province without configured deadlines still gets its report, with nobody late.
+    undated = ProvinceDeadlines("33", "", ())
+    plain = ProgressReport(
+        "33", "Hưng Yên", day, undated, commune_progress(records, day, undated), report.timeline
+    )
+    assert write_chart(plain, tmp_path).exists() and plain.late.empty
+    assert write_workbook(plain, tmp_path).exists()
 
 
 def test_deadlines_come_from_the_configuration(tmp_path):

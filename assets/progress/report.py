@@ -143,7 +143,7 @@ def write_chart(report: ProgressReport, folder: Path) -> Path:
     chart.set_ylim(0, max(len(report.progress), 1))
     chart.set_xlim(
         days.min(),
-        max(days.max(), *(pd.Timestamp(m.due) for m in report.deadlines.milestones))
+        max([days.max(), *(pd.Timestamp(m.due) for m in report.deadlines.milestones)])
         + pd.Timedelta(days=2),
     )
     for m in report.deadlines.milestones:
