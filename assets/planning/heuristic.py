@@ -261,21 +261,8 @@ def _repair(cluster: Cluster, plan: Plan) -> Plan:
     if not bad:
         return plan
     label = list(plan)
-    bad_nodes = {v for k in bad for v in units[k]}
-    # Components of uncovered hamlets.
-    seen: set[int] = set()
-    for s in sorted(bad_nodes):
-        if s in seen:
-            continue
-        group, stack = [], [s]
-        seen.add(s)
-        while stack:
-            v = stack.pop()
-            group.append(v)
-            for u in cluster.neighbours[v]:
-                if u in bad_nodes and u not in seen:
-                    seen.add(u)
-                    stack.append(u)
+    bad_nodes = sorted({v for k in bad for v in units[k]})
+    for group in components_within(cluster, bad_nodes):  # groups of uncovered hamlets
         current = units_of(tuple(label))
         if is_compliant(cluster, group) and len(group) > 1:
             for v in group:

@@ -282,6 +282,8 @@ class Warehouse:
         that province's rows.
         """
         partition = self.partition(qualified_name)
+        if partition is not None:
+            replace_where = {partition[0]: partition[1], **(replace_where or {})}
         if con is None:
             with self.transaction() as own:
                 return own.write_table(qualified_name, df, replace_where, partition)

@@ -131,8 +131,6 @@ class DuckDBSession:
         partition: Partition | None = None,
     ) -> int:
         df, contract, added = fit_for_storage(qualified_name, df, partition)
-        if partition is not None:
-            replace_where = {partition[0]: partition[1], **(replace_where or {})}
         if contract is not None:
             geometry_columns = list(contract.geometry_columns)
         else:

@@ -143,8 +143,6 @@ class PostgresSession:
         partition: Partition | None = None,
     ) -> int:
         df, contract, added = fit_for_storage(qualified_name, df, partition)
-        if partition is not None:
-            replace_where = {partition[0]: partition[1], **(replace_where or {})}
         if contract is not None:
             types = {f.name: f.type for f in contract.fields}
             if added:
