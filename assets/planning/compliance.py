@@ -225,6 +225,20 @@ def _reasons(
     return reason
 
 
+# The columns of planning.hamlet_compliance every planner reads.
+COMPLIANCE_INPUT_COLUMNS = (
+    "hamlet_code",
+    "commune_code",
+    "hamlet_kind",
+    "households",
+    "standard_households",
+    "mandatory_floor_households",
+    "exemption_category",
+    "compliance_status",
+    "rules_profile",
+)
+
+
 def check_compliance_input(
     compliance: pd.DataFrame, rules: RulesProfile, required: Sequence[str], caller: str
 ) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 from assets.planning.compliance import BELOW_FLOOR, BELOW_STANDARD, EXEMPT
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.solve import FEASIBLE, OPTIMAL
-from assets.planning.wording import count_vi, distance_vi, upper_first
+from assets.planning.wording import count_vi, distance_vi, name_lookup, upper_first
 
 CONSOLIDATED = "consolidated"
 
@@ -58,13 +58,7 @@ class Explainer:
     """Sentences with hamlet names where known, codes otherwise."""
 
     def __init__(self, names: pd.Series | None, rules: RulesProfile) -> None:
-        self.names: dict[str, str] = {}
-        if names is not None:
-            self.names = {
-                str(k): str(v).strip()
-                for k, v in names.items()
-                if not pd.isna(v) and str(v).strip()
-            }
+        self.names = name_lookup(names)
         self.rules = rules
         self.allowance_cite = rules.allowance_basis.split(" (")[0]
 

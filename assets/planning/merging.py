@@ -18,6 +18,7 @@ import pandas as pd
 from assets.planning.compliance import (
     BELOW_FLOOR,
     BELOW_STANDARD,
+    COMPLIANCE_INPUT_COLUMNS,
     EXEMPT,
     check_compliance_input,
 )
@@ -25,22 +26,11 @@ from assets.planning.constraints import APART_VI, LOCKED_VI, PlannerConstraints
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.wording import count_vi as _count
 from assets.planning.wording import distance_vi as _distance
+from assets.planning.wording import name_lookup
 from assets.planning.wording import upper_first as _upper_first
 from expectations.schemas import TABLES
 
 MINIMAL = "minimal"
-
-_COMPLIANCE_COLUMNS = (
-    "hamlet_code",
-    "commune_code",
-    "hamlet_kind",
-    "households",
-    "standard_households",
-    "mandatory_floor_households",
-    "exemption_category",
-    "compliance_status",
-    "rules_profile",
-)
 
 
 @dataclass(frozen=True)
@@ -108,7 +98,7 @@ def minimal_option(
     commune preferring one ethnicity, a neighbour of the same majority ethnicity
     (``ethnicity``: hamlet_code -> ethnicity) is chosen first among equals.
     """
-    check_compliance_input(compliance, rules, _COMPLIANCE_COLUMNS, "minimal_option")
+    check_compliance_input(compliance, rules, COMPLIANCE_INPUT_COLUMNS, "minimal_option")
     planner = constraints if constraints is not None else PlannerConstraints()
     label = _Labeller(names, rules)
     edges = _edges_by_commune(adjacency)
@@ -334,13 +324,7 @@ class _Labeller:
     """Vietnamese sentences for the minimal option, with names where known."""
 
     def __init__(self, names: pd.Series | None, rules: RulesProfile) -> None:
-        self.names: dict[str, str] = {}
-        if names is not None:
-            self.names = {
-                str(k): str(v).strip()
-                for k, v in names.items()
-                if not pd.isna(v) and str(v).strip()
-            }
+        self.names = name_lookup(names)
         self.rules = rules
 
     def name(self, code: str) -> str:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from assets.planning.compliance import (
     BELOW_STANDARD,
+    COMPLIANCE_INPUT_COLUMNS,
     EXEMPT,
     check_compliance_input,
     format_count,
@@ -63,17 +64,7 @@ MANUAL_BELOW_VI = "phương án điều chỉnh để đơn vị dưới tiêu c
 # majority ethnicity counts this much in the compactness tie-break.
 CROSS_ETHNICITY_WEIGHT = 0.1
 
-REQUIRED_COLUMNS = (
-    "hamlet_code",
-    "commune_code",
-    "hamlet_kind",
-    "households",
-    "standard_households",
-    "mandatory_floor_households",
-    "exemption_category",
-    "compliance_status",
-    "rules_profile",
-)
+REQUIRED_COLUMNS = COMPLIANCE_INPUT_COLUMNS
 # The contracts describe both tables once; the engine's frames follow them.
 UNIT_COLUMNS = TABLES["planning.merger_units"].columns
 SUMMARY_COLUMNS = TABLES["planning.merger_option_summary"].columns

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
+
+def name_lookup(names: pd.Series | None) -> dict[str, str]:
+    """Hamlet display names by code, without blanks (a code stands in where none)."""
+    if names is None:
+        return {}
+    return {str(k): str(v).strip() for k, v in names.items() if not pd.isna(v) and str(v).strip()}
+
 
 def upper_first(text: str) -> str:
     """Capitalise a sentence that may start with a lower-case name ("nhóm …")."""
