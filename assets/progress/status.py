@@ -30,20 +30,16 @@ from assets.progress.deadlines import (
     ProvinceDeadlines,
 )
 from assets.progress.records import ProgressRecords, affected_hamlets
+from expectations.schemas import TABLES
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 TIMELINE_MAX_WEEKS = 26  # how far back the weekly counts go at most
 TIMELINE_MIN_WEEKS = 4  # ... and at least, so a first report still shows a trend
-PROGRESS_COLUMNS = (
-    "commune_code",
-    "commune_name",
-    "progress_status",
-    "plan_drafted_date",
-    "consulted_date",
-    "approved_date",
-    "has_failed_consultation",
-    "decision_id",
-    "late_milestones",
+# The mart's columns less what publishing stamps on (province, report day, run).
+PROGRESS_COLUMNS = tuple(
+    c
+    for c in TABLES["marts.commune_progress"].columns
+    if c not in ("province_code", "report_date", "rules_profile", "run_id", "published_at")
 )
 
 
