@@ -46,6 +46,7 @@ from assets.planning.plans import (
     canonical,
     is_compliant,
     mask_members,
+    mask_reach,
     minimal_cores,
     score,
     small_components,
@@ -204,18 +205,10 @@ def _mask_components(cluster: Cluster, mask: int) -> list[int]:
     """Connected components of the hamlets in ``mask``, as bitmasks, lowest first."""
     comps = []
     rest = mask
-    nbm = cluster.neighbour_masks
     while rest:
-        start = rest & -rest
-        seen, frontier = start, start
-        while frontier:
-            low = frontier & -frontier
-            frontier ^= low
-            grow = nbm[low.bit_length() - 1] & rest & ~seen
-            seen |= grow
-            frontier |= grow
-        comps.append(seen)
-        rest &= ~seen
+        comp = mask_reach(cluster, rest & -rest, rest)
+        comps.append(comp)
+        rest &= ~comp
     return comps
 
 

@@ -222,17 +222,20 @@ def mask_connected(cluster: Cluster, mask: int) -> bool:
     """Whether the hamlets of a bitmask induce a connected subgraph."""
     if mask == 0:
         return True
-    start = mask & -mask
-    seen = start
-    frontier = start
+    return mask_reach(cluster, mask & -mask, mask) == mask
+
+
+def mask_reach(cluster: Cluster, start: int, within: int) -> int:
+    """The hamlets of ``within`` reachable from those of ``start`` (bitmasks)."""
+    seen = frontier = start
     nbm = cluster.neighbour_masks
     while frontier:
         low = frontier & -frontier
         frontier ^= low
-        grow = nbm[low.bit_length() - 1] & mask & ~seen
+        grow = nbm[low.bit_length() - 1] & within & ~seen
         seen |= grow
         frontier |= grow
-    return seen == mask
+    return seen
 
 
 def score(cluster: Cluster, plan: Plan) -> Score:
