@@ -7,6 +7,7 @@ import time
 import geopandas as gpd
 import pandas as pd
 import pytest
+from planning_inputs import compliance_rows
 from shapely.geometry import box
 
 from assets.planning.compliance import hamlet_compliance
@@ -50,23 +51,6 @@ def _grid_inputs(households: dict[str, int], rules, kinds: dict[str, str] | None
     )
     compliance = hamlet_compliance(hamlets, sizes, "04", rules)
     return compliance, hamlet_adjacency(hamlets)
-
-
-def _compliance(rows, rules=ND185, commune: str = "04001") -> pd.DataFrame:
-    """Compliance rows from (code, households[, kind[, exemption]]) without geometry."""
-    hamlets = pd.DataFrame(
-        {
-            "hamlet_code": [r[0] for r in rows],
-            "commune_code": commune,
-            "hamlet_kind": [r[2] if len(r) > 2 else "thon" for r in rows],
-            "declared_households": [r[1] for r in rows],
-            "exemption_category": [r[3] if len(r) > 3 else None for r in rows],
-        }
-    )
-    sizes = pd.DataFrame(
-        {"hamlet_code": [r[0] for r in rows], "households": [r[1] for r in rows], "population": 0}
-    )
-    return hamlet_compliance(hamlets, sizes, "04", rules)
 
 
 def _adjacency(edges, commune: str = "04001") -> pd.DataFrame:
@@ -146,7 +130,7 @@ def test_output_conforms_to_the_contract() -> None:
 
 
 def test_chain_merges_until_the_standard_is_reached() -> None:
-    compliance = _compliance([("a", 40), ("b", 50), ("c", 100), ("d", 400)])
+    compliance = compliance_rows([("a", 40), ("b", 50), ("c", 100), ("d", 400)])
     adjacency = _adjacency([("a", "b", 800), ("b", "c", 600), ("c", "d", 50)])
     out = minimal_option(compliance, adjacency, ND185)
     # a+b = 90 (no single neighbour suffices), then +c = 190 ≥ 150.
@@ -157,13 +141,13 @@ def test_chain_merges_until_the_standard_is_reached() -> None:
 
 
 def test_prefers_the_smallest_sufficient_neighbour_over_the_longest_boundary() -> None:
-    compliance = _compliance([("a", 40), ("big", 300), ("small", 120)])
+    compliance = compliance_rows([("a", 40), ("big", 300), ("small", 120)])
     adjacency = _adjacency([("a", "big", 5000), ("a", "small", 100)])
     assert _units(minimal_option(compliance, adjacency, ND185))["a"] == "small"
 
 
 def test_ties_break_on_boundary_then_code() -> None:
-    compliance = _compliance([("a", 40), ("n1", 160), ("n2", 160), ("n3", 160)])
+    compliance = compliance_rows([("a", 40), ("n1", 160), ("n2", 160), ("n3", 160)])
     adjacency = _adjacency([("a", "n1", 300), ("a", "n2", 700), ("a", "n3", 700)])
     assert _units(minimal_option(compliance, adjacency, ND185))["a"] == "n2"
     adjacency = _adjacency([("a", "n1", 700), ("a", "n2", 700), ("a", "n3", 700)])
@@ -173,7 +157,7 @@ def test_ties_break_on_boundary_then_code() -> None:
 def test_smallest_mandatory_group_goes_first() -> None:
     # y (60) goes before x (70) and takes m (160); x then prefers z (165) to the m+y
     # group (230). Had x gone first it would have taken m (170) and stranded y.
-    compliance = _compliance([("x", 70), ("y", 60), ("m", 100), ("z", 95)])
+    compliance = compliance_rows([("x", 70), ("y", 60), ("m", 100), ("z", 95)])
     adjacency = _adjacency([("x", "m", 500), ("y", "m", 500), ("x", "z", 100)])
     assert _units(minimal_option(compliance, adjacency, ND185)) == {
         "m": "m",
@@ -184,28 +168,28 @@ def test_smallest_mandatory_group_goes_first() -> None:
 
 
 def test_one_hamlet_commune_terminates_unchanged() -> None:
-    out = minimal_option(_compliance([("solo", 40)]), _adjacency([]), ND185)
+    out = minimal_option(compliance_rows([("solo", 40)]), _adjacency([]), ND185)
     assert _units(out) == {"solo": "solo"}
     assert not out["is_merged"].any()
     assert "không thể đạt chuẩn: là thôn duy nhất của xã" in out["explanation"].iloc[0]
 
 
 def test_island_hamlet_is_reported_not_forced() -> None:
-    compliance = _compliance([("isl", 40), ("a", 200), ("b", 300)])
+    compliance = compliance_rows([("isl", 40), ("a", 200), ("b", 300)])
     out = minimal_option(compliance, _adjacency([("a", "b", 900)]), ND185)
     assert _units(out) == {"isl": "isl", "a": "a", "b": "b"}
     assert "không có thôn/tổ dân phố nào liền kề (tách biệt)" in _explanations(out)["isl"]
 
 
 def test_only_neighbours_of_the_other_kind() -> None:
-    compliance = _compliance([("t", 40, "thon"), ("p", 500, "to_dan_pho"), ("u", 400, "thon")])
+    compliance = compliance_rows([("t", 40, "thon"), ("p", 500, "to_dan_pho"), ("u", 400, "thon")])
     out = minimal_option(compliance, _adjacency([("t", "p", 900), ("p", "u", 900)]), ND185)
     assert _units(out)["t"] == "t"
     assert "không có thôn liền kề cùng loại (chỉ giáp tổ dân phố)" in _explanations(out)["t"]
 
 
 def test_cluster_below_the_standard_stays_and_says_so() -> None:
-    compliance = _compliance([("a", 50), ("b", 60), ("far", 500)])
+    compliance = compliance_rows([("a", 50), ("b", 60), ("far", 500)])
     out = minimal_option(compliance, _adjacency([("a", "b", 400)]), ND185)
     assert _units(out) == {"a": "a", "b": "b", "far": "far"}
     assert not out["is_merged"].any()
@@ -216,7 +200,7 @@ def test_cluster_below_the_standard_stays_and_says_so() -> None:
 def test_no_partial_merge_into_a_stricter_standard_that_cannot_be_reached() -> None:
     # tt04: a border hamlet's own standard is 100; its only neighbour has the ordinary 150.
     # Together they reach 130: enough for 100 but not for the merged unit's 150.
-    compliance = _compliance([("bd", 60, "thon", "border_island"), ("n", 70)], rules=TT04)
+    compliance = compliance_rows([("bd", 60, "thon", "border_island"), ("n", 70)], rules=TT04)
     standards = zip(compliance["hamlet_code"], compliance["standard_households"], strict=True)
     assert dict(standards) == {
         "bd": 100,
@@ -229,15 +213,15 @@ def test_no_partial_merge_into_a_stricter_standard_that_cannot_be_reached() -> N
 
 
 def test_exempt_hamlets_are_not_forced() -> None:
-    compliance = _compliance([("ex", 20, "thon", "border_island"), ("a", 200)])
+    compliance = compliance_rows([("ex", 20, "thon", "border_island"), ("a", 200)])
     out = minimal_option(compliance, _adjacency([("ex", "a", 500)]), ND185)
     assert _units(out) == {"ex": "ex", "a": "a"}
     assert _explanations(out)["ex"] == "Diện đặc thù (Khu vực biên giới, hải đảo): giữ nguyên."
 
 
 def test_communes_are_independent() -> None:
-    one = _compliance([("a", 40), ("b", 200)], commune="04001")
-    two = _compliance([("c", 40), ("d", 200)], commune="04002")
+    one = compliance_rows([("a", 40), ("b", 200)], commune="04001")
+    two = compliance_rows([("c", 40), ("d", 200)], commune="04002")
     adjacency = pd.concat(
         [_adjacency([("a", "b", 100)], "04001"), _adjacency([("c", "d", 100)], "04002")]
     )
@@ -276,7 +260,7 @@ def test_a_province_of_1500_hamlets_takes_seconds() -> None:
                 edges.append((commune, code, f"{commune}{i + 10:03d}", 900.0 - i))
     compliance = pd.concat(
         [
-            _compliance([(code, h) for cm, code, h in rows if cm == commune], commune=commune)
+            compliance_rows([(code, h) for cm, code, h in rows if cm == commune], commune=commune)
             for commune in sorted({r[0] for r in rows})
         ]
     )

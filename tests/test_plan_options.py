@@ -8,9 +8,9 @@ import geopandas as gpd
 import networkx as nx
 import pandas as pd
 import pytest
+from planning_inputs import compliance_rows
 from shapely.geometry import box
 
-from assets.planning.compliance import hamlet_compliance
 from assets.planning.merging import minimal_option
 from assets.planning.options import (
     OPTIONS,
@@ -27,23 +27,6 @@ from geodata.compactness import hamlet_measures
 ND185 = load_rules("nd185_2026")
 TT04 = load_rules("tt04_2012")
 X0, Y0 = 600_000, 2_500_000
-
-
-def _compliance(rows, rules=ND185, commune: str = "04001", province: str = "04"):
-    """Compliance from (code, households[, kind[, exemption]])."""
-    hamlets = pd.DataFrame(
-        {
-            "hamlet_code": [r[0] for r in rows],
-            "commune_code": commune,
-            "hamlet_kind": [r[2] if len(r) > 2 else "thon" for r in rows],
-            "declared_households": [r[1] for r in rows],
-            "exemption_category": [r[3] if len(r) > 3 else None for r in rows],
-        }
-    )
-    sizes = pd.DataFrame(
-        {"hamlet_code": [r[0] for r in rows], "households": [r[1] for r in rows], "population": 0}
-    )
-    return hamlet_compliance(hamlets, sizes, province, rules)
 
 
 def _adjacency(edges, commune: str = "04001") -> pd.DataFrame:
@@ -65,7 +48,7 @@ def _grid(rows: int, cols: int, households, commune: str = "04001", kinds=None):
         {"hamlet_code": codes, "commune_code": commune}, geometry=geoms, crs="EPSG:32648"
     ).to_crs("EPSG:4326")
     rows_ = [(code, households[k], (kinds or {}).get(code, "thon")) for k, code in enumerate(codes)]
-    return _compliance(rows_, commune=commune), hamlet_adjacency(gdf), gdf
+    return compliance_rows(rows_, commune=commune), hamlet_adjacency(gdf), gdf
 
 
 def _units(out: pd.DataFrame, option: str) -> dict[str, str]:
@@ -165,7 +148,7 @@ def test_explanations_name_the_rule_and_the_choice(grid_result) -> None:
 
 
 def test_island_and_lone_kind_are_reported_not_forced() -> None:
-    compliance = _compliance(
+    compliance = compliance_rows(
         [("isl", 40), ("a", 100), ("b", 90), ("t", 50, "to_dan_pho"), ("c", 300)]
     )
     adjacency = _adjacency([("a", "b", 900), ("b", "t", 300), ("c", "t", 200)])
@@ -217,7 +200,7 @@ def test_commune_below_the_standard_keeps_its_hamlets() -> None:
 
 
 def test_exempt_hamlets_stay_alone_unless_they_complete_a_neighbour() -> None:
-    compliance = _compliance(
+    compliance = compliance_rows(
         [("ex", 100, "thon", "border_island"), ("a", 60), ("ex2", 20, "thon", "border_island"),
          ("big", 400)]
     )  # fmt: skip
@@ -231,7 +214,7 @@ def test_exempt_hamlets_stay_alone_unless_they_complete_a_neighbour() -> None:
 
 
 def test_tt04_compliant_option_also_merges_encouraged_hamlets() -> None:
-    compliance = _compliance([("a", 90), ("b", 80), ("c", 200)], rules=TT04)
+    compliance = compliance_rows([("a", 90), ("b", 80), ("c", 200)], rules=TT04)
     adjacency = _adjacency([("a", "b", 400), ("b", "c", 100)])
     result = plan_options(compliance, adjacency, TT04, options=("minimal", "compliant"))
     assert set(_units(result.assignments, "minimal").values()) == {"a", "b", "c"}
@@ -287,7 +270,7 @@ def test_communes_are_independent_and_kinds_never_mix() -> None:
 
 
 def test_profile_mismatch_and_unknown_option_are_errors() -> None:
-    compliance = _compliance([("a", 10)])
+    compliance = compliance_rows([("a", 10)])
     with pytest.raises(ValueError, match=r"computed under \['nd185_2026'\]"):
         plan_options(compliance, _adjacency([]), TT04)
     with pytest.raises(ValueError, match="unknown options"):
@@ -299,7 +282,7 @@ def test_a_province_of_1500_hamlets_takes_seconds() -> None:
     for k in range(30):
         commune = f"04{k:03d}"
         rows = [(f"{commune}{i:03d}", (i * 37 + k * 11) % 220 + 5) for i in range(50)]
-        frames.append(_compliance(rows, commune=commune))
+        frames.append(compliance_rows(rows, commune=commune))
         for i in range(50):
             r, c = divmod(i, 10)
             if c < 9:
@@ -321,7 +304,7 @@ def test_a_province_of_1500_hamlets_takes_seconds() -> None:
 
 
 def test_no_hamlets_gives_empty_frames() -> None:
-    compliance = _compliance([("a", 10)]).iloc[:0]
+    compliance = compliance_rows([("a", 10)]).iloc[:0]
     result = plan_options(compliance, _adjacency([]).iloc[:0], ND185)
     assert result.assignments.empty and result.units.empty and result.summary.empty
     assert tuple(result.assignments.columns) == TABLES["planning.merger_assignments"].columns
