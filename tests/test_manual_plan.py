@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_plan_options import ND185, _compliance, _grid
+from planning_inputs import compliance_rows
+from test_plan_options import ND185, _grid
 
 from assets.planning.options import (
     MANUAL,
@@ -85,7 +86,7 @@ def test_every_broken_rule_is_listed():
 
 
 def test_units_stay_of_one_kind_and_hamlets_in_one_unit():
-    compliance = _compliance([("04001001", 100, "thon"), ("04001002", 100, "to_dan_pho")])
+    compliance = compliance_rows([("04001001", 100, "thon"), ("04001002", 100, "to_dan_pho")])
     adjacency = pd.DataFrame(
         {
             "commune_code": ["04001", "04001"],
