@@ -5,9 +5,10 @@
     .venv/bin/python bench/bench_pipeline.py --size large        # ~1.2 M persons
     .venv/bin/python bench/bench_pipeline.py --size all          # the three, and growth
 
-Prints wall time per step (from the run's event log), the total, and peak memory of the
-run (the run executes in-process on DuckDB; the landing folder is synthesised first in a
-child process, so neither its time nor its memory is counted). ``all`` runs each size in
+Prints wall time and peak resident memory per step (times from the run's event log,
+memory sampled every 50 ms), the total, and peak memory of the run. The run executes
+in-process on DuckDB; the landing folder is synthesised first in a child process, so
+neither its time nor its memory is counted. ``all`` runs each size in
 its own process and prints the table and the growth ratio between sizes (time ratio
 over persons ratio: at most 2.2 for twice the data is the goal).
 """
@@ -21,6 +22,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,9 +42,43 @@ SIZES = {
 }
 
 
-def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+class RssSampler:
+    """Samples this process's resident memory in a thread, so each step's peak can be
+    read off its start and end times (ru_maxrss gives the run's peak only)."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        page = resource.getpagesize()
+        with open("/proc/self/statm") as statm:
+            while not self._stop.is_set():
+                statm.seek(0)
+                self.samples.append((time.time(), int(statm.read().split()[1]) * page))
+                self._stop.wait(self._interval_s)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_gb(self, start: float, end: float) -> float:
+        inside = [rss for t, rss in self.samples if start <= t <= end]
+        return round(max(inside, default=0) / 1024**3, 2)
+
+
+def step_figures(
+    instance: dg.DagsterInstance, run_id: str, sampler: RssSampler
+) -> dict[str, tuple[float, float]]:
+    """Per step: wall seconds and peak resident GB while it ran."""
     started: dict[str, float] = {}
-    seconds: dict[str, float] = {}
+    figures: dict[str, tuple[float, float]] = {}
     for record in instance.all_logs(run_id):
         event = record.dagster_event
         if event is None or event.step_key is None:
@@ -50,10 +86,12 @@ def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
         if event.event_type == dg.DagsterEventType.STEP_START:
             started[event.step_key] = record.timestamp
         elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-            seconds[event.step_key] = record.timestamp - started.get(
-                event.step_key, record.timestamp
+            start = started.get(event.step_key, record.timestamp)
+            figures[event.step_key] = (
+                record.timestamp - start,
+                sampler.peak_gb(start, record.timestamp),
             )
-    return seconds
+    return figures
 
 
 def _synthesise(landing: Path, households: int, communes: Path | None, n_communes: int) -> None:
@@ -89,7 +127,8 @@ def run_size(size: str, work: Path | None) -> dict[str, object]:
     )
     instance = dg.DagsterInstance.ephemeral()
     t = time.perf_counter()
-    report = run_province(settings, PROVINCE, instance=instance, log_level="WARNING")
+    with RssSampler() as sampler:
+        report = run_province(settings, PROVINCE, instance=instance, log_level="WARNING")
     total = time.perf_counter() - t
     return {
         "size": size,
@@ -98,14 +137,15 @@ def run_size(size: str, work: Path | None) -> dict[str, object]:
         "errors": list(report.errors),
         "total_s": round(total, 1),
         "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
-        "steps": step_seconds(instance, report.run_id),
+        "steps": step_figures(instance, report.run_id, sampler),
     }
 
 
 def print_run(result: dict) -> None:
     print(f"{result['size']}: {result['persons']:,} persons")
-    for step, seconds in sorted(result["steps"].items(), key=lambda kv: -kv[1]):
-        print(f"  {step:<48} {seconds:7.1f} s")
+    print(f"  {'step':<48} {'wall':>9} {'peak RSS':>10}")
+    for step, (seconds, peak_gb) in sorted(result["steps"].items(), key=lambda kv: -kv[1][0]):
+        print(f"  {step:<48} {seconds:7.1f} s {peak_gb:7.2f} GB")
     print(f"  {'total (run)':<48} {result['total_s']:7.1f} s   success={result['success']}")
     print(f"  peak memory {result['peak_gb']:.2f} GB", flush=True)
 

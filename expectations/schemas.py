@@ -9,7 +9,8 @@ column is renamed or re-typed here and nowhere else (the pattern of PUDL's
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -613,6 +614,20 @@ class Table:
     @property
     def qualified_name(self) -> str:
         return f"{self.layer}.{self.name}"
+
+    def subset(self, columns: Sequence[str]) -> Table:
+        """This contract narrowed to ``columns`` (in that order), for reads of a few
+        columns; the key survives only when every key column is kept."""
+        unknown = [c for c in columns if c not in self.columns]
+        if unknown:
+            raise SchemaError(f"{self.qualified_name}: no columns {unknown}")
+        kept = tuple(columns)
+        return replace(
+            self,
+            columns=kept,
+            primary_key=self.primary_key if set(self.primary_key) <= set(kept) else (),
+            required=tuple(c for c in self.required if c in kept),
+        )
 
     @property
     def personal_columns(self) -> tuple[str, ...]:

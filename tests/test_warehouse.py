@@ -209,3 +209,36 @@ def test_provinces_with_different_file_headers_and_a_grown_contract(warehouse):
         "90001": False,
         "90002": False,
     }
+
+
+def test_narrowed_reads_and_batch_appends(warehouse):
+    """A large table is read a slice at a time (columns, SQL condition, province) and
+    written batch by batch: the first write replaces the province, later ones append."""
+    scoped = warehouse.for_province("04")
+    communes = _communes()
+    scoped.write_table("staging.communes", communes.iloc[:1].astype({"province_code": "string"}))
+    with scoped.transaction() as con:
+        scoped.write_table("staging.communes", communes.iloc[1:2], con=con, append=True)
+    other = _communes().assign(commune_code=["90001", "90002"], province_code="33")
+    warehouse.for_province("33").write_table(
+        "staging.communes", other.astype({"province_code": "string"})
+    )
+    assert sorted(scoped.read_table("staging.communes")["commune_code"]) == ["00001", "00002"]
+
+    narrowed = scoped.read_table(
+        "staging.communes",
+        columns=["commune_code", "area_km2", "geometry"],
+        where="area_km2 > ? AND commune_name LIKE ?",
+        params=[1.6, "H%"],
+    )
+    assert list(narrowed.columns) == ["commune_code", "area_km2", "geometry"]
+    assert narrowed["commune_code"].tolist() == ["00002"]
+    assert narrowed.geometry.iloc[0].equals(communes.geometry.iloc[1])
+    assert str(narrowed["commune_code"].dtype) == "string"
+    with pytest.raises(WarehouseError, match=r"has no columns \['citizen_id'\]"):
+        scoped.read_table("staging.communes", columns=["citizen_id"])
+
+    # a new first write of the province replaces its batches, not the other province's
+    scoped.write_table("staging.communes", communes.iloc[:1].astype({"province_code": "string"}))
+    assert scoped.read_table("staging.communes")["commune_code"].tolist() == ["00001"]
+    assert len(warehouse.for_province("33").read_table("staging.communes")) == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,12 +89,29 @@ def columns_to_add(
     return [(c, types.get(c) or logical_type(df[c])) for c in df.columns if c not in existing]
 
 
+# A SQL condition (``?`` placeholders) and its parameters, narrowing a read.
+Where = tuple[str, list[object]]
+
+
+def check_columns(qualified_name: str, columns: Sequence[str], stored: Sequence[str]) -> None:
+    """A narrowed read names only columns the table has."""
+    unknown = [c for c in columns if c not in stored]
+    if unknown:
+        raise WarehouseError(f"table {qualified_name} has no columns {unknown}")
+
+
 def from_storage(
-    qualified_name: str, df: pd.DataFrame, partition: Partition | None
+    qualified_name: str,
+    df: pd.DataFrame,
+    partition: Partition | None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """A stored table as its contract says; the storage's partition column is dropped
-    for one province's rows and kept first when several provinces are read at once."""
+    """A stored table as its contract says (narrowed to ``columns`` when the read was);
+    the storage's partition column is dropped for one province's rows and kept first
+    when several provinces are read at once."""
     contract = contract_of(qualified_name)
+    if contract is not None and columns is not None:
+        contract = contract.subset(columns)
     column = partition_column(qualified_name)
     added = column in df.columns and (contract is None or column not in contract.columns)
     provinces = df.pop(column) if added else None
@@ -122,7 +139,12 @@ class Session(Protocol):
     def column_names(self, qualified_name: str) -> list[str]: ...
 
     def read_table(
-        self, qualified_name: str, partition: Partition | None = None
+        self,
+        qualified_name: str,
+        partition: Partition | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        where: Where | None = None,
     ) -> pd.DataFrame: ...
 
     def write_table(
@@ -131,6 +153,8 @@ class Session(Protocol):
         df: pd.DataFrame,
         replace_where: dict[str, object] | None,
         partition: Partition | None = None,
+        *,
+        append: bool = False,
     ) -> int: ...
 
 
@@ -273,29 +297,46 @@ class Warehouse:
         *,
         con: Session | None = None,
         replace_where: dict[str, object] | None = None,
+        append: bool = False,
     ) -> int:
         """Write ``df`` as ``layer.table``; returns rows written.
 
         With a contract the table is created from it and ``df`` must fit it. Without
         ``replace_where`` the table is replaced whole; with it, only the rows matching
         those column values are replaced. A warehouse scoped to a province replaces only
-        that province's rows.
+        that province's rows. ``append`` adds the rows and replaces nothing: writing a
+        table batch by batch, in one transaction, after a first write that replaced.
         """
         partition = self.partition(qualified_name)
         if partition is not None:
             replace_where = {partition[0]: partition[1], **(replace_where or {})}
+        elif append:
+            replace_where = replace_where or {}
         if con is None:
             with self.transaction() as own:
-                return own.write_table(qualified_name, df, replace_where, partition)
-        return con.write_table(qualified_name, df, replace_where, partition)
+                return own.write_table(qualified_name, df, replace_where, partition, append=append)
+        return con.write_table(qualified_name, df, replace_where, partition, append=append)
 
-    def read_table(self, qualified_name: str, *, con: Session | None = None) -> pd.DataFrame:
-        """Read ``layer.table``; tables with geometry come back as GeoDataFrames in EPSG:4326."""
+    def read_table(
+        self,
+        qualified_name: str,
+        *,
+        con: Session | None = None,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        params: list[object] | None = None,
+    ) -> pd.DataFrame:
+        """Read ``layer.table``; tables with geometry come back as GeoDataFrames in EPSG:4326.
+
+        ``columns`` and ``where`` (a SQL condition, ``?`` placeholders for ``params``)
+        narrow the read, so a large table is read a slice at a time.
+        """
         partition = self.partition(qualified_name)
+        narrowed = {"columns": columns, "where": (where, list(params or [])) if where else None}
         if con is None:
             with self.connect() as own:
-                return own.read_table(qualified_name, partition)
-        return con.read_table(qualified_name, partition)
+                return own.read_table(qualified_name, partition, **narrowed)
+        return con.read_table(qualified_name, partition, **narrowed)
 
     def query(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
         """Run a read query (``?`` placeholders) for notebooks, tests and the CLI."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +16,8 @@ import shapely
 from assets.warehouse.base import (
     Partition,
     WarehouseError,
+    Where,
+    check_columns,
     columns_to_add,
     create_table_sql,
     fit_for_storage,
@@ -129,6 +131,8 @@ class DuckDBSession:
         df: pd.DataFrame,
         replace_where: dict[str, object] | None,
         partition: Partition | None = None,
+        *,
+        append: bool = False,
     ) -> int:
         df, contract, added = fit_for_storage(qualified_name, df, partition)
         if contract is not None:
@@ -162,36 +166,61 @@ class DuckDBSession:
                     self.con.execute(
                         f'ALTER TABLE {qualified_name} ADD COLUMN "{column}" {DUCKDB_TYPES[type_]}'
                     )
-                condition = " AND ".join(f'"{c}" = ?' for c in replace_where)
-                self.con.execute(
-                    f"DELETE FROM {qualified_name} WHERE {condition}", list(replace_where.values())
-                )
+                if not append:
+                    condition = " AND ".join(f'"{c}" = ?' for c in replace_where)
+                    self.con.execute(
+                        f"DELETE FROM {qualified_name} WHERE {condition}",
+                        list(replace_where.values()),
+                    )
             self.con.execute(f"INSERT INTO {qualified_name} BY NAME SELECT {select} FROM {view}")
         finally:
             self.con.unregister(view)
         return len(df)
 
-    def read_table(self, qualified_name: str, partition: Partition | None = None) -> pd.DataFrame:
+    def read_table(
+        self,
+        qualified_name: str,
+        partition: Partition | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        where: Where | None = None,
+    ) -> pd.DataFrame:
         if not self.table_exists(qualified_name):
             raise WarehouseError(f"table {qualified_name} not found in {self.path}")
         described = self.con.execute(f"DESCRIBE {qualified_name}").fetchall()
+        stored = [name for name, *_ in described]
         geometry_columns = [name for name, type_, *_ in described if type_ == "GEOMETRY"]
+        if columns is not None:
+            check_columns(qualified_name, columns, stored)
+            geometry_columns = [c for c in geometry_columns if c in columns]
         replace = ", ".join(f'ST_AsWKB("{c}") AS "{c}"' for c in geometry_columns)
-        query = f"SELECT * {f'REPLACE ({replace})' if replace else ''} FROM {qualified_name}"
+        if columns is None:
+            selected = f"* {f'REPLACE ({replace})' if replace else ''}"
+        else:
+            selected = ", ".join(
+                f'ST_AsWKB("{c}") AS "{c}"' if c in geometry_columns else f'"{c}"' for c in columns
+            )
+        query = f"SELECT {selected} FROM {qualified_name}"
+        conditions: list[str] = []
         params: list[object] = []
         if partition is not None:
-            if partition[0] not in (name for name, *_ in described):
+            if partition[0] not in stored:
                 raise WarehouseError(
                     f"table {qualified_name} in {self.path} predates province partitions; "
                     "materialise it again"
                 )
-            query += f' WHERE "{partition[0]}" = ?'
+            conditions.append(f'"{partition[0]}" = ?')
             params.append(partition[1])
+        if where is not None:
+            conditions.append(f"({where[0]})")
+            params.extend(where[1])
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
         arrow = self.con.execute(query, params).fetch_arrow_table()
         df = arrow.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False)
         for column in geometry_columns:
             df[column] = gpd.GeoSeries.from_wkb(df[column].to_numpy(), crs=STORAGE_CRS)
-        df = from_storage(qualified_name, df, partition)
+        df = from_storage(qualified_name, df, partition, columns)
         if not geometry_columns:
             return df
         return gpd.GeoDataFrame(df, geometry=geometry_columns[0], crs=STORAGE_CRS)

@@ -8,7 +8,7 @@ row-by-row INSERTs take.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import geopandas as gpd
@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from assets.warehouse.base import (
     Partition,
     WarehouseError,
+    Where,
+    check_columns,
     columns_to_add,
     create_table_sql,
     fit_for_storage,
@@ -141,6 +143,8 @@ class PostgresSession:
         df: pd.DataFrame,
         replace_where: dict[str, object] | None,
         partition: Partition | None = None,
+        *,
+        append: bool = False,
     ) -> int:
         df, contract, added = fit_for_storage(qualified_name, df, partition)
         if contract is not None:
@@ -169,10 +173,12 @@ class PostgresSession:
                 for column, type_ in columns_to_add(qualified_name, contract, existing, df):
                     sql_type = POSTGRES_TYPES[type_]
                     cursor.execute(f'ALTER TABLE {qualified_name} ADD COLUMN "{column}" {sql_type}')
-                condition = " AND ".join(f'"{c}" = %s' for c in replace_where)
-                cursor.execute(
-                    f"DELETE FROM {qualified_name} WHERE {condition}", list(replace_where.values())
-                )
+                if not append:
+                    condition = " AND ".join(f'"{c}" = %s' for c in replace_where)
+                    cursor.execute(
+                        f"DELETE FROM {qualified_name} WHERE {condition}",
+                        list(replace_where.values()),
+                    )
             buffer = io.StringIO()
             # \N marks NULL, so an empty string stays an empty string.
             _as_copy_frame(df, types).to_csv(buffer, index=False, header=False, na_rep="\\N")
@@ -184,33 +190,53 @@ class PostgresSession:
             )
         return len(df)
 
-    def read_table(self, qualified_name: str, partition: Partition | None = None) -> pd.DataFrame:
+    def read_table(
+        self,
+        qualified_name: str,
+        partition: Partition | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        where: Where | None = None,
+    ) -> pd.DataFrame:
         if not self.table_exists(qualified_name):
             raise WarehouseError(f"table {qualified_name} not found in {redacted(self.url)}")
         udt = self._column_types(qualified_name)
+        stored = list(udt)
+        if columns is not None:
+            check_columns(qualified_name, columns, list(udt))
+            udt = {c: udt[c] for c in columns}
         select = ", ".join(
             f"""encode(ST_AsEWKB("{c}"), 'hex') AS "{c}\"""" if t == "geometry" else f'"{c}"'
             for c, t in udt.items()
         )
         buffer = io.StringIO()
         with self.con.cursor() as cursor:
-            where = ""
+            conditions: list[str] = []
+            params: list[object] = []
             if partition is not None:
-                if partition[0] not in udt:
+                if partition[0] not in stored:
                     raise WarehouseError(
                         f"table {qualified_name} in {redacted(self.url)} predates province "
                         "partitions; materialise it again"
                     )
-                where = cursor.mogrify(f' WHERE "{partition[0]}" = %s', [partition[1]]).decode()
+                conditions.append(f'"{partition[0]}" = %s')
+                params.append(partition[1])
+            if where is not None:
+                conditions.append(f"({_placeholders(where[0])})")
+                params.extend(where[1])
+            condition = ""
+            if conditions:
+                condition = cursor.mogrify(" WHERE " + " AND ".join(conditions), params).decode()
             cursor.copy_expert(
-                f"COPY (SELECT {select} FROM {qualified_name}{where}) TO STDOUT WITH (FORMAT csv, "
+                f"COPY (SELECT {select} FROM {qualified_name}{condition}) TO STDOUT WITH "
+                "(FORMAT csv, "
                 "HEADER true, NULL '\\N', FORCE_QUOTE *)",
                 buffer,
             )
         buffer.seek(0)
         text = pd.read_csv(buffer, dtype=str, keep_default_na=False, na_values=["\\N"])
         df = pd.DataFrame({c: _from_text(text[c], t) for c, t in udt.items()})
-        df = from_storage(qualified_name, df, partition)
+        df = from_storage(qualified_name, df, partition, columns)
         geometry_columns = [c for c, t in udt.items() if t == "geometry"]
         if not geometry_columns:
             return df
