@@ -23,8 +23,8 @@ from geodata.compactness import hamlet_measures
         "hamlets": dg.AssetIn(["staging", "hamlets"]),
         "communes": dg.AssetIn(["staging", "communes"]),
         "households": dg.AssetIn(["staging", "households"]),
-        "persons_clean": dg.AssetIn(["quality", "persons_clean"]),
     },
+    deps=[dg.AssetKey(["quality", "persons_clean"])],
     group_name="planning",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
@@ -34,12 +34,16 @@ def planning_hamlet_compliance(
     context: dg.AssetExecutionContext,
     rules: dg.ResourceParam[RulesProfile],
     record_references: dg.ResourceParam[RecordReferences],
+    warehouse: dg.ResourceParam[Warehouse],
     hamlets: gpd.GeoDataFrame,
     communes: gpd.GeoDataFrame,
     households: pd.DataFrame,
-    persons_clean: pd.DataFrame,
 ) -> pd.DataFrame:
     """Each hamlet's households counted from clean records, against its standard."""
+    # Only each clean record's household is counted: one column, not the person table.
+    persons_clean = warehouse.for_province(context.partition_key).read_table(
+        "quality.persons_clean", columns=["household_id"]
+    )
     sizes = count_hamlet_sizes(households, persons_clean, reference=record_references.of)
     hamlets = pd.DataFrame(hamlets.drop(columns="geometry"))
     df = hamlet_compliance(hamlets, sizes, province_code_of(communes), rules)

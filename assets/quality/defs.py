@@ -17,20 +17,27 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.quality.batches import (
+    BATCH_PERSONS,
+    record_issues_by_commune,
+    split_persons_by_commune,
+)
 from assets.quality.cross_checks import hamlet_geometry_problems
-from assets.quality.duplicates import DuplicateSettings, find_probable_duplicates
-from assets.quality.record_checks import split_clean_quarantined
+from assets.quality.duplicates import SPLINK_COLUMNS, DuplicateSettings, find_probable_duplicates
 from assets.quality.settings import QualitySettings
-from assets.quality.validate import count_reconciliation, quality_issues
+from assets.quality.validate import count_reconciliation
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES
 from expectations.suites import AS_OF, HEAD_MIN_AGE, KNOWN_HAMLET_CODES, validate_frame
 
-_STAGING_INS = {
-    "persons": dg.AssetIn(["staging", "persons"]),
+_HOUSEHOLD_INS = {
     "households": dg.AssetIn(["staging", "households"]),
     "hamlets": dg.AssetIn(["staging", "hamlets"]),
 }
+# Person tables are read by the steps themselves, a slice at a time, not loaded whole.
+PERSONS_KEY = dg.AssetKey(["staging", "persons"])
+CLEAN_KEY = dg.AssetKey(["quality", "persons_clean"])
+QUARANTINED_KEY = dg.AssetKey(["quality", "persons_quarantined"])
 # Above this share of quarantined person records, counts per hamlet are not published.
 MAX_QUARANTINE_SHARE = 0.05
 # Staging's repair should leave a partition; until it reliably does (see the lead's notes
@@ -47,6 +54,8 @@ class QualityConfig(dg.Config):
     count_tolerance_share: float = QualitySettings.count_tolerance_share
     count_tolerance_abs: int = QualitySettings.count_tolerance_abs
     point_tolerance_m: float = QualitySettings.point_tolerance_m
+    # Person records read at a time (whole communes; a larger commune alone).
+    batch_persons: int = BATCH_PERSONS
 
     def settings(self) -> QualitySettings:
         return QualitySettings(
@@ -93,7 +102,8 @@ def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
 
 @dg.asset(
     key=["quality", "hamlet_count_reconciliation"],
-    ins=_STAGING_INS,
+    ins=_HOUSEHOLD_INS,
+    deps=[PERSONS_KEY],
     group_name="quality",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
@@ -102,12 +112,16 @@ def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
 def quality_hamlet_count_reconciliation(
     context: dg.AssetExecutionContext,
     config: QualityConfig,
-    persons: pd.DataFrame,
+    warehouse: dg.ResourceParam[Warehouse],
     households: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
 ) -> pd.DataFrame:
     """Per hamlet: households and population declared by the registry against the
     staged records, within a tolerance."""
+    # Only each record's household is counted: one column, not the person table.
+    persons = warehouse.for_province(context.partition_key).read_table(
+        "staging.persons", columns=["household_id"]
+    )
     df = count_reconciliation(pd.DataFrame(hamlets), households, persons, config.settings())
     context.add_output_metadata(
         {
@@ -121,7 +135,8 @@ def quality_hamlet_count_reconciliation(
 
 @dg.asset(
     key=["quality", "probable_duplicates"],
-    ins=_STAGING_INS,
+    ins=_HOUSEHOLD_INS,
+    deps=[PERSONS_KEY],
     group_name="quality",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
@@ -131,11 +146,15 @@ def quality_hamlet_count_reconciliation(
 def quality_probable_duplicates(
     context: dg.AssetExecutionContext,
     config: DuplicateConfig,
-    persons: pd.DataFrame,
+    warehouse: dg.ResourceParam[Warehouse],
     households: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
 ) -> pd.DataFrame:
     """Groups of person records probably of one person in several households (Splink)."""
+    # Splink compares the whole province in DuckDB; only the compared columns are read.
+    persons = warehouse.for_province(context.partition_key).read_table(
+        "staging.persons", columns=list(SPLINK_COLUMNS)
+    )
     settings = DuplicateSettings(
         threshold=config.threshold,
         expected_duplicate_share=config.expected_duplicate_share,
@@ -161,10 +180,10 @@ def quality_probable_duplicates(
 @dg.asset(
     key=["quality", "record_issues"],
     ins={
-        **_STAGING_INS,
         "duplicates": dg.AssetIn(["quality", "probable_duplicates"]),
         "reconciliation": dg.AssetIn(["quality", "hamlet_count_reconciliation"]),
     },
+    deps=[PERSONS_KEY, *(ins.key for ins in _HOUSEHOLD_INS.values())],
     group_name="quality",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
@@ -174,24 +193,27 @@ def quality_probable_duplicates(
 def quality_record_issues(
     context: dg.AssetExecutionContext,
     config: QualityConfig,
-    persons: pd.DataFrame,
-    households: pd.DataFrame,
-    hamlets: gpd.GeoDataFrame,
+    warehouse: dg.ResourceParam[Warehouse],
     duplicates: pd.DataFrame,
     reconciliation: pd.DataFrame,
 ) -> pd.DataFrame:
-    """One row per record and broken rule, across persons, households and the registry."""
-    issues = quality_issues(
-        persons,
-        households,
-        hamlets,
-        settings=config.settings(),
-        duplicates=duplicates,
-        reconciliation=reconciliation,
-    )
+    """One row per record and broken rule, across persons, households and the registry;
+    person records are read a few communes at a time."""
+    warehouse = warehouse.for_province(context.partition_key)
+    with warehouse.connect() as con:
+        issues, batches = record_issues_by_commune(
+            warehouse,
+            con,
+            config.settings(),
+            reconciliation,
+            duplicates=duplicates,
+            max_persons=config.batch_persons,
+        )
     counts = issues.groupby(["table_name", "rule"]).size()
     context.add_output_metadata(
         {
+            "person_batches": len(batches),
+            "largest_batch_persons": max((b.persons for b in batches), default=0),
             "issues": len(issues),
             "errors": int(issues["severity"].eq("error").sum()),
             "warnings": int(issues["severity"].eq("warning").sum()),
@@ -202,44 +224,49 @@ def quality_record_issues(
 
 
 @dg.multi_asset(
-    outs={
-        "persons_clean": dg.AssetOut(key=["quality", "persons_clean"], kinds={"duckdb"}),
-        "persons_quarantined": dg.AssetOut(
-            key=["quality", "persons_quarantined"], kinds={"duckdb"}
-        ),
-    },
-    ins={
-        "persons": dg.AssetIn(["staging", "persons"]),
-        "issues": dg.AssetIn(["quality", "record_issues"]),
-    },
-    group_name="quality",
+    specs=[
+        dg.AssetSpec(
+            key,
+            deps=[PERSONS_KEY, dg.AssetKey(["quality", "record_issues"])],
+            group_name="quality",
+            kinds={"duckdb"},
+            description=description,
+        )
+        for key, description in (
+            (CLEAN_KEY, "Person records without an error-level issue (restricted)"),
+            (QUARANTINED_KEY, "Person records held back, each with its reasons (restricted)"),
+        )
+    ],
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
 )
-def quality_persons(context: dg.AssetExecutionContext, persons: pd.DataFrame, issues: pd.DataFrame):
-    """Split person records into clean and quarantined; the counts always reconcile."""
-    person_issues = issues[issues["table_name"] == "staging.persons"]
-    clean, quarantined = split_clean_quarantined(persons, person_issues)
-    if len(clean) + len(quarantined) != len(persons):
+def quality_persons(
+    context: dg.AssetExecutionContext, config: QualityConfig, warehouse: dg.ResourceParam[Warehouse]
+):
+    """Split person records into clean and quarantined, commune batch by batch, in one
+    transaction; the counts always reconcile."""
+    warehouse = warehouse.for_province(context.partition_key)
+    issues = warehouse.read_table("quality.record_issues")
+    with warehouse.transaction() as con:
+        split = split_persons_by_commune(warehouse, con, issues, config.batch_persons)
+    if split.records_clean + split.records_quarantined != split.records_in:
         raise dg.Failure(
-            f"person records do not reconcile: {len(persons)} in, {len(clean)} clean, "
-            f"{len(quarantined)} quarantined"
+            f"person records do not reconcile: {split.records_in} in, {split.records_clean} "
+            f"clean, {split.records_quarantined} quarantined"
         )
-    clean = TABLES["quality.persons_clean"].enforce(
-        clean[list(TABLES["quality.persons_clean"].columns)]
-    )
-    quarantined = TABLES["quality.persons_quarantined"].enforce(
-        quarantined[list(TABLES["quality.persons_quarantined"].columns)]
-    )
     counts = {
-        "records_in": len(persons),
-        "records_clean": len(clean),
-        "records_quarantined": len(quarantined),
+        "records_in": split.records_in,
+        "records_clean": split.records_clean,
+        "records_quarantined": split.records_quarantined,
+        "person_batches": split.batches,
     }
     context.log.info(f"person records: {counts}")
-    yield dg.Output(clean, output_name="persons_clean", metadata=counts)
-    yield dg.Output(quarantined, output_name="persons_quarantined", metadata=counts)
+    for key, table in (
+        (CLEAN_KEY, "quality.persons_clean"),
+        (QUARANTINED_KEY, "quality.persons_quarantined"),
+    ):
+        yield dg.MaterializeResult(asset_key=key, metadata={"table": table, **counts})
 
 
 def _suite_parameters(

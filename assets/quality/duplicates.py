@@ -86,6 +86,18 @@ class DuplicateRun:
     seconds: float
 
 
+# The person columns the model reads.
+SPLINK_COLUMNS = (
+    "record_id",
+    "household_id",
+    "full_name",
+    "birth_date",
+    "sex",
+    "citizen_id",
+    "ethnicity",
+)
+
+
 def splink_input(persons: pd.DataFrame) -> pd.DataFrame:
     """One row per person record in the form the model compares.
 

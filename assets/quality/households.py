@@ -320,14 +320,19 @@ def household_issues(
     as_of: dt.date | str,
     head_min_age: int = HEAD_MIN_AGE_YEARS,
     max_members: int = 20,
+    shared_ids: bool = True,
 ) -> pd.DataFrame:
-    """Every household integrity issue (see the module docstring), persons and households."""
-    return pd.concat(
-        [
-            *_head_issues(persons, locations, as_of=as_of, head_min_age=head_min_age),
-            _relation_issues(persons, locations, as_of=as_of),
-            *_size_issues(persons, households, max_members=max_members),
-            citizen_id_duplicate_issues(persons, households, locations),
-        ],
-        ignore_index=True,
-    )
+    """Every household integrity issue (see the module docstring), persons and households.
+
+    ``shared_ids=False`` leaves out citizen IDs shared between records: for a batch of
+    the province's households, where a shared ID may sit in another batch; those are
+    judged once, on the records sharing an ID (``citizen_id_duplicate_issues``).
+    """
+    frames = [
+        *_head_issues(persons, locations, as_of=as_of, head_min_age=head_min_age),
+        _relation_issues(persons, locations, as_of=as_of),
+        *_size_issues(persons, households, max_members=max_members),
+    ]
+    if shared_ids:
+        frames.append(citizen_id_duplicate_issues(persons, households, locations))
+    return pd.concat(frames, ignore_index=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -213,6 +214,7 @@ def record_issues(
     record_key: str = "record_id",
     context_columns: Mapping[str, pd.Series] | None = None,
     unique_columns: tuple[str, ...] = (),
+    checks: Literal["all", "fields", "keys"] = "all",
 ) -> pd.DataFrame:
     """One row per (record, broken rule), conforming to ``quality.record_issues``.
 
@@ -222,7 +224,10 @@ def record_issues(
     ``unique_columns`` adds ``duplicate_value`` for columns the contract does not key on
     but that must be unique (e.g. ``citizen_id`` in persons, keyed by ``record_id``).
     ``context_columns`` (``commune_code``/``hamlet_code``, aligned on ``df``'s index)
-    group the issues by place; without them those columns are null.
+    group the issues by place; without them those columns are null. ``checks`` picks
+    the rules on each record's own values (``fields``) or the rules on keys shared
+    between records (``keys``): a table read in batches runs ``fields`` per batch and
+    ``keys`` once, on the records whose keys recur (see ``assets.quality.batches``).
 
     Raises ValueError when a record has no key: such a record could not be reported,
     and quietly dropping it would break the reconciliation of counts.
@@ -245,7 +250,7 @@ def record_issues(
         )
 
     found: list[_Hits] = []
-    for f in table.fields:
+    for f in table.fields if checks != "keys" else ():
         values = df[f.name]
         if f.name in table.required:
             found.append(_required(f, values))
@@ -259,15 +264,18 @@ def record_issues(
             found.extend(_range(f, values))
     by_name = {f.name: f for f in table.fields}
     primary_key = [by_name[c] for c in table.primary_key if by_name[c].type != "geometry"]
-    if primary_key:
-        found.append(_duplicates(df, primary_key, DUPLICATE_KEY))
     keys_duplicated = keys.duplicated().any()
-    if keys_duplicated and [f.name for f in primary_key] != [record_key]:
-        key_field = by_name.get(record_key) or Field(record_key, "string", record_key, record_key)
-        found.append(_duplicates(df.assign(**{record_key: keys}), [key_field], DUPLICATE_KEY))
-    for column in unique_columns:
-        f = by_name.get(column) or Field(column, "string", column, column)
-        found.append(_duplicates(df, [f], DUPLICATE_VALUE))
+    if checks != "fields":
+        if primary_key:
+            found.append(_duplicates(df, primary_key, DUPLICATE_KEY))
+        if keys_duplicated and [f.name for f in primary_key] != [record_key]:
+            key_field = by_name.get(record_key) or Field(
+                record_key, "string", record_key, record_key
+            )
+            found.append(_duplicates(df.assign(**{record_key: keys}), [key_field], DUPLICATE_KEY))
+        for column in unique_columns:
+            f = by_name.get(column) or Field(column, "string", column, column)
+            found.append(_duplicates(df, [f], DUPLICATE_VALUE))
 
     positions = np.concatenate([h.positions for h in found]) if found else np.array([], int)
     # Issues in input order, and per record in rule order, for readable reports.

@@ -1,7 +1,9 @@
-"""Every record rule of the quality stage on staged tables, as one plain function.
+"""Every record rule of the quality stage on staged tables, as plain functions.
 
-The Dagster asset ``quality/record_issues`` calls :func:`quality_issues`; tests and the
-benchmark call it directly on staged frames. Rule groups, in report order:
+:func:`quality_issues` runs them all on frames held in memory (tests, the benchmark).
+The Dagster asset ``quality/record_issues`` runs the same parts commune by commune
+(``assets.quality.batches``), so a large province's persons are never all in memory.
+Rule groups:
 
 - the contracts (``record_checks.record_issues``): required, format, allowed values,
   ranges, keys;
@@ -26,7 +28,7 @@ from assets.quality.cross_checks import (
     reconciliation_issues,
 )
 from assets.quality.duplicates import probable_duplicate_issues
-from assets.quality.households import household_issues
+from assets.quality.households import citizen_id_duplicate_issues, household_issues
 from assets.quality.person_rules import birth_date_issues, citizen_id_issues
 from assets.quality.record_checks import record_issues
 from assets.quality.settings import QualitySettings
@@ -43,56 +45,132 @@ def quality_issues(
     duplicates: pd.DataFrame | None = None,
     reconciliation: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``quality.record_issues`` for one province's staged tables.
+    """``quality.record_issues`` for one province's staged tables, held whole in memory.
 
     ``reconciliation`` (``quality.hamlet_count_reconciliation``) is computed here when
     not given; ``duplicates`` (``quality.probable_duplicates``) adds a warning per
-    record of a cluster when given.
+    record of a cluster when given. The pipeline gets the same issues commune by
+    commune (``assets.quality.batches``) from the parts below.
     """
     settings = settings or QualitySettings()
-    as_of = settings.reference_date
-    locations = person_locations(persons, households, hamlets)
     if reconciliation is None:
         reconciliation = count_reconciliation(hamlets, households, persons, settings)
     frames = [
-        record_issues(persons, TABLES["staging.persons"], context_columns=locations),
-        person_value_warnings(persons, locations),
-        citizen_id_issues(persons, locations, as_of=as_of),
-        birth_date_issues(persons, locations, as_of=as_of),
-        household_issues(
-            persons,
-            households,
-            locations,
-            as_of=as_of,
-            head_min_age=settings.head_min_age,
-            max_members=settings.max_household_members,
-        ),
-        person_household_issues(persons, households),
-        record_issues(
-            households,
-            TABLES["staging.households"],
-            context_columns={"hamlet_code": households["hamlet_code"]},
-        ),
-        household_location_issues(households, hamlets),
-        household_point_issues(households, hamlets, tolerance_m=settings.point_tolerance_m),
-        reconciliation_issues(
-            reconciliation,
-            tolerance_share=settings.count_tolerance_share,
-            tolerance_abs=settings.count_tolerance_abs,
-        ),
+        person_issues(persons, households, hamlets, settings),
+        shared_key_issues(persons, households, hamlets),
+        household_table_issues(households, hamlets, settings, reconciliation),
     ]
     if duplicates is not None:
-        frames.append(probable_duplicate_issues(duplicates, persons, locations))
-    found = [f for f in frames if len(f)]
-    issues = pd.concat(found, ignore_index=True) if found else frames[0].iloc[0:0]
-    # Group every issue by commune (police work commune by commune): household rows
-    # carry only their hamlet code, whose commune the registry knows.
+        frames.append(duplicate_cluster_issues(duplicates, persons, households, hamlets))
+    return finish_issues(frames, hamlets)
+
+
+def person_issues(
+    persons: pd.DataFrame,
+    households: pd.DataFrame,
+    hamlets: pd.DataFrame,
+    settings: QualitySettings,
+) -> pd.DataFrame:
+    """Rules on one record, or on the records of one household: ``persons`` may be a
+    batch of whole households (with those households) instead of the province."""
+    as_of = settings.reference_date
+    locations = person_locations(persons, households, hamlets)
+    return _concat(
+        [
+            record_issues(
+                persons, TABLES["staging.persons"], context_columns=locations, checks="fields"
+            ),
+            person_value_warnings(persons, locations),
+            citizen_id_issues(persons, locations, as_of=as_of),
+            birth_date_issues(persons, locations, as_of=as_of),
+            household_issues(
+                persons,
+                households,
+                locations,
+                as_of=as_of,
+                head_min_age=settings.head_min_age,
+                max_members=settings.max_household_members,
+                shared_ids=False,
+            ),
+            person_household_issues(persons, households),
+        ]
+    )
+
+
+def shared_key_issues(
+    persons: pd.DataFrame, households: pd.DataFrame, hamlets: pd.DataFrame
+) -> pd.DataFrame:
+    """Record keys and citizen IDs shared between records, across the province.
+
+    Only records sharing a ``record_id`` or a ``citizen_id`` with another can break
+    these rules, so ``persons`` may be just those records (with every household).
+    """
+    locations = person_locations(persons, households, hamlets)
+    return _concat(
+        [
+            record_issues(
+                persons, TABLES["staging.persons"], context_columns=locations, checks="keys"
+            ),
+            citizen_id_duplicate_issues(persons, households, locations),
+        ]
+    )
+
+
+def duplicate_cluster_issues(
+    duplicates: pd.DataFrame,
+    persons: pd.DataFrame,
+    households: pd.DataFrame,
+    hamlets: pd.DataFrame,
+) -> pd.DataFrame:
+    """A warning per record of a probable duplicate cluster; ``persons`` may be just
+    the clusters' records."""
+    locations = person_locations(persons, households, hamlets)
+    return probable_duplicate_issues(duplicates, persons, locations)
+
+
+def household_table_issues(
+    households: pd.DataFrame,
+    hamlets: pd.DataFrame,
+    settings: QualitySettings,
+    reconciliation: pd.DataFrame,
+) -> pd.DataFrame:
+    """Rules on household records and on the registry's figures (no person records)."""
+    return _concat(
+        [
+            record_issues(
+                households,
+                TABLES["staging.households"],
+                context_columns={"hamlet_code": households["hamlet_code"]},
+            ),
+            household_location_issues(households, hamlets),
+            household_point_issues(households, hamlets, tolerance_m=settings.point_tolerance_m),
+            reconciliation_issues(
+                reconciliation,
+                tolerance_share=settings.count_tolerance_share,
+                tolerance_abs=settings.count_tolerance_abs,
+            ),
+        ]
+    )
+
+
+def finish_issues(frames: list[pd.DataFrame], hamlets: pd.DataFrame) -> pd.DataFrame:
+    """The parts as one ``quality.record_issues``: each issue grouped by commune, and a
+    record whose key recurs across batches reported once per rule and field."""
+    issues = _concat(frames)
+    # Police work commune by commune: household rows carry only their hamlet code,
+    # whose commune the registry knows.
     commune_of = pd.Series(
         hamlets["commune_code"].astype("string").to_numpy(),
         index=hamlets["hamlet_code"].astype("string").to_numpy(),
     )
     issues["commune_code"] = issues["commune_code"].fillna(issues["hamlet_code"].map(commune_of))
-    return TABLES["quality.record_issues"].enforce(issues)
+    issues = issues.drop_duplicates(["table_name", "record_id", "rule", "field_name"])
+    return TABLES["quality.record_issues"].enforce(issues.reset_index(drop=True))
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    found = [f for f in frames if len(f)]
+    return pd.concat(found, ignore_index=True) if found else frames[0].iloc[0:0].copy()
 
 
 def count_reconciliation(

@@ -1,0 +1,223 @@
+"""Person records of one province, a few communes at a time.
+
+A large province's person table need not fit in memory: the person steps read it in
+batches of whole communes. Each record belongs to the commune of its household (through
+the household's hamlet); records whose household or hamlet is unknown form one batch of
+their own. So all members of a household share a batch and household rules see whole
+households. The few rules that compare records across communes (shared record keys and
+citizen IDs, probable duplicate clusters) read only the records they concern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from assets.quality.record_checks import split_clean_quarantined
+from assets.quality.settings import QualitySettings
+from assets.quality.validate import (
+    duplicate_cluster_issues,
+    finish_issues,
+    household_table_issues,
+    person_issues,
+    shared_key_issues,
+)
+from assets.warehouse import Session, Warehouse
+from expectations.schemas import TABLES
+
+# Persons per batch: about 0.5 GB of frames and rule work at a time.
+BATCH_PERSONS = 200_000
+PERSONS = "staging.persons"
+
+
+@dataclass(frozen=True)
+class CommuneBatch:
+    """Communes read together (none: the records that no commune can be found for)."""
+
+    communes: tuple[str, ...]
+    persons: int
+
+    @property
+    def label(self) -> str:
+        if not self.communes:
+            return "records without a known commune"
+        return f"communes {self.communes[0]}–{self.communes[-1]} ({len(self.communes)})"
+
+
+def _placed_households(warehouse: Warehouse) -> tuple[str, list[object]]:
+    """SQL: each household ID with a known commune, and that commune (the smallest
+    code when an ID or a hamlet code is repeated, so every ID has exactly one)."""
+    households, households_params = warehouse.rows_filter("staging.households", "h")
+    hamlets, hamlets_params = warehouse.rows_filter("staging.hamlets", "m")
+    sql = (
+        "SELECT h.household_id, min(m.commune_code) AS commune_code "
+        "FROM staging.households h JOIN staging.hamlets m "
+        f"ON m.hamlet_code = h.hamlet_code AND {hamlets} "
+        f"WHERE {households} AND h.household_id IS NOT NULL AND m.commune_code IS NOT NULL "
+        "GROUP BY h.household_id"
+    )
+    return sql, [*hamlets_params, *households_params]
+
+
+def batch_condition(warehouse: Warehouse, batch: CommuneBatch) -> tuple[str, list[object]]:
+    """SQL condition on ``household_id`` selecting a batch's rows of any table keyed by
+    household (persons, households, clean and quarantined persons)."""
+    placed, params = _placed_households(warehouse)
+    if not batch.communes:
+        return (
+            f"household_id IS NULL OR household_id NOT IN (SELECT household_id FROM ({placed}) p)",
+            params,
+        )
+    marks = ", ".join("?" for _ in batch.communes)
+    return (
+        f"household_id IN (SELECT household_id FROM ({placed}) p WHERE commune_code IN ({marks}))",
+        [*params, *batch.communes],
+    )
+
+
+def commune_batches(
+    warehouse: Warehouse, con: Session, table: str = PERSONS, max_persons: int = BATCH_PERSONS
+) -> list[CommuneBatch]:
+    """Communes packed in code order into batches of at most ``max_persons`` records
+    (a larger commune is a batch alone), and the batch of records without a commune."""
+    placed, params = _placed_households(warehouse)
+    rows, rows_params = warehouse.rows_filter(table, "r")
+    counts = con.query_df(
+        f"SELECT p.commune_code, count(*) AS persons FROM {table} r "
+        f"LEFT JOIN ({placed}) p ON p.household_id = r.household_id "
+        f"WHERE {rows} GROUP BY p.commune_code ORDER BY p.commune_code",
+        [*params, *rows_params],
+    )
+    batches: list[CommuneBatch] = []
+    communes: list[str] = []
+    size = 0
+    for code, persons in zip(counts["commune_code"], counts["persons"], strict=True):
+        if pd.isna(code):
+            continue
+        if communes and size + persons > max_persons:
+            batches.append(CommuneBatch(tuple(communes), size))
+            communes, size = [], 0
+        communes.append(str(code))
+        size += int(persons)
+    if communes:
+        batches.append(CommuneBatch(tuple(communes), size))
+    unplaced = counts.loc[counts["commune_code"].isna(), "persons"].sum()
+    if unplaced:
+        batches.append(CommuneBatch((), int(unplaced)))
+    return batches
+
+
+def in_file_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows as landed (file, then row): rules such as "the first head listed" rely on
+    it, and SQL returns a filtered read in no particular order."""
+    return df.sort_values(["source_file", "source_row_number"], kind="stable", ignore_index=True)
+
+
+def read_batch(warehouse: Warehouse, con: Session, table: str, batch: CommuneBatch) -> pd.DataFrame:
+    """One batch's rows of a table keyed by household, in file order."""
+    where, params = batch_condition(warehouse, batch)
+    return in_file_order(warehouse.read_table(table, con=con, where=where, params=params))
+
+
+def person_batches(
+    warehouse: Warehouse, con: Session, table: str = PERSONS, max_persons: int = BATCH_PERSONS
+) -> Iterator[tuple[CommuneBatch, pd.DataFrame]]:
+    """Each batch with its records of ``table``, one batch in memory at a time."""
+    for batch in commune_batches(warehouse, con, table, max_persons):
+        yield batch, read_batch(warehouse, con, table, batch)
+
+
+def record_issues_by_commune(
+    warehouse: Warehouse,
+    con: Session,
+    settings: QualitySettings,
+    reconciliation: pd.DataFrame,
+    duplicates: pd.DataFrame | None = None,
+    max_persons: int = BATCH_PERSONS,
+) -> tuple[pd.DataFrame, list[CommuneBatch]]:
+    """``quality.record_issues`` for a province, equal to
+    :func:`assets.quality.validate.quality_issues` on its whole tables.
+
+    ``duplicates`` are the province's ``quality.probable_duplicates``, also read from
+    the warehouse for their records. Returns the issues and the batches read.
+    """
+    households = warehouse.read_table("staging.households", con=con)
+    hamlets = warehouse.read_table("staging.hamlets", con=con)
+    frames = [household_table_issues(households, hamlets, settings, reconciliation)]
+    rows, params = warehouse.rows_filter(PERSONS)
+    shared = warehouse.read_table(
+        PERSONS,
+        con=con,
+        where=" OR ".join(
+            f"{key} IN (SELECT {key} FROM {PERSONS} WHERE {rows} "
+            f"GROUP BY {key} HAVING count(*) > 1)"
+            for key in ("record_id", "citizen_id")
+        ),
+        params=[*params, *params],
+    )
+    frames.append(shared_key_issues(in_file_order(shared), households, hamlets))
+    if duplicates is not None and len(duplicates):
+        clustered, clustered_params = warehouse.rows_filter("quality.probable_duplicates")
+        members = warehouse.read_table(
+            PERSONS,
+            con=con,
+            where="record_id IN (SELECT record_id FROM quality.probable_duplicates "
+            f"WHERE {clustered})",
+            params=clustered_params,
+        )
+        frames.append(
+            duplicate_cluster_issues(duplicates, in_file_order(members), households, hamlets)
+        )
+    batches = commune_batches(warehouse, con, PERSONS, max_persons)
+    for batch in batches:
+        persons = read_batch(warehouse, con, PERSONS, batch)
+        in_batch = read_batch(warehouse, con, "staging.households", batch)
+        frames.append(person_issues(persons, in_batch, hamlets, settings))
+    return finish_issues(frames, hamlets), batches
+
+
+@dataclass(frozen=True)
+class SplitCounts:
+    records_in: int
+    records_clean: int
+    records_quarantined: int
+    batches: int
+
+
+def split_persons_by_commune(
+    warehouse: Warehouse, con: Session, issues: pd.DataFrame, max_persons: int = BATCH_PERSONS
+) -> SplitCounts:
+    """Write ``quality.persons_clean`` and ``quality.persons_quarantined`` batch by batch
+    (in ``con``'s transaction): records with an error-level issue are quarantined with
+    their reasons, the rest are clean, and nothing is dropped.
+
+    Raises ValueError when an issue names a person record that is not staged: the
+    issues and the records would be of different runs.
+    """
+    clean_table = TABLES["quality.persons_clean"]
+    quarantined_table = TABLES["quality.persons_quarantined"]
+    person_issues = issues[issues["table_name"].eq(PERSONS) & issues["severity"].eq("error")]
+    issue_ids = person_issues["record_id"].astype("string")
+    named = np.zeros(len(person_issues), dtype=bool)
+    counts = {"records_in": 0, "records_clean": 0, "records_quarantined": 0}
+    batches = commune_batches(warehouse, con, PERSONS, max_persons)
+    for number, batch in enumerate(batches or [CommuneBatch((), 0)]):
+        persons = read_batch(warehouse, con, PERSONS, batch)
+        mine = issue_ids.isin(persons["record_id"].astype("string")).to_numpy(dtype=bool)
+        named |= mine
+        clean, quarantined = split_clean_quarantined(persons, person_issues[mine])
+        for table, rows in ((clean_table, clean), (quarantined_table, quarantined)):
+            rows = table.enforce(rows[list(table.columns)])
+            warehouse.write_table(table.qualified_name, rows, con=con, append=number > 0)
+        counts["records_in"] += len(persons)
+        counts["records_clean"] += len(clean)
+        counts["records_quarantined"] += len(quarantined)
+    if not named.all():
+        raise ValueError(
+            f"{int((~named).sum())} person issues name records that are not in "
+            f"{PERSONS}; materialise quality/record_issues again"
+        )
+    return SplitCounts(**counts, batches=len(batches))
