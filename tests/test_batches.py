@@ -1,5 +1,6 @@
-"""Person records in commune batches give the same issues and the same clean/quarantine
-split as the whole person table in memory, including across batches."""
+"""Person records staged in chunks and checked in commune batches give the same staged
+rows, issues and clean/quarantine split as the whole person table in memory, including
+across batches."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from assets.quality.batches import (
 from assets.quality.record_checks import split_clean_quarantined
 from assets.quality.settings import QualitySettings
 from assets.quality.validate import quality_issues
+from assets.staging.chunks import stage_in_chunks
+from assets.staging.tables import stage_persons
 from assets.warehouse import Warehouse
 
 ISSUE_KEY = ["table_name", "record_id", "rule", "field_name"]
@@ -133,3 +136,27 @@ def test_split_refuses_issues_of_records_not_staged(warehouse):
     stranger = errors.head(1).assign(record_id="persons.csv:0")
     with warehouse.transaction() as con, pytest.raises(ValueError, match="1 person issues"):
         split_persons_by_commune(warehouse, con, pd.concat([issues, stranger]), SMALL_BATCH)
+
+
+def test_staging_in_chunks_equals_staging_the_whole_file(warehouse):
+    raw = warehouse.read_table("raw.persons")
+    whole = stage_persons(raw)
+    with warehouse.transaction() as con:
+        counts = stage_in_chunks(
+            warehouse, con, "raw.persons", "staging.persons", stage_persons, rows=1_000
+        )
+    assert counts.chunks == -(-len(raw) // 1_000) > 3
+    assert (counts.rows, counts.rows_rejected) == (len(whole.table), len(whole.rejected))
+    assert counts.notes == whole.notes
+    stored = warehouse.read_table("staging.persons")
+    pd.testing.assert_frame_equal(
+        _sorted(stored, ["record_id"]), _sorted(whole.table, ["record_id"])
+    )
+    rejected = warehouse.query(
+        "SELECT source_row_number, reason FROM staging.rejected_rows "
+        "WHERE table_name = 'staging.persons' ORDER BY 1"
+    )
+    assert (
+        rejected["reason"].tolist()
+        == whole.rejected.sort_values("source_row_number")["reason"].tolist()
+    )

@@ -10,6 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_in_chunks
 from assets.staging.reconcile import reconcile_counts
 from assets.staging.tables import (
     Staged,
@@ -20,7 +21,6 @@ from assets.staging.tables import (
 )
 from assets.warehouse import Warehouse
 
-REJECTED_ROWS = "staging.rejected_rows"
 GEOMETRY_ADJUSTMENTS = "staging.geometry_adjustments"
 
 
@@ -105,9 +105,15 @@ def staging_households(
     return _record(context, warehouse, "staging.households", stage_households(raw))
 
 
+class ChunkConfig(dg.Config):
+    """Landed rows staged at a time (a large province's file is never whole in memory)."""
+
+    chunk_rows: int = CHUNK_ROWS
+
+
 @dg.asset(
     key=["staging", "persons"],
-    ins={"raw": dg.AssetIn(["raw", "persons"])},
+    deps=[dg.AssetKey(["raw", "persons"])],
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
@@ -115,10 +121,30 @@ def staging_households(
     kinds={"duckdb"},
 )
 def staging_persons(
-    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse], raw: pd.DataFrame
-) -> pd.DataFrame:
-    """Person records typed and normalised (restricted: personal data)."""
-    return _record(context, warehouse, "staging.persons", stage_persons(raw))
+    context: dg.AssetExecutionContext,
+    config: ChunkConfig,
+    warehouse: dg.ResourceParam[Warehouse],
+) -> dg.MaterializeResult:
+    """Person records typed and normalised (restricted: personal data), staged a slice
+    of landed rows at a time in one transaction."""
+    warehouse = warehouse.for_province(context.partition_key)
+    with warehouse.transaction() as con:
+        staged = stage_in_chunks(
+            warehouse, con, "raw.persons", "staging.persons", stage_persons, config.chunk_rows
+        )
+    if staged.rows_rejected:
+        context.log.warning(
+            f"staging.persons: {staged.rows_rejected} landed rows rejected; see {REJECTED_ROWS}"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "table": "staging.persons",
+            "rows": staged.rows,
+            "rows_rejected": staged.rows_rejected,
+            "chunks": staged.chunks,
+            **staged.notes,
+        }
+    )
 
 
 # Landed files behind each staged table: every row of each is staged or rejected.

@@ -117,7 +117,7 @@ def from_storage(
     provinces = df.pop(column) if added else None
     if contract is not None:
         df = contract.enforce(df)
-    elif partition is not None and len(df):
+    elif partition is not None and columns is None and len(df):
         # Columns only other provinces' files have are empty here: not this file's.
         df = df.loc[:, df.notna().any().to_numpy()]
     if provinces is not None and partition is None:
