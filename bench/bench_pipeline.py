@@ -122,6 +122,10 @@ def run_size(size: str, work: Path | None) -> dict[str, object]:
         if child.exitcode != 0:
             raise SystemExit(f"synthesis failed ({child.exitcode})")
     persons = sum(1 for _ in (landing / "persons.csv").open("rb")) - 1
+    # A fresh warehouse each time: the landing files are kept, the run is measured whole
+    # (re-runs into one DuckDB file accumulate deleted rows until it is checkpointed).
+    for stale in (work / "warehouse.duckdb", work / "warehouse.duckdb.wal"):
+        stale.unlink(missing_ok=True)
     settings = Settings(
         warehouse_url=f"duckdb:///{work / 'warehouse.duckdb'}", landing_root=landing.parent
     )

@@ -40,7 +40,7 @@ import functools
 import html
 import shutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -481,6 +481,53 @@ def _write_data_docs(runner: _Runner, run_id: Any, suite_name: str) -> str:
         )
         mark_restricted(site.directory)
     return str(site.directory / "index.html")
+
+
+def combine_results(results: Sequence[SuiteResult]) -> SuiteResult:
+    """One suite's runs on batches of a table as one result: counts summed per
+    expectation, success only when every batch succeeded.
+
+    A batch holds whole households (see ``assets.quality.batches``), so household rules
+    hold per batch; uniqueness is judged within each batch (the record rules judge shared
+    citizen IDs across the province).
+    """
+    if not results:
+        raise ValueError("no suite results to combine")
+    names = {r.suite_name for r in results}
+    if len(names) > 1:
+        raise ValueError(f"results of several suites {sorted(names)}")
+    grouped: dict[tuple[str, str | None], list[ExpectationOutcome]] = {}
+    for result in results:
+        for o in result.outcomes:
+            grouped.setdefault((o.expectation, o.column), []).append(o)
+
+    def total(values: list[int | None]) -> int | None:
+        known = [v for v in values if v is not None]
+        return sum(known) if known else None
+
+    outcomes = tuple(
+        ExpectationOutcome(
+            expectation=expectation,
+            column=column,
+            success=all(o.success for o in group),
+            unexpected_count=total([o.unexpected_count for o in group]),
+            element_count=total([o.element_count for o in group]),
+            raised_exception=any(o.raised_exception for o in group),
+            severity=group[0].severity,
+        )
+        for (expectation, column), group in sorted(
+            grouped.items(), key=lambda kv: (kv[0][1] or "", kv[0][0])
+        )
+    )
+    failed = sum(not o.success for o in outcomes)
+    return SuiteResult(
+        suite_name=results[0].suite_name,
+        success=failed == 0,
+        evaluated=len(outcomes),
+        failed=failed,
+        outcomes=outcomes,
+        data_docs=next((r.data_docs for r in reversed(results) if r.data_docs), None),
+    )
 
 
 def validate_frame(

@@ -332,3 +332,19 @@ def test_validation_runs_offline_without_hanging(tmp_path: Path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "network attempts 0" in done.stdout, done.stdout
     assert "network disabled" not in done.stderr
+
+
+def test_batches_combine_into_the_whole_frame_counts():
+    """The persons suite runs commune batch by batch; summed, the counts are the whole
+    frame's (batches hold whole households; here no key is shared across them)."""
+    first = persons(person(1), person(2, citizen_id="12345"), person(3, sex=None))
+    second = persons(person(4, sex="male"), person(5), person(6, citizen_id="999"))
+    whole = validate_frame(pd.concat([first, second], ignore_index=True), PERSONS)
+    combined = suites.combine_results(
+        [validate_frame(first, PERSONS), validate_frame(second, PERSONS)]
+    )
+    assert not combined.success and combined.failed == whole.failed == 3
+    assert combined.outcomes == whole.outcomes
+    passing = suites.combine_results([validate_frame(persons(person(7)), PERSONS)] * 2)
+    assert passing.success and passing.failed == 0
+    assert outcome(passing, "expect_column_values_to_not_be_null", "sex").element_count == 2

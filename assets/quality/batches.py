@@ -82,7 +82,8 @@ def commune_batches(
     warehouse: Warehouse, con: Session, table: str = PERSONS, max_persons: int = BATCH_PERSONS
 ) -> list[CommuneBatch]:
     """Communes packed in code order into batches of at most ``max_persons`` records
-    (a larger commune is a batch alone), and the batch of records without a commune."""
+    (a larger commune is a batch alone), then the batch of records without a commune
+    (also when there is no record at all, so a run always has one batch)."""
     placed, params = _placed_households(warehouse)
     rows, rows_params = warehouse.rows_filter(table, "r")
     counts = con.query_df(
@@ -105,7 +106,7 @@ def commune_batches(
     if communes:
         batches.append(CommuneBatch(tuple(communes), size))
     unplaced = counts.loc[counts["commune_code"].isna(), "persons"].sum()
-    if unplaced:
+    if unplaced or not batches:
         batches.append(CommuneBatch((), int(unplaced)))
     return batches
 
@@ -204,7 +205,7 @@ def split_persons_by_commune(
     named = np.zeros(len(person_issues), dtype=bool)
     counts = {"records_in": 0, "records_clean": 0, "records_quarantined": 0}
     batches = commune_batches(warehouse, con, PERSONS, max_persons)
-    for number, batch in enumerate(batches or [CommuneBatch((), 0)]):
+    for number, batch in enumerate(batches):
         persons = read_batch(warehouse, con, PERSONS, batch)
         mine = issue_ids.isin(persons["record_id"].astype("string")).to_numpy(dtype=bool)
         named |= mine

@@ -19,6 +19,8 @@ import pandas as pd
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.quality.batches import (
     BATCH_PERSONS,
+    commune_batches,
+    read_batch,
     record_issues_by_commune,
     split_persons_by_commune,
 )
@@ -28,7 +30,13 @@ from assets.quality.settings import QualitySettings
 from assets.quality.validate import count_reconciliation
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES
-from expectations.suites import AS_OF, HEAD_MIN_AGE, KNOWN_HAMLET_CODES, validate_frame
+from expectations.suites import (
+    AS_OF,
+    HEAD_MIN_AGE,
+    KNOWN_HAMLET_CODES,
+    combine_results,
+    validate_frame,
+)
 
 _HOUSEHOLD_INS = {
     "households": dg.AssetIn(["staging", "households"]),
@@ -84,6 +92,7 @@ class SuiteCheckConfig(dg.Config):
     data_docs_dir: str = ""
     as_of: str = ""
     head_min_age: int = QualitySettings.head_min_age
+    batch_persons: int = BATCH_PERSONS
 
 
 def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
@@ -304,14 +313,32 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
         config: SuiteCheckConfig,
     ) -> dg.AssetCheckResult:
         warehouse = warehouse.for_province(context.partition_key)
-        df = warehouse.read_table(contract.qualified_name)
-        result = validate_frame(
-            df,
-            contract,
-            parameters=_suite_parameters(table_name, warehouse, config),
-            data_docs_dir=data_docs_dir(warehouse, config.data_docs_dir),
-            run_name=context.run.run_id,
-        )
+        parameters = _suite_parameters(table_name, warehouse, config)
+        docs = data_docs_dir(warehouse, config.data_docs_dir)
+        if table_name != "staging.persons":
+            result = validate_frame(
+                warehouse.read_table(contract.qualified_name),
+                contract,
+                parameters=parameters,
+                data_docs_dir=docs,
+                run_name=context.run.run_id,
+            )
+        else:
+            # Persons a few communes at a time; Data Docs show each batch as a run.
+            with warehouse.connect() as con:
+                batches = commune_batches(warehouse, con, max_persons=config.batch_persons)
+                result = combine_results(
+                    [
+                        validate_frame(
+                            read_batch(warehouse, con, table_name, batch),
+                            contract,
+                            parameters=parameters,
+                            data_docs_dir=docs,
+                            run_name=f"{context.run.run_id} batch {number} of {len(batches)}",
+                        )
+                        for number, batch in enumerate(batches, start=1)
+                    ]
+                )
         # Domain rules are GX "warning" expectations: only a broken contract blocks.
         blocks = blocking and bool(result.critical_failures)
         return dg.AssetCheckResult(
