@@ -117,3 +117,53 @@ def test_planner_records_decisions_but_cannot_change_marts(role_urls):
 def test_roles_are_refused_on_duckdb(tmp_path):
     with pytest.raises(WarehouseError, match="only in PostgreSQL"):
         apply_roles(Warehouse(str(tmp_path / "w.duckdb")))
+
+
+def test_planner_saves_decisions_append_only_and_corrects_approvals(role_urls):
+    """The notebook API's writes under the planner role: decisions are appended (no
+    DELETE needed), a council approval entered again replaces the earlier entry."""
+    planner = Warehouse(role_urls["hamlets_planner"])
+    when = pd.Timestamp(datetime(2026, 11, 21, tzinfo=UTC))
+    decision = pd.DataFrame(
+        {
+            "decision_id": ["d2"],
+            "province_code": ["04"],
+            "commune_code": ["04001"],
+            "option_name": ["compliant"],
+            "decided_by": ["Nguyễn Thị Lan"],
+            "note": [""],
+            "decided_at": [when],
+            "based_on_run_id": ["r1"],
+            "rules_profile": ["nd185"],
+        }
+    )
+    planner.write_table("planning.decisions", decision, append=True)
+    planner.write_table("planning.decisions", decision.assign(decision_id="d3"), append=True)
+    assert sorted(planner.query("SELECT decision_id FROM planning.decisions")["decision_id"]) == [
+        "d2",
+        "d3",
+    ]
+    approval = pd.DataFrame(
+        {
+            "decision_id": ["d2"],
+            "province_code": ["04"],
+            "commune_code": ["04001"],
+            "approved_date": [pd.Timestamp("2026-06-20")],
+            "resolution_number": ["12/NQ-HĐND"],
+            "recorded_by": ["Nguyễn Thị Lan"],
+            "note": [""],
+            "recorded_at": [when],
+        }
+    )
+    for number in ("12/NQ-HĐND", "13/NQ-HĐND"):
+        planner.write_table(
+            "planning.council_approvals",
+            approval.assign(resolution_number=number),
+            replace_where={"decision_id": "d2"},
+        )
+    stored = planner.query("SELECT resolution_number FROM planning.council_approvals")
+    assert stored["resolution_number"].tolist() == ["13/NQ-HĐND"]
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        planner.write_table(
+            "planning.decisions", decision.assign(decision_id="d4"), replace_where={}
+        )

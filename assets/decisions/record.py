@@ -125,10 +125,10 @@ def record_decision(
         decision_id=decision_id, province_code=commune.province_code
     )
     with warehouse.transaction() as session:
-        # Appends: only rows of this (new) decision are ever replaced.
-        where = {"decision_id": decision_id}
-        warehouse.write_table(DECISIONS, decision, con=session, replace_where=where)
-        warehouse.write_table(DECISION_ASSIGNMENTS, approved, con=session, replace_where=where)
+        # Append-only: a decision is never changed, a later one supersedes it (and a
+        # planner's role may insert here but not delete).
+        warehouse.write_table(DECISIONS, decision, con=session, append=True)
+        warehouse.write_table(DECISION_ASSIGNMENTS, approved, con=session, append=True)
     return RecordedDecision(decision=decision.iloc[0], plan=plan)
 
 

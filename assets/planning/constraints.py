@@ -322,8 +322,8 @@ def set_constraint(
             )
         )
     )
-    where = {"constraint_id": row["constraint_id"].iloc[0]}
-    warehouse.write_table(CONSTRAINTS, row, replace_where=where)
+    # Append-only, like decisions: lifting a constraint is a new row.
+    warehouse.write_table(CONSTRAINTS, row, append=True)
     return row.iloc[0]
 
 

@@ -296,8 +296,15 @@ def _suite_parameters(
 
 def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition:
     contract = TABLES[table_name]
-    # The households suite checks hamlet codes against the registry: run it after that.
-    needs = [dg.AssetKey(["staging", "hamlets"])] if table_name == "staging.households" else []
+    # The households suite checks hamlet codes against the registry, and the persons
+    # suite reads persons by commune through households and hamlets: run them after.
+    needs = {
+        "staging.households": [dg.AssetKey(["staging", "hamlets"])],
+        "staging.persons": [
+            dg.AssetKey(["staging", "households"]),
+            dg.AssetKey(["staging", "hamlets"]),
+        ],
+    }.get(table_name, [])
 
     @dg.asset_check(
         asset=dg.AssetKey([contract.layer, contract.name]),

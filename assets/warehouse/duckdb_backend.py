@@ -167,7 +167,7 @@ class DuckDBSession:
                         f'ALTER TABLE {qualified_name} ADD COLUMN "{column}" {DUCKDB_TYPES[type_]}'
                     )
                 if not append:
-                    condition = " AND ".join(f'"{c}" = ?' for c in replace_where)
+                    condition = " AND ".join(f'"{c}" = ?' for c in replace_where) or "TRUE"
                     self.con.execute(
                         f"DELETE FROM {qualified_name} WHERE {condition}",
                         list(replace_where.values()),

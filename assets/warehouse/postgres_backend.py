@@ -174,7 +174,7 @@ class PostgresSession:
                     sql_type = POSTGRES_TYPES[type_]
                     cursor.execute(f'ALTER TABLE {qualified_name} ADD COLUMN "{column}" {sql_type}')
                 if not append:
-                    condition = " AND ".join(f'"{c}" = %s' for c in replace_where)
+                    condition = " AND ".join(f'"{c}" = %s' for c in replace_where) or "TRUE"
                     cursor.execute(
                         f"DELETE FROM {qualified_name} WHERE {condition}",
                         list(replace_where.values()),

@@ -38,6 +38,9 @@ DECISION_TABLES = (
     "planning.consultations",
     "planning.council_approvals",
 )
+# Of those, a later entry replaces an earlier one here (a corrected consultation result
+# for a hamlet, a corrected council approval); the rest are append-only.
+CORRECTED_TABLES = ("planning.consultations", "planning.council_approvals")
 
 
 def roles_sql(owner: str) -> list[str]:
@@ -67,6 +70,7 @@ def roles_sql(owner: str) -> list[str]:
     # Planners record decisions: those planning tables, nothing else in planning.
     statements.append(f"GRANT USAGE ON SCHEMA planning TO {PLANNER.name}")
     statements += [f"GRANT SELECT, INSERT ON {t} TO {PLANNER.name}" for t in DECISION_TABLES]
+    statements += [f"GRANT DELETE ON {t} TO {PLANNER.name}" for t in CORRECTED_TABLES]
     for layer in LAYERS:
         statements += [
             f"GRANT ALL ON SCHEMA {layer} TO {ENGINEER.name}",
