@@ -100,6 +100,31 @@ def check_columns(qualified_name: str, columns: Sequence[str], stored: Sequence[
         raise WarehouseError(f"table {qualified_name} has no columns {unknown}")
 
 
+def read_condition(
+    qualified_name: str,
+    stored: Sequence[str],
+    partition: Partition | None,
+    where: Where | None,
+    location: str,
+) -> Where:
+    """The WHERE clause (``?`` placeholders; empty when nothing narrows) of a read of
+    one province's rows and/or a caller's condition, for either backend."""
+    conditions: list[str] = []
+    params: list[object] = []
+    if partition is not None:
+        if partition[0] not in stored:
+            raise WarehouseError(
+                f"table {qualified_name} in {location} predates province partitions; "
+                "materialise it again"
+            )
+        conditions.append(f'"{partition[0]}" = ?')
+        params.append(partition[1])
+    if where is not None:
+        conditions.append(f"({where[0]})")
+        params.extend(where[1])
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+
+
 def from_storage(
     qualified_name: str,
     df: pd.DataFrame,

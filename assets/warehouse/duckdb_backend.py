@@ -23,6 +23,7 @@ from assets.warehouse.base import (
     fit_for_storage,
     from_storage,
     logical_type,
+    read_condition,
 )
 from expectations.schemas import DUCKDB_TYPES, LAYERS
 from geodata.crs import STORAGE_CRS
@@ -200,22 +201,8 @@ class DuckDBSession:
             selected = ", ".join(
                 f'ST_AsWKB("{c}") AS "{c}"' if c in geometry_columns else f'"{c}"' for c in columns
             )
-        query = f"SELECT {selected} FROM {qualified_name}"
-        conditions: list[str] = []
-        params: list[object] = []
-        if partition is not None:
-            if partition[0] not in stored:
-                raise WarehouseError(
-                    f"table {qualified_name} in {self.path} predates province partitions; "
-                    "materialise it again"
-                )
-            conditions.append(f'"{partition[0]}" = ?')
-            params.append(partition[1])
-        if where is not None:
-            conditions.append(f"({where[0]})")
-            params.extend(where[1])
-        if conditions:
-            query += " WHERE " + " AND ".join(conditions)
+        condition, params = read_condition(qualified_name, stored, partition, where, str(self.path))
+        query = f"SELECT {selected} FROM {qualified_name}{condition}"
         arrow = self.con.execute(query, params).fetch_arrow_table()
         df = arrow.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False)
         for column in geometry_columns:

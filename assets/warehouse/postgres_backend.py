@@ -28,6 +28,7 @@ from assets.warehouse.base import (
     fit_for_storage,
     from_storage,
     logical_type,
+    read_condition,
     redacted,
 )
 from expectations.schemas import LAYERS, POSTGRES_TYPES
@@ -209,24 +210,13 @@ class PostgresSession:
             f"""encode(ST_AsEWKB("{c}"), 'hex') AS "{c}\"""" if t == "geometry" else f'"{c}"'
             for c, t in udt.items()
         )
+        condition, params = read_condition(
+            qualified_name, stored, partition, where, redacted(self.url)
+        )
         buffer = io.StringIO()
         with self.con.cursor() as cursor:
-            conditions: list[str] = []
-            params: list[object] = []
-            if partition is not None:
-                if partition[0] not in stored:
-                    raise WarehouseError(
-                        f"table {qualified_name} in {redacted(self.url)} predates province "
-                        "partitions; materialise it again"
-                    )
-                conditions.append(f'"{partition[0]}" = %s')
-                params.append(partition[1])
-            if where is not None:
-                conditions.append(f"({_placeholders(where[0])})")
-                params.extend(where[1])
-            condition = ""
-            if conditions:
-                condition = cursor.mogrify(" WHERE " + " AND ".join(conditions), params).decode()
+            if condition:
+                condition = cursor.mogrify(_placeholders(condition), params).decode()
             cursor.copy_expert(
                 f"COPY (SELECT {select} FROM {qualified_name}{condition}) TO STDOUT WITH "
                 "(FORMAT csv, "
