@@ -10,7 +10,6 @@ citizen IDs, probable duplicate clusters) read only the records they concern.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,14 +120,6 @@ def read_batch(warehouse: Warehouse, con: Session, table: str, batch: CommuneBat
     """One batch's rows of a table keyed by household, in file order."""
     where, params = batch_condition(warehouse, batch)
     return in_file_order(warehouse.read_table(table, con=con, where=where, params=params))
-
-
-def person_batches(
-    warehouse: Warehouse, con: Session, table: str = PERSONS, max_persons: int = BATCH_PERSONS
-) -> Iterator[tuple[CommuneBatch, pd.DataFrame]]:
-    """Each batch with its records of ``table``, one batch in memory at a time."""
-    for batch in commune_batches(warehouse, con, table, max_persons):
-        yield batch, read_batch(warehouse, con, table, batch)
 
 
 def record_issues_by_commune(

@@ -39,11 +39,13 @@ def _record(
             for kind, row in by_kind.iterrows()
         }
     context.add_output_metadata(metadata)
-    if len(staged.rejected):
-        context.log.warning(
-            f"{table}: {len(staged.rejected)} landed rows rejected; see {REJECTED_ROWS}"
-        )
+    _warn_rejected(context, table, len(staged.rejected))
     return staged.table
+
+
+def _warn_rejected(context: dg.AssetExecutionContext, table: str, rows: int) -> None:
+    if rows:
+        context.log.warning(f"{table}: {rows} landed rows rejected; see {REJECTED_ROWS}")
 
 
 @dg.asset(
@@ -132,10 +134,7 @@ def staging_persons(
         staged = stage_in_chunks(
             warehouse, con, "raw.persons", "staging.persons", stage_persons, config.chunk_rows
         )
-    if staged.rows_rejected:
-        context.log.warning(
-            f"staging.persons: {staged.rows_rejected} landed rows rejected; see {REJECTED_ROWS}"
-        )
+    _warn_rejected(context, "staging.persons", staged.rows_rejected)
     return dg.MaterializeResult(
         metadata={
             "table": "staging.persons",
