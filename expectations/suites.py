@@ -270,6 +270,23 @@ class SuiteResult:
     outcomes: tuple[ExpectationOutcome, ...]
     data_docs: str | None = None  # index.html of the Data Docs written, if any
 
+    @classmethod
+    def of(
+        cls, suite_name: str, outcomes: Sequence[ExpectationOutcome], data_docs: str | None
+    ) -> SuiteResult:
+        """The result of these outcomes, in a stable order (by column, then expectation:
+        GX returns them grouped by metric, not in suite order)."""
+        ordered = tuple(sorted(outcomes, key=lambda o: (o.column or "", o.expectation)))
+        failed = sum(not o.success for o in ordered)
+        return cls(
+            suite_name=suite_name,
+            success=failed == 0,
+            evaluated=len(ordered),
+            failed=failed,
+            outcomes=ordered,
+            data_docs=data_docs,
+        )
+
     @property
     def failed_outcomes(self) -> tuple[ExpectationOutcome, ...]:
         return tuple(o for o in self.outcomes if not o.success)
@@ -505,7 +522,7 @@ def combine_results(results: Sequence[SuiteResult]) -> SuiteResult:
         known = [v for v in values if v is not None]
         return sum(known) if known else None
 
-    outcomes = tuple(
+    outcomes = [
         ExpectationOutcome(
             expectation=expectation,
             column=column,
@@ -515,17 +532,11 @@ def combine_results(results: Sequence[SuiteResult]) -> SuiteResult:
             raised_exception=any(o.raised_exception for o in group),
             severity=group[0].severity,
         )
-        for (expectation, column), group in sorted(
-            grouped.items(), key=lambda kv: (kv[0][1] or "", kv[0][0])
-        )
-    )
-    failed = sum(not o.success for o in outcomes)
-    return SuiteResult(
-        suite_name=results[0].suite_name,
-        success=failed == 0,
-        evaluated=len(outcomes),
-        failed=failed,
-        outcomes=outcomes,
+        for (expectation, column), group in grouped.items()
+    ]
+    return SuiteResult.of(
+        results[0].suite_name,
+        outcomes,
         data_docs=next((r.data_docs for r in reversed(results) if r.data_docs), None),
     )
 
@@ -583,15 +594,5 @@ def validate_frame(
                 severity=_severity(config),
             )
         )
-    # GX returns results grouped by metric, not in suite order; sort for stable output.
-    outcomes.sort(key=lambda o: (o.column or "", o.expectation))
-    failed = sum(not o.success for o in outcomes)
     docs = _write_data_docs(runner, run_id, table.qualified_name) if directory else None
-    return SuiteResult(
-        suite_name=table.qualified_name,
-        success=failed == 0,
-        evaluated=len(outcomes),
-        failed=failed,
-        outcomes=tuple(outcomes),
-        data_docs=docs,
-    )
+    return SuiteResult.of(table.qualified_name, outcomes, docs)
