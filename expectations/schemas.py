@@ -103,6 +103,72 @@ FIELDS: dict[str, Field] = {
         Field("source_sha256", "string", "SHA-256 of the landing file", "Mã băm tệp nguồn"),
         Field("source_row_number", "int", "1-based data row in the file", "Dòng dữ liệu"),
         Field("load_id", "string", "Identifier of the load (from the file hash)", "Mã lần nạp"),
+        # What the raw layer keeps of a landing file besides the contract's columns.
+        Field(
+            "extra_values",
+            "string",
+            "Values of the columns no contract names, as a JSON object header -> value",
+            "Giá trị các cột khác",
+        ),
+        Field(
+            "read_problem",
+            "string",
+            "Why the record could not be read cleanly (empty when it could)",
+            "Lỗi đọc bản ghi",
+        ),
+        Field(
+            "unread_text",
+            "string",
+            "A record that could not be read, as its line stands in the file",
+            "Nội dung dòng không đọc được",
+            is_personal=True,
+        ),
+        Field(
+            "source_crs",
+            "string",
+            "The CRS a geodata file declares (empty when it states none)",
+            "Hệ tọa độ khai báo",
+        ),
+        Field("landing_role", "string", "Role of a landing file", "Vai trò tệp"),
+        Field("text_encoding", "string", "Text encoding detected", "Bảng mã"),
+        Field(
+            "headers_as_landed",
+            "string",
+            "The file's header row as it came, a JSON list",
+            "Tiêu đề cột trong tệp",
+        ),
+        Field(
+            "header_mapping",
+            "string",
+            "Each recognised header and the column it fills, a JSON object",
+            "Ánh xạ tiêu đề",
+        ),
+        Field(
+            "unrecognised_headers",
+            "string",
+            "Headers no contract names (kept in extra_values), a JSON list",
+            "Tiêu đề không nhận ra",
+        ),
+        Field(
+            "data_lines",
+            "int",
+            "Physical lines (or sheet rows, or features) after the header, counted from "
+            "the file itself",
+            "Số dòng dữ liệu trong tệp",
+        ),
+        Field(
+            "continuation_lines",
+            "int",
+            "Lines that continue a quoted cell of the record above",
+            "Số dòng nối tiếp",
+        ),
+        Field("records", "int", "Records the file holds", "Số bản ghi"),
+        Field(
+            "unreadable_records",
+            "int",
+            "Records that could not be read cleanly (rejected at staging)",
+            "Số bản ghi không đọc được",
+        ),
         Field(
             "record_id",
             "string",
@@ -601,6 +667,9 @@ class Table:
     columns: tuple[str, ...]
     primary_key: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
+    # Raw tables hold every landed value as the text it came as (lineage and geometry
+    # aside): their fields keep names, labels and personal flags but are all text.
+    as_landed: bool = False
     fields: tuple[Field, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -609,7 +678,22 @@ class Table:
         unknown = [c for c in self.columns if c not in FIELDS]
         if unknown:
             raise ValueError(f"table {self.layer}.{self.name}: undescribed columns {unknown}")
-        object.__setattr__(self, "fields", tuple(FIELDS[c] for c in self.columns))
+        fields = tuple(FIELDS[c] for c in self.columns)
+        if self.as_landed:
+            fields = tuple(
+                f
+                if f.type == "geometry" or f.name in LINEAGE
+                else replace(
+                    f,
+                    type="string",
+                    pattern=None,
+                    allowed_values=None,
+                    min_value=None,
+                    max_value=None,
+                )
+                for f in fields
+            )
+        object.__setattr__(self, "fields", fields)
 
     @property
     def qualified_name(self) -> str:
@@ -681,10 +765,90 @@ def _cast(values: pd.Series, type_: str) -> pd.Series:
 
 
 LINEAGE = ("source_file", "source_sha256", "source_row_number", "load_id")
+# What every raw table holds besides the landed columns its role names.
+RAW_TRAILER = ("extra_values", "read_problem", "unread_text", *LINEAGE)
+
+# The columns each landing role may bring, and those it must (the raw contracts).
+LANDED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "communes": (
+        ("commune_code", "commune_name", "unit_kind", "province_code"),
+        ("commune_code", "commune_name", "province_code"),
+    ),
+    "hamlet_boundaries": (("hamlet_code", "commune_code"), ("hamlet_code",)),
+    "hamlet_registry": (
+        (
+            "commune_code",
+            "hamlet_code",
+            "hamlet_name",
+            "hamlet_kind",
+            "declared_households",
+            "declared_population",
+            "exemption_category",
+        ),
+        ("commune_code", "hamlet_code", "hamlet_name", "hamlet_kind"),
+    ),
+    "households": (
+        ("household_id", "hamlet_code", "longitude", "latitude"),
+        ("household_id", "hamlet_code"),
+    ),
+    "persons": (
+        (
+            "citizen_id",
+            "full_name",
+            "birth_date",
+            "sex",
+            "household_id",
+            "relation_to_head",
+            "ethnicity",
+        ),
+        ("citizen_id", "full_name", "birth_date", "household_id", "sex"),
+    ),
+}
+GEODATA_ROLES = ("communes", "hamlet_boundaries")
+
+
+def _raw_table(role: str) -> Table:
+    """A landing role's raw table: its columns as text, unrecognised columns as data."""
+    landed, required = LANDED_COLUMNS[role]
+    geometry = ("geometry", "source_crs") if role in GEODATA_ROLES else ()
+    return Table(
+        "raw",
+        role,
+        f"The {role.replace('_', ' ')} file as landed: every value text, headers matched "
+        "to the contract, other columns kept as data in extra_values",
+        (*landed, *geometry, *RAW_TRAILER),
+        primary_key=("source_file", "source_row_number"),
+        required=(*required, *(("geometry",) if geometry else ())),
+        as_landed=True,
+    )
+
 
 TABLES: dict[str, Table] = {
     t.qualified_name: t
     for t in [
+        *(_raw_table(role) for role in LANDED_COLUMNS),
+        Table(
+            "raw",
+            "landed_files",
+            "Each landing file loaded: its headers, encoding and records counted from the "
+            "file itself, against which staging reconciles",
+            (
+                "landing_role",
+                "source_file",
+                "source_sha256",
+                "load_id",
+                "text_encoding",
+                "headers_as_landed",
+                "header_mapping",
+                "unrecognised_headers",
+                "data_lines",
+                "continuation_lines",
+                "records",
+                "unreadable_records",
+            ),
+            primary_key=("landing_role",),
+            required=("landing_role", "source_file", "source_sha256", "data_lines", "records"),
+        ),
         Table(
             "staging",
             "communes",
@@ -1359,18 +1523,6 @@ def data_dictionary() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# Raw tables have no column contract (every value text, under the headers as landed, and
-# unrecognised columns kept as they came): each holds what the staged tables it feeds
-# hold, personal fields included. The same pairs as ``assets.staging.defs.STAGED_FROM``.
-RAW_FEEDS: dict[str, tuple[str, ...]] = {
-    "raw.communes": ("staging.communes",),
-    "raw.hamlet_boundaries": ("staging.hamlets",),
-    "raw.hamlet_registry": ("staging.hamlets",),
-    "raw.households": ("staging.households",),
-    "raw.persons": ("staging.persons",),
-}
-
-
 def _in_flow_order(item: tuple[str, object]) -> tuple[int, str]:
     """Sort key of ``(layer.table, ...)`` pairs: layers in flow order, then by name."""
     return LAYERS.index(item[0].split(".")[0]), item[0]
@@ -1378,12 +1530,11 @@ def _in_flow_order(item: tuple[str, object]) -> tuple[int, str]:
 
 def personal_data_inventory() -> pd.DataFrame:
     """Every table that holds personal data, with its personal columns, derived from the
-    contracts (raw tables from the staged tables they feed).
+    contracts.
 
     The list a data protection review (Decree 13/2023/NĐ-CP) starts from; every table in
     it must be in a restricted layer, which ``Table.enforce`` and the tests hold to.
     """
-    sources = {name: (name,) for name, t in TABLES.items() if t.layer != "raw"} | RAW_FEEDS
     rows = [
         {
             "table": name,
@@ -1392,8 +1543,8 @@ def personal_data_inventory() -> pd.DataFrame:
             "label_vi": f.label_vi,
             "description": f.description,
         }
-        for name, fed in sorted(sources.items(), key=_in_flow_order)
-        for f in dict.fromkeys(f for source in fed for f in TABLES[source].fields)
+        for name, table in sorted(TABLES.items(), key=_in_flow_order)
+        for f in table.fields
         if f.is_personal
     ]
     return pd.DataFrame(rows, columns=["table", "layer", "column", "label_vi", "description"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
@@ -61,28 +62,32 @@ def test_csv_in_each_encoding_is_detected_and_read_as_nfc(tmp_path, encoding):
     (tmp_path / "persons.csv").write_bytes(ENCODERS[encoding](TEXT))
     raw = load_raw(find_landing_file(tmp_path, "persons"))
     assert raw.attrs["encoding"] == encoding
-    assert list(raw.columns[:3]) == ["Số ĐDCN", "Họ và tên", "Ngày sinh"]
-    assert raw["Họ và tên"].tolist() == [
+    assert json.loads(raw.attrs["landed_file"]["headers_as_landed"])[:3] == [
+        "Số ĐDCN",
+        "Họ và tên",
+        "Ngày sinh",
+    ]
+    assert raw["full_name"].tolist() == [
         "Nguyễn Văn Ấn",
         "Triệu Thị Bích Ngọc",
         "Lường Văn Đức",
     ]
-    assert raw["Số ĐDCN"].iloc[0] == "004090001234"
-    for value in raw["Họ và tên"]:
+    assert raw["citizen_id"].iloc[0] == "004090001234"
+    for value in raw["full_name"]:
         assert unicodedata.is_normalized("NFC", value)
 
 
 def test_nfd_text_ends_as_nfc(tmp_path):
     (tmp_path / "persons.csv").write_bytes(unicodedata.normalize("NFD", TEXT).encode("utf-8"))
     raw = load_raw(find_landing_file(tmp_path, "persons"))
-    assert raw["Họ và tên"].iloc[0] == "Nguyễn Văn Ấn"
-    assert "Số ĐDCN" in raw.columns
+    assert raw["full_name"].iloc[0] == "Nguyễn Văn Ấn"
+    assert "Số ĐDCN" in json.loads(raw.attrs["landed_file"]["headers_as_landed"])
 
 
 def test_semicolon_delimited_file_is_read(tmp_path):
     (tmp_path / "persons.csv").write_text(TEXT.replace(",", ";"), encoding="utf-8")
     raw = load_raw(find_landing_file(tmp_path, "persons"))
-    assert len(raw) == 3 and raw["Dân tộc"].tolist() == ["Tày", "H'Mông", "Nùng"]
+    assert len(raw) == 3 and raw["ethnicity"].tolist() == ["Tày", "H'Mông", "Nùng"]
 
 
 def test_spelling_separates_a_right_guess_from_a_wrong_one():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
 from assets.raw.landing import LandingFileError, find_landing_file, load_raw
-from assets.staging.headers import to_canonical
+from assets.raw.headers import to_canonical
 from assets.staging.normalise import parse_dates, parse_int, split_hamlet_name
 from assets.staging.tables import stage_persons
 
@@ -26,7 +28,8 @@ def _landing(tmp_path, text=PERSONS_CSV, name="persons.csv"):
 def test_raw_keeps_text_and_lineage_and_is_deterministic(tmp_path):
     landing_file = _landing(tmp_path)
     raw = load_raw(landing_file)
-    assert raw["Số ĐDCN"].tolist()[0] == "004090001234"
+    assert raw["citizen_id"].tolist()[0] == "004090001234"
+    assert json.loads(raw.attrs["landed_file"]["headers_as_landed"])[0] == "Số ĐDCN"
     assert raw["source_row_number"].tolist() == [1, 2, 3]
     assert set(raw["source_file"]) == {"persons.csv"}
     assert raw["load_id"].iloc[0] == landing_file.sha256[:16]
@@ -57,9 +60,8 @@ def test_staging_persons_normalises_values(tmp_path):
 
 def test_missing_required_header_names_file_and_vietnamese_label(tmp_path):
     text = PERSONS_CSV.replace("Số ĐDCN,", "Mystery,")
-    raw = load_raw(_landing(tmp_path, text))
     with pytest.raises(LandingFileError, match=r"persons\.csv: missing required columns 'Số ĐDCN'"):
-        stage_persons(raw)
+        load_raw(_landing(tmp_path, text))
 
 
 def test_headers_match_without_diacritics_and_abbreviations():
@@ -184,6 +186,8 @@ def test_hamlet_mismatches_are_rejected_with_file_row_and_reason():
 def test_extra_columns_are_reported_not_fatal(tmp_path):
     lines = PERSONS_CSV.splitlines()
     text = "\n".join([lines[0] + ",Ghi chú"] + [line + ",xx" for line in lines[1:]]) + "\n"
-    staged = stage_persons(load_raw(_landing(tmp_path, text)))
-    assert len(staged.table) == 3
-    assert staged.notes == {"unrecognised_headers": "Ghi chú"}
+    raw = load_raw(_landing(tmp_path, text))
+    assert json.loads(raw.attrs["landed_file"]["unrecognised_headers"]) == ["Ghi chú"]
+    assert [json.loads(v) for v in raw["extra_values"]] == [{"Ghi chú": "xx"}] * 3
+    assert "Ghi chú" not in raw.columns
+    assert len(stage_persons(raw).table) == 3

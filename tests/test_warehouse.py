@@ -81,7 +81,7 @@ def test_contract_table_round_trip_keeps_text_codes_and_native_geometry(warehous
 
 
 def test_primary_key_from_contract_is_enforced(warehouse):
-    assert "PRIMARY KEY (commune_code)" in create_table_sql(
+    assert 'PRIMARY KEY ("commune_code")' in create_table_sql(
         TABLES["staging.communes"], DUCKDB_TYPES
     )
     twice = pd.concat([_communes(), _communes()], ignore_index=True)
@@ -97,16 +97,42 @@ def test_failed_transaction_leaves_previous_rows(warehouse):
     assert len(warehouse.read_table("staging.communes")) == 2
 
 
-def test_replace_where_only_touches_matching_rows(warehouse):
-    frame = pd.DataFrame({"province_code": ["04", "33"], "n": [1, 2]})
-    warehouse.write_table("raw.example", frame)
-    warehouse.write_table(
-        "raw.example",
-        pd.DataFrame({"province_code": ["04"], "n": [10]}),
-        replace_where={"province_code": "04"},
+def _rejected(table_name: str, n: int) -> pd.DataFrame:
+    return TABLES["staging.rejected_rows"].enforce(
+        pd.DataFrame(
+            {
+                "table_name": [table_name] * n,
+                "source_file": ["f.csv"] * n,
+                "source_row_number": range(1, n + 1),
+                "field_name": ["*"] * n,
+                "reason": ["r"] * n,
+            }
+        )
+        .astype({"table_name": "string", "source_file": "string"})
+        .astype({"field_name": "string", "reason": "string"})
     )
-    back = warehouse.read_table("raw.example").sort_values("province_code")
-    assert back["n"].tolist() == [10, 2]
+
+
+def test_replace_where_only_touches_matching_rows(warehouse):
+    warehouse.write_table(
+        "staging.rejected_rows", pd.concat([_rejected("a", 1), _rejected("b", 2)])
+    )
+    warehouse.write_table(
+        "staging.rejected_rows", _rejected("a", 3), replace_where={"table_name": "a"}
+    )
+    back = warehouse.read_table("staging.rejected_rows")
+    assert back["table_name"].value_counts().to_dict() == {"a": 3, "b": 2}
+
+
+def _raw_households(n: int, **values: str) -> pd.DataFrame:
+    contract = TABLES["raw.households"]
+    frame = pd.DataFrame({c: pd.array([pd.NA] * n, dtype="string") for c in contract.columns})
+    frame["household_id"] = [str(i) for i in range(1, n + 1)]
+    frame["source_file"] = "households.csv"
+    frame["source_row_number"] = range(1, n + 1)
+    for column, value in values.items():
+        frame[column] = value
+    return contract.enforce(frame)
 
 
 def test_types_and_missing_values_survive_the_round_trip(warehouse):
@@ -153,7 +179,7 @@ def test_provinces_share_a_table_and_replace_only_their_own_rows(warehouse):
     """Province partitions: a contract table without province_code gets it from storage,
     a raw table gets landing_province, and re-writing one province leaves the other."""
     sample = warehouse.for_province("04")
-    raw = pd.DataFrame({"Mã hộ": ["1", "2"], "province_code": ["99", "99"]})
+    raw = _raw_households(3, extra_values='{"province_code": "99"}')
     for code, n in (("04", 2), ("33", 3)):
         scoped = warehouse.for_province(code)
         scoped.write_table("raw.households", raw.head(n))
@@ -162,17 +188,17 @@ def test_provinces_share_a_table_and_replace_only_their_own_rows(warehouse):
         scoped.write_table("staging.communes", communes.astype({"province_code": "string"}))
     assert sample.province_code == "04"
     assert len(warehouse.for_province("04").read_table("raw.households")) == 2
-    assert len(warehouse.for_province("33").read_table("raw.households")) == 2
-    # the file's own province_code column is untouched; the partition is lineage
+    assert len(warehouse.for_province("33").read_table("raw.households")) == 3
+    # the raw table's columns are its contract's; the partition is lineage
     back = warehouse.for_province("33").read_table("raw.households")
-    assert list(back.columns) == ["Mã hộ", "province_code"]
-    assert set(back["province_code"]) == {"99"}
+    assert list(back.columns) == list(TABLES["raw.households"].columns)
+    assert set(back["extra_values"]) == {'{"province_code": "99"}'}
     everything = warehouse.read_table("raw.households")
-    assert everything["landing_province"].value_counts().to_dict() == {"04": 2, "33": 2}
+    assert everything["landing_province"].value_counts().to_dict() == {"04": 2, "33": 3}
 
     warehouse.for_province("04").write_table("raw.households", raw.head(1))
     counts = warehouse.read_table("raw.households")["landing_province"].value_counts()
-    assert counts.to_dict() == {"33": 2, "04": 1}
+    assert counts.to_dict() == {"33": 3, "04": 1}
     assert set(warehouse.read_table("staging.communes")["province_code"]) == {"04", "33"}
     assert len(warehouse.for_province("33").read_table("staging.communes")) == 2
 
@@ -181,21 +207,38 @@ def test_provinces_share_a_table_and_replace_only_their_own_rows(warehouse):
         warehouse.for_province("33").write_table("staging.communes", wrong)
 
 
-def test_provinces_with_different_file_headers_and_a_grown_contract(warehouse):
-    """Provinces' raw files name columns differently; each province reads back its own
-    columns only. A contract that gained a field extends the table in place."""
-    warehouse.for_province("04").write_table(
-        "raw.persons", pd.DataFrame({"Ngày sinh": ["1/2/1990"]})
-    )
-    warehouse.for_province("33").write_table(
-        "raw.persons", pd.DataFrame({"Ngay sinh": ["2/3/1991"], "Ghi chú": [""]})
-    )
-    assert list(warehouse.for_province("04").read_table("raw.persons").columns) == ["Ngày sinh"]
-    assert list(warehouse.for_province("33").read_table("raw.persons").columns) == [
-        "Ngay sinh",
-        "Ghi chú",  # an empty-text column of the file is still the file's
-    ]
-    # A stored staging table from before a field was added to its contract.
+HOSTILE_NAMES = [
+    'x" VARCHAR); DROP SCHEMA marts CASCADE; --',
+    "a\"; COPY staging.persons TO '/tmp/leak.csv'; --",
+    "name /* comment */",
+    "SELECT",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_no_table_or_column_comes_from_a_frame(warehouse, name):
+    """Every table's DDL is its contract's: a table without one, or a frame with a
+    column the contract lacks, is refused before any SQL; a name outside the contracts
+    is never quoted into SQL."""
+    from assets.warehouse.base import check_identifier, quote_identifier
+
+    warehouse.for_province("04").write_table("raw.households", _raw_households(2))
+    with pytest.raises(WarehouseError, match="no contract"):
+        warehouse.write_table(f"raw.{name}", pd.DataFrame({"a": ["1"]}))
+    with pytest.raises(SchemaError, match="unexpected columns"):
+        warehouse.for_province("04").write_table(
+            "raw.households", _raw_households(1).assign(**{name: "x"})
+        )
+    with pytest.raises(WarehouseError, match="not a name the contracts declare"):
+        check_identifier(name)
+    with pytest.raises(WarehouseError):
+        quote_identifier(name)
+    back = warehouse.for_province("04").read_table("raw.households")
+    assert list(back.columns) == list(TABLES["raw.households"].columns) and len(back) == 2
+
+
+def test_a_grown_contract_extends_the_table_in_place(warehouse):
+    """A contract that gained a field extends the stored table in place."""
     communes = _communes().astype({"province_code": "string"})
     warehouse.for_province("04").write_table("staging.communes", communes)
     with warehouse.transaction() as session:

@@ -38,7 +38,7 @@ from assets.progress.records import (
 )
 from assets.progress.status import local_day
 from assets.raw.landing import read_landing_file
-from assets.staging.headers import to_canonical
+from assets.raw.headers import to_canonical
 from assets.staging.normalise import parse_dates
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES

@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
-from assets.raw.landing import LANDING_ROLES, Landing, load_raw
+from assets.raw.landing import LANDED_FILES, LANDING_ROLES, Landing, landed_file_row, load_raw
+from assets.warehouse import Warehouse
 
 LANDING_SPECS = [
     dg.AssetSpec(
@@ -30,18 +31,37 @@ def _raw_asset(role: str) -> dg.AssetsDefinition:
         description=f"{role.replace('_', ' ').capitalize()} as landed, every value text, "
         "plus lineage (source file, sha256, row, load id)",
     )
-    def raw_asset(context: dg.AssetExecutionContext, landing: dg.ResourceParam[Landing]):
-        """Rows are stored with ``landing_province``, the folder's province (lineage)."""
+    def raw_asset(
+        context: dg.AssetExecutionContext,
+        landing: dg.ResourceParam[Landing],
+        warehouse: dg.ResourceParam[Warehouse],
+    ):
+        """Rows are stored with ``landing_province``, the folder's province (lineage);
+        the file's own record count goes to ``raw.landed_files`` for reconciliation."""
         landing_file = landing.for_province(context.partition_key).file(role)
         df: pd.DataFrame = load_raw(landing_file)
+        landed = landed_file_row(df)
+        warehouse.for_province(context.partition_key).write_table(
+            LANDED_FILES, landed, replace_where={"landing_role": role}
+        )
+        file = landed.iloc[0]
         context.add_output_metadata(
             {
                 "source_file": landing_file.path.name,
                 "source_sha256": landing_file.sha256,
                 "encoding": df.attrs.get("encoding", "unknown"),
                 "rows": len(df),
+                "data_lines": int(file["data_lines"]),
+                "continuation_lines": int(file["continuation_lines"]),
+                "unreadable_records": int(file["unreadable_records"]),
+                "unrecognised_headers": file["unrecognised_headers"],
             }
         )
+        if int(file["unreadable_records"]):
+            context.log.warning(
+                f"{landing_file.path.name}: {int(file['unreadable_records'])} records cannot "
+                "be read; staging rejects them with their row and reason"
+            )
         return df
 
     return raw_asset

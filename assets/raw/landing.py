@@ -10,19 +10,39 @@ identical rows.
 from __future__ import annotations
 
 import hashlib
-import io
+import json
+import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyogrio
 
 from assets.raw.encodings import detect_and_decode
-from expectations.schemas import FIELDS, header_key
+from assets.raw.headers import (
+    LandingFileError,
+    check_headers,
+    clean_header,
+    match_headers,
+)
+from assets.raw.records import TextFileError, read_records
+from assets.raw.safety import (
+    checked_archive,
+    checked_entry,
+    open_landing_file,
+    read_landing_bytes,
+)
+from expectations.schemas import FIELDS, GEODATA_ROLES, LANDED_COLUMNS, TABLES, header_key
 
 KNOWN_HEADERS = frozenset(key for f in FIELDS.values() for key in f.header_keys)
+# Every written form of a known header, lower-cased, to spot a header row among data.
+_HEADER_FORMS = (
+    frozenset(form.lower() for f in FIELDS.values() for form in (f.name, f.label_vi, *f.aliases))
+    | KNOWN_HEADERS
+)
 
 # Landing-file roles and the file stems that carry them (case-insensitive).
 LANDING_ROLES: dict[str, tuple[str, ...]] = {
@@ -36,10 +56,7 @@ TABULAR_SUFFIXES = (".csv", ".xlsx")
 GEO_SUFFIXES = (".geojson", ".gpkg", ".zip")
 LINEAGE_COLUMNS = ("source_file", "source_sha256", "source_row_number", "load_id")
 SOURCE_CRS = "source_crs"  # raw geodata: the CRS the file declares (empty when none)
-
-
-class LandingFileError(ValueError):
-    """A landing file is missing, ambiguous or unreadable; the message names it."""
+LANDED_FILES = "raw.landed_files"  # each file's headers and records counted from the file
 
 
 @dataclass(frozen=True)
@@ -55,7 +72,7 @@ class LandingFile:
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with os.fdopen(open_landing_file(path), "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -66,24 +83,29 @@ class Landing:
     """A landing folder, where a province's offices drop their files.
 
     The landing root holds one folder per province, named by its two-digit code
-    (``data/landing/04/`` for Cao Bằng); :meth:`for_province` gives that folder.
+    (``data/landing/04/`` for Cao Bằng); :meth:`for_province` gives that folder. Nothing
+    outside the root is opened (``assets.raw.safety``).
     """
 
     path: Path
+    root: Path | None = None  # the landing root a province folder lies in
 
     def for_province(self, province_code: str) -> Landing:
-        return Landing(self.path / province_code)
+        return Landing(self.path / province_code, root=self.root or self.path)
 
     def province_codes(self) -> list[str]:
-        """The province folders present under this root (two-digit names)."""
+        """The province folders present under this root (two-digit names); a link among
+        them is listed, to be refused by name when its province runs."""
         if not self.path.is_dir():
             return []
         return sorted(
-            p.name for p in self.path.iterdir() if p.is_dir() and re.fullmatch(r"\d{2}", p.name)
+            p.name
+            for p in self.path.iterdir()
+            if (p.is_dir() or p.is_symlink()) and re.fullmatch(r"\d{2}", p.name)
         )
 
     def file(self, role: str) -> LandingFile:
-        return find_landing_file(self.path, role)
+        return find_landing_file(self.path, role, root=self.root)
 
     def check(self) -> list[LandingFile]:
         """Every role's file, or one error listing all that are missing or ambiguous."""
@@ -99,17 +121,19 @@ class Landing:
         return found
 
 
-def find_landing_file(landing_dir: Path, role: str) -> LandingFile:
-    """The one file in ``landing_dir`` that carries ``role``."""
-    if not landing_dir.is_dir():
+def find_landing_file(landing_dir: Path, role: str, *, root: Path | None = None) -> LandingFile:
+    """The one file in ``landing_dir`` that carries ``role``; it and the folder must be
+    what they seem (no link, device or FIFO) and lie inside ``root``."""
+    root = root or landing_dir
+    if not landing_dir.exists() and not landing_dir.is_symlink():
         raise LandingFileError(f"landing folder {landing_dir} does not exist")
+    if landing_dir != root:
+        checked_entry(landing_dir, root, directory=True)
     stems = LANDING_ROLES[role]
     matches = sorted(
         p
         for p in landing_dir.iterdir()
-        if p.is_file()
-        and p.stem.lower() in stems
-        and p.suffix.lower() in TABULAR_SUFFIXES + GEO_SUFFIXES
+        if p.stem.lower() in stems and p.suffix.lower() in TABULAR_SUFFIXES + GEO_SUFFIXES
     )
     if not matches:
         raise LandingFileError(
@@ -120,7 +144,8 @@ def find_landing_file(landing_dir: Path, role: str) -> LandingFile:
         raise LandingFileError(
             f"{landing_dir}: several {role} files {[m.name for m in matches]}; keep one"
         )
-    return LandingFile(role=role, path=matches[0], sha256=file_sha256(matches[0]))
+    path = checked_entry(matches[0], root)
+    return LandingFile(role=role, path=path, sha256=file_sha256(path))
 
 
 def _header_share(line: str) -> float:
@@ -132,41 +157,175 @@ def _header_share(line: str) -> float:
     return sum(header_key(c) in KNOWN_HEADERS for c in cells) / len(cells)
 
 
-def read_csv_text(path: Path) -> tuple[pd.DataFrame, str]:
-    """A CSV in any of the encodings provinces use, with its delimiter sniffed."""
-    decoded = detect_and_decode(path.read_bytes(), header_score=_header_share)
-    first_line = decoded.text.split("\n", 1)[0]
-    delimiter = max(",;\t|", key=first_line.count)
-    frame = pd.read_csv(
-        io.StringIO(decoded.text),
-        dtype=str,
-        keep_default_na=False,
-        sep=delimiter,
-        skip_blank_lines=False,  # a blank line is a row: it is counted and rejected, not lost
-    ).astype("string")
-    frame.columns = [unicodedata.normalize("NFC", str(c)).strip() for c in frame.columns]
-    return frame, decoded.encoding
+@dataclass(frozen=True)
+class LandedTable:
+    """A landing file as read: its values (text, one column per header, by position),
+    each record's data row, and what could not be read, with the counts taken from the
+    file itself."""
+
+    headers: list[str]
+    values: pd.DataFrame
+    row_number: np.ndarray
+    problem: pd.Series
+    text: pd.Series
+    data_lines: int
+    continuation_lines: int
+    encoding: str
+    geometry: gpd.GeoSeries | None = None
+    source_crs: str | None = None
 
 
-def read_landing_file(path: Path) -> tuple[pd.DataFrame, str]:
-    """A landing file with every attribute as text (geometry kept), and its text encoding."""
+def _clean(
+    path: Path,
+    headers: list[object],
+    values: pd.DataFrame,
+    row_number: np.ndarray,
+    problem: pd.Series,
+    text: pd.Series,
+) -> tuple[list[str], pd.DataFrame]:
+    """Headers checked (no repeats; an empty one only over an empty column, dropped)
+    and a repeated header row among the data marked, a changed one refused."""
+    names = [clean_header(h) for h in headers]
+    check_headers(names, path.name)
+    values.columns = pd.Index(range(len(names)))
+    blank = [i for i, n in enumerate(names) if not n]
+    for i in blank:
+        if values[i].fillna("").str.strip().ne("").any():
+            raise LandingFileError(
+                f"{path.name}: column {i + 1} has no header but holds values; name it"
+            )
+    keep = [i for i, n in enumerate(names) if n]
+    values = values[keep]
+    values.columns = pd.Index([names[i] for i in keep])
+    _mark_header_rows(path, values, row_number, problem, text)
+    return [names[i] for i in keep], values
+
+
+def _mark_header_rows(
+    path: Path, values: pd.DataFrame, row_number: np.ndarray, problem: pd.Series, text: pd.Series
+) -> None:
+    """A data row that reads as a header: the same header again (two exports joined) is
+    a record to reject; another one means the columns change meaning part way."""
+    forms = _HEADER_FORMS | {h.lower() for h in values.columns}
+    hits = sum(
+        values[c].fillna("").str.strip().str.lower().isin(forms).to_numpy(dtype=int)
+        for c in values.columns
+    )
+    like = np.flatnonzero(np.asarray(hits) >= max(2, (len(values.columns) + 1) // 2))
+    header = [h.lower() for h in values.columns]
+    for i in like:
+        cells = [clean_header(v).lower() for v in values.iloc[i].fillna("")]
+        if cells != header:
+            raise LandingFileError(
+                f"{path.name}: data row {row_number[i]} is another header "
+                f"({', '.join(c for c in cells if c)}): the columns change meaning part way; "
+                "split the file in two"
+            )
+        problem.iloc[i] = "the header row repeats here"
+        text.iloc[i] = ",".join(values.iloc[i].fillna(""))
+        values.iloc[i] = pd.NA
+
+
+def read_landed(path: Path) -> LandedTable:
+    """Any landing file, read strictly: CSV record by record, a workbook's first
+    sheet, or geodata feature by feature."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return read_csv_text(path)
+            return _read_csv(path)
         if suffix == ".xlsx":
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False).astype("string")
-            return frame, "xlsx (unicode)"
-        source = f"zip://{path}" if suffix == ".zip" else path
-        gdf = gpd.read_file(source)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+            return _read_xlsx(path)
+        return _read_geodata(path)
+    except (TextFileError, OSError, ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, LandingFileError):
+            raise
         raise LandingFileError(f"{path.name}: cannot be read: {exc}") from exc
+
+
+def _read_csv(path: Path) -> LandedTable:
+    decoded = detect_and_decode(read_landing_bytes(path), header_score=_header_share)
+    records = read_records(decoded.text)
+    problem, text = records.problem.copy(), records.text.copy()
+    headers, values = _clean(
+        path, records.header, records.values, records.row_number, problem, text
+    )
+    return LandedTable(
+        headers,
+        values,
+        records.row_number,
+        problem,
+        text,
+        records.data_lines,
+        records.continuation_lines,
+        decoded.encoding,
+    )
+
+
+def _read_xlsx(path: Path) -> LandedTable:
+    with os.fdopen(open_landing_file(path), "rb") as handle:
+        sheet = pd.read_excel(handle, dtype=str, header=None, keep_default_na=False)
+    if sheet.empty:
+        raise LandingFileError(f"{path.name}: the first sheet is empty (no header row)")
+    headers = list(sheet.iloc[0].fillna(""))
+    values = sheet.iloc[1:].reset_index(drop=True).astype("string")
+    rows = np.arange(1, len(values) + 1, dtype="int64")
+    problem = pd.Series(pd.NA, index=values.index, dtype="string")
+    text = problem.copy()
+    headers, values = _clean(path, headers, values, rows, problem, text)
+    return LandedTable(headers, values, rows, problem, text, len(values), 0, "xlsx (unicode)")
+
+
+def _read_geodata(path: Path) -> LandedTable:
+    if path.suffix.lower() == ".zip":
+        checked_archive(path)
+        source: str | Path = f"zip://{path}"
+    else:
+        source = path
+    features = int(pyogrio.read_info(source)["features"])
+    gdf = gpd.read_file(source)
+    if features >= 0 and features != len(gdf):
+        raise LandingFileError(
+            f"{path.name}: the layer says {features} features but {len(gdf)} were read"
+        )
     attributes = [c for c in gdf.columns if c != gdf.geometry.name]
-    gdf[attributes] = gdf[attributes].astype("string")
-    gdf = gdf.rename_geometry("geometry") if gdf.geometry.name != "geometry" else gdf
-    # Coordinates stay as landed; staging reprojects from the declared CRS or detects one.
-    gdf[SOURCE_CRS] = pd.array([declared_crs(gdf)] * len(gdf), dtype="string")
-    return gdf, "geodata (unicode)"
+    values = pd.DataFrame(
+        {i: gdf[c].astype("string").to_numpy() for i, c in enumerate(attributes)},
+        index=range(len(gdf)),
+    )
+    rows = np.arange(1, len(gdf) + 1, dtype="int64")
+    problem = pd.Series(pd.NA, index=values.index, dtype="string")
+    text = problem.copy()
+    headers, values = _clean(path, attributes, values, rows, problem, text)
+    geometry = gpd.GeoSeries(gdf.geometry.to_numpy(), crs=gdf.crs)
+    return LandedTable(
+        headers,
+        values,
+        rows,
+        problem,
+        text,
+        len(gdf),
+        0,
+        "geodata (unicode)",
+        geometry=geometry,
+        source_crs=declared_crs(gdf),
+    )
+
+
+def read_landing_file(path: Path) -> tuple[pd.DataFrame, str]:
+    """A small landing file (a consultation list) under its headers as landed, every
+    value text; a record that cannot be read is an error naming its row."""
+    landed = read_landed(path)
+    unread = landed.problem.notna().to_numpy()
+    if unread.any():
+        rows = ", ".join(
+            f"row {r}: {p}"
+            for r, p in zip(landed.row_number[unread], landed.problem[unread], strict=True)
+        )
+        raise LandingFileError(f"{path.name}: records cannot be read ({rows})")
+    frame = landed.values.reset_index(drop=True)
+    if landed.geometry is not None:
+        frame = gpd.GeoDataFrame(frame, geometry=landed.geometry.values, crs=landed.geometry.crs)
+    return frame, landed.encoding
 
 
 def declared_crs(gdf: gpd.GeoDataFrame) -> str | None:
@@ -177,17 +336,88 @@ def declared_crs(gdf: gpd.GeoDataFrame) -> str | None:
     return ":".join(authority) if authority else gdf.crs.to_wkt()
 
 
+def _extra_values(values: pd.DataFrame, unrecognised: list[str]) -> pd.Series:
+    """Columns no contract names, one JSON object per record (missing when none)."""
+    if not unrecognised:
+        return pd.Series(pd.NA, index=values.index, dtype="string")
+    extra = values[unrecognised].fillna("")
+    lines = extra.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    return pd.Series(lines, index=values.index, dtype="string")
+
+
 def load_raw(landing_file: LandingFile) -> pd.DataFrame:
-    """The file's rows as they came, plus lineage columns; ``df.attrs["encoding"]`` says
-    which text encoding was detected."""
-    df, encoding = read_landing_file(landing_file.path)
-    df = df.reset_index(drop=True)
-    clash = [c for c in LINEAGE_COLUMNS if c in df.columns]
-    if clash:
-        raise LandingFileError(f"{landing_file.path.name}: reserved column names {clash}")
-    df["source_file"] = pd.array([landing_file.path.name] * len(df), dtype="string")
-    df["source_sha256"] = pd.array([landing_file.sha256] * len(df), dtype="string")
-    df["source_row_number"] = pd.array(range(1, len(df) + 1), dtype="Int64")
-    df["load_id"] = pd.array([landing_file.load_id] * len(df), dtype="string")
-    df.attrs["encoding"] = encoding
+    """The file's records fitted to the raw contract of its role: recognised headers
+    fill the contract's columns (text as landed), other columns are kept as data in
+    ``extra_values``, unreadable records keep their line and reason, and lineage names
+    file, hash and data row.
+
+    ``df.attrs["landed_file"]`` holds the file's ``raw.landed_files`` row (headers,
+    encoding and the records counted from the file itself; :func:`landed_file_row`);
+    ``df.attrs["encoding"]`` its encoding.
+    """
+    role, path = landing_file.role, landing_file.path
+    contract = TABLES[f"raw.{role}"]
+    landed = read_landed(path)
+    wanted, required = LANDED_COLUMNS[role]
+    if role in GEODATA_ROLES and landed.geometry is None:
+        raise LandingFileError(f"{path.name}: the {role} file must be geodata (with geometry)")
+    match = match_headers(
+        landed.headers,
+        source_file=path.name,
+        wanted=wanted,
+        required=required,
+        has_geometry=landed.geometry is not None,
+    )
+    n = len(landed.values)
+    by_column = {column: header for header, column in match.columns.items()}
+    frame = pd.DataFrame(index=range(n))
+    for column in wanted:
+        header = by_column.get(column)
+        frame[column] = (
+            landed.values[header].to_numpy()
+            if header is not None
+            else pd.array([pd.NA] * n, dtype="string")
+        )
+    frame["extra_values"] = _extra_values(landed.values, match.unrecognised).to_numpy()
+    frame["read_problem"] = landed.problem.to_numpy()
+    frame["unread_text"] = landed.text.to_numpy()
+    frame["source_file"] = path.name
+    frame["source_sha256"] = landing_file.sha256
+    frame["source_row_number"] = landed.row_number
+    frame["load_id"] = landing_file.load_id
+    if role in GEODATA_ROLES:
+        frame["source_crs"] = landed.source_crs
+        frame = gpd.GeoDataFrame(frame, geometry=landed.geometry.values, crs=landed.geometry.crs)
+    df = contract.enforce(frame)
+    if role in GEODATA_ROLES:
+        df = gpd.GeoDataFrame(df, geometry="geometry", crs=landed.geometry.crs)
+    df.attrs["encoding"] = landed.encoding
+    df.attrs["landed_file"] = {
+        "landing_role": role,
+        "source_file": path.name,
+        "source_sha256": landing_file.sha256,
+        "load_id": landing_file.load_id,
+        "text_encoding": landed.encoding,
+        "headers_as_landed": json.dumps(landed.headers, ensure_ascii=False),
+        "header_mapping": json.dumps(match.columns, ensure_ascii=False),
+        "unrecognised_headers": json.dumps(match.unrecognised, ensure_ascii=False),
+        "data_lines": landed.data_lines,
+        "continuation_lines": landed.continuation_lines,
+        "records": n,
+        "unreadable_records": int(landed.problem.notna().sum()),
+    }
     return df
+
+
+def landed_file_row(raw: pd.DataFrame) -> pd.DataFrame:
+    """The ``raw.landed_files`` row :func:`load_raw` left in ``raw.attrs``."""
+    return (
+        TABLES[LANDED_FILES]
+        .enforce(pd.DataFrame([raw.attrs["landed_file"]]))
+        .astype(
+            {
+                c: "Int64"
+                for c in ("data_lines", "continuation_lines", "records", "unreadable_records")
+            }
+        )
+    )

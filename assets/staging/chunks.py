@@ -21,22 +21,6 @@ CHUNK_ROWS = 250_000
 REJECTED_ROWS = "staging.rejected_rows"
 
 
-def landed_columns(warehouse: Warehouse, con: Session, raw_table: str) -> list[str]:
-    """The raw table's columns this province's file has (other provinces' files may
-    have more, and those are empty in this province's rows)."""
-    columns = con.column_names(raw_table)
-    partition = warehouse.partition(raw_table)
-    columns = [c for c in columns if partition is None or c != partition[0]]
-    rows, params = warehouse.rows_filter(raw_table)
-    counts = con.query_df(
-        "SELECT "
-        + ", ".join(f'count("{c}") AS c{i}' for i, c in enumerate(columns))
-        + f" FROM {raw_table} WHERE {rows}",
-        params,
-    ).iloc[0]
-    return [c for i, c in enumerate(columns) if counts[f"c{i}"] > 0]
-
-
 def raw_chunks(
     warehouse: Warehouse, con: Session, raw_table: str, rows: int = CHUNK_ROWS
 ) -> Iterator[pd.DataFrame]:
@@ -50,13 +34,11 @@ def raw_chunks(
     if files.empty:
         yield warehouse.read_table(raw_table, con=con, where="FALSE")
         return
-    columns = landed_columns(warehouse, con, raw_table)
     for source_file, first, last in files.itertuples(index=False):
         for start in range(int(first), int(last) + 1, rows):
             chunk = warehouse.read_table(
                 raw_table,
                 con=con,
-                columns=columns,
                 where="source_file = ? AND source_row_number BETWEEN ? AND ?",
                 params=[source_file, start, start + rows - 1],
             )

@@ -161,7 +161,8 @@ def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
         name="rows_reconcile",
         blocking=True,
         pool=WAREHOUSE_POOL,
-        description="Every landed row is staged or rejected with a reason (nothing lost)",
+        description="Every record of the file (counted from its lines) is landed, and every "
+        "landed row is staged or rejected with a reason (nothing lost)",
     )
     def rows_reconcile(
         context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]
@@ -173,6 +174,7 @@ def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
             passed=bool(counts["balanced"].all()),
             metadata={
                 f"{row.source_file}": {
+                    "in_file": int(row.in_file),
                     "landed": int(row.landed),
                     "staged": int(row.staged),
                     "rejected": int(row.rejected),

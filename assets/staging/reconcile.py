@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pandas as pd
 
+from assets.raw.landing import LANDED_FILES
 from assets.warehouse import Warehouse
 
 
 def reconcile_counts(
     warehouse: Warehouse, table: str, raw_tables: tuple[str, ...], rejected_table: str
 ) -> pd.DataFrame:
-    """Per landed file: rows landed, staged and rejected, and whether they balance.
+    """Per landed file: records in the file, rows landed, staged and rejected, and
+    whether they balance.
+
+    ``in_file`` is what the file itself holds, counted by the raw reader from its lines
+    (or sheet rows, or features) apart from any parser's view: its data lines less the
+    lines that continue a quoted cell. A reader that swallowed lines, or a raw table
+    missing rows, leaves it unequal to ``landed``.
 
     A staged table with lineage counts its rows per source file; one without (hamlets,
     which pairs a registry row with a boundary feature) counts each staged row once
@@ -27,6 +34,7 @@ def reconcile_counts(
         frames = []
         staged_rows, staged_params = warehouse.rows_filter(table)
         rejected_rows, rejected_params = warehouse.rows_filter(rejected_table)
+        files_rows, files_params = warehouse.rows_filter(LANDED_FILES)
         for raw in raw_tables:
             landed_rows, landed_params = warehouse.rows_filter(raw)
             landed = con.query_df(
@@ -34,6 +42,12 @@ def reconcile_counts(
                 "GROUP BY source_file",
                 landed_params,
             )
+            in_file = con.query_df(
+                "SELECT source_file, data_lines - continuation_lines AS in_file "
+                f"FROM {LANDED_FILES} WHERE landing_role = ? AND {files_rows}",
+                [raw.removeprefix("raw."), *files_params],
+            )
+            landed = in_file.merge(landed, on="source_file", how="outer")
             if has_lineage:
                 staged = con.query_df(
                     f"SELECT source_file, count(*) AS staged FROM {table} WHERE {staged_rows} "
@@ -56,7 +70,9 @@ def reconcile_counts(
                 )
             )
     counts = pd.concat(frames, ignore_index=True)
-    for column in ("landed", "staged", "rejected"):
+    for column in ("in_file", "landed", "staged", "rejected"):
         counts[column] = pd.to_numeric(counts[column]).fillna(0).astype("int64")
-    counts["balanced"] = counts["landed"] == counts["staged"] + counts["rejected"]
+    counts["balanced"] = (counts["in_file"] == counts["landed"]) & (
+        counts["landed"] == counts["staged"] + counts["rejected"]
+    )
     return counts

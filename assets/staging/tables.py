@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import pandas as pd
 
-from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS, LandingFileError
-from assets.staging.headers import to_canonical
+from assets.raw.headers import LandingFileError, to_canonical
+from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
 from assets.staging.normalise import (
     HAMLET_KINDS,
     SEXES,
@@ -122,16 +122,32 @@ def _split_duplicates(
     return frame[~missing & ~repeated], rejects
 
 
+def _reject_unreadable(df: pd.DataFrame, table_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Records the raw layer could not read cleanly (a quote left open, wrong number of
+    fields…), rejected with the reason and row; their values were never guessed."""
+    if "read_problem" not in df.columns:
+        return df, rejected_rows(table_name, df.iloc[:0], field_name="*", reason="")
+    unread = df["read_problem"].notna().to_numpy()
+    rejects = rejected_rows(
+        table_name,
+        df[unread],
+        field_name="*",
+        reason="the record cannot be read: " + df.loc[unread, "read_problem"].astype("string"),
+    )
+    return df.loc[~unread].drop(columns="read_problem"), rejects
+
+
 def _reject_empty_rows(
     df: pd.DataFrame, table_name: str, landed: tuple[str, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    df, unread = _reject_unreadable(df, table_name)
     present = [c for c in landed if c in df.columns]
     blank = [df[c].isna() | df[c].astype("string").str.strip().eq("") for c in present]
     empty = pd.concat(blank, axis=1).all(axis=1).fillna(True).to_numpy(dtype=bool)
     rejects = rejected_rows(
         table_name, df[empty], field_name="*", reason="the row is empty (no value in any column)"
     )
-    return df[~empty], rejects
+    return df[~empty], pd.concat([unread, rejects], ignore_index=True)
 
 
 def _source_file(raw: pd.DataFrame, fallback: str) -> str:
@@ -165,12 +181,13 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     contract = TABLES["staging.communes"]
     source = _source_file(raw, "communes")
     df = to_canonical(
-        raw.drop(columns=["full_name"], errors="ignore"),
+        raw,
         source_file=source,
         wanted=("commune_code", "commune_name", "unit_kind", "province_code"),
         required=("commune_code", "commune_name", "province_code", "geometry"),
     )
-    gdf = gpd.GeoDataFrame(df, geometry=raw.geometry.values, crs=raw.crs).reset_index(drop=True)
+    df, unread = _reject_unreadable(df, contract.qualified_name)
+    gdf = gpd.GeoDataFrame(df, geometry="geometry", crs=raw.crs).reset_index(drop=True)
     gdf["commune_code"] = clean_text(gdf["commune_code"]).str.zfill(5)
     gdf, no_geometry = _reject_missing_geometry(gdf, contract.qualified_name, source)
     gdf, crs_how = _reproject(gdf, source)
@@ -184,7 +201,7 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     gdf["area_km2"] = area_km2(gdf).round(4)
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
-        pd.concat([no_geometry, repeats], ignore_index=True),
+        pd.concat([unread, no_geometry, repeats], ignore_index=True),
         {"crs": crs_how},
     )
 
@@ -209,8 +226,9 @@ def stage_hamlets(
         wanted=("hamlet_code", "commune_code"),
         required=("hamlet_code", "geometry"),
     )
+    boundaries, unread_boundaries = _reject_unreadable(boundaries, contract.qualified_name)
     boundaries = gpd.GeoDataFrame(
-        boundaries, geometry=raw_boundaries.geometry.values, crs=raw_boundaries.crs
+        boundaries, geometry="geometry", crs=raw_boundaries.crs
     ).reset_index(drop=True)
     boundaries["hamlet_code"] = clean_text(boundaries["hamlet_code"])
     name = contract.qualified_name
@@ -230,6 +248,7 @@ def stage_hamlets(
         ),
         required=("commune_code", "hamlet_code", "hamlet_name", "hamlet_kind"),
     )
+    registry, unread = _reject_unreadable(registry, name)
     registry["hamlet_code"] = clean_text(registry["hamlet_code"])
     registry["commune_code"] = clean_text(registry["commune_code"]).str.zfill(5)
     boundaries, boundary_repeats = _split_duplicates(
@@ -285,7 +304,17 @@ def stage_hamlets(
     gdf = gdf.sort_values("hamlet_code", ignore_index=True)
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
-        pd.concat([no_geometry, boundary_repeats, registry_repeats, unmatched], ignore_index=True),
+        pd.concat(
+            [
+                unread_boundaries,
+                unread,
+                no_geometry,
+                boundary_repeats,
+                registry_repeats,
+                unmatched,
+            ],
+            ignore_index=True,
+        ),
         {"crs": crs_how},
         adjustments,
     )

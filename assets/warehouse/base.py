@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from typing import Protocol
 import geopandas as gpd
 import pandas as pd
 
-from expectations.schemas import TABLES, Table
+from expectations.schemas import FIELDS, LAYERS, TABLES, Table
 
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
 
@@ -38,22 +39,69 @@ def contract_of(qualified_name: str) -> Table | None:
     return TABLES.get(qualified_name) or TABLES.get(qualified_name.removesuffix("_current"))
 
 
+# Names SQL text may hold: the contracts' columns and tables, the layers, and the
+# columns the storage adds. Nothing read from a file or a frame's headers is ever one.
+PARTITION_COLUMNS = ("landing_province", "province_code")
+_TABLE_NAMES = frozenset(t.name for t in TABLES.values())
+_IDENTIFIERS = (
+    frozenset(FIELDS)
+    | frozenset(LAYERS)
+    | frozenset(PARTITION_COLUMNS)
+    | _TABLE_NAMES
+    | frozenset(f"{name}_current" for name in _TABLE_NAMES)
+)
+
+
+def check_identifier(name: str) -> str:
+    """``name`` if a contract declares it (a column, a layer, a storage column), else
+    WarehouseError: identifiers in SQL text come from the contracts, never from data."""
+    if name not in _IDENTIFIERS:
+        raise WarehouseError(f"{name!r} is not a name the contracts declare")
+    return name
+
+
+def quote_identifier(name: str) -> str:
+    """A checked identifier in double quotes, a quote inside doubled: the identifier
+    quoting of SQL that DuckDB documents (PostgreSQL's sessions use psycopg's
+    ``quote_ident`` instead)."""
+    return '"' + check_identifier(name).replace('"', '""') + '"'
+
+
+def qualified_identifier(qualified_name: str, quote=quote_identifier) -> str:
+    """``layer.table`` of a contract (or a mart's ``_current`` view), quoted."""
+    if contract_of(qualified_name) is None:
+        raise WarehouseError(f"no contract for table {qualified_name!r}")
+    layer, name = qualified_name.split(".", 1)
+    return f"{quote(layer)}.{quote(name)}"
+
+
+def contract_for_storage(qualified_name: str) -> Table:
+    """The contract a stored table is created from; a table without one is refused,
+    so every DDL comes from ``expectations.schemas`` and no frame adds a column."""
+    contract = TABLES.get(qualified_name)
+    if contract is None:
+        raise WarehouseError(
+            f"no contract for table {qualified_name!r}: describe it in expectations/schemas.py"
+        )
+    return contract
+
+
 def fit_for_storage(
     qualified_name: str, df: pd.DataFrame, partition: Partition | None
-) -> tuple[pd.DataFrame, Table | None, str | None]:
+) -> tuple[pd.DataFrame, Table, str | None]:
     """``df`` checked against its contract, with the partition column set.
 
-    Returns the frame, the contract (if any) and the partition column when the storage
-    adds it (the contract does not declare it). A contract column that already says
-    which province a row is in must agree with the partition.
+    Returns the frame, the contract and the partition column when the storage adds it
+    (the contract does not declare it). A contract column that already says which
+    province a row is in must agree with the partition.
     """
-    contract = TABLES.get(qualified_name)
+    contract = contract_for_storage(qualified_name)
     if partition is None:
-        return (contract.enforce(df) if contract is not None else df), contract, None
+        return contract.enforce(df), contract, None
     column, key = partition
-    added = None if contract is not None and column in contract.columns else column
+    added = None if column in contract.columns else column
     body = df.drop(columns=[added]) if added and added in df.columns else df
-    body = contract.enforce(body) if contract is not None else body.copy()
+    body = contract.enforce(body)
     if added:
         body.insert(0, column, pd.Series(key, index=body.index, dtype="string"))
         return body, contract, added
@@ -69,24 +117,23 @@ def fit_for_storage(
 
 
 def columns_to_add(
-    qualified_name: str, contract: Table | None, existing: list[str], df: pd.DataFrame
+    qualified_name: str, contract: Table, existing: list[str], df: pd.DataFrame
 ) -> list[tuple[str, str]]:
-    """Columns (name, logical type) a stored table lacks for ``df``, to add in place.
+    """Contract columns (name, logical type) a stored table lacks, to add in place.
 
-    Provinces share tables, so a table is extended rather than replaced: a raw file with
-    a column the other provinces' files lack, or a contract that gained a field since
-    the table was created (older publications then show it empty). A contract table
-    holding columns its contract no longer has is an error to migrate by hand.
+    Provinces share tables, so a table is extended rather than replaced when its
+    contract gained a field since it was created (older rows then show it empty). A
+    table holding columns its contract no longer has is an error to migrate by hand.
+    Only contract fields are ever added: a file's headers never become columns.
     """
-    if contract is not None:
-        dropped = [c for c in existing if c not in df.columns]
-        if dropped:
-            raise WarehouseError(
-                f"{qualified_name} holds columns {dropped} that its contract no longer has; "
-                "migrate the table (or drop it to rebuild from the landing files)"
-            )
-    types = {f.name: f.type for f in contract.fields} if contract is not None else {}
-    return [(c, types.get(c) or logical_type(df[c])) for c in df.columns if c not in existing]
+    dropped = [c for c in existing if c not in df.columns]
+    if dropped:
+        raise WarehouseError(
+            f"{qualified_name} holds columns {dropped} that its contract no longer has; "
+            "migrate the table (or drop it to rebuild from the landing files)"
+        )
+    types = {f.name: f.type for f in contract.fields} | dict.fromkeys(PARTITION_COLUMNS, "string")
+    return [(check_identifier(c), types[c]) for c in df.columns if c not in existing]
 
 
 # A SQL condition (``?`` placeholders) and its parameters, narrowing a read.
@@ -117,7 +164,7 @@ def read_condition(
                 f"table {qualified_name} in {location} predates province partitions; "
                 "materialise it again"
             )
-        conditions.append(f'"{partition[0]}" = ?')
+        conditions.append(f"{quote_identifier(partition[0])} = ?")
         params.append(partition[1])
     if where is not None:
         conditions.append(f"({where[0]})")
@@ -135,16 +182,14 @@ def from_storage(
     the storage's partition column is dropped for one province's rows and kept first
     when several provinces are read at once."""
     contract = contract_of(qualified_name)
-    if contract is not None and columns is not None:
+    if contract is None:
+        raise WarehouseError(f"no contract for table {qualified_name!r}")
+    if columns is not None:
         contract = contract.subset(columns)
     column = partition_column(qualified_name)
-    added = column in df.columns and (contract is None or column not in contract.columns)
+    added = column in df.columns and column not in contract.columns
     provinces = df.pop(column) if added else None
-    if contract is not None:
-        df = contract.enforce(df)
-    elif partition is not None and columns is None and len(df):
-        # Columns only other provinces' files have are empty here: not this file's.
-        df = df.loc[:, df.notna().any().to_numpy()]
+    df = contract.enforce(df)
     if provinces is not None and partition is None:
         df.insert(0, column, provinces.to_numpy())
     return df
@@ -213,20 +258,25 @@ def redacted(url: str) -> str:
 
 
 def create_table_sql(
-    contract: Table, types: dict[str, str], partition_column: str | None = None
+    contract: Table,
+    types: dict[str, str],
+    partition_column: str | None = None,
+    quote=quote_identifier,
 ) -> str:
-    """DDL for a contract's table in a backend's types, primary key included.
+    """DDL for a contract's table in a backend's types, primary key included: the only
+    DDL there is, so a table's columns are its contract's.
 
     A partition column the storage adds comes first and leads the primary key.
     """
-    columns = [f'"{f.name}" {types[f.type]}' for f in contract.fields]
+    columns = [f"{quote(f.name)} {types[f.type]}" for f in contract.fields]
     key = list(contract.primary_key)
     if partition_column is not None:
-        columns.insert(0, f'"{partition_column}" {types["string"]}')
+        columns.insert(0, f"{quote(partition_column)} {types['string']}")
         key = [partition_column, *key] if key else []
     if key:
-        columns.append(f"PRIMARY KEY ({', '.join(key)})")
-    return f"CREATE TABLE {contract.qualified_name} (\n  " + ",\n  ".join(columns) + "\n)"
+        columns.append(f"PRIMARY KEY ({', '.join(quote(k) for k in key)})")
+    table = qualified_identifier(contract.qualified_name, quote)
+    return f"CREATE TABLE {table} (\n  " + ",\n  ".join(columns) + "\n)"
 
 
 def logical_type(values: pd.Series) -> str:
@@ -270,8 +320,10 @@ class Warehouse:
         partition = self.partition(qualified_name)
         if partition is None:
             return "TRUE", []
+        if alias and not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):
+            raise WarehouseError(f"{alias!r} is not a table alias")
         prefix = f"{alias}." if alias else ""
-        return f'{prefix}"{partition[0]}" = ?', [partition[1]]
+        return f"{prefix}{quote_identifier(partition[0])} = ?", [partition[1]]
 
     @property
     def kind(self) -> str:

@@ -22,7 +22,8 @@ from assets.warehouse.base import (
     create_table_sql,
     fit_for_storage,
     from_storage,
-    logical_type,
+    qualified_identifier,
+    quote_identifier,
     read_condition,
 )
 from expectations.schemas import DUCKDB_TYPES, LAYERS
@@ -79,7 +80,7 @@ def duckdb_session(
         con.execute(f"LOAD '{spatial_extension_path()}'")
         if not read_only:
             for layer in LAYERS:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(layer)}")
         session = DuckDBSession(con, path)
         if not transaction:
             yield session
@@ -124,7 +125,19 @@ class DuckDBSession:
         return [r[0] for r in rows]
 
     def column_names(self, qualified_name: str) -> list[str]:
-        return [row[0] for row in self.con.execute(f"DESCRIBE {qualified_name}").fetchall()]
+        return [name for name, _ in self._described(qualified_name)]
+
+    def _described(self, qualified_name: str) -> list[tuple[str, str]]:
+        """(column, type) of a stored table, asked with parameters, not its name in SQL."""
+        layer, name = qualified_name.split(".", 1)
+        return [
+            (column, type_)
+            for column, type_ in self.con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [layer, name],
+            ).fetchall()
+        ]
 
     def write_table(
         self,
@@ -136,46 +149,41 @@ class DuckDBSession:
         append: bool = False,
     ) -> int:
         df, contract, added = fit_for_storage(qualified_name, df, partition)
-        if contract is not None:
-            geometry_columns = list(contract.geometry_columns)
-        else:
-            geometry_columns = [c for c in df.columns if logical_type(df[c]) == "geometry"]
+        geometry_columns = list(contract.geometry_columns)
         frame = pd.DataFrame(df).copy()
         for column in geometry_columns:
             frame[column] = shapely.to_wkb(gpd.GeoSeries(df[column]).values, hex=False)
-        view = f"_incoming_{qualified_name.replace('.', '_')}"
-        self.con.register(view, pa.Table.from_pandas(frame, preserve_index=False))
-        try:
-            select = ", ".join(
-                f'ST_GeomFromWKB("{c}") AS "{c}"' if c in geometry_columns else f'"{c}"'
-                for c in df.columns
-            )
-            exists = self.table_exists(qualified_name) and (
-                partition is None or partition[0] in self.column_names(qualified_name)
-            )
-            if replace_where is None or not exists:
-                self.con.execute(f"DROP TABLE IF EXISTS {qualified_name}")
-                if contract is not None:
-                    self.con.execute(create_table_sql(contract, DUCKDB_TYPES, added))
-                else:
-                    self.con.execute(
-                        f"CREATE TABLE {qualified_name} AS SELECT {select} FROM {view} LIMIT 0"
-                    )
-            if replace_where is not None and exists:
-                existing = self.column_names(qualified_name)
-                for column, type_ in columns_to_add(qualified_name, contract, existing, df):
-                    self.con.execute(
-                        f'ALTER TABLE {qualified_name} ADD COLUMN "{column}" {DUCKDB_TYPES[type_]}'
-                    )
-                if not append:
-                    condition = " AND ".join(f'"{c}" = ?' for c in replace_where) or "TRUE"
-                    self.con.execute(
-                        f"DELETE FROM {qualified_name} WHERE {condition}",
-                        list(replace_where.values()),
-                    )
-            self.con.execute(f"INSERT INTO {qualified_name} BY NAME SELECT {select} FROM {view}")
-        finally:
-            self.con.unregister(view)
+        table = qualified_identifier(qualified_name)
+        incoming = pa.Table.from_pandas(frame, preserve_index=False)
+        # The frame is read through a relation, not a view named in SQL text.
+        relation = self.con.from_arrow(incoming)
+        select = ", ".join(
+            f"ST_GeomFromWKB({quote_identifier(c)}) AS {quote_identifier(c)}"
+            if c in geometry_columns
+            else quote_identifier(c)
+            for c in df.columns
+        )
+        exists = self.table_exists(qualified_name) and (
+            partition is None or partition[0] in self.column_names(qualified_name)
+        )
+        if replace_where is None or not exists:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            self.con.execute(create_table_sql(contract, DUCKDB_TYPES, added))
+        if replace_where is not None and exists:
+            existing = self.column_names(qualified_name)
+            for column, type_ in columns_to_add(qualified_name, contract, existing, df):
+                self.con.execute(
+                    f"ALTER TABLE {table} ADD COLUMN {quote_identifier(column)} "
+                    f"{DUCKDB_TYPES[type_]}"
+                )
+            if not append:
+                condition = (
+                    " AND ".join(f"{quote_identifier(c)} = ?" for c in replace_where) or "TRUE"
+                )
+                self.con.execute(
+                    f"DELETE FROM {table} WHERE {condition}", list(replace_where.values())
+                )
+        relation.query("incoming", f"INSERT INTO {table} BY NAME SELECT {select} FROM incoming")
         return len(df)
 
     def read_table(
@@ -188,21 +196,20 @@ class DuckDBSession:
     ) -> pd.DataFrame:
         if not self.table_exists(qualified_name):
             raise WarehouseError(f"table {qualified_name} not found in {self.path}")
-        described = self.con.execute(f"DESCRIBE {qualified_name}").fetchall()
-        stored = [name for name, *_ in described]
-        geometry_columns = [name for name, type_, *_ in described if type_ == "GEOMETRY"]
+        described = self._described(qualified_name)
+        stored = [name for name, _ in described]
+        geometry_columns = [name for name, type_ in described if type_.startswith("GEOMETRY")]
         if columns is not None:
             check_columns(qualified_name, columns, stored)
             geometry_columns = [c for c in geometry_columns if c in columns]
-        replace = ", ".join(f'ST_AsWKB("{c}") AS "{c}"' for c in geometry_columns)
-        if columns is None:
-            selected = f"* {f'REPLACE ({replace})' if replace else ''}"
-        else:
-            selected = ", ".join(
-                f'ST_AsWKB("{c}") AS "{c}"' if c in geometry_columns else f'"{c}"' for c in columns
-            )
+        selected = ", ".join(
+            f"ST_AsWKB({quote_identifier(c)}) AS {quote_identifier(c)}"
+            if c in geometry_columns
+            else quote_identifier(c)
+            for c in (stored if columns is None else columns)
+        )
         condition, params = read_condition(qualified_name, stored, partition, where, str(self.path))
-        query = f"SELECT {selected} FROM {qualified_name}{condition}"
+        query = f"SELECT {selected} FROM {qualified_identifier(qualified_name)}{condition}"
         arrow = self.con.execute(query, params).fetch_arrow_table()
         df = arrow.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False)
         for column in geometry_columns:

@@ -16,6 +16,7 @@ import pandas as pd
 import psycopg2
 import psycopg2.errors
 import shapely
+from psycopg2.extensions import quote_ident
 from sqlalchemy.engine import make_url
 
 from assets.warehouse.base import (
@@ -23,11 +24,12 @@ from assets.warehouse.base import (
     WarehouseError,
     Where,
     check_columns,
+    check_identifier,
     columns_to_add,
     create_table_sql,
     fit_for_storage,
     from_storage,
-    logical_type,
+    qualified_identifier,
     read_condition,
     redacted,
 )
@@ -63,7 +65,7 @@ def _prepare(con) -> None:
             # may not use, which must not look missing.
             cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [layer])
             if cursor.fetchone() is None:
-                cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+                cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(layer, con)}")
 
 
 @contextmanager
@@ -96,6 +98,10 @@ class PostgresSession:
     def __init__(self, con, url: str) -> None:
         self.con = con
         self.url = url
+
+    def quote(self, name: str) -> str:
+        """A contract's identifier quoted by the driver (psycopg's ``quote_ident``)."""
+        return quote_ident(check_identifier(name), self.con)
 
     def execute(self, sql: str, params: list[object] | None = None) -> None:
         with self.con.cursor() as cursor:
@@ -148,46 +154,38 @@ class PostgresSession:
         append: bool = False,
     ) -> int:
         df, contract, added = fit_for_storage(qualified_name, df, partition)
-        if contract is not None:
-            types = {f.name: f.type for f in contract.fields}
-            if added:
-                types = {added: "string", **types}
-        else:
-            types = {c: logical_type(df[c]) for c in df.columns}
+        types = {f.name: f.type for f in contract.fields}
+        if added:
+            types = {added: "string", **types}
+        q = self.quote
+        table = qualified_identifier(qualified_name, q)
         exists = self.table_exists(qualified_name) and (
             partition is None or partition[0] in self.column_names(qualified_name)
         )
         with self.con.cursor() as cursor:
             if replace_where is None or not exists:
-                cursor.execute(f"DROP TABLE IF EXISTS {qualified_name}")
-                if contract is not None:
-                    cursor.execute(create_table_sql(contract, POSTGRES_TYPES, added))
-                else:
-                    columns = ", ".join(f'"{c}" {POSTGRES_TYPES[t]}' for c, t in types.items())
-                    cursor.execute(f"CREATE TABLE {qualified_name} ({columns})")
-                if partition is not None and added and contract is None:
-                    cursor.execute(f'CREATE INDEX ON {qualified_name} ("{added}")')
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                cursor.execute(create_table_sql(contract, POSTGRES_TYPES, added, q))
                 for column in (c for c, t in types.items() if t == "geometry"):
-                    cursor.execute(f'CREATE INDEX ON {qualified_name} USING GIST ("{column}")')
+                    cursor.execute(f"CREATE INDEX ON {table} USING GIST ({q(column)})")
             if replace_where is not None and exists:
                 existing = self.column_names(qualified_name)
                 for column, type_ in columns_to_add(qualified_name, contract, existing, df):
-                    sql_type = POSTGRES_TYPES[type_]
-                    cursor.execute(f'ALTER TABLE {qualified_name} ADD COLUMN "{column}" {sql_type}')
-                if not append:
-                    condition = " AND ".join(f'"{c}" = %s' for c in replace_where) or "TRUE"
                     cursor.execute(
-                        f"DELETE FROM {qualified_name} WHERE {condition}",
-                        list(replace_where.values()),
+                        f"ALTER TABLE {table} ADD COLUMN {q(column)} {POSTGRES_TYPES[type_]}"
+                    )
+                if not append:
+                    condition = " AND ".join(f"{q(c)} = %s" for c in replace_where) or "TRUE"
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE {condition}", list(replace_where.values())
                     )
             buffer = io.StringIO()
             # \N marks NULL, so an empty string stays an empty string.
             _as_copy_frame(df, types).to_csv(buffer, index=False, header=False, na_rep="\\N")
             buffer.seek(0)
-            columns = ", ".join(f'"{c}"' for c in df.columns)
+            columns = ", ".join(q(c) for c in df.columns)
             cursor.copy_expert(
-                f"COPY {qualified_name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                buffer,
+                f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
             )
         return len(df)
 
@@ -206,8 +204,9 @@ class PostgresSession:
         if columns is not None:
             check_columns(qualified_name, columns, list(udt))
             udt = {c: udt[c] for c in columns}
+        q = self.quote
         select = ", ".join(
-            f"""encode(ST_AsEWKB("{c}"), 'hex') AS "{c}\"""" if t == "geometry" else f'"{c}"'
+            f"encode(ST_AsEWKB({q(c)}), 'hex') AS {q(c)}" if t == "geometry" else q(c)
             for c, t in udt.items()
         )
         condition, params = read_condition(
@@ -218,7 +217,8 @@ class PostgresSession:
             if condition:
                 condition = cursor.mogrify(_placeholders(condition), params).decode()
             cursor.copy_expert(
-                f"COPY (SELECT {select} FROM {qualified_name}{condition}) TO STDOUT WITH "
+                f"COPY (SELECT {select} FROM {qualified_identifier(qualified_name, q)}{condition}) "
+                "TO STDOUT WITH "
                 "(FORMAT csv, "
                 "HEADER true, NULL '\\N', FORCE_QUOTE *)",
                 buffer,
