@@ -217,7 +217,7 @@ def test_bad_file_fails_the_run_with_a_message_naming_file_and_column(published,
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert not report.success
-    assert report.failed_steps == ("staging__persons",)
+    assert report.failed_steps == ("raw__persons",)
     assert any("persons.csv: missing required columns 'Số ĐDCN'" in e for e in report.errors)
 
 
