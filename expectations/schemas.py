@@ -744,11 +744,34 @@ class Table:
                 continue
             try:
                 out[f.name] = _cast(out[f.name], f.type)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError):
+                # The driver's text quotes the value, which may be a name or a birth date:
+                # say where it is, never what it is (and drop the chained exception).
                 raise SchemaError(
-                    f"{self.qualified_name}.{f.name}: cannot cast to {f.type}: {exc}"
-                ) from exc
+                    f"{self.qualified_name}.{f.name}: cannot cast to {f.type} "
+                    f"(first at {_first_uncastable(out, f.name, f.type)}); value not shown"
+                ) from None
         return out
+
+
+def _first_uncastable(frame: pd.DataFrame, column: str, type_: str) -> str:
+    """Where the first value that will not take ``type_`` is: file and row when the frame
+    has lineage, else its position."""
+    bad = None
+    for i, value in enumerate(frame[column].tolist()):
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            continue
+        try:
+            _cast(pd.Series([value], dtype=object), type_)
+        except (TypeError, ValueError):
+            bad = i
+            break
+    if bad is None:
+        return "an unknown row"
+    if {"source_file", "source_row_number"} <= set(frame.columns):
+        row = frame.iloc[bad]
+        return f"{row['source_file']} row {row['source_row_number']}"
+    return f"position {bad + 1} of the rows written"
 
 
 def _cast(values: pd.Series, type_: str) -> pd.Series:
@@ -760,7 +783,7 @@ def _cast(values: pd.Series, type_: str) -> pd.Series:
         # Keep leading zeros: only ever cast what is already text or missing.
         non_text = values.dropna().map(type).ne(str)
         if non_text.any():
-            raise TypeError(f"non-text values such as {values.dropna()[non_text].iloc[0]!r}")
+            raise TypeError("non-text values")
     return values.astype(PANDAS_DTYPES[type_])
 
 
