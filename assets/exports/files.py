@@ -6,8 +6,10 @@ Headers are Vietnamese, taken from the data dictionary in ``expectations.schemas
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -226,14 +228,20 @@ def write_commune_map(
     return path
 
 
-def interactive_map(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> folium.Map:
+def interactive_map(
+    before: gpd.GeoDataFrame, units: gpd.GeoDataFrame, layers: Sequence[folium.Layer] = ()
+) -> folium.Map:
     """Hamlets today and each option's units as layers, with hover details, openable
     offline (``leaflet.self_contained``). Optional columns add to the hover: the
     hamlet's ``compliance_reason``; a unit's ``compliance_reason`` and ``explanation``
-    (which rule forced the merge)."""
+    (which rule forced the merge). Names and explanations reach the page as text only
+    (``leaflet.TextTooltip``): they come from offices and residents. ``layers`` are
+    further overlays, added before the layer control: folium writes the page's script
+    in the order of the map's children, and a control listing a layer not yet declared
+    fails (no layer control at all)."""
     import folium
 
-    from assets.exports.leaflet import self_contained
+    from assets.exports.leaflet import TextTooltip, self_contained
 
     centre = before.geometry.union_all().centroid
     fmap = folium.Map(location=[centre.y, centre.x], zoom_start=10, tiles=None)
@@ -256,7 +264,7 @@ def interactive_map(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> folium
             "color": "#555555",
             "weight": 1,
         },
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
+        tooltip=TextTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
     ).add_to(fmap)
     fields = ["unit_id", "member_hamlet_codes", "households", "population"]
     aliases = ["Đơn vị", "Gồm", "Số hộ", "Số nhân khẩu"]
@@ -266,10 +274,13 @@ def interactive_map(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> folium
     for option, group in units.groupby("option_name", sort=True):
         folium.GeoJson(
             group[[*fields, "is_compliant", "geometry"]],
-            name=f"Phương án {OPTION_LABELS_VI.get(option, option)}",
+            # Leaflet's layer control shows names as HTML.
+            name=f"Phương án {html.escape(OPTION_LABELS_VI.get(option, option))}",
             show=False,
-            tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
+            tooltip=TextTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
         ).add_to(fmap)
+    for layer in layers:
+        layer.add_to(fmap)
     folium.LayerControl().add_to(fmap)
     return self_contained(fmap)
 
