@@ -1,13 +1,21 @@
-"""Export files: GeoPackage layers, Vietnamese workbook headers, maps."""
+"""Export files: GeoPackage layers, Vietnamese workbook headers, maps; hostile names
+that stay text, writes that are whole or absent, no stale commune files."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pytest
 import shapely
+from hostile import HOSTILE, assert_text_not_formulas
 
 from assets.exports.files import (
     hamlets_before,
@@ -17,6 +25,12 @@ from assets.exports.files import (
     write_province_geopackage,
     write_province_map,
 )
+from assets.exports.location import Exports
+from assets.exports.province import export_province
+from assets.exports.safe import looks_like_formula, remove_stale
+from assets.planning.options import PlanResult
+from assets.planning.propose import write_plan_csv
+from assets.warehouse import Warehouse
 
 
 def _frames():
@@ -143,3 +157,97 @@ def test_maps_are_written(tmp_path):
 def test_slug():
     assert slug("Phường Thục Phán") == "phuong_thuc_phan"
     assert slug("Đông Khê") == "dong_khe"
+
+
+def _hostile_frames():
+    """``_frames`` with hostile names, reasons and explanations, and a control character
+    (a vertical tab, as pasted from Word) that XML cannot hold."""
+    hamlets, compliance, units, communes, assignments = _frames()
+    hamlets["hamlet_name"] = list(HOSTILE[:3])
+    compliance["compliance_reason"] = list(HOSTILE[3:6])
+    assignments["explanation"] = list(HOSTILE[6:9])
+    units["compliance_reason"] = [HOSTILE[3], "Nà\x0bRẻo"]
+    return hamlets, compliance, units, communes, assignments
+
+
+def test_workbooks_keep_hostile_names_as_text_never_formulas(tmp_path):
+    hamlets, compliance, units, communes, assignments = _hostile_frames()
+    before = hamlets_before(hamlets, compliance)
+    [path] = write_commune_workbooks(tmp_path, communes, before, units, assignments)
+    assert_text_not_formulas(path, [*HOSTILE, "Nà\ufffdRẻo"])
+
+
+def test_a_failed_write_leaves_the_previous_workbook_whole(tmp_path):
+    hamlets, compliance, units, communes, assignments = _frames()
+    before = hamlets_before(hamlets, compliance)
+    [path] = write_commune_workbooks(tmp_path, communes, before, units, assignments)
+    previous = path.read_bytes()
+    # The last sheet fails, after the others were written.
+    broken = assignments.drop(columns="explanation")
+    with pytest.raises(KeyError, match="explanation"):
+        write_commune_workbooks(tmp_path, communes, before, units, broken)
+    assert path.read_bytes() == previous
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+    with pytest.raises(KeyError, match="explanation"):
+        write_commune_workbooks(tmp_path / "new", communes, before, units, broken)
+    assert not list((tmp_path / "new").iterdir())  # nothing under the final name
+
+
+def test_a_killed_write_leaves_the_previous_file_and_the_next_export_sweeps(tmp_path):
+    path = tmp_path / "xa" / "04001_truong_ha.xlsx"
+    path.parent.mkdir()
+    path.write_bytes(b"previous plan")
+    killed = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from assets.exports.safe import atomic_write
+        with atomic_write(Path({str(path)!r})) as partial:
+            partial.write_bytes(b"half a plan")
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", killed], capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert path.read_bytes() == b"previous plan"
+    [left] = [p for p in path.parent.iterdir() if p != path]
+    assert left.name.startswith(".") and left.read_bytes() == b"half a plan"
+    assert remove_stale(path.parent, [path], (".xlsx", ".png")) == [left]
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_a_commune_gone_from_the_publication_leaves_no_files(published, tmp_path):
+    settings, report = published
+    assert report.success, report.errors
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(Warehouse(settings.warehouse_url).path, copy)
+    warehouse, exports = Warehouse(f"duckdb:///{copy}"), Exports(tmp_path / "exports")
+    first = export_province(warehouse, exports)
+    folder = first["folder"] / "xa"
+    files = sorted(p.name for p in folder.iterdir())
+    communes = warehouse.read_table("staging.communes")["commune_code"].sort_values().tolist()
+    assert len(files) == 2 * len(communes)  # a workbook and a map each
+    gone = communes[-1]
+    with warehouse.connect() as con:
+        con.execute("DELETE FROM staging.communes WHERE commune_code = ?", [gone])
+    again = export_province(warehouse, exports)
+    assert sorted(p.name for p in folder.iterdir()) == [f for f in files if not f.startswith(gone)]
+    assert again["commune_workbooks"] == len(communes) - 1
+    assert (first["removed_files"], again["removed_files"]) == (0, 2)
+
+
+def test_the_plan_csv_writes_formula_like_codes_as_text(tmp_path):
+    codes = ["=1+1", "+1", "-1", "@A1", "04001001"]
+    assignments = pd.DataFrame(
+        {
+            "option_name": "minimal",
+            "commune_code": "04001",
+            "hamlet_code": codes,
+            "unit_id": codes,
+        }
+    )
+    plan = PlanResult(assignments=assignments, units=pd.DataFrame(), summary=pd.DataFrame())
+    path = write_plan_csv(plan, tmp_path / "options.csv")
+    read = pd.read_csv(path, dtype=str)
+    assert read["hamlet_id"].tolist() == ["'=1+1", "'+1", "'-1", "'@A1", "04001001"]
+    assert not read["unit_id"].map(looks_like_formula).any()

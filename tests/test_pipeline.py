@@ -254,9 +254,16 @@ def test_messy_province_reconciles_and_loses_no_planted_record(tmp_path):
         assert rows <= staged | set(rejected.astype(int)), file_name
 
 
-def test_whole_graph_on_postgis_matches_duckdb(published, small_landing, postgres_url):
+def test_whole_graph_on_postgis_matches_duckdb(
+    published, small_landing, postgres_url, tmp_path, monkeypatch
+):
     duck_settings, _ = published
-    settings = Settings(warehouse_url=postgres_url, landing_root=small_landing.parent)
+    monkeypatch.chdir(tmp_path)  # Data Docs of a PostgreSQL warehouse: ./data/restricted
+    settings = Settings(
+        warehouse_url=postgres_url,
+        landing_root=small_landing.parent,
+        exports_dir=tmp_path / "exports",
+    )
     report = run_province(settings, instance=dg.DagsterInstance.ephemeral())
     assert report.success, report.errors
     postgis, duck = Warehouse(postgres_url), Warehouse(duck_settings.warehouse_url)

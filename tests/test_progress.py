@@ -4,11 +4,13 @@ fixture with known dates, the weekly report's files, the asset and the Monday sc
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import dagster as dg
 import pandas as pd
 import pytest
+from hostile import FORMULAS, assert_text_not_formulas
 
 from assets.progress.deadlines import (
     DeadlinesError,
@@ -189,6 +191,26 @@ def test_the_report_workbook_and_chart(tmp_path):
     )
     assert write_chart(plain, tmp_path).exists() and plain.late.empty
     assert write_workbook(plain, tmp_path).exists()
+
+
+def test_the_report_keeps_hostile_commune_names_as_text(tmp_path):
+    """Names typed by offices: formulas stay text in the workbook, and a "$" pair is
+    not read as mathtext by the chart (a bad one used to stop the report)."""
+    names = ["Xã $\\frac$", *FORMULAS[:5]]
+    records = _records()
+    records = replace(records, communes=records.communes.assign(commune_name=names))
+    day = date(2026, 7, 1)
+    report = ProgressReport(
+        "04",
+        "Cao Bằng",
+        day,
+        DEADLINES,
+        commune_progress(records, day, DEADLINES),
+        progress_timeline(records, day, DEADLINES),
+    )
+    assert "00001" in set(report.late["commune_code"])  # "$\\frac$" is on the chart
+    assert write_chart(report, tmp_path).stat().st_size > 10_000
+    assert_text_not_formulas(write_workbook(report, tmp_path), names)
 
 
 def test_deadlines_come_from_the_configuration(tmp_path):

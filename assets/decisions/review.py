@@ -8,7 +8,7 @@ are the exports' maps (``assets.exports.files``), drawn for one commune.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -62,9 +62,10 @@ def units_with_reasons(commune: CommuneMarts) -> gpd.GeoDataFrame:
     )
 
 
-def commune_map(commune: CommuneMarts) -> folium.Map:
-    """Interactive map: hamlets today, and each option's units as a layer to switch on."""
-    return interactive_map(commune.hamlets, units_with_reasons(commune))
+def commune_map(commune: CommuneMarts, layers: Sequence[folium.Layer] = ()) -> folium.Map:
+    """Interactive map: hamlets today, and each option's units as a layer to switch on;
+    ``layers``: further overlays (``interactive_map``)."""
+    return interactive_map(commune.hamlets, units_with_reasons(commune), layers)
 
 
 def commune_png(commune: CommuneMarts, folder: Path) -> Path:

@@ -30,6 +30,7 @@ def province_files(
             "interactive_map": dg.MetadataValue.path(str(written["interactive_map"])),
             "commune_workbooks": written["commune_workbooks"],
             "commune_maps": written["commune_maps"],
+            "removed_files": written["removed_files"],
         }
     )
 

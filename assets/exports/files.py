@@ -6,8 +6,10 @@ Headers are Vietnamese, taken from the data dictionary in ``expectations.schemas
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from assets.exports.safe import atomic_write, write_sheet
 from expectations.schemas import FIELDS, TABLES, data_dictionary
 
 if TYPE_CHECKING:
@@ -84,16 +87,15 @@ def write_province_geopackage(
 ) -> Path:
     """One GeoPackage: communes, hamlets today, units after each option, and the
     dictionary of column names (English and Vietnamese) for QGIS users."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    communes.to_file(path, layer="communes", driver="GPKG")
-    before.to_file(path, layer="hamlets_before", driver="GPKG")
-    for option, group in units.groupby("option_name", sort=True):
-        group.drop(columns=["run_id"]).to_file(path, layer=f"units_{option}", driver="GPKG")
     dictionary = data_dictionary()
     dictionary = dictionary[~dictionary["is_personal"]].drop(columns="is_personal")
-    # An attribute table (no geometry) in the same GeoPackage.
-    pyogrio.write_dataframe(dictionary, path, layer="data_dictionary", driver="GPKG")
+    with atomic_write(path) as partial:
+        communes.to_file(partial, layer="communes", driver="GPKG")
+        before.to_file(partial, layer="hamlets_before", driver="GPKG")
+        for option, group in units.groupby("option_name", sort=True):
+            group.drop(columns=["run_id"]).to_file(partial, layer=f"units_{option}", driver="GPKG")
+        # An attribute table (no geometry) in the same GeoPackage.
+        pyogrio.write_dataframe(dictionary, partial, layer="data_dictionary", driver="GPKG")
     return path
 
 
@@ -127,36 +129,36 @@ def write_commune_workbooks(
     cost_by = dict(tuple(options.groupby("commune_code"))) if options is not None else {}
     for commune in communes.itertuples():
         path = folder / f"{commune.commune_code}_{slug(commune.commune_name)}.xlsx"
-        with pd.ExcelWriter(path, engine="openpyxl") as workbook:
+        with atomic_write(path) as partial, pd.ExcelWriter(partial, engine="openpyxl") as workbook:
             hamlets = before_by.get(commune.commune_code, pd.DataFrame(columns=before.columns))
             hamlets = hamlets.assign(
                 compliance_status=hamlets["compliance_status"].map(COMPLIANCE_LABELS_VI)
             ).sort_values("hamlet_code")
-            with_vietnamese_headers(hamlets.drop(columns=["commune_code"])).to_excel(
-                workbook, sheet_name="Hiện trạng", index=False
-            )
+            today = with_vietnamese_headers(hamlets.drop(columns=["commune_code"]))
+            write_sheet(workbook, today, "Hiện trạng")
             after = units_by.get(commune.commune_code, pd.DataFrame(columns=units.columns))
             for option, group in after.groupby("option_name", sort=True):
                 sheet = group[[c for c in UNIT_SHEET_COLUMNS if c in group.columns]].assign(
                     is_compliant=group["is_compliant"].map({True: "Có", False: "Không"})
                 )
-                with_vietnamese_headers(sheet).to_excel(
-                    workbook, sheet_name=f"PA {OPTION_LABELS_VI.get(option, option)}", index=False
+                write_sheet(
+                    workbook,
+                    with_vietnamese_headers(sheet),
+                    f"PA {OPTION_LABELS_VI.get(option, option)}",
                 )
             costs = cost_by.get(commune.commune_code)
             if costs is not None:
                 sheet = costs[list(COST_SHEET_COLUMNS)].assign(
                     option_name=costs["option_name"].map(OPTION_LABELS_VI)
                 )
-                with_vietnamese_headers(sheet).to_excel(
-                    workbook, sheet_name="Nhân sự, phụ cấp", index=False
-                )
+                write_sheet(workbook, with_vietnamese_headers(sheet), "Nhân sự, phụ cấp")
             reasons = why_by.get(commune.commune_code, pd.DataFrame(columns=assignments.columns))
-            with_vietnamese_headers(
+            why = with_vietnamese_headers(
                 reasons[["option_name", "hamlet_code", "unit_id", "is_merged", "explanation"]]
                 .assign(option_name=reasons["option_name"].map(OPTION_LABELS_VI))
                 .sort_values(["option_name", "hamlet_code"])
-            ).to_excel(workbook, sheet_name="Giải thích", index=False)
+            )
+            write_sheet(workbook, why, "Giải thích")
         written.append(path)
     return written
 
@@ -221,19 +223,25 @@ def write_commune_map(
         commune.boundary.plot(ax=ax, color="black", linewidth=1.2)
         ax.set_axis_off()
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, metadata={"Software": "hamlets", "Title": path.stem})
+    with atomic_write(path) as partial:
+        figure.savefig(partial, dpi=110, metadata={"Software": "hamlets", "Title": path.stem})
     return path
 
 
-def interactive_map(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> folium.Map:
+def interactive_map(
+    before: gpd.GeoDataFrame, units: gpd.GeoDataFrame, layers: Sequence[folium.Layer] = ()
+) -> folium.Map:
     """Hamlets today and each option's units as layers, with hover details, openable
     offline (``leaflet.self_contained``). Optional columns add to the hover: the
     hamlet's ``compliance_reason``; a unit's ``compliance_reason`` and ``explanation``
-    (which rule forced the merge)."""
+    (which rule forced the merge). Names and explanations reach the page as text only
+    (``leaflet.TextTooltip``): they come from offices and residents. ``layers`` are
+    further overlays, added before the layer control: folium writes the page's script
+    in the order of the map's children, and a control listing a layer not yet declared
+    fails (no layer control at all)."""
     import folium
 
-    from assets.exports.leaflet import self_contained
+    from assets.exports.leaflet import TextTooltip, self_contained
 
     centre = before.geometry.union_all().centroid
     fmap = folium.Map(location=[centre.y, centre.x], zoom_start=10, tiles=None)
@@ -256,7 +264,7 @@ def interactive_map(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> folium
             "color": "#555555",
             "weight": 1,
         },
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
+        tooltip=TextTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
     ).add_to(fmap)
     fields = ["unit_id", "member_hamlet_codes", "households", "population"]
     aliases = ["Đơn vị", "Gồm", "Số hộ", "Số nhân khẩu"]
@@ -266,10 +274,13 @@ def interactive_map(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> folium
     for option, group in units.groupby("option_name", sort=True):
         folium.GeoJson(
             group[[*fields, "is_compliant", "geometry"]],
-            name=f"Phương án {OPTION_LABELS_VI.get(option, option)}",
+            # Leaflet's layer control shows names as HTML.
+            name=f"Phương án {html.escape(OPTION_LABELS_VI.get(option, option))}",
             show=False,
-            tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
+            tooltip=TextTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
         ).add_to(fmap)
+    for layer in layers:
+        layer.add_to(fmap)
     folium.LayerControl().add_to(fmap)
     return self_contained(fmap)
 
@@ -280,6 +291,6 @@ _TOOLTIP_STYLE = "max-width: 420px; white-space: normal;"
 def write_province_map(path: Path, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> Path:
     """An interactive HTML map: hamlets today and each option's units as layers."""
     fmap = interactive_map(before, units)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmap.save(str(path))
+    with atomic_write(path) as partial:
+        fmap.save(str(partial))
     return path

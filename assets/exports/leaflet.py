@@ -16,6 +16,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 import folium
+from folium.template import Template
 
 LEAFLET_PACKAGE = "js_lib_leaflet"
 
@@ -50,3 +51,42 @@ def self_contained(fmap: folium.Map) -> folium.Map:
     fmap.default_js = [("leaflet", leaflet_js())]
     fmap.default_css = [("leaflet_css", leaflet_css())]
     return fmap
+
+
+class TextTooltip(folium.GeoJsonTooltip):
+    """folium's ``GeoJsonTooltip`` whose values go into the page as text.
+
+    folium's own builds the tooltip as an HTML string and sets it with ``innerHTML``, so a
+    hamlet named ``<img src=x onerror=…>`` would run script on hover. Here each label and
+    value is a DOM node's ``textContent``; fields and labels reach the script as JSON
+    (Jinja's ``tojson`` escapes ``<``, ``>``, ``&`` and ``'``, and non-ASCII is
+    ``\\u``-escaped, U+2028/9 included), as the features' properties already do. The
+    style and field checks are folium's.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindTooltip(function (layer) {
+            const fields = {{ this.fields|tojson }};
+            const labels = {{ this.aliases|tojson }};
+            const table = document.createElement("table");
+            fields.forEach(function (field, i) {
+                const value = layer.feature.properties[field];
+                const row = table.insertRow();
+                {% if this.labels %}
+                const label = document.createElement("th");
+                label.textContent = labels[i];
+                row.appendChild(label);
+                {% endif %}
+                row.insertCell().textContent =
+                    value === null || value === undefined ? ""
+                    : typeof value === "object" ? JSON.stringify(value) : String(value);
+            });
+            const div = document.createElement("div");
+            div.appendChild(table);
+            return div;
+        }, {{ this.tooltip_options|tojavascript }});
+        {% endmacro %}
+        """
+    )

@@ -14,12 +14,14 @@ from assets.exports.files import (
     write_province_map,
 )
 from assets.exports.location import Exports
+from assets.exports.safe import remove_partials, remove_stale
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
 
 
 def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]:
-    """GeoPackage and interactive map of the province; Excel and PNG per commune."""
+    """GeoPackage and interactive map of the province; Excel and PNG per commune. The
+    commune folder holds the published communes' files only: others are removed."""
     with warehouse.connect() as con:
         communes = warehouse.read_table("staging.communes", con=con)
         hamlets = warehouse.read_table("staging.hamlets", con=con)
@@ -50,10 +52,14 @@ def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]
         )
         for code, path in zip(communes["commune_code"], workbooks, strict=True)
     ]
+    # Communes gone from the publication (or renamed) leave no workbook or map behind.
+    removed = remove_stale(folder / "xa", [*workbooks, *maps], (".xlsx", ".png"))
+    removed += remove_partials(folder)
     return {
         "folder": folder,
         "geopackage": geopackage,
         "interactive_map": html,
         "commune_workbooks": len(workbooks),
         "commune_maps": len(maps),
+        "removed_files": len(removed),
     }

@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from assets.exports.safe import atomic_write, csv_safe
 from assets.planning.compliance import hamlet_compliance
 from assets.planning.options import DEFAULT_TIME_LIMIT_S, OPTIONS, PlanResult, plan_options
 from assets.planning.rules import HAMLET_KINDS, RulesError, RulesProfile, load_rules
@@ -256,8 +257,10 @@ def write_plan_csv(result: PlanResult, path: Path) -> Path:
             "unit_id": a["unit_id"].to_numpy(),
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(path, index=False, encoding="utf-8")
+    # Codes come from the caller's file: one that starts like a formula is written with
+    # OWASP's leading apostrophe, so a spreadsheet opening the CSV shows it as text.
+    with atomic_write(path) as partial:
+        csv_safe(out).to_csv(partial, index=False, encoding="utf-8")
     return path
 
 
@@ -323,9 +326,9 @@ def summary_document(result: PlanResult, rules: RulesProfile, source: Path) -> d
 
 
 def write_summary_json(result: PlanResult, path: Path, rules: RulesProfile, source: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = summary_document(result, rules, source)
-    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with atomic_write(path) as partial:
+        partial.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
 
 

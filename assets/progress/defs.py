@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from assets.exports.location import Exports
+from assets.exports.safe import remove_partials
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.planning.rules import RulesProfile
@@ -106,6 +107,7 @@ def progress_report(
     )
     folder = exports.folder_for(province) / "tien_do"
     workbook, chart = write_workbook(report, folder), write_chart(report, folder)
+    remove_partials(folder)  # what a killed run left; earlier weeks' reports stay
     counts = {f"communes_{s}": int(n) for s, n in status_counts(progress).items()}
     late = len(report.late)
     yield dg.MaterializeResult(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from assets.exports.files import with_vietnamese_headers
+from assets.exports.safe import atomic_write, write_sheet
 from assets.progress.deadlines import STATUS_LABELS_VI, STATUSES, ProvinceDeadlines
 from assets.progress.status import status_counts
 
@@ -94,7 +95,8 @@ def write_workbook(report: ProgressReport, folder: Path) -> Path:
     ).reindex(columns=list(STATUSES), fill_value=0)
     weekly.index = pd.to_datetime(weekly.index).date
     weekly = weekly.rename(columns=STATUS_LABELS_VI).rename_axis("Tuần (ngày)").reset_index()
-    with pd.ExcelWriter(path, engine="openpyxl") as workbook:
+    progress = report.progress.sort_values("commune_code")
+    with atomic_write(path) as partial, pd.ExcelWriter(partial, engine="openpyxl") as workbook:
         title = pd.DataFrame(
             {
                 "Báo cáo tiến độ sắp xếp thôn, tổ dân phố": [
@@ -104,17 +106,12 @@ def write_workbook(report: ProgressReport, folder: Path) -> Path:
                 ]
             }
         )
-        title.to_excel(workbook, sheet_name="Tổng hợp", index=False)
-        summary.to_excel(workbook, sheet_name="Tổng hợp", index=False, startrow=5)
-        milestone_table(report).to_excel(
-            workbook, sheet_name="Tổng hợp", index=False, startrow=8 + len(summary)
-        )
-        progress = report.progress.sort_values("commune_code")
-        _labelled(progress).to_excel(workbook, sheet_name="Tiến độ theo xã", index=False)
-        weekly.to_excel(workbook, sheet_name="Theo tuần", index=False)
-        _labelled(report.late.sort_values("commune_code")).to_excel(
-            workbook, sheet_name="Xã chậm tiến độ", index=False
-        )
+        write_sheet(workbook, title, "Tổng hợp")
+        write_sheet(workbook, summary, "Tổng hợp", startrow=5)
+        write_sheet(workbook, milestone_table(report), "Tổng hợp", startrow=8 + len(summary))
+        write_sheet(workbook, _labelled(progress), "Tiến độ theo xã")
+        write_sheet(workbook, weekly, "Theo tuần")
+        write_sheet(workbook, _labelled(report.late.sort_values("commune_code")), "Xã chậm tiến độ")
     return path
 
 
@@ -161,9 +158,10 @@ def write_chart(report: ProgressReport, folder: Path) -> Path:
         lines = [*lines[:LATE_LISTED_ON_CHART], f"… và {len(lines) - LATE_LISTED_ON_CHART} xã khác"]
     notes.set_axis_off()
     notes.set_title(f"Xã chậm tiến độ: {len(late)}", fontsize=10, loc="left")
-    notes.text(
-        0, 1, "\n".join(lines) or "Không có", va="top", fontsize=8, transform=notes.transAxes
-    )
+    # Commune names as typed, never read as mathtext ("$…$").
+    notes.text(0, 1, "\n".join(lines) or "Không có", va="top", fontsize=8,
+               transform=notes.transAxes, parse_math=False)  # fmt: skip
     figure.tight_layout()
-    figure.savefig(path, dpi=110, metadata={"Software": "hamlets", "Title": path.stem})
+    with atomic_write(path) as partial:
+        figure.savefig(partial, dpi=110, metadata={"Software": "hamlets", "Title": path.stem})
     return path

@@ -12,11 +12,13 @@ from __future__ import annotations
 import folium
 import geopandas as gpd
 import pandas as pd
+from shapely import LineString
 
 from assets.decisions.commune import CommuneMarts
 from assets.decisions.record import latest_decisions, read_decisions
 from assets.decisions.review import commune_map
 from assets.exports.files import with_vietnamese_headers
+from assets.exports.leaflet import TextTooltip
 from assets.planning.constraints import (
     KIND_LABELS_VI,
     LOCKED,
@@ -92,61 +94,68 @@ def consultation_table(warehouse: Warehouse, commune: CommuneMarts) -> pd.DataFr
 def review_map(warehouse: Warehouse, commune: CommuneMarts) -> folium.Map:
     """The review map with a layer of the constraints and one of the consultation on the
     plan in force (hover: who set a constraint and why; the vote of each hamlet)."""
-    fmap = commune_map(commune)
     hamlets = commune.hamlets.to_crs(4326)
-    add_constraint_layer(fmap, hamlets, commune_constraints(warehouse, commune), commune.names())
+    constraints = commune_constraints(warehouse, commune)
+    layers: list[folium.Layer] = [constraint_layer(hamlets, constraints, commune.names())]
     decision = plan_in_force(warehouse, commune)
     if decision is not None:
         status = consultation_status(warehouse, commune.province_code, decision)
-        add_consultation_layer(fmap, hamlets, status)
-    return fmap
+        layers.append(consultation_layer(hamlets, status))
+    return commune_map(commune, layers)
 
 
-def add_constraint_layer(
-    fmap: folium.Map,
-    hamlets: gpd.GeoDataFrame,
-    constraints: PlannerConstraints,
-    names: pd.Series,
-) -> None:
+def constraint_layer(
+    hamlets: gpd.GeoDataFrame, constraints: PlannerConstraints, names: pd.Series
+) -> folium.FeatureGroup:
     """Locked hamlets outlined; pairs as lines between the hamlets (red: must not merge,
-    green: must merge)."""
+    green: must merge). Hover: the hamlets, who set the constraint and why, as text
+    (``TextTooltip``: names and reasons are typed by planners)."""
     layer = folium.FeatureGroup(name="Ràng buộc của người lập kế hoạch", show=True)
-    points = hamlets.set_index("hamlet_code").geometry.representative_point()
+    shapes = hamlets.set_index("hamlet_code").geometry
+    points = shapes.representative_point()
+    locked, pairs = [], []
     for row in constraints.rows.itertuples(index=False):
         why = f"{KIND_LABELS_VI[row.constraint_kind]} – {row.set_by}: {row.constraint_reason}"
         if row.constraint_kind == LOCKED and row.hamlet_code in points.index:
-            shape = hamlets[hamlets["hamlet_code"] == row.hamlet_code]
-            folium.GeoJson(
-                shape[["hamlet_code", "geometry"]],
-                style_function=lambda _: {
-                    "fill": False,
-                    "color": "#000000",
-                    "weight": 3,
-                    "dashArray": "6 4",
-                },
-                tooltip=f"{names.get(row.hamlet_code, row.hamlet_code)}: {why}",
-            ).add_to(layer)
+            name = names.get(row.hamlet_code, row.hamlet_code)
+            locked.append({"label": f"{name}: {why}", "geometry": shapes[row.hamlet_code]})
         elif row.constraint_kind in PAIR_COLOURS and {
             row.hamlet_code,
             row.other_hamlet_code,
         } <= set(points.index):
             a, b = points[row.hamlet_code], points[row.other_hamlet_code]
-            folium.PolyLine(
-                [(a.y, a.x), (b.y, b.x)],
-                color=PAIR_COLOURS[row.constraint_kind],
-                weight=4,
-                dash_array="8 6" if row.constraint_kind == MUST_NOT_MERGE else None,
-                tooltip=(
-                    f"{names.get(row.hamlet_code, row.hamlet_code)} – "
-                    f"{names.get(row.other_hamlet_code, row.other_hamlet_code)}: {why}"
-                ),
-            ).add_to(layer)
-    layer.add_to(fmap)
+            label = (
+                f"{names.get(row.hamlet_code, row.hamlet_code)} – "
+                f"{names.get(row.other_hamlet_code, row.other_hamlet_code)}: {why}"
+            )
+            pairs.append(
+                {"label": label, "kind": row.constraint_kind, "geometry": LineString([a, b])}
+            )
+    if locked:
+        folium.GeoJson(
+            gpd.GeoDataFrame(locked, geometry="geometry", crs=hamlets.crs),
+            style_function=lambda _: {
+                "fill": False,
+                "color": "#000000",
+                "weight": 3,
+                "dashArray": "6 4",
+            },
+            tooltip=TextTooltip(fields=["label"], labels=False),
+        ).add_to(layer)
+    if pairs:
+        folium.GeoJson(
+            gpd.GeoDataFrame(pairs, geometry="geometry", crs=hamlets.crs),
+            style_function=lambda feature: {
+                "color": PAIR_COLOURS[feature["properties"]["kind"]],
+                "weight": 4,
+                "dashArray": "8 6" if feature["properties"]["kind"] == MUST_NOT_MERGE else None,
+            },
+            tooltip=TextTooltip(fields=["label"], labels=False),
+        ).add_to(layer)
+    return layer
 
 
-def add_consultation_layer(
-    fmap: folium.Map, hamlets: gpd.GeoDataFrame, status: pd.DataFrame
-) -> None:
+def consultation_layer(hamlets: gpd.GeoDataFrame, status: pd.DataFrame) -> folium.GeoJson:
     """Hamlets coloured by their consultation on the plan in force."""
     shown = hamlets[["hamlet_code", "hamlet_name", "geometry"]].merge(
         status, on="hamlet_code", how="inner"
@@ -158,7 +167,7 @@ def add_consultation_layer(
     )
     fields = ["hamlet_code", "hamlet_name", "unit_id", "state", "households_consulted", "share"]
     aliases = ["Mã", "Tên", "Đơn vị", "Lấy ý kiến", "Số hộ được hỏi", "Tán thành"]
-    folium.GeoJson(
+    return folium.GeoJson(
         shown[[*fields, "geometry"]].astype({"households_consulted": "string", "share": "string"}),
         name="Lấy ý kiến Nhân dân (đề án hiện hành)",
         show=False,
@@ -168,5 +177,5 @@ def add_consultation_layer(
             "color": "#555555",
             "weight": 1,
         },
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
-    ).add_to(fmap)
+        tooltip=TextTooltip(fields=fields, aliases=aliases),
+    )
