@@ -653,6 +653,13 @@ FIELDS: dict[str, Field] = {
         # Publishing.
         Field("run_id", "string", "Dagster run that published the row", "Mã lần chạy"),
         Field("published_at", "timestamp", "When the row was published (UTC)", "Thời điểm công bố"),
+        Field(
+            "shrink_override",
+            "string",
+            "Figures that fell beyond the allowed share (or were empty) and were published "
+            "anyway on an engineer's explicit override; empty for a normal publication",
+            "Công bố dù số liệu giảm mạnh (ghi đè)",
+        ),
     ]
 }
 
@@ -1232,8 +1239,9 @@ TABLES: dict[str, Table] = {
         Table(
             "marts",
             "publications",
-            "One row per publication of a province: which run, under which rules, when",
-            ("province_code", "run_id", "rules_profile", "published_at"),
+            "One row per publication of a province: which run, under which rules, when, "
+            "and whether it overrode the shrink guard",
+            ("province_code", "run_id", "rules_profile", "published_at", "shrink_override"),
             primary_key=("province_code", "run_id"),
         ),
         Table(

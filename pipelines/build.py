@@ -9,7 +9,8 @@ import dagster as dg
 from assets.decisions.defs import DECISION_ASSETS
 from assets.exports.defs import EXPORT_ASSETS
 from assets.exports.location import Exports
-from assets.marts.defs import MARTS_ASSETS
+from assets.marts.defs import MARTS_ASSETS, MARTS_CHECKS
+from assets.marts.guard import PublishGuard
 from assets.planning.defs import PLANNING_ASSETS
 from assets.planning.rules import load_rules
 from assets.planning.settings import PlanningSettings
@@ -50,6 +51,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "planning": PlanningSettings(exact_time_limit_s=settings.exact_time_limit_s),
         "record_references": settings.record_references,
         "deadlines": load_deadlines(),
+        "publish_guard": PublishGuard(max_shrink_share=settings.max_shrink_share),
     }
 
 
@@ -85,7 +87,7 @@ def build_defs(
     resources = build_resources(settings) | dict(resource_overrides or {})
     return dg.Definitions(
         assets=ALL_ASSETS,
-        asset_checks=[*STAGING_CHECKS, *QUALITY_CHECKS],
+        asset_checks=[*STAGING_CHECKS, *QUALITY_CHECKS, *MARTS_CHECKS],
         jobs=[province_job, progress_job],
         sensors=[landing_folder_sensor],
         schedules=[nightly_refresh, weekly_progress_report],

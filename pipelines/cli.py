@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE
 from assets.warehouse import Warehouse, WarehouseError
 from pipelines.settings import DEFAULT_LANDING_ROOT, Settings, SettingsError, privacy_from_env
 
@@ -49,7 +50,9 @@ def _print_marts(warehouse: Warehouse, province_code: str) -> None:
         click.echo(f"  marts.{view}: {rows} rows")
 
 
-def _run(settings: Settings, province_code: str | None = None) -> None:
+def _run(
+    settings: Settings, province_code: str | None = None, *, allow_shrink: bool = False
+) -> None:
     from pipelines.runner import run_province
 
     # HAMLETS_MODE and HAMLETS_HASH_SECRET come from the environment only, never options.
@@ -58,9 +61,11 @@ def _run(settings: Settings, province_code: str | None = None) -> None:
         settings.check()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = run_province(settings, province_code)
+    report = run_province(settings, province_code, allow_shrink=allow_shrink)
     click.echo(f"Province {report.province_code}:")
     if not report.success:
+        for reason in report.blocked_by:
+            click.echo(reason, err=True)
         click.echo(f"Run {report.run_id} failed at {', '.join(report.failed_steps)}", err=True)
         for error in report.errors:
             click.echo(f"  {error}", err=True)
@@ -102,12 +107,29 @@ def _run(settings: Settings, province_code: str | None = None) -> None:
     default=None,
     help="Province override of the rules file.",
 )
+@click.option(
+    "--max-shrink-share",
+    type=click.FloatRange(0.0, 1.0),
+    envvar="HAMLETS_MAX_SHRINK_SHARE",
+    default=DEFAULT_MAX_SHRINK_SHARE,
+    show_default=True,
+    help="Refuse to publish when a province's hamlets, households or persons fall by "
+    "more than this share against its last publication (env HAMLETS_MAX_SHRINK_SHARE).",
+)
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Publish even so (a deliberate change, or an empty file); the publication "
+    "records the override.",
+)
 def run(
     landing: Path,
     provinces: tuple[str, ...],
     warehouse_url: str,
     profile: str | None,
     rules_override: Path | None,
+    max_shrink_share: float,
+    allow_shrink: bool,
 ):
     """Materialise the whole graph for each province's landing folder into WAREHOUSE.
 
@@ -117,7 +139,9 @@ def run(
     """
     from assets.raw.landing import Landing
 
-    settings = Settings(warehouse_url, landing, profile, rules_override)
+    settings = Settings(
+        warehouse_url, landing, profile, rules_override, max_shrink_share=max_shrink_share
+    )
     codes = list(provinces) or Landing(landing).province_codes()
     if not codes:
         raise click.ClickException(
@@ -125,7 +149,7 @@ def run(
         )
     try:
         for code in codes:
-            _run(settings, code)
+            _run(settings, code, allow_shrink=allow_shrink)
     except (WarehouseError, ValueError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
 

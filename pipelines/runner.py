@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.marts.defs import ALLOW_SHRINK_TAG
 from assets.provinces import check_province_code
 from assets.raw.landing import Landing, LandingFileError
 from assets.warehouse import Warehouse
@@ -29,6 +30,8 @@ class RunReport:
     errors: tuple[str, ...]
     failed_checks: tuple[str, ...]
     warehouse_location: str
+    # The reasons blocking checks gave (one line each), e.g. why publication was refused.
+    blocked_by: tuple[str, ...] = ()
 
 
 def local_instance() -> dg.DagsterInstance:
@@ -74,8 +77,13 @@ def run_province(
     instance: dg.DagsterInstance | None = None,
     *,
     log_level: str = "INFO",
+    allow_shrink: bool = False,
 ) -> RunReport:
-    """Materialise every asset and run every check for one province's landing folder."""
+    """Materialise every asset and run every check for one province's landing folder.
+
+    ``allow_shrink`` tags the run so that figures the publication guard would refuse
+    (a deliberate large change) are published, and the publication records it.
+    """
     province_code = landed_province(settings, province_code)
     defs = build_defs(settings)
     job = defs.resolve_job_def(PROVINCE_JOB_NAME)
@@ -84,6 +92,7 @@ def run_province(
         instance=instance or local_instance(),
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags={ALLOW_SHRINK_TAG: "true"} if allow_shrink else None,
     )
     failures = [
         event for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE
@@ -95,10 +104,12 @@ def run_province(
         else (event.message or "")
         for event in failures
     )
-    failed_checks = tuple(
-        evaluation.check_name
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
+    evaluations = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed_checks = tuple(evaluation.check_name for evaluation in evaluations)
+    blocked_by = tuple(
+        e.description
+        for e in evaluations
+        if e.severity == dg.AssetCheckSeverity.ERROR and e.blocking and e.description
     )
     return RunReport(
         province_code=province_code,
@@ -108,4 +119,5 @@ def run_province(
         errors=errors,
         failed_checks=failed_checks,
         warehouse_location=Warehouse(settings.warehouse_url).location,
+        blocked_by=blocked_by,
     )

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE, PublishGuard
 from assets.privacy import DEVELOPMENT_SECRET, MIN_SECRET_BYTES, RecordReferences
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
@@ -47,6 +48,8 @@ class Settings:
     exports_dir: Path | None = None
     exact_time_limit_s: float = 2.0
     max_concurrent_steps: int = 2  # multiprocess executor (PostgreSQL warehouses)
+    # Largest fall of a province's hamlets, households or persons that still publishes.
+    max_shrink_share: float = DEFAULT_MAX_SHRINK_SHARE
     mode: str = "development"  # production refuses to start without a hash secret
     # Key of the record references (assets.privacy); never in a repr, log or metadata.
     hash_secret: bytes | None = field(default=None, repr=False)
@@ -57,6 +60,10 @@ class Settings:
         Production needs its own ``HAMLETS_HASH_SECRET`` of at least 32 bytes; development
         without one uses the labelled development secret (see :attr:`record_references`).
         """
+        try:
+            PublishGuard(self.max_shrink_share)
+        except ValueError as exc:
+            raise SettingsError(f"HAMLETS_MAX_SHRINK_SHARE: {exc}") from exc
         if self.mode not in MODES:
             raise SettingsError(
                 f"HAMLETS_MODE is {self.mode!r}; set it to 'development' (the default) "
@@ -121,5 +128,8 @@ class Settings:
             else None,
             exact_time_limit_s=float(os.environ.get("HAMLETS_EXACT_TIME_LIMIT_S", "2.0")),
             max_concurrent_steps=int(os.environ.get("HAMLETS_MAX_CONCURRENT_STEPS", "2")),
+            max_shrink_share=float(
+                os.environ.get("HAMLETS_MAX_SHRINK_SHARE") or DEFAULT_MAX_SHRINK_SHARE
+            ),
             **privacy_from_env(),
         )

@@ -3,6 +3,9 @@
 The publish step runs only after the blocking checks upstream have passed (Dagster
 skips it otherwise), and it replaces this province's rows in every mart inside one
 transaction, so readers see either the previous publication or the new one, whole.
+Among those checks, ``safe_to_publish`` refuses figures that fell beyond the allowed
+share against the last publication (``assets.marts.guard``); the run tag
+``hamlets/allow_shrink=true`` overrides it for one run, and the publication records it.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -21,6 +24,7 @@ from assets.marts.build import (
     province_summary,
     validation_summary,
 )
+from assets.marts.guard import PublishGuard
 from assets.marts.publish import publish_marts
 from assets.marts.scores import ethnic_cohesion, household_spread_km, option_scores
 from assets.planning.rules import RulesProfile
@@ -32,6 +36,9 @@ from assets.warehouse import Warehouse
 MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(
     warn_window=timedelta(days=7), fail_window=timedelta(days=14)
 )
+# A run carrying this tag publishes figures the shrink guard would refuse (deliberate
+# changes only); a tag, not an environment setting, so no standing override outlives it.
+ALLOW_SHRINK_TAG = "hamlets/allow_shrink"
 MART_TABLES = (
     "hamlets",
     "merger_assignments",
@@ -71,8 +78,16 @@ def publish_province_marts(
     context: dg.AssetExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
     rules: dg.ResourceParam[RulesProfile],
+    publish_guard: dg.ResourceParam[PublishGuard],
 ):
     warehouse = warehouse.for_province(context.partition_key)
+    # Judged again here, so materialising the marts alone cannot skip the guard.
+    verdict = publish_guard.verdict(warehouse)
+    if verdict.blocked and not shrink_allowed(context):
+        raise dg.Failure(description=verdict.reason, metadata=verdict.metadata)
+    override = verdict.summary if verdict.blocked else None
+    if override:
+        context.log.warning(f"publishing on the {ALLOW_SHRINK_TAG} override: {override}")
     households_rows, households_params = warehouse.rows_filter("staging.households")
     persons_rows, persons_params = warehouse.rows_filter("quality.persons_clean", alias="p")
     with warehouse.connect() as con:
@@ -119,7 +134,7 @@ def publish_province_marts(
         "commune_summary": commune_summary(communes, compliance, stamp),
         "validation_summary": validation_summary(issues, stamp),
     }
-    publish_marts(warehouse, tables, stamp)
+    publish_marts(warehouse, tables, stamp, details={"shrink_override": override})
     for name, df in tables.items():
         yield dg.MaterializeResult(
             asset_key=["marts", name],
@@ -127,8 +142,44 @@ def publish_province_marts(
                 "rows": len(df),
                 "province_code": stamp.province_code,
                 "rules_profile": stamp.rules_profile,
+                "shrink_override": override or "",
             },
         )
 
 
+def shrink_allowed(context: dg.OpExecutionContext | dg.AssetCheckExecutionContext) -> bool:
+    """Whether the run carries the explicit override tag."""
+    return context.run.tags.get(ALLOW_SHRINK_TAG, "").strip().lower() == "true"
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["planning", "hamlet_compliance"]),
+    name="safe_to_publish",
+    blocking=True,
+    pool=WAREHOUSE_POOL,
+    description="No required landing file is empty and the province's hamlets, households "
+    "and persons did not fall beyond the allowed share (HAMLETS_MAX_SHRINK_SHARE) against "
+    f"its last publication; run tag {ALLOW_SHRINK_TAG}=true publishes a deliberate change",
+)
+def safe_to_publish(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
+    publish_guard: dg.ResourceParam[PublishGuard],
+) -> dg.AssetCheckResult:
+    """Blocks everything built on the new counts (merger options, marts, exports) until
+    the figures are believable, so a bad upload never replaces the published ones."""
+    verdict = publish_guard.verdict(warehouse.for_province(context.partition_key))
+    overridden = verdict.blocked and shrink_allowed(context)
+    if overridden:
+        context.log.warning(f"{ALLOW_SHRINK_TAG} override: {verdict.reason}")
+    return dg.AssetCheckResult(
+        passed=not verdict.blocked,
+        # With the override the failure stays visible, as a warning that does not block.
+        severity=dg.AssetCheckSeverity.WARN if overridden else dg.AssetCheckSeverity.ERROR,
+        description=verdict.reason,
+        metadata={**verdict.metadata, "overridden": overridden},
+    )
+
+
 MARTS_ASSETS = [publish_province_marts]
+MARTS_CHECKS = [safe_to_publish]

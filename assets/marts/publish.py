@@ -8,6 +8,8 @@ that fails before or during publishing leaves the previous publication current.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from assets.marts.build import PublishStamp
@@ -32,16 +34,19 @@ def publish_marts(
     tables: dict[str, pd.DataFrame],
     stamp: PublishStamp,
     publications: str = PUBLICATIONS,
+    details: Mapping[str, object] | None = None,
 ) -> None:
     """Write ``tables`` (mart name -> rows, already stamped) as one publication.
 
     Marts published at another moment than the main ones (the approved plan, after
     planners decide) keep their own ``publications`` table, so each set's current view
-    follows its own latest publication.
+    follows its own latest publication. ``details`` fills the publication row's other
+    columns (e.g. ``shrink_override``); those not given stay empty.
     """
-    publication = TABLES[publications].enforce(
-        stamp.apply(pd.DataFrame(index=[0]))[list(TABLES[publications].columns)]
-    )
+    contract = TABLES[publications]
+    row = stamp.apply(pd.DataFrame(index=[0])).assign(**dict(details or {}))
+    empty = {column: None for column in contract.columns if column not in row}
+    publication = contract.enforce(row.assign(**empty))
     with warehouse.transaction() as session:
         for name, df in tables.items():
             _write_version(warehouse, session, f"marts.{name}", df, stamp)
