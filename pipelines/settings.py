@@ -47,6 +47,10 @@ class Settings:
     exports_dir: Path | None = None
     exact_time_limit_s: float = 2.0
     max_concurrent_steps: int = 2  # multiprocess executor (PostgreSQL warehouses)
+    # How long a run waits for another run's writer lock before failing (pipelines.locking).
+    # Runs the daemon launches wait: nobody is at a terminal to start them again. The
+    # CLI refuses at once unless told to wait (hamlets run --wait-for-lock).
+    lock_wait_s: float = 600.0
     mode: str = "development"  # production refuses to start without a hash secret
     # Key of the record references (assets.privacy); never in a repr, log or metadata.
     hash_secret: bytes | None = field(default=None, repr=False)
@@ -121,5 +125,6 @@ class Settings:
             else None,
             exact_time_limit_s=float(os.environ.get("HAMLETS_EXACT_TIME_LIMIT_S", "2.0")),
             max_concurrent_steps=int(os.environ.get("HAMLETS_MAX_CONCURRENT_STEPS", "2")),
+            lock_wait_s=float(os.environ.get("HAMLETS_LOCK_WAIT_S", "600")),
             **privacy_from_env(),
         )
