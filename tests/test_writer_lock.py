@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -325,3 +326,35 @@ def test_a_launched_run_holds_the_lock_or_fails_naming_its_holder(
         assert any(m.startswith("Holding the writer lock of ") for m in logs)
         assert run.tags[PROCESS_TAG] == process_token()
         assert fail_abandoned_runs(instance) == []
+
+
+class _Interrupted(BaseException):
+    """What Dagster's signal handlers raise (DagsterExecutionInterruptedError is one)."""
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.05, 1.5])
+def test_a_signal_during_a_duckdb_session_interrupts_rather_than_failing_one_step(
+    tmp_path, after_s
+):
+    """A signal arriving mid-query surfaced as RuntimeError("Query interrupted"), so
+    Dagster failed one step and ran the next instead of stopping the run; arriving while
+    a new connection loaded the spatial extension, it left the next close or connect of
+    the file hanging. Either way the interrupt itself must come out, promptly."""
+    warehouse = Warehouse(str(tmp_path / "w.duckdb"))
+
+    def interrupt(_signo, _frame):
+        raise _Interrupted()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    timer = threading.Timer(after_s, os.kill, [os.getpid(), signal.SIGINT])
+    started = time.monotonic()
+    try:
+        with pytest.raises(_Interrupted):
+            timer.start()
+            warehouse.query("SELECT count(*) FROM range(100000000000) a")
+            time.sleep(5)  # not reached when the query is interrupted
+        assert warehouse.query("SELECT 42 AS n")["n"].iloc[0] == 42  # the file opens again
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 20
