@@ -56,6 +56,7 @@ def _holder(url: str, province: str = "", run_id: str = RUN_ID) -> subprocess.Po
         text=True,
         cwd=ROOT,
     )
+    _STARTED.append(process)
     assert process.stdout.readline().strip() == "held"
     return process
 
@@ -148,15 +149,30 @@ def _home(tmp_path: Path) -> Path:
     return home
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left():
+    """A test that fails half-way leaves none of its processes behind."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            _kill(process)
+
+
 def _hamlets(home: Path, *args: object) -> subprocess.Popen:
     """``hamlets`` as a user runs it, with its own Dagster home."""
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [str(HAMLETS), *map(str, args)],
         env={**os.environ, "DAGSTER_HOME": str(home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _STARTED.append(process)
+    return process
 
 
 def _run_args(landing: Path, warehouse: Path, *more: object) -> list[object]:
