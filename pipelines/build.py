@@ -24,6 +24,7 @@ from assets.staging.defs import STAGING_ASSETS, STAGING_CHECKS
 from assets.warehouse import Warehouse
 from pipelines.io_managers import WarehouseIOManager
 from pipelines.jobs import province_job
+from pipelines.locking import with_writer_lock
 from pipelines.progress import progress_job, weekly_progress_report
 from pipelines.sensors import landing_folder_sensor, nightly_refresh
 from pipelines.settings import Settings
@@ -63,10 +64,17 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     one step tagged memory-heavy at a time (a province's person records in memory). On
     a cluster, swap in ``dagster_k8s.k8s_job_executor`` or ``dagster_celery`` with the
     same tag limits (README, "Running at scale").
+
+    Either way the run's process holds the warehouse's writer lock for the whole run
+    (pipelines.locking), waiting up to ``settings.lock_wait_s`` for another run's.
     """
     if Warehouse(settings.warehouse_url).kind == "duckdb":
-        return dg.in_process_executor
-    return dg.multiprocess_executor.configured(multiprocess_config(settings))
+        return with_writer_lock(
+            dg.in_process_executor, settings.warehouse_url, settings.lock_wait_s
+        )
+    return with_writer_lock(
+        dg.multiprocess_executor, settings.warehouse_url, settings.lock_wait_s
+    ).configured(multiprocess_config(settings))
 
 
 def multiprocess_config(settings: Settings) -> dict[str, object]:

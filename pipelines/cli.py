@@ -63,6 +63,10 @@ def _run(
         raise click.ClickException(str(exc)) from exc
     report = run_province(settings, province_code, allow_shrink=allow_shrink)
     click.echo(f"Province {report.province_code}:")
+    if report.interrupted:
+        click.echo(f"Run {report.run_id} was interrupted and is reported failed.", err=True)
+        click.echo("The last published marts are unchanged.", err=True)
+        sys.exit(130)  # stop here: no further province after an interrupt
     if not report.success:
         for reason in report.blocked_by:
             click.echo(reason, err=True)
@@ -122,6 +126,16 @@ def _run(
     help="Publish even so (a deliberate change, or an empty file); the publication "
     "records the override.",
 )
+@click.option(
+    "--wait-for-lock",
+    "wait_for_lock",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="When another run is writing the warehouse, wait this long for it, then refuse "
+    "(0: refuse at once, naming that run).",
+)
 def run(
     landing: Path,
     provinces: tuple[str, ...],
@@ -130,6 +144,7 @@ def run(
     rules_override: Path | None,
     max_shrink_share: float,
     allow_shrink: bool,
+    wait_for_lock: float,
 ):
     """Materialise the whole graph for each province's landing folder into WAREHOUSE.
 
@@ -140,7 +155,12 @@ def run(
     from assets.raw.landing import Landing
 
     settings = Settings(
-        warehouse_url, landing, profile, rules_override, max_shrink_share=max_shrink_share
+        warehouse_url,
+        landing,
+        profile,
+        rules_override,
+        max_shrink_share=max_shrink_share,
+        lock_wait_s=wait_for_lock,
     )
     codes = list(provinces) or Landing(landing).province_codes()
     if not codes:
@@ -389,6 +409,37 @@ def roles(warehouse_url: str) -> None:
     click.echo(f"Roles ready: {', '.join(created)}")
 
 
+@main.command()
+@click.option("--limit", type=int, default=10, show_default=True, help="Runs to list.")
+def runs(limit: int) -> None:
+    """List the latest runs in DAGSTER_HOME; first mark failed those whose process was
+    killed (SIGKILL, power cut) and which would otherwise show STARTED for ever.
+
+    \b
+    Example:
+      hamlets runs --limit 5
+    """
+    from datetime import UTC, datetime
+
+    from pipelines.locking import PARTITION_TAG, fail_abandoned_runs
+    from pipelines.runner import local_instance
+
+    instance = local_instance()
+    for run_id in fail_abandoned_runs(instance):
+        click.echo(f"Run {run_id}: its process is gone; marked failed", err=True)
+    for record in instance.get_run_records(limit=limit):
+        run = record.dagster_run
+        started = (
+            datetime.fromtimestamp(record.start_time, UTC).isoformat(timespec="seconds")
+            if record.start_time
+            else "-"
+        )
+        click.echo(
+            f"{run.run_id}  {run.job_name}  {run.tags.get(PARTITION_TAG, '-')}  "
+            f"{run.status.value}  started {started}"
+        )
+
+
 def _parse_rates(pairs: tuple[str, ...]) -> dict[str, float] | None:
     rates: dict[str, float] = {}
     for pair in pairs:
@@ -427,7 +478,9 @@ def demo() -> None:
         manifest.write_text(json.dumps(wanted))
     else:
         click.echo(f"Reusing demo landing folder {landing}")
-    _run(Settings(f"duckdb:///{DEMO_WAREHOUSE}", DEFAULT_LANDING_ROOT), DEMO_PROVINCE)
+    _run(
+        Settings(f"duckdb:///{DEMO_WAREHOUSE}", DEFAULT_LANDING_ROOT, lock_wait_s=0), DEMO_PROVINCE
+    )
     click.echo(
         "\nLook at the results:\n"
         f"  warehouse   {DEMO_WAREHOUSE.resolve()} (schemas raw, staging, quality, "

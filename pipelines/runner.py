@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from assets.marts.defs import ALLOW_SHRINK_TAG
 from assets.provinces import check_province_code
 from assets.raw.landing import Landing, LandingFileError
 from assets.warehouse import Warehouse
+from assets.warehouse.writer_lock import writer_lock
 from pipelines.build import build_defs
 from pipelines.jobs import PROVINCE_JOB_NAME
+from pipelines.locking import fail_abandoned_runs, run_tags
 from pipelines.settings import Settings
 
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
@@ -32,6 +35,7 @@ class RunReport:
     warehouse_location: str
     # The reasons blocking checks gave (one line each), e.g. why publication was refused.
     blocked_by: tuple[str, ...] = ()
+    interrupted: bool = False  # SIGINT/SIGTERM stopped the run (reported FAILURE)
 
 
 def local_instance() -> dg.DagsterInstance:
@@ -83,17 +87,32 @@ def run_province(
 
     ``allow_shrink`` tags the run so that figures the publication guard would refuse
     (a deliberate large change) are published, and the publication records it.
+
+    The run holds the warehouse's writer lock from before it is created to its end,
+    waiting up to ``settings.lock_wait_s`` for another run's (else WarehouseBusyError, and no
+    run is recorded). Runs of this instance whose process was killed are marked failed
+    first. SIGINT or SIGTERM during the run reports it FAILURE (``interrupted``).
     """
     province_code = landed_province(settings, province_code)
     defs = build_defs(settings)
     job = defs.resolve_job_def(PROVINCE_JOB_NAME)
-    result = job.execute_in_process(
-        partition_key=province_code,
-        instance=instance or local_instance(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags={ALLOW_SHRINK_TAG: "true"} if allow_shrink else None,
-    )
+    instance = instance or local_instance()
+    fail_abandoned_runs(instance)
+    run_id = str(uuid.uuid4())
+    with writer_lock(
+        settings.warehouse_url,
+        province_code=province_code,
+        run_id=run_id,
+        wait_s=settings.lock_wait_s,
+    ):
+        result = job.execute_in_process(
+            partition_key=province_code,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            run_id=run_id,
+            tags={**run_tags(), **({ALLOW_SHRINK_TAG: "true"} if allow_shrink else {})},
+        )
     failures = [
         event for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE
     ]
@@ -120,4 +139,20 @@ def run_province(
         failed_checks=failed_checks,
         warehouse_location=Warehouse(settings.warehouse_url).location,
         blocked_by=blocked_by,
+        interrupted=_interrupted(result.all_events),
     )
+
+
+def _interrupted(events: list[dg.DagsterEvent]) -> bool:
+    """Whether a signal (SIGINT, SIGTERM) ended the run: Dagster turns either into
+    DagsterExecutionInterruptedError and reports the run FAILURE."""
+    for event in events:
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            error = event.job_failure_data.error
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+        else:
+            continue
+        if error is not None and error.cls_name == "DagsterExecutionInterruptedError":
+            return True
+    return False

@@ -7,6 +7,11 @@ nothing, while any real change starts that province's run. The nightly schedule 
 safety net: it compares each folder with what the last materialisation actually loaded
 (the hashes the raw assets record) and re-runs provinces that changed or never finished
 publishing.
+
+While another run (``hamlets run`` from a terminal, say) holds the warehouse's writer
+lock, the sensor requests nothing for the provinces it would conflict with and leaves
+their cursor as it was, so a later tick requests them. A run that still meets a held
+lock (the schedule's, or one started in the gap) waits for it (pipelines.locking).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from assets.provinces import PROVINCE_CODES
 from assets.raw.landing import Landing, LandingFileError
+from assets.warehouse import Warehouse, WarehouseError
+from assets.warehouse.writer_lock import lock_holder
 from pipelines.jobs import province_job
 
 NIGHTLY_CRON = "0 1 * * *"  # 01:00, after the offices' evening uploads
@@ -41,14 +48,18 @@ def province_folders(landing: Landing) -> list[str]:
 
 @dg.sensor(job=province_job, minimum_interval_seconds=60)
 def landing_folder_sensor(
-    context: dg.SensorEvaluationContext, landing: dg.ResourceParam[Landing]
+    context: dg.SensorEvaluationContext,
+    landing: dg.ResourceParam[Landing],
+    warehouse: dg.ResourceParam[Warehouse],
 ) -> dg.SensorResult | dg.SkipReason:
-    """Request a province's run when one of its landing files is new or changed."""
+    """Request a province's run when one of its landing files is new or changed, unless
+    another run is writing the warehouse (then a later tick requests it)."""
     previous: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
     cursor = dict(previous)
     requests: list[dg.RunRequest] = []
     observations: list[dg.AssetObservation] = []
     incomplete: list[str] = []
+    busy: list[str] = []
     for code in province_folders(landing):
         try:
             digest, hashes = landing_fingerprint(landing.for_province(code))
@@ -57,6 +68,10 @@ def landing_folder_sensor(
             continue
         seen = previous.get(code, {})
         if seen.get("digest") == digest:
+            continue
+        holder = _writer(warehouse, code)
+        if holder is not None:
+            busy.append(f"{code}: warehouse {warehouse.location} is being written by {holder}")
             continue
         changed = sorted(
             role for role, sha in hashes.items() if seen.get("files", {}).get(role) != sha
@@ -84,12 +99,24 @@ def landing_folder_sensor(
         reason = "no new or changed landing file"
         if incomplete:
             reason += "; landing folder incomplete: " + " | ".join(incomplete)
+        if busy:
+            reason = "waiting for the writer lock: " + " | ".join(busy)
         return dg.SkipReason(reason)
     return dg.SensorResult(
         run_requests=requests,
         asset_events=observations,
         cursor=json.dumps(cursor, sort_keys=True),
     )
+
+
+def _writer(warehouse: Warehouse, code: str) -> str | None:
+    """Who holds the writer lock a run of province ``code`` needs, or None when it is free
+    (or cannot be asked: the run's own lock then decides)."""
+    try:
+        holder = lock_holder(warehouse.url, code)
+    except WarehouseError:
+        return None
+    return holder.describe() if holder else None
 
 
 def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, code: str) -> dg.EventLogRecord | None:

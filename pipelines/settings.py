@@ -50,6 +50,10 @@ class Settings:
     max_concurrent_steps: int = 2  # multiprocess executor (PostgreSQL warehouses)
     # Largest fall of a province's hamlets, households or persons that still publishes.
     max_shrink_share: float = DEFAULT_MAX_SHRINK_SHARE
+    # How long a run waits for another run's writer lock before failing (pipelines.locking).
+    # Runs the daemon launches wait: nobody is at a terminal to start them again. The
+    # CLI refuses at once unless told to wait (hamlets run --wait-for-lock).
+    lock_wait_s: float = 600.0
     mode: str = "development"  # production refuses to start without a hash secret
     # Key of the record references (assets.privacy); never in a repr, log or metadata.
     hash_secret: bytes | None = field(default=None, repr=False)
@@ -131,5 +135,6 @@ class Settings:
             max_shrink_share=float(
                 os.environ.get("HAMLETS_MAX_SHRINK_SHARE") or DEFAULT_MAX_SHRINK_SHARE
             ),
+            lock_wait_s=float(os.environ.get("HAMLETS_LOCK_WAIT_S", "600")),
             **privacy_from_env(),
         )

@@ -10,7 +10,7 @@ from pipelines.cli import main
 def test_help_lists_subcommands():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "run", "synth", "propose", "export", "roles"):
+    for command in ("demo", "run", "runs", "synth", "propose", "export", "roles"):
         assert command in result.output
 
 

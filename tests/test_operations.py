@@ -60,3 +60,20 @@ def test_instance_configs_limit_the_warehouse_pool(tmp_path):
         instance.dispose()
     production = (CONFIG / "dagster.postgres.yaml").read_text()
     assert "default_limit: 4" in production and "granularity: op" in production
+
+
+def test_instance_configs_monitor_runs(tmp_path, monkeypatch, postgres_url):
+    """A run whose worker dies or hangs ends FAILURE instead of showing STARTED for ever."""
+    monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)
+    for name in ("dagster.local.yaml", "dagster.postgres.yaml"):
+        home = tmp_path / name
+        home.mkdir()
+        shutil.copy(CONFIG / name, home / "dagster.yaml")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert instance.run_monitoring_enabled, name
+            assert instance.run_monitoring_start_timeout_seconds == 180
+            assert instance.run_monitoring_cancel_timeout_seconds == 180
+            assert instance.run_monitoring_max_runtime_seconds == 6 * 3600
+            # The default run launcher cannot resume a run's worker.
+            assert instance.run_monitoring_max_resume_run_attempts == 0
+            assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"

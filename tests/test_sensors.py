@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.raw.landing import LANDING_ROLES, Landing
+from assets.warehouse import Warehouse
 from pipelines.build import build_defs
 from pipelines.sensors import PUBLISHED_KEY, landing_folder_sensor, nightly_refresh
 from pipelines.settings import Settings
@@ -30,7 +31,10 @@ def _defs(landing_root) -> dg.Definitions:
 def _evaluate(landing_root, cursor=None):
     context = dg.build_sensor_context(
         cursor=cursor,
-        resources={"landing": Landing(landing_root)},
+        resources={
+            "landing": Landing(landing_root),
+            "warehouse": Warehouse(str(landing_root.parent / "w.duckdb")),
+        },
         definitions=_defs(landing_root),
     )
     return landing_folder_sensor.evaluate_tick(context)

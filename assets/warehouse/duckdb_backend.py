@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -69,18 +71,51 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             time.sleep(0.5)
 
 
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Handle Ctrl-C and SIGTERM only once the block is done.
+
+    DuckDB interrupted while it loads the spatial extension into a new connection
+    (duckdb 1.5) hangs at the next close or connect of the file, so a run told to stop
+    would hang instead. The signal's handler runs right after the block (Python handlers
+    only; outside the main thread nothing can be deferred, nor needs to be).
+    """
+    previous = {signo: signal.getsignal(signo) for signo in _INTERRUPTS}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
+        yield
+        return
+    received: list[int] = []
+    for signo in _INTERRUPTS:
+        signal.signal(signo, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        for signo, handler in previous.items():
+            signal.signal(signo, handler)
+        if received:
+            handler = previous[received[0]]
+            if callable(handler):
+                handler(received[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(received[0])
+
+
 @contextmanager
 def duckdb_session(
     path: Path, *, read_only: bool, transaction: bool = False
 ) -> Iterator[DuckDBSession]:
     con = _open(path, read_only)
     try:
-        con.execute("SET autoinstall_known_extensions = false")
-        con.execute("SET autoload_known_extensions = false")
-        con.execute(f"LOAD '{spatial_extension_path()}'")
-        if not read_only:
-            for layer in LAYERS:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(layer)}")
+        with _interrupts_deferred():
+            con.execute("SET autoinstall_known_extensions = false")
+            con.execute("SET autoload_known_extensions = false")
+            con.execute(f"LOAD '{spatial_extension_path()}'")
+            if not read_only:
+                for layer in LAYERS:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(layer)}")
         session = DuckDBSession(con, path)
         if not transaction:
             yield session
@@ -88,12 +123,41 @@ def duckdb_session(
         con.execute("BEGIN TRANSACTION")
         try:
             yield session
-        except BaseException:
+        except BaseException as exc:
+            if _interrupt_of(exc) is not None:
+                con.interrupt()
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
+    except BaseException as exc:
+        interrupt = _interrupt_of(exc)
+        if interrupt is None:
+            raise
+        # A query with parameters runs on after the interrupt, and close() would wait for
+        # it to finish (duckdb 1.5): stop it.
+        con.interrupt()
+        if interrupt is exc:
+            raise
+        exc.__cause__ = None  # no cycle between the two
+        raise interrupt from None
     finally:
         con.close()
+
+
+def _interrupt_of(exc: BaseException) -> BaseException | None:
+    """The interrupt (KeyboardInterrupt, Dagster's DagsterExecutionInterruptedError) that
+    ``exc`` is, or that DuckDB's ``RuntimeError("Query interrupted")`` hides.
+
+    A signal arriving during a query (Ctrl-C, or SIGTERM, which Dagster's handlers turn
+    into an interrupt) surfaces as that RuntimeError; left so, Dagster fails one step and
+    runs the next instead of stopping the run.
+    """
+    if not isinstance(exc, Exception):
+        return exc
+    cause = exc.__cause__
+    if isinstance(exc, RuntimeError) and cause is not None and not isinstance(cause, Exception):
+        return cause
+    return None
 
 
 class DuckDBSession:
