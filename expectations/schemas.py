@@ -1207,7 +1207,8 @@ TABLES: dict[str, Table] = {
                 "source_file",
                 "recorded_at",
             ),
-            primary_key=("decision_id", "hamlet_code"),
+            # Append-only: a correction is a later row; readers take the latest.
+            primary_key=("decision_id", "hamlet_code", "recorded_at"),
             required=(
                 "decision_id",
                 "province_code",
@@ -1233,7 +1234,7 @@ TABLES: dict[str, Table] = {
                 "note",
                 "recorded_at",
             ),
-            primary_key=("decision_id",),
+            primary_key=("decision_id", "recorded_at"),
             required=("decision_id", "province_code", "commune_code", "approved_date"),
         ),
         Table(

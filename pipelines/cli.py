@@ -391,22 +391,43 @@ def propose(
     required=True,
     help="postgresql+psycopg2://USER:PASSWORD@HOST/DB (an owner of the schemas).",
 )
-def roles(warehouse_url: str) -> None:
-    """Create the PostGIS roles: planner (marts, decisions), data unit (staging,
-    quality), engineer (everything). Idempotent; run again after adding layers.
+@click.option(
+    "--grant-planner",
+    "planner_login",
+    default=None,
+    help="An existing database login to make a planner of the --province codes.",
+)
+@click.option(
+    "--province",
+    "provinces",
+    multiple=True,
+    help="With --grant-planner: a province (2-digit code) the login may record for.",
+)
+def roles(warehouse_url: str, planner_login: str | None, provinces: tuple[str, ...]) -> None:
+    """Create the PostGIS roles: planner (marts; records decisions, constraints,
+    consultations and approvals for its provinces only, append-only, under its own
+    login), data unit (staging, quality), engineer (everything). Idempotent; run again
+    after adding layers or upgrading.
 
     \b
     Example:
       hamlets roles --warehouse postgresql+psycopg2://owner:secret@db/hamlets
-      psql -c "CREATE ROLE lan LOGIN PASSWORD '...' IN ROLE hamlets_planner"
+      psql -c "CREATE ROLE lan LOGIN PASSWORD '...'"
+      hamlets roles --warehouse ... --grant-planner lan --province 04
     """
-    from assets.warehouse.roles import apply_roles
+    from assets.warehouse.roles import apply_roles, grant_planner
 
+    if bool(planner_login) != bool(provinces):
+        raise click.UsageError("--grant-planner and --province go together")
+    warehouse = Warehouse(warehouse_url)
     try:
-        created = apply_roles(Warehouse(warehouse_url))
+        created = apply_roles(warehouse)
+        granted = grant_planner(warehouse, planner_login, list(provinces)) if provinces else []
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Roles ready: {', '.join(created)}")
+    if granted:
+        click.echo(f"{planner_login} plans province(s) {', '.join(granted)}")
 
 
 @main.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,6 +64,34 @@ def postgres_url() -> Iterator[str]:
     finally:
         with _admin_connection(admin) as con, con.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def make_login(postgres_url) -> Iterator[Callable[..., str]]:
+    """``make_login(label, *groups)``: a new database login (in those group roles) and
+    its URL to the test database; every login is dropped afterwards."""
+    from psycopg2 import sql
+
+    admin = make_url(postgres_url)
+    logins: list[str] = []
+
+    def make(label: str, *groups: str) -> str:
+        login = f"t_{label}_{uuid.uuid4().hex[:6]}"
+        with _admin_connection(admin) as con, con.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(login))
+            )
+            logins.append(login)
+            for group in groups:
+                cursor.execute(
+                    sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login))
+                )
+        return admin.set(username=login, password="pw").render_as_string(hide_password=False)
+
+    yield make
+    with _admin_connection(admin) as con, con.cursor() as cursor:
+        for login in logins:
+            cursor.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
 
 
 @contextmanager

@@ -238,7 +238,7 @@ def test_constraints_are_kept_with_who_and_why_and_can_be_lifted(tmp_path):
         other_hamlet_code="0400101",
         set_at=when,
     )
-    with pytest.raises(ConstraintError, match="set_by and reason"):
+    with pytest.raises(ConstraintError, match="reason is required"):
         set_constraint(warehouse, "04", COMMUNE, LOCKED, set_by="", reason="", hamlet_code="x")
     rows = read_constraints(warehouse, "04")
     assert rows[["hamlet_code", "other_hamlet_code"]].values.tolist() == [["0400101", "0400102"]]

@@ -3,8 +3,10 @@ re-planned without it, results from a landing-folder file."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -234,3 +236,39 @@ def test_results_from_a_landing_folder_file(published, small_landing, tmp_path):
         assert len(rows) == len(affected) and rows["is_passed"].all()
         assert (rows["decision_id"] == decided.decision_id).all()
         assert (rows["source_file"] == "lay_y_kien.csv").all()
+
+
+def test_a_corrected_result_is_a_later_row_that_wins_on_read(tmp_path):
+    """Entering a hamlet's result again appends it (the first stays on record) and every
+    reader takes the later one; the same result again adds nothing. A warehouse from
+    before, keyed one row per hamlet, takes the correction too."""
+    from assets.progress.consultation import consultation_status, record_consultation
+    from assets.progress.records import CONSULTATIONS, read_records
+    from assets.warehouse import Warehouse, create_table_sql
+    from expectations.schemas import DUCKDB_TYPES, TABLES
+
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    old = replace(TABLES[CONSULTATIONS], primary_key=("decision_id", "hamlet_code"))
+    with warehouse.transaction() as session:
+        session.execute(create_table_sql(old, DUCKDB_TYPES))
+    decision = _decision().to_frame().T
+    decision = decision.assign(option_name="compliant", decided_by="Lan", note="")
+    decision = decision.assign(based_on_run_id="r", rules_profile="x")
+    warehouse.write_table("planning.decisions", TABLES["planning.decisions"].enforce(decision))
+    warehouse.write_table("planning.decision_assignments", ASSIGNMENT.assign(province_code="04"))
+
+    first = record_consultation(warehouse, "04", "d1", _results(40), RULES, recorded_by="Lan")
+    assert first.failed["hamlet_code"].tolist() == ["a"]
+    for _ in range(2):
+        record_consultation(warehouse, "04", "d1", _results(60).iloc[[0]], RULES)
+    history = read_records(warehouse, CONSULTATIONS, "04", history=True)
+    assert history[["hamlet_code", "households_in_favour"]].values.tolist() == [
+        ["a", 40],
+        ["b", 70],
+        ["a", 60],
+    ]
+    assert history["recorded_by"].tolist() == ["Lan", "Lan", getpass.getuser()]
+    in_force = read_records(warehouse, CONSULTATIONS, "04").set_index("hamlet_code")
+    assert in_force["households_in_favour"].to_dict() == {"a": 60, "b": 70}
+    status = consultation_status(warehouse, "04", "d1").set_index("hamlet_code")
+    assert status["consultation"].to_dict() == {"a": "passed", "b": "passed", "c": "not_affected"}

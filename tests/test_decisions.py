@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from sqlalchemy.engine import make_url
 
 from assets.decisions.commune import DecisionError, load_commune
 from assets.decisions.record import (
@@ -20,7 +21,8 @@ from assets.decisions.record import (
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.planning.rules import load_rules
-from assets.warehouse import Warehouse
+from assets.warehouse import Warehouse, WarehouseError
+from assets.warehouse.roles import apply_roles, grant_planner
 from pipelines.build import build_defs
 from pipelines.settings import Settings
 
@@ -145,8 +147,9 @@ def test_a_hand_edited_plan_supersedes_and_must_own_up_to_units_below(published,
     assert staffing["allowance_saving_vnd_per_year"].sum() == pytest.approx(0)
 
 
-def test_decisions_are_recorded_in_postgis(published, postgres_url):
-    """The commune's marts published into PostGIS, a decision recorded and read back."""
+def test_decisions_are_recorded_in_postgis(published, postgres_url, make_login):
+    """The commune's marts published into PostGIS, a decision recorded by a planner of
+    the province under their own login, and read back."""
     settings, report = published
     duck, postgis = Warehouse(settings.warehouse_url), Warehouse(postgres_url)
     code = merging_commune(duck)
@@ -162,12 +165,19 @@ def test_decisions_are_recorded_in_postgis(published, postgres_url):
         "merger_options": source.options,
     }
     publish_marts(postgis, {k: pd.DataFrame(v) for k, v in tables.items()}, stamp)
-    commune = load_commune(postgis, report.province_code, code)
+    apply_roles(postgis)
+    planner_url = make_login("planner")
+    login = make_url(planner_url).username
+    grant_planner(postgis, login, [report.province_code])
+    planner = Warehouse(planner_url)
+    commune = load_commune(planner, report.province_code, code)
     assert commune.hamlets.geometry.geom_equals_exact(source.hamlets.geometry, 1e-9).all()
     rules = load_rules(commune.rules_profile)
-    recorded = record_decision(postgis, commune, rules, decided_by="Lan", option_name="compliant")
-    assert read_decisions(postgis, report.province_code)["decision_id"].tolist() == [
-        recorded.decision_id
-    ]
-    stored = read_decision_assignments(postgis, [recorded.decision_id])
+    with pytest.raises(WarehouseError, match="database login"):
+        record_decision(planner, commune, rules, decided_by="Lan", option_name="compliant")
+    recorded = record_decision(planner, commune, rules, option_name="compliant")
+    assert recorded.decision["decided_by"] == login
+    stored = read_decisions(planner, report.province_code)
+    assert stored[["decision_id", "decided_by"]].values.tolist() == [[recorded.decision_id, login]]
+    stored = read_decision_assignments(planner, [recorded.decision_id])
     assert sorted(stored["hamlet_code"]) == sorted(source.hamlets["hamlet_code"])

@@ -257,6 +257,10 @@ def test_messy_province_reconciles_and_loses_no_planted_record(tmp_path):
 def test_whole_graph_on_postgis_matches_duckdb(
     published, small_landing, postgres_url, tmp_path, monkeypatch
 ):
+    """The pipeline's login (in CI not a superuser) runs the graph under the roles: the
+    planners' row-level security binds planners, not the tables' owner."""
+    from assets.warehouse.roles import apply_roles
+
     duck_settings, _ = published
     monkeypatch.chdir(tmp_path)  # Data Docs of a PostgreSQL warehouse: ./data/restricted
     settings = Settings(
@@ -264,6 +268,7 @@ def test_whole_graph_on_postgis_matches_duckdb(
         landing_root=small_landing.parent,
         exports_dir=tmp_path / "exports",
     )
+    apply_roles(Warehouse(postgres_url))
     report = run_province(settings, instance=dg.DagsterInstance.ephemeral())
     assert report.success, report.errors
     postgis, duck = Warehouse(postgres_url), Warehouse(duck_settings.warehouse_url)

@@ -21,6 +21,7 @@ from assets.decisions.commune import CommuneMarts, DecisionError
 from assets.planning.options import MANUAL, PlanResult, plan_from_assignment
 from assets.planning.rules import RulesProfile
 from assets.warehouse import Warehouse
+from assets.warehouse.roles import recorded_author
 from expectations.schemas import TABLES
 
 DECISIONS = "planning.decisions"
@@ -86,7 +87,7 @@ def record_decision(
     commune: CommuneMarts,
     rules: RulesProfile,
     *,
-    decided_by: str,
+    decided_by: str | None = None,
     note: str = "",
     option_name: str | None = None,
     assignment: pd.DataFrame | None = None,
@@ -94,9 +95,10 @@ def record_decision(
     decided_at: datetime | None = None,
 ) -> RecordedDecision:
     """Check the decision (``check_decision``) and write it with its assignment in one
-    transaction. ``decided_by`` names the planner (staff, not a resident)."""
-    if not decided_by or not decided_by.strip():
-        raise DecisionError("decided_by: the planner's name is required")
+    transaction. The planner (staff, not a resident) is the database login on PostGIS,
+    written by the database; on DuckDB, which has no logins, ``decided_by`` or else the
+    operating-system user (``recorded_author``)."""
+    author = recorded_author(warehouse, decided_by)
     plan = check_decision(
         commune,
         rules,
@@ -113,7 +115,7 @@ def record_decision(
                 "province_code": [commune.province_code],
                 "commune_code": [commune.commune_code],
                 "option_name": [option_name or MANUAL],
-                "decided_by": [decided_by.strip()],
+                "decided_by": [author],
                 "note": [note],
                 "decided_at": [pd.Timestamp(when)],
                 "based_on_run_id": [commune.run_id],

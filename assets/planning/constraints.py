@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from assets.warehouse import Warehouse
+from assets.warehouse.roles import recorded_author
 from expectations.schemas import TABLES
 
 CONSTRAINTS = "planning.constraints"
@@ -282,8 +283,8 @@ def set_constraint(
     commune_code: str,
     kind: str,
     *,
-    set_by: str,
     reason: str,
+    set_by: str | None = None,
     hamlet_code: str | None = None,
     other_hamlet_code: str | None = None,
     is_active: bool = True,
@@ -291,16 +292,18 @@ def set_constraint(
 ) -> pd.Series:
     """Record a constraint (or lift one with ``is_active=False``); returns the row.
 
-    Who sets it and why are required: they are shown in every explanation it shapes.
+    Who sets it (``recorded_author``: the database login on PostGIS) and why (required)
+    are shown in every explanation it shapes.
     """
     if kind not in KINDS:
         raise ConstraintError(f"constraint_kind {kind!r}: one of {', '.join(KINDS)}")
-    if not set_by or not set_by.strip() or not reason or not reason.strip():
-        raise ConstraintError("set_by and reason are required: who sets the constraint and why")
+    if not reason or not reason.strip():
+        raise ConstraintError("reason is required: why the constraint is set")
     needs = {LOCKED: 1, MUST_NOT_MERGE: 2, MUST_MERGE: 2, SAME_ETHNICITY: 0}[kind]
     given = [c for c in (hamlet_code, other_hamlet_code) if c]
     if len(given) != needs or (needs == 2 and hamlet_code == other_hamlet_code):
         raise ConstraintError(f"{kind} needs {needs} different hamlet code(s), got {given}")
+    author = recorded_author(warehouse, set_by)
     when = set_at or datetime.now(UTC)
     row = TABLES[CONSTRAINTS].enforce(
         normalised(
@@ -314,7 +317,7 @@ def set_constraint(
                     "constraint_kind": [kind],
                     "hamlet_code": [hamlet_code],
                     "other_hamlet_code": [other_hamlet_code],
-                    "set_by": [set_by.strip()],
+                    "set_by": [author],
                     "constraint_reason": [reason.strip()],
                     "set_at": [pd.Timestamp(when)],
                     "is_active": [is_active],

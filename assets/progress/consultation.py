@@ -33,14 +33,16 @@ from assets.progress.records import (
     CONSULTATIONS,
     ProgressRecordError,
     affected_hamlets,
+    append_records,
     decision_of,
     read_records,
 )
 from assets.progress.status import local_day
-from assets.raw.landing import read_landing_file
 from assets.raw.headers import to_canonical
+from assets.raw.landing import read_landing_file
 from assets.staging.normalise import parse_dates
 from assets.warehouse import Warehouse
+from assets.warehouse.roles import recorded_author
 from expectations.schemas import TABLES
 
 RESULT_COLUMNS = (
@@ -141,26 +143,34 @@ def record_consultation(
     results: pd.DataFrame,
     rules: RulesProfile,
     *,
-    recorded_by: str,
+    recorded_by: str | None = None,
     source_file: str = NOTEBOOK,
 ) -> ConsultationOutcome:
-    """Check and write the results (a later entry for a hamlet replaces its earlier
-    one); a hamlet whose residents reject the merge gets a must-not-merge constraint
-    with each other member of its unit, so the next plan of the commune leaves that
-    merge out (``replan_commune`` shows it at once; the next run publishes it)."""
+    """Check and write the results (a later entry for a hamlet is appended and is the
+    one in force; the same result entered again adds nothing); a hamlet whose residents
+    reject the merge gets a must-not-merge constraint with each other member of its
+    unit, so the next plan of the commune leaves that merge out (``replan_commune``
+    shows it at once; the next run publishes it). Who records it: ``recorded_author``."""
     decision = decision_of(warehouse, province_code, decision_id)
     assignment = read_decision_assignments(warehouse, [decision_id])
+    author = recorded_author(warehouse, recorded_by)
     rows = consultation_rows(
-        decision, assignment, results, rules, recorded_by=recorded_by, source_file=source_file
+        decision, assignment, results, rules, recorded_by=author, source_file=source_file
     )
-    with warehouse.transaction() as session:
-        for hamlet in rows["hamlet_code"]:
-            where = {"decision_id": decision_id, "hamlet_code": hamlet}
-            warehouse.write_table(
-                CONSULTATIONS, rows[rows["hamlet_code"] == hamlet], con=session, replace_where=where
-            )
+    new = ~same_as_recorded(rows, read_records(warehouse, CONSULTATIONS, province_code))
+    if new.any():
+        append_records(warehouse, CONSULTATIONS, rows[new])
     forbidden = forbid_failed_merges(warehouse, province_code, rows, assignment)
     return ConsultationOutcome(rows=rows, forbidden=forbidden)
+
+
+def same_as_recorded(rows: pd.DataFrame, in_force: pd.DataFrame) -> pd.Series:
+    """Per row, whether the result in force for its hamlet says the same (counts, day,
+    file), so entering or loading it again appends nothing."""
+    compared = ["decision_id", "hamlet_code", *RESULT_COLUMNS[1:], "source_file"]
+    before = in_force[compared].astype(str).drop_duplicates()
+    found = rows[compared].astype(str).merge(before, how="left", indicator=True)
+    return pd.Series(found["_merge"].eq("both").to_numpy(), index=rows.index)
 
 
 def forbid_failed_merges(
@@ -293,7 +303,6 @@ def load_consultation_file(
             str(decision_id),
             part,
             rules,
-            recorded_by=f"tệp {path.name}",
             source_file=path.name,
         )
         for decision_id, part in given.groupby("decision_id", sort=True)

@@ -6,6 +6,10 @@ A drafted plan is a decision in ``planning.decisions`` (ND 185/2026 Art. 12: the
 People's Committee drafts the plan, residents are consulted on it, then the commune
 People's Council decides, Art. 9). Both records name the decision they are about, so a
 later decision (a re-plan) starts its own consultation.
+
+Both are append-only: a correction is a new row, and every reader takes the latest row
+(``recorded_at``) per hamlet's consultation or per approval, so what was entered first
+stays on record and planners need no right to change or delete rows.
 """
 
 from __future__ import annotations
@@ -21,10 +25,16 @@ from assets.decisions.record import (
     read_decisions,
 )
 from assets.warehouse import Warehouse
+from assets.warehouse.roles import recorded_author, upgrade_primary_key
 from expectations.schemas import TABLES
 
 CONSULTATIONS = "planning.consultations"
 COUNCIL_APPROVALS = "planning.council_approvals"
+# What one record is about; of several rows for it, the latest recorded is in force.
+RECORD_KEYS = {
+    CONSULTATIONS: ("decision_id", "hamlet_code"),
+    COUNCIL_APPROVALS: ("decision_id",),
+}
 
 
 @dataclass(frozen=True)
@@ -34,25 +44,47 @@ class ProgressRecords:
     communes: pd.DataFrame  # commune_code, commune_name
     decisions: pd.DataFrame  # planning.decisions
     assignments: pd.DataFrame  # planning.decision_assignments of those decisions
-    consultations: pd.DataFrame  # planning.consultations
-    approvals: pd.DataFrame  # planning.council_approvals
+    consultations: pd.DataFrame  # planning.consultations in force (``read_records``)
+    approvals: pd.DataFrame  # planning.council_approvals in force (``read_records``)
 
 
 class ProgressRecordError(ValueError):
     """A consultation or approval cannot be recorded as given; the message says why."""
 
 
-def read_records(warehouse: Warehouse, table: str, province_code: str) -> pd.DataFrame:
-    """A planning record table's rows for the province (empty before the first one)."""
+def read_records(
+    warehouse: Warehouse, table: str, province_code: str, *, history: bool = False
+) -> pd.DataFrame:
+    """A planning record table's rows in force for the province: the latest per record
+    (``RECORD_KEYS``), or every row ever entered with ``history`` (oldest first); empty
+    before the first one."""
     contract = TABLES[table]
     with warehouse.connect(read_only=warehouse.kind == "duckdb") as con:
         if not con.table_exists(table):
             return contract.enforce(pd.DataFrame(columns=list(contract.columns)))
         rows = con.query_df(
-            f"SELECT {', '.join(contract.columns)} FROM {table} WHERE province_code = ?",
+            f"SELECT {', '.join(contract.columns)} FROM {table} WHERE province_code = ? "
+            "ORDER BY recorded_at",
             [province_code],
         )
-    return contract.enforce(rows)
+    rows = contract.enforce(rows)
+    return rows if history else latest_records(table, rows)
+
+
+def latest_records(table: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """The latest row (``recorded_at``) per record of ``table``: a correction wins."""
+    ordered = rows.sort_values("recorded_at", kind="stable", na_position="first")
+    return ordered.drop_duplicates(list(RECORD_KEYS[table]), keep="last").sort_index()
+
+
+def append_records(warehouse: Warehouse, table: str, rows: pd.DataFrame) -> None:
+    """Add ``rows`` to a planning record table in one transaction (never replacing: a
+    correction is a later row). A DuckDB table from before corrections were appended
+    gets its new key first; on PostGIS ``hamlets roles`` does that, as the owner."""
+    with warehouse.transaction() as session:
+        if warehouse.kind == "duckdb":
+            upgrade_primary_key(warehouse, session, table)
+        warehouse.write_table(table, rows, con=session, append=True)
 
 
 def affected_hamlets(assignments: pd.DataFrame) -> pd.DataFrame:
@@ -77,19 +109,19 @@ def record_council_approval(
     decision_id: str,
     *,
     approved_date: date,
-    recorded_by: str,
+    recorded_by: str | None = None,
     resolution_number: str = "",
     note: str = "",
     require_consultation: bool = True,
 ) -> pd.Series:
-    """Record that the commune People's Council approved the plan of ``decision_id``.
+    """Record that the commune People's Council approved the plan of ``decision_id``
+    (again, to correct it: the latest entry is in force).
 
     The council decides after residents are consulted (Art. 9, 12): unless
     ``require_consultation`` is off, every affected hamlet must have a passed
-    consultation on this plan first.
+    consultation on this plan first. Who records it: ``recorded_author``.
     """
-    if not recorded_by or not recorded_by.strip():
-        raise ProgressRecordError("recorded_by: the name of who records it is required")
+    author = recorded_author(warehouse, recorded_by)
     decision = decision_of(warehouse, province_code, decision_id)
     if require_consultation:
         pending = consultation_gaps(warehouse, province_code, decision_id)
@@ -105,13 +137,13 @@ def record_council_approval(
                 "commune_code": [decision["commune_code"]],
                 "approved_date": [pd.Timestamp(approved_date)],
                 "resolution_number": [resolution_number],
-                "recorded_by": [recorded_by.strip()],
+                "recorded_by": [author],
                 "note": [note],
                 "recorded_at": [pd.Timestamp(datetime.now(UTC))],
             }
         )
     )
-    warehouse.write_table(COUNCIL_APPROVALS, row, replace_where={"decision_id": decision_id})
+    append_records(warehouse, COUNCIL_APPROVALS, row)
     return row.iloc[0]
 
 
