@@ -208,9 +208,7 @@ class PostgresSession:
                 buffer,
             )
             if guarded:
-                cursor.execute(
-                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target}"
-                )
+                cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target}")
                 cursor.execute(f"DROP TABLE {target}")
         return len(df)
 
