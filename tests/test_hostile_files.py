@@ -294,3 +294,63 @@ def test_a_record_lost_between_file_and_raw_fails_reconciliation(published, tmp_
     assert not counts["balanced"].all()
     row = counts.iloc[0]
     assert row["in_file"] == row["landed"] + 1
+
+
+def test_a_repeated_household_code_is_rejected_with_its_rows(tmp_path):
+    """A repeated household number used to stop the run with the driver's "duplicate
+    key" text, quoting the number; now the later row is rejected, naming the row kept."""
+    from assets.staging.tables import stage_households
+
+    text = "Mã hộ,Mã thôn/TDP\nH1,T1\nH2,T1\nH1,T2\n"
+    (tmp_path / "households.csv").write_text(text, encoding="utf-8")
+    staged = stage_households(load_raw(find_landing_file(tmp_path, "households")))
+    assert staged.table["household_id"].tolist() == ["H1", "H2"]
+    assert staged.rejected["source_row_number"].tolist() == [3]
+    assert "repeats row 1" in staged.rejected["reason"].iloc[0]
+
+
+def test_a_hostile_run_leaks_nothing_to_stderr_or_dagster_home(small_landing, tmp_path):
+    """The CLI run of the hostile province (SQL headers, a stray quote, a repeated
+    household, a line with a NUL byte): its stderr, stdout and every file of its
+    DAGSTER_HOME hold no name, citizen ID, household number or birth date."""
+    import subprocess
+    import sys
+
+    from test_leaks import Scan
+
+    root, _, _ = _hostile_province(small_landing, tmp_path)
+    households = root / "04" / "households.csv"
+    lines = households.read_text(encoding="utf-8").splitlines()
+    households.write_text("\n".join([*lines, lines[2]]) + "\n", encoding="utf-8")
+    persons = root / "04" / "persons.csv"
+    person_lines = persons.read_text(encoding="utf-8").splitlines()
+    person_lines[8] = person_lines[8].replace(",", ",\x00", 1)
+    persons.write_text("\n".join(person_lines) + "\n", encoding="utf-8")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    warehouse = tmp_path / "w.duckdb"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "HAMLETS_EXPORTS_DIR": str(tmp_path / "x")}
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "hamlets"),
+            *("run", "--landing", str(root), "--province", "04", "--warehouse", str(warehouse)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    staged = Warehouse(f"duckdb:///{warehouse}")
+    persons_table = staged.read_table("staging.persons")
+    household_ids = set(staged.read_table("raw.households")["household_id"].dropna())
+    needles = set(persons_table["citizen_id"].dropna()) | set(persons_table["full_name"].dropna())
+    needles |= household_ids | set(persons_table["birth_date"].dropna().dt.strftime("%d/%m/%Y"))
+    found = Scan(needles)
+    found.text("stderr", "hamlets run", done.stderr)
+    found.text("stdout", "hamlets run", done.stdout)
+    for path in sorted(p for p in home.rglob("*") if p.is_file()):
+        found.text("dagster home", path.name, path.read_bytes().decode("utf-8", "ignore"))
+    assert found.read["dagster home"] > 0 and len(done.stderr) > 0
+    assert not found.hits, found.hits

@@ -31,8 +31,13 @@ WHEN = pd.Timestamp(datetime(2026, 11, 21, tzinfo=UTC))
 
 
 def _write_layers(warehouse: Warehouse) -> None:
-    for table in ("staging.example", "quality.example", "planning.example", "marts.example"):
-        warehouse.write_table(table, pd.DataFrame({"province_code": ["04"], "n": [1]}))
+    """One small table per layer, made here by hand: the warehouse API itself only
+    creates tables that have a contract."""
+    with warehouse.transaction() as con:
+        for layer in ("staging", "quality", "planning", "marts"):
+            con.execute(f"DROP TABLE IF EXISTS {layer}.example")
+            con.execute(f"CREATE TABLE {layer}.example (province_code TEXT, n BIGINT)")
+            con.execute(f"INSERT INTO {layer}.example VALUES ('04', 1)")
 
 
 @pytest.fixture

@@ -337,10 +337,14 @@ def stage_households(raw: pd.DataFrame) -> Staged:
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, contract.qualified_name, columns["wanted"])
     df["household_id"] = clean_text(df["household_id"])
+    df, repeats = _split_duplicates(
+        df, contract.qualified_name, key="household_id", source_file=_source_file(raw, "households")
+    )
     df["hamlet_code"] = clean_text(df["hamlet_code"])
     df["longitude"] = parse_float(df["longitude"])
     df["latitude"] = parse_float(df["latitude"])
-    return Staged(contract.enforce(df), empty, _header_notes(df))
+    rejected = pd.concat([empty, repeats], ignore_index=True)
+    return Staged(contract.enforce(df), rejected, _header_notes(df))
 
 
 def stage_persons(raw: pd.DataFrame) -> Staged:

@@ -116,6 +116,24 @@ def fit_for_storage(
     return body, contract, None
 
 
+def key_violation(qualified_name: str, contract: Table, df: pd.DataFrame) -> WarehouseError:
+    """A key error in words that name the file and row, never the value: the drivers'
+    own text quotes the key ("duplicate key 04, H-0001"), which may be personal."""
+    key = [c for c in contract.primary_key if c in df.columns]
+    where = ""
+    if key:
+        repeated = df.duplicated(subset=key, keep="first").to_numpy()
+        if repeated.any() and {"source_file", "source_row_number"} <= set(df.columns):
+            first = df[repeated].iloc[0]
+            where = f"; first at {first['source_file']} row {first['source_row_number']}"
+        elif repeated.any():
+            where = f"; first at position {int(repeated.argmax()) + 1} of the rows written"
+    return WarehouseError(
+        f"{qualified_name}: rows repeat the table's key ({', '.join(key) or 'none'}), or one "
+        f"is empty{where}; the values are not shown (they may be personal)"
+    )
+
+
 def columns_to_add(
     qualified_name: str, contract: Table, existing: list[str], df: pd.DataFrame
 ) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ from assets.warehouse.base import (
     create_table_sql,
     fit_for_storage,
     from_storage,
+    key_violation,
     qualified_identifier,
     quote_identifier,
     read_condition,
@@ -247,7 +248,10 @@ class DuckDBSession:
                 self.con.execute(
                     f"DELETE FROM {table} WHERE {condition}", list(replace_where.values())
                 )
-        relation.query("incoming", f"INSERT INTO {table} BY NAME SELECT {select} FROM incoming")
+        try:
+            relation.query("incoming", f"INSERT INTO {table} BY NAME SELECT {select} FROM incoming")
+        except duckdb.ConstraintException:
+            raise key_violation(qualified_name, contract, df) from None
         return len(df)
 
     def read_table(

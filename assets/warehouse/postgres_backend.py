@@ -29,6 +29,7 @@ from assets.warehouse.base import (
     create_table_sql,
     fit_for_storage,
     from_storage,
+    key_violation,
     qualified_identifier,
     read_condition,
     redacted,
@@ -203,13 +204,18 @@ class PostgresSession:
             if guarded:
                 cursor.execute(f"DROP TABLE IF EXISTS {target}")
                 cursor.execute(f"CREATE TEMPORARY TABLE hamlets_incoming (LIKE {table})")
-            cursor.copy_expert(
-                f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                buffer,
-            )
-            if guarded:
-                cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target}")
-                cursor.execute(f"DROP TABLE {target}")
+            try:
+                cursor.copy_expert(
+                    f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                    buffer,
+                )
+                if guarded:
+                    cursor.execute(
+                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target}"
+                    )
+                    cursor.execute(f"DROP TABLE {target}")
+            except psycopg2.IntegrityError:
+                raise key_violation(qualified_name, contract, df) from None
         return len(df)
 
     def read_table(
