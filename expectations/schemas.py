@@ -340,6 +340,22 @@ FIELDS: dict[str, Field] = {
             allowed_values=("clipped_to_commune", "overlap_removed", "gap_filled", "gap_left"),
         ),
         Field("area_m2", "float", "Area concerned, in m² (UTM)", "Diện tích (m²)"),
+        Field(
+            "reading",
+            "string",
+            "How values of a field were read when not as the contract writes them "
+            "(e.g. leading zeros restored, day/month order decided), no value quoted",
+            "Cách đọc giá trị",
+        ),
+        Field(
+            "outcome",
+            "string",
+            "recovered (read exactly), warned (staged, to be checked), quarantined "
+            "(not staged: rejected or missing with a record issue)",
+            "Kết quả",
+            allowed_values=("recovered", "warned", "quarantined"),
+        ),
+        Field("first_row_number", "int", "First data row it happened on", "Dòng đầu tiên"),
         Field("detail", "string", "What the change was made against", "Chi tiết"),
         Field("records_in", "int", "Records received", "Số bản ghi nhận"),
         Field("records_clean", "int", "Records that passed", "Số bản ghi hợp lệ"),
@@ -948,6 +964,23 @@ TABLES: dict[str, Table] = {
             "Landed rows that could not be staged, each with its file, row and reason",
             ("table_name", "source_file", "source_row_number", "field_name", "reason"),
             required=("table_name", "source_file", "source_row_number", "reason"),
+        ),
+        Table(
+            "staging",
+            "value_readings",
+            "Per file and field, how many values were read other than as written "
+            "(recovered exactly, staged with a warning, or quarantined) and why",
+            (
+                "table_name",
+                "source_file",
+                "field_name",
+                "reading",
+                "outcome",
+                "records",
+                "first_row_number",
+            ),
+            primary_key=("table_name", "source_file", "field_name", "reading"),
+            required=("table_name", "source_file", "field_name", "reading", "outcome", "records"),
         ),
         Table(
             "staging",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from assets.staging.readings import VALUE_READINGS, combine_readings, readings_summary
 from assets.staging.tables import Staged
 from assets.warehouse import Session, Warehouse
 
@@ -67,6 +68,7 @@ def stage_in_chunks(
     ``con``'s transaction; the first chunk replaces the province's rows)."""
     staged_rows = rejected_rows = chunks = 0
     notes: dict[str, str] = {}
+    readings: list[pd.DataFrame | None] = []
     for number, raw in enumerate(raw_chunks(warehouse, con, raw_table, rows)):
         staged = stage(raw)
         warehouse.write_table(table, staged.table, con=con, append=number > 0)
@@ -80,5 +82,8 @@ def stage_in_chunks(
         staged_rows += len(staged.table)
         rejected_rows += len(staged.rejected)
         notes |= staged.notes
+        readings.append(staged.readings)
         chunks += 1
-    return StagedCounts(staged_rows, rejected_rows, notes, chunks)
+    combined = combine_readings(readings)
+    warehouse.write_table(VALUE_READINGS, combined, con=con, replace_where={"table_name": table})
+    return StagedCounts(staged_rows, rejected_rows, notes | readings_summary(combined), chunks)

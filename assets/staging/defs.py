@@ -11,6 +11,7 @@ import pandas as pd
 
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_in_chunks
+from assets.staging.readings import VALUE_READINGS, combine_readings, readings_summary
 from assets.staging.reconcile import reconcile_counts
 from assets.staging.tables import (
     Staged,
@@ -30,7 +31,14 @@ def _record(
     """Write the side tables of a staged table and describe it in the run's metadata."""
     warehouse = warehouse.for_province(context.partition_key)
     warehouse.write_table(REJECTED_ROWS, staged.rejected, replace_where={"table_name": table})
-    metadata = {"rows": len(staged.table), "rows_rejected": len(staged.rejected), **staged.notes}
+    readings = combine_readings([staged.readings])
+    warehouse.write_table(VALUE_READINGS, readings, replace_where={"table_name": table})
+    metadata = {
+        "rows": len(staged.table),
+        "rows_rejected": len(staged.rejected),
+        **staged.notes,
+        **readings_summary(readings),
+    }
     if staged.adjustments is not None:
         warehouse.write_table(GEOMETRY_ADJUSTMENTS, staged.adjustments)
         by_kind = staged.adjustments.groupby("adjustment")["area_m2"].agg(["size", "sum"])

@@ -46,6 +46,7 @@ class Staged:
     rejected: pd.DataFrame
     notes: dict[str, str] = field(default_factory=dict)
     adjustments: pd.DataFrame | None = None  # staging.geometry_adjustments rows
+    readings: pd.DataFrame | None = None  # staging.value_readings rows
 
 
 def _header_notes(*frames: pd.DataFrame) -> dict[str, str]:
