@@ -44,12 +44,15 @@ def published(tmp_path_factory, small_landing, pipeline_instance) -> tuple[Setti
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url(tmp_path, monkeypatch) -> Iterator[str]:
     """A fresh PostGIS database for one test, dropped afterwards.
 
     HAMLETS_TEST_POSTGRES_URL names a role that may create databases (.ci/run starts
     PostgreSQL + PostGIS and sets it). In CI its absence is a failure, not a skip.
+    The test runs in ``tmp_path``: a PostgreSQL warehouse has no file to keep its
+    restricted Data Docs and exports beside, so they default to ``./data``.
     """
+    monkeypatch.chdir(tmp_path)
     admin_url = os.environ.get("HAMLETS_TEST_POSTGRES_URL")
     if not admin_url:
         if os.environ.get("CI"):
