@@ -6,6 +6,8 @@ generator both read these, so a code the generator writes is a code the rules ac
 
 from __future__ import annotations
 
+from expectations.schemas import header_key
+
 # The 63 pre-2025 province codes. They persist in citizen IDs: the first three digits
 # (PPP) are "0" + the old code of the province of birth registration (DOMAIN.md).
 OLD_PROVINCE_CODES: tuple[str, ...] = (
@@ -19,29 +21,24 @@ OLD_PROVINCE_CODES: tuple[str, ...] = (
 # The PPP part of a 12-digit citizen ID as it is written ("001" … "096").
 CITIZEN_ID_PREFIXES: frozenset[str] = frozenset("0" + code for code in OLD_PROVINCE_CODES)
 
-# Relation to the head of household, by folded label (``schemas.header_key``): the kinds
-# whose age relative to the head is known. Labels not listed (in-laws, "khác"…) are
-# not checked for plausibility.
+# Relation to the head of household, by key (``schemas.header_key``: case, diacritics,
+# punctuation and spacing ignored): the kinds whose age relative to the head is known.
+# Labels not listed (in-laws, "khác"…) are not checked for plausibility; the other ways
+# offices write the head ("CH"…) are in ``assets.staging.normalise.HEAD_FORMS``.
 HEAD = "head"
 SPOUSE = "spouse"
 CHILD = "child"
 PARENT = "parent"
 GRANDCHILD = "grandchild"
+_RELATION_LABELS: dict[str, tuple[str, ...]] = {
+    HEAD: ("Chủ hộ",),
+    SPOUSE: ("Vợ", "Chồng"),
+    CHILD: ("Con", "Con đẻ", "Con ruột"),
+    PARENT: ("Bố", "Mẹ", "Cha", "Bố đẻ", "Mẹ đẻ"),
+    GRANDCHILD: ("Cháu", "Cháu nội", "Cháu ngoại"),
+}
 RELATION_KINDS: dict[str, str] = {
-    "chu ho": HEAD,
-    "vo": SPOUSE,
-    "chong": SPOUSE,
-    "con": CHILD,
-    "con de": CHILD,
-    "con ruot": CHILD,
-    "bo": PARENT,
-    "me": PARENT,
-    "cha": PARENT,
-    "bo de": PARENT,
-    "me de": PARENT,
-    "chau": GRANDCHILD,
-    "chau noi": GRANDCHILD,
-    "chau ngoai": GRANDCHILD,
+    header_key(label): kind for kind, labels in _RELATION_LABELS.items() for label in labels
 }
 
 # Mainland Việt Nam and its islands, with a margin (WGS84 degrees): a household point

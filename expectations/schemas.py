@@ -8,6 +8,7 @@ column is renamed or re-typed here and nowhere else (the pattern of PUDL's
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -63,10 +64,22 @@ def strip_diacritics(text: str) -> str:
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
-def header_key(text: str) -> str:
-    """Normalise a header for lookup: NFC, no diacritics, lower case, single spaces."""
+# Anything but a letter or digit: punctuation, spaces, underscores.
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def fold_text(text: str) -> str:
+    """Text folded for comparing words: NFC, no diacritics (đ -> d), lower case, every
+    run of punctuation or spacing one space ("Thôn, xóm, bản" -> "thon xom ban")."""
     folded = strip_diacritics(unicodedata.normalize("NFC", str(text))).lower()
-    return " ".join(folded.replace("_", " ").replace(".", " ").split())
+    return " ".join(_NOT_ALNUM.sub(" ", folded).split())
+
+
+def header_key(text: str) -> str:
+    """A header (or a vocabulary word) as it is looked up: case, diacritics, punctuation
+    and spacing ignored, so "Ngày, tháng, năm sinh", "NGAY THANG NAM SINH" and
+    "Ngay_thang_nam_sinh" meet, and so do a GIS field "MaThon" and "Mã thôn"."""
+    return fold_text(text).replace(" ", "")
 
 
 @dataclass(frozen=True)
@@ -181,7 +194,7 @@ FIELDS: dict[str, Field] = {
             "string",
             "2-digit province code (QĐ 19/2025/QĐ-TTg)",
             "Mã tỉnh",
-            aliases=("ma tinh", "province code"),
+            aliases=("ma tinh", "province code", "ma tinh/thanh pho"),
             pattern=PROVINCE_CODE_PATTERN,
         ),
         Field(
@@ -189,7 +202,7 @@ FIELDS: dict[str, Field] = {
             "string",
             "5-digit commune code (QĐ 19/2025/QĐ-TTg)",
             "Mã xã",
-            aliases=("ma xa/phuong", "ma xa phuong", "ma dvhc xa"),
+            aliases=("ma xa/phuong", "ma phuong", "ma dvhc xa", "ma dvhc cap xa"),
             pattern=COMMUNE_CODE_PATTERN,
         ),
         Field(
@@ -197,13 +210,14 @@ FIELDS: dict[str, Field] = {
             "string",
             "Commune name without its prefix",
             "Tên xã",
-            aliases=("name", "ten xa/phuong", "ten xa phuong"),
+            aliases=("name", "ten xa/phuong", "ten phuong"),
         ),
         Field(
             "unit_kind",
             "string",
             "Kind of commune: xa, phuong or dac_khu",
             "Loại đơn vị hành chính",
+            aliases=("loai dvhc", "loai xa/phuong", "unit kind"),
             allowed_values=("xa", "phuong", "dac_khu"),
         ),
         Field(
@@ -211,14 +225,38 @@ FIELDS: dict[str, Field] = {
             "string",
             "Hamlet code, unique in the province",
             "Mã thôn/TDP",
-            aliases=("ma thon", "ma tdp", "ma thon/to dan pho", "ma thon, to dan pho"),
+            aliases=(
+                "ma thon",
+                "ma tdp",
+                "ma thon/to dan pho",
+                "ma to dan pho",
+                "ma thon/to",
+                "ma thon/xom",
+                "ma xom",
+                "ma thon, xom, ban",
+            ),
         ),
         Field(
             "hamlet_name",
             "string",
             "Hamlet proper name without its prefix",
             "Tên thôn/TDP",
-            aliases=("ten thon", "ten tdp", "ten thon/to dan pho"),
+            # A households file may name its hamlet instead of coding it ("Thôn": "Xóm 5").
+            aliases=(
+                "ten thon",
+                "ten tdp",
+                "ten thon/to dan pho",
+                "ten to dan pho",
+                "ten thon/xom",
+                "ten xom",
+                "thon",
+                "tdp",
+                "to dan pho",
+                "thon/tdp",
+                "thon/to dan pho",
+                "thon/xom",
+                "thon, xom, ban",
+            ),
         ),
         Field(
             "name_prefix",
@@ -231,7 +269,7 @@ FIELDS: dict[str, Field] = {
             "string",
             "thon (in a xã) or to_dan_pho (in a phường)",
             "Loại thôn/TDP",
-            aliases=("loai", "phan loai"),
+            aliases=("loai", "phan loai", "loai hinh"),
             allowed_values=("thon", "to_dan_pho"),
         ),
         Field(
@@ -239,7 +277,7 @@ FIELDS: dict[str, Field] = {
             "int",
             "Households declared in the commune registry",
             "Số hộ",
-            aliases=("so ho gia dinh", "tong so ho"),
+            aliases=("so ho gia dinh", "tong so ho", "tong so ho gia dinh", "so hgd"),
             min_value=0,
         ),
         Field(
@@ -247,7 +285,7 @@ FIELDS: dict[str, Field] = {
             "int",
             "Residents declared in the commune registry",
             "Số nhân khẩu",
-            aliases=("so khau", "dan so", "so dan"),
+            aliases=("so khau", "dan so", "so dan", "tong so nhan khau", "tong so khau", "so nk"),
             min_value=0,
         ),
         Field(
@@ -265,17 +303,48 @@ FIELDS: dict[str, Field] = {
             "string",
             "Household book number / household code",
             "Mã hộ",
-            aliases=("ma ho gia dinh", "so ho khau", "ma ho khau"),
+            aliases=(
+                "ma ho gia dinh",
+                "so ho khau",
+                "ma ho khau",
+                "so so ho khau",
+                "ma hgd",
+                "ma so ho",
+            ),
             is_personal=True,
         ),
-        Field("longitude", "float", "Household location, WGS84 longitude", "Kinh độ", ("lon",)),
-        Field("latitude", "float", "Household location, WGS84 latitude", "Vĩ độ", ("lat",)),
+        Field(
+            "longitude",
+            "float",
+            "Household location, WGS84 longitude",
+            "Kinh độ",
+            ("kinh do (x)", "x (kinh do)", "x", "lon", "long", "lng", "longitude"),
+        ),
+        Field(
+            "latitude",
+            "float",
+            "Household location, WGS84 latitude",
+            "Vĩ độ",
+            ("vi do (y)", "y (vi do)", "y", "lat", "latitude"),
+        ),
         Field(
             "citizen_id",
             "string",
             "12-digit personal identification number (số định danh cá nhân)",
             "Số ĐDCN",
-            aliases=("so dinh danh ca nhan", "cccd", "so cccd", "so cmnd/cccd", "cmnd/cccd"),
+            aliases=(
+                "so dinh danh ca nhan",
+                "so dinh danh",
+                "ma dinh danh",
+                "so dinh danh ca nhan/cccd",
+                "cccd",
+                "so cccd",
+                "so cmnd/cccd",
+                "so cccd/cmnd",
+                "cmnd/cccd",
+                "so cmnd",
+                "cmnd",
+            ),
             is_personal=True,
             pattern=CITIZEN_ID_PATTERN,
         ),
@@ -284,7 +353,7 @@ FIELDS: dict[str, Field] = {
             "string",
             "Full name",
             "Họ và tên",
-            aliases=("ho ten", "ho va ten"),
+            aliases=("ho ten", "ho va ten", "ho ten khai sinh", "ho va ten khai sinh"),
             is_personal=True,
         ),
         Field(
@@ -292,7 +361,7 @@ FIELDS: dict[str, Field] = {
             "date",
             "Date of birth",
             "Ngày sinh",
-            aliases=("ngay thang nam sinh", "ngay/thang/nam sinh"),
+            aliases=("ngay thang nam sinh", "sinh ngay"),
             is_personal=True,
         ),
         Field(
@@ -300,7 +369,7 @@ FIELDS: dict[str, Field] = {
             "string",
             "nam or nu",
             "Giới tính",
-            aliases=("gioi",),
+            aliases=("gioi", "gt", "nam/nu", "gioi tinh (nam/nu)"),
             allowed_values=("nam", "nu"),
         ),
         Field(
@@ -308,7 +377,15 @@ FIELDS: dict[str, Field] = {
             "string",
             "Relation to the head of household",
             "Quan hệ với chủ hộ",
-            aliases=("quan he", "quan he chu ho"),
+            # Not "Họ tên chủ hộ": that is the head's name, which no contract column holds.
+            aliases=(
+                "quan he",
+                "quan he chu ho",
+                "quan he voi ch",
+                "qh voi chu ho",
+                "qh voi ch",
+                "qh chu ho",
+            ),
         ),
         Field("ethnicity", "string", "Ethnic group", "Dân tộc"),
         Field(
@@ -834,7 +911,7 @@ LANDED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("commune_code", "hamlet_code", "hamlet_name", "hamlet_kind"),
     ),
     "households": (
-        ("household_id", "hamlet_code", "longitude", "latitude"),
+        ("household_id", "hamlet_code", "longitude", "latitude", "commune_code", "hamlet_name"),
         ("household_id", "hamlet_code"),
     ),
     "persons": (
@@ -851,6 +928,10 @@ LANDED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 GEODATA_ROLES = ("communes", "hamlet_boundaries")
+# A required column another may stand in for, per role: a households file that names
+# its hamlet ("Thôn": "Xóm 5") instead of giving its code; staging resolves the name
+# against the hamlet registry (within the commune when the file gives it).
+STAND_INS: dict[str, dict[str, str]] = {"households": {"hamlet_code": "hamlet_name"}}
 
 
 def _raw_table(role: str) -> Table:

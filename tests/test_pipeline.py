@@ -193,7 +193,9 @@ def test_failed_blocking_check_leaves_published_marts_intact(published, tmp_path
     broken = tmp_path / "landing" / "04"
     shutil.copytree(settings.landing_root / "04", broken)
     registry = pd.read_excel(broken / "hamlet_registry.xlsx", dtype=str)
-    registry.loc[0, "Loại"] = "Không rõ"
+    # A kind the registry does not say is now the commune's (warned); a negative
+    # household count still fails the blocking hamlets suite.
+    registry.loc[0, "Số hộ"] = "-5"
     registry.to_excel(broken / "hamlet_registry.xlsx", index=False)
     report = run_province(
         Settings(warehouse_url=settings.warehouse_url, landing_root=broken.parent),

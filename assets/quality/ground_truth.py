@@ -221,7 +221,7 @@ def evaluate_landing(landing: Path, *, as_of: str) -> tuple[pd.DataFrame, dict[s
     hamlets = stage_hamlets(
         load_raw(raw.file("hamlet_boundaries")), load_raw(raw.file("hamlet_registry")), communes
     ).table
-    households = stage_households(load_raw(raw.file("households"))).table
+    households = stage_households(load_raw(raw.file("households")), hamlets).table
     persons = stage_persons(load_raw(raw.file("persons"))).table
     figures: dict[str, float] = {"persons": len(persons)}
     start = time.perf_counter()

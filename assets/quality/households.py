@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from assets.quality.issues import issue_rows
+from assets.staging.normalise import relation_kinds  # one reading of relations, with staging
 from expectations.citizen_id import as_of_timestamp
 from expectations.household_rules import HEAD_MIN_AGE_YEARS, head_under_age, heads_per_household
-from expectations.reference import CHILD, GRANDCHILD, PARENT, RELATION_KINDS, SPOUSE
-from expectations.schemas import header_key
+from expectations.reference import CHILD, GRANDCHILD, PARENT, SPOUSE
 
 PERSONS = "staging.persons"
 HOUSEHOLDS = "staging.households"
@@ -51,14 +51,6 @@ DUPLICATE_VALUE = "duplicate_value"  # the contract rule's name, for one househo
 
 def _located(locations: dict[str, pd.Series] | None, mask: np.ndarray) -> dict[str, pd.Series]:
     return {k: v[mask] for k, v in (locations or {}).items()}
-
-
-def relation_kinds(relation: pd.Series) -> pd.Series:
-    """Each relation label's kind (head, spouse, child, parent, grandchild) or NA."""
-    text = relation.astype("string")
-    distinct = text.dropna().unique()
-    kinds = {value: RELATION_KINDS.get(header_key(value)) for value in distinct}
-    return text.map(kinds).astype("string")
 
 
 def _head_issues(

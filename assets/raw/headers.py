@@ -2,9 +2,9 @@
 
 A clerk's spreadsheet says "Số ĐDCN", "CCCD" or "So dinh danh ca nhan"; the contracts in
 ``expectations.schemas`` list each field's Vietnamese label and aliases, and matching
-ignores case, diacritics and spacing. A header is only ever looked up, never used as a
-name: what no contract names stays data (``extra_values``), so no file can add a column
-to a table or put its text into SQL.
+ignores case, diacritics, punctuation and spacing (a GIS field ``MaThon`` is ``Mã thôn``).
+A header is only ever looked up, never used as a name: what no contract names stays data
+(``extra_values``), so no file can add a column to a table or put its text into SQL.
 """
 
 from __future__ import annotations
@@ -36,11 +36,23 @@ def header_lookup(fields: list[Field]) -> dict[str, str]:
     return lookup
 
 
-def _lookup(key: str, lookup: dict[str, str]) -> str | None:
-    """Exact match, or for a Shapefile-truncated header the one name it is a prefix of."""
+def _may_be_cut(header: str) -> bool:
+    """A header a Shapefile may have cut: 10 characters, or 9-10 bytes of UTF-8 when a
+    multi-byte letter did not fit (DBF field names are 10 bytes)."""
+    size = len(header.encode("utf-8"))
+    return len(header) == DBF_NAME_LIMIT or (size != len(header) and size >= DBF_NAME_LIMIT - 1)
+
+
+def lookup_header(header: str, lookup: dict[str, str]) -> str | None:
+    """The column a header names: its key (``header_key``: case, diacritics, punctuation
+    and spacing ignored) known exactly, or for a header a Shapefile cut to 10 characters
+    the one column whose key it begins; else None (the header stays data)."""
+    key = header_key(header)
+    if not key:
+        return None
     if key in lookup:
         return lookup[key]
-    if len(key) == DBF_NAME_LIMIT:
+    if _may_be_cut(header):
         names = {name for known, name in lookup.items() if known.startswith(key)}
         if len(names) == 1:
             return names.pop()
@@ -83,11 +95,14 @@ def match_headers(
     wanted: tuple[str, ...],
     required: tuple[str, ...],
     has_geometry: bool = False,
+    stand_ins: dict[str, str] | None = None,
 ) -> HeaderMatch:
     """Match a file's headers to the ``wanted`` contract columns.
 
-    Raises LandingFileError naming the file and the required columns it lacks (with the
-    Vietnamese header expected), or two headers that would fill one column.
+    ``stand_ins`` names, per required column, another that may stand in for it
+    (``schemas.STAND_INS``). Raises LandingFileError naming the file and the required
+    columns it lacks (with the Vietnamese header expected), or two headers that would
+    fill one column.
     """
     lookup = header_lookup([FIELDS[name] for name in wanted])
     columns: dict[str, str] = {}
@@ -95,7 +110,7 @@ def match_headers(
     for header in headers:
         if not header or header in CARRIED:
             continue
-        canonical = _lookup(header_key(header), lookup)
+        canonical = lookup_header(header, lookup)
         if canonical is None:
             unrecognised.append(header)
         elif canonical in columns.values():
@@ -106,9 +121,14 @@ def match_headers(
         else:
             columns[header] = canonical
     found = set(columns.values()) | ({"geometry"} if has_geometry else set())
-    missing = [name for name in required if name not in found]
+    stand_ins = stand_ins or {}
+    missing = [name for name in required if name not in found and stand_ins.get(name) not in found]
     if missing:
-        expected = ", ".join(f"{FIELDS[m].label_vi!r} ({m})" for m in missing)
+        expected = ", ".join(
+            f"{FIELDS[m].label_vi!r} ({m})"
+            + (f" or {FIELDS[stand_ins[m]].label_vi!r} ({stand_ins[m]})" if m in stand_ins else "")
+            for m in missing
+        )
         raise LandingFileError(
             f"{source_file}: missing required columns {expected}; "
             f"unrecognised headers: {unrecognised or 'none'}"
@@ -122,6 +142,7 @@ def to_canonical(
     source_file: str,
     wanted: tuple[str, ...],
     required: tuple[str, ...],
+    stand_ins: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """A frame's recognised columns under their contract names, the ``wanted`` ones kept
     (missing ones empty), with lineage, geometry and any read problem carried.
@@ -137,6 +158,7 @@ def to_canonical(
         wanted=wanted,
         required=required,
         has_geometry="geometry" in raw.columns,
+        stand_ins=stand_ins,
     )
     df = raw.rename(columns=match.columns)
     keep = [c for c in wanted if c in df.columns] + [c for c in STAGED_CARRY if c in df.columns]

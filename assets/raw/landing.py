@@ -35,7 +35,14 @@ from assets.raw.safety import (
     open_landing_file,
     read_landing_bytes,
 )
-from expectations.schemas import FIELDS, GEODATA_ROLES, LANDED_COLUMNS, TABLES, header_key
+from expectations.schemas import (
+    FIELDS,
+    GEODATA_ROLES,
+    LANDED_COLUMNS,
+    STAND_INS,
+    TABLES,
+    header_key,
+)
 
 KNOWN_HEADERS = frozenset(key for f in FIELDS.values() for key in f.header_keys)
 # Every written form of a known header, lower-cased, to spot a header row among data.
@@ -367,6 +374,7 @@ def load_raw(landing_file: LandingFile) -> pd.DataFrame:
         wanted=wanted,
         required=required,
         has_geometry=landed.geometry is not None,
+        stand_ins=STAND_INS.get(role),
     )
     n = len(landed.values)
     by_column = {column: header for header, column in match.columns.items()}

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from expectations.reference import HEAD, RELATION_KINDS
 from expectations.schemas import header_key
 
 # Local names of hamlets, longest first so "Tổ dân phố" wins over "Tổ".
@@ -38,15 +39,33 @@ _PREFIX_RE = re.compile(
 )
 _CANONICAL_PREFIX = {header_key(p): p for p in HAMLET_PREFIXES} | {"tdp": "Tổ dân phố"}
 
-HAMLET_KINDS = {
-    "thon": "thon",
-    "thon, xom, ban": "thon",
-    "to dan pho": "to_dan_pho",
-    "tdp": "to_dan_pho",
-    "to_dan_pho": "to_dan_pho",
-}
-SEXES = {"nam": "nam", "m": "nam", "male": "nam", "nu": "nu", "f": "nu", "female": "nu"}
-UNIT_KINDS = {"xa": "xa", "phuong": "phuong", "dac khu": "dac_khu", "dac_khu": "dac_khu"}
+
+def _by_key(forms: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Canonical value -> the forms it is written in, as a lookup by ``header_key``."""
+    return {header_key(form): value for value, written in forms.items() for form in written}
+
+
+THON, TO_DAN_PHO = "thon", "to_dan_pho"
+# The two legal kinds of hamlet (DOMAIN.md): thôn in a xã, tổ dân phố in a phường.
+# Their legal names, and the local names each goes by; "Khu" is used for both, so it is
+# not here: such a hamlet takes its commune's kind (see ``read_hamlet_kinds``).
+HAMLET_KINDS = _by_key({THON: ("Thôn", "thon"), TO_DAN_PHO: ("Tổ dân phố", "TDP", "to_dan_pho")})
+LOCAL_HAMLET_KINDS = _by_key(
+    {
+        THON: ("Xóm", "Bản", "Làng", "Buôn", "Bon", "Ấp", "Khóm", "Plei", "Plây", "Sóc"),
+        TO_DAN_PHO: ("Tổ", "Tổ phố", "Khu phố", "Khối", "Khối phố", "Tiểu khu"),
+    }
+)
+KNOWN_KIND_NAMES = LOCAL_HAMLET_KINDS | HAMLET_KINDS
+# Sex as offices write it, in any case and with or without diacritics. Numeric codes
+# (1/0, 1/2) are not read: forms disagree on which number is which.
+SEXES = _by_key({"nam": ("Nam", "Nam giới"), "nu": ("Nữ", "Nữ giới")})
+OTHER_SEXES = _by_key({"nam": ("M", "Male"), "nu": ("F", "Female")})
+UNIT_KINDS = _by_key({"xa": ("xã",), "phuong": ("phường",), "dac_khu": ("đặc khu", "dac_khu")})
+# The relation that makes a person the head of household, as written besides "Chủ hộ".
+HEAD_FORMS = frozenset(
+    header_key(f) for f in ("CH", "C.H", "Chủ", "Chủ hộ gia đình", "Chủ hộ khẩu", "Chủ HGĐ")
+)
 
 
 def by_distinct_value(function: Callable[[pd.Series], pd.Series]) -> Callable[..., pd.Series]:
@@ -79,7 +98,8 @@ def clean_text(values: pd.Series) -> pd.Series:
 
 @by_distinct_value
 def folded(values: pd.Series) -> pd.Series:
-    """Lower-case, diacritic-free form used to match vocabularies."""
+    """The key vocabularies are looked up by (``header_key``: case, diacritics,
+    punctuation and spacing ignored)."""
     text = clean_text(values)
     return text.map(header_key, na_action="ignore").astype("string")
 
@@ -87,6 +107,101 @@ def folded(values: pd.Series) -> pd.Series:
 def map_vocabulary(values: pd.Series, vocabulary: dict[str, str]) -> pd.Series:
     """Map free text onto a fixed vocabulary; unknown values become missing."""
     return folded(values).map(vocabulary).astype("string")
+
+
+def read_sexes(values: pd.Series) -> pd.DataFrame:
+    """``sex`` (nam/nu) and how it was written: ``other_form`` (M/F, Male/Female) or
+    ``unknown`` (a value not in the vocabulary, left missing); missing otherwise."""
+    key = folded(values)
+    sex = key.map(SEXES).fillna(key.map(OTHER_SEXES)).astype("string")
+    other = key.isin(list(OTHER_SEXES)).to_numpy(dtype=bool)
+    unknown = (key.notna() & sex.isna()).to_numpy(dtype=bool)
+    how = np.where(other, "other_form", np.where(unknown, "unknown", None))
+    return pd.DataFrame({"sex": sex, "how": pd.array(how, dtype="string")}, index=values.index)
+
+
+@by_distinct_value
+def relation_kinds(relation: pd.Series) -> pd.Series:
+    """Each relation to the head's kind (head, spouse, child, parent, grandchild) or NA.
+
+    One reading for staging (who is head) and the quality rules: "Chủ hộ", "CH",
+    "chủ hộ gia đình"… are all the head.
+    """
+    key = folded(relation)
+    kinds = key.map(RELATION_KINDS).astype("string")
+    return kinds.mask(key.isin(list(HEAD_FORMS)), HEAD).astype("string")
+
+
+def head_written_otherwise(relation: pd.Series) -> pd.Series:
+    """True where the head is written other than "Chủ hộ" ("CH", "Chủ hộ gia đình"…)."""
+    return folded(relation).isin(list(HEAD_FORMS)).fillna(False).astype(bool)
+
+
+# Kinds written together: "Thôn, xóm, bản", "Thôn/Xóm", "TDP và khu phố".
+_KIND_SEPARATORS = re.compile(r"\s*(?:[,;/|&+]|\s(?:và|hoặc|hay)\s)\s*", flags=re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hamlet_kind_of(text: str) -> tuple[str | None, str]:
+    """A written hamlet kind: its legal kind and ``legal``/``local``, or (None, unknown)."""
+    found: set[str] = set()
+    legal = False  # the legal name is written ("Thôn, xóm, bản"), not only a local one
+    for part in (p for p in _KIND_SEPARATORS.split(text) if p.strip()):
+        whole = header_key(part)
+        # A part is one name ("Tổ dân phố") or names side by side ("Thôn xóm").
+        for key in [whole] if whole in KNOWN_KIND_NAMES else [header_key(w) for w in part.split()]:
+            if key not in KNOWN_KIND_NAMES:
+                return None, "unknown"
+            found.add(KNOWN_KIND_NAMES[key])
+            legal = legal or key in HAMLET_KINDS
+    if len(found) != 1:  # none, or both kinds ("Thôn/TDP"): the value does not say
+        return None, "unknown"
+    return found.pop(), "legal" if legal else "local"
+
+
+def read_hamlet_kinds(values: pd.Series) -> pd.DataFrame:
+    """``hamlet_kind`` (thon/to_dan_pho) and how it was written: ``legal`` ("Thôn",
+    "TDP", "Thôn, xóm, bản"), ``local`` (a local name only: "Xóm", "Bản", "Khu phố",
+    "Tổ"…) or ``unknown`` (not in the vocabulary, or both kinds: left missing for the
+    caller to decide); ``how`` is missing where the value is."""
+    text = clean_text(values)
+    distinct = text.dropna().unique()
+    read = {value: _hamlet_kind_of(str(value)) for value in distinct}
+    return pd.DataFrame(
+        {
+            "hamlet_kind": text.map({k: v[0] for k, v in read.items()}).astype("string"),
+            "how": text.map({k: v[1] for k, v in read.items()}).astype("string"),
+        },
+        index=values.index,
+    )
+
+
+# A coordinate in degrees written with one decimal comma (spaces aside).
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+
+def parse_coordinates(values: pd.Series) -> pd.DataFrame:
+    """Degrees as offices write them, and how: ``decimal_comma`` ("105,123456", the
+    Vietnamese decimal mark) or ``unreadable`` (thousands separators, several marks,
+    text: left missing, never guessed).
+
+    A comma is only ever a decimal mark here: with no point and one comma there is no
+    other reading of a coordinate in degrees (a longitude of 105,123 thousand is none).
+    Anything with two marks ("1.234,5", "105.123.456") could be metres with grouping or
+    a typo, and is not read. Plain numbers take the fast path; only the rest is parsed
+    by pattern.
+    """
+    text = clean_text(values)
+    number = pd.to_numeric(text, errors="coerce").astype("float64")
+    number = number.where(np.isfinite(number))
+    odd = (number.isna() & text.notna()).to_numpy(dtype=bool)
+    rest = text[odd].str.replace(r"\s+", "", regex=True)
+    comma = rest.str.fullmatch(_DECIMAL_COMMA, na=False)
+    commas = rest.where(comma).str.replace(",", ".", regex=False)
+    number[odd] = pd.to_numeric(commas).astype("float64").to_numpy(na_value=np.nan)
+    how = pd.Series(pd.NA, index=values.index, dtype="string")
+    how[odd] = np.where(comma.to_numpy(dtype=bool), "decimal_comma", "unreadable")
+    return pd.DataFrame({"value": number.astype("float64"), "how": how}, index=values.index)
 
 
 def split_hamlet_name(names: pd.Series) -> pd.DataFrame:
@@ -173,8 +288,3 @@ def parse_int(values: pd.Series) -> pd.Series:
     numbers = pd.to_numeric(text, errors="coerce")
     whole = numbers.where(np.isclose(numbers, np.round(numbers)))
     return whole.round().astype("Int64")
-
-
-def parse_float(values: pd.Series) -> pd.Series:
-    text = clean_text(values).str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype("float64")

@@ -2,7 +2,9 @@
 
 Each function takes raw frames (text as landed, plus lineage) and returns a frame that
 passes ``TABLES["staging.<name>"].enforce``. Values that cannot be read become missing
-here and are reported by the quality stage, which sees the whole record.
+here and are reported by the quality stage, which sees the whole record; each value read
+other than as written (a local name, a decimal comma, a hamlet named instead of coded)
+is counted in ``Staged.readings`` (``staging.value_readings``).
 """
 
 from __future__ import annotations
@@ -14,27 +16,34 @@ import pandas as pd
 
 from assets.raw.headers import LandingFileError, to_canonical
 from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
+from assets.staging.hamlet_names import RESOLVED, RESOLVED_FOLDED, resolve_hamlet_names
 from assets.staging.normalise import (
-    HAMLET_KINDS,
-    SEXES,
+    THON,
+    TO_DAN_PHO,
     UNIT_KINDS,
     clean_text,
-    folded,
+    head_written_otherwise,
     is_year_only,
     map_vocabulary,
+    parse_coordinates,
     parse_dates,
-    parse_float,
     parse_int,
     person_name_case,
+    read_hamlet_kinds,
+    read_sexes,
+    relation_kinds,
     roman_to_arabic,
     split_hamlet_name,
 )
-from expectations.schemas import TABLES, Table, header_key
+from assets.staging.readings import combine_readings, value_readings
+from expectations.reference import HEAD
+from expectations.schemas import LANDED_COLUMNS, STAND_INS, TABLES, Table
 from geodata.cleaning import clean_hamlet_geometries, valid_polygons
 from geodata.crs import STORAGE_CRS, area_km2
 from geodata.crs_detection import CrsDetectionError, to_storage_crs
 
-HEAD_OF_HOUSEHOLD = header_key("Chủ hộ")
+# The kind of hamlet a commune's kind makes it (DOMAIN.md: thôn in a xã, TDP in a phường).
+KIND_OF_COMMUNE = {"xa": THON, "phuong": TO_DAN_PHO}
 
 
 @dataclass(frozen=True)
@@ -258,8 +267,10 @@ def stage_hamlets(
     registry, registry_repeats = _split_duplicates(
         registry, name, key="hamlet_code", source_file=registry_file
     )
+    registry, kind_rejects, kind_readings = _hamlet_kinds(registry, communes, registry_file)
     only_registry = ~registry["hamlet_code"].isin(boundaries["hamlet_code"])
     only_boundary = ~boundaries["hamlet_code"].isin(registry["hamlet_code"])
+    kind_unread = boundaries["hamlet_code"].isin(kind_rejects["hamlet_code"])
     unmatched = pd.concat(
         [
             rejected_rows(
@@ -272,11 +283,19 @@ def stage_hamlets(
             ),
             rejected_rows(
                 name,
-                boundaries[only_boundary],
+                boundaries[only_boundary & ~kind_unread],
                 field_name="hamlet_code",
                 reason="hamlet_code "
-                + boundaries.loc[only_boundary, "hamlet_code"]
+                + boundaries.loc[only_boundary & ~kind_unread, "hamlet_code"]
                 + f" has no row in {registry_file}",
+            ),
+            rejected_rows(
+                name,
+                boundaries[kind_unread],
+                field_name="hamlet_kind",
+                reason="hamlet_code "
+                + boundaries.loc[kind_unread, "hamlet_code"]
+                + f": its row in {registry_file} was rejected (hamlet kind not recognised)",
             ),
         ],
         ignore_index=True,
@@ -286,7 +305,6 @@ def stage_hamlets(
     names = split_hamlet_name(registry["hamlet_name"])
     names["hamlet_name"] = roman_to_arabic(names["hamlet_name"])
     registry = registry.drop(columns=["hamlet_name"]).join(names)
-    registry["hamlet_kind"] = map_vocabulary(registry["hamlet_kind"], HAMLET_KINDS)
     registry["declared_households"] = parse_int(registry["declared_households"])
     registry["declared_population"] = parse_int(registry["declared_population"])
     registry["exemption_category"] = clean_text(registry["exemption_category"])
@@ -312,13 +330,79 @@ def stage_hamlets(
                 no_geometry,
                 boundary_repeats,
                 registry_repeats,
+                kind_rejects.drop(columns="hamlet_code"),
                 unmatched,
             ],
             ignore_index=True,
         ),
         {"crs": crs_how},
         adjustments,
+        kind_readings,
     )
+
+
+def _hamlet_kinds(
+    registry: pd.DataFrame, communes: gpd.GeoDataFrame | None, registry_file: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The registry's hamlet kinds read as the two legal kinds (``read_hamlet_kinds``).
+
+    A kind left blank or not recognised ("Khu", "Thôn/TDP") is the commune's: the law
+    makes every hamlet of a xã a thôn and of a phường a tổ dân phố, so it is taken from
+    there with a warning. Where the commune does not decide it either (a đặc khu, or no
+    communes given), the row is rejected, naming file, row and what to write. Returns the
+    registry kept, its rejected rows (with their hamlet codes) and the readings.
+    """
+    name = "staging.hamlets"
+    kinds = read_hamlet_kinds(registry["hamlet_kind"])
+    by_commune = pd.Series(pd.NA, index=registry.index, dtype="string")
+    if communes is not None:
+        unit_kind = communes.set_index("commune_code")["unit_kind"].astype("string")
+        by_commune = registry["commune_code"].map(unit_kind).map(KIND_OF_COMMUNE)
+        by_commune = by_commune.astype("string")
+    unread = kinds["hamlet_kind"].isna()
+    from_commune = (unread & by_commune.notna()).to_numpy(dtype=bool)
+    rejected = (unread & by_commune.isna()).to_numpy(dtype=bool)
+    local = kinds["how"].eq("local").fillna(False).to_numpy(dtype=bool)
+    readings = combine_readings(
+        [
+            value_readings(
+                name,
+                registry,
+                local,
+                field_name="hamlet_kind",
+                reading="a local name (Xóm, Bản, Khu phố, Tổ…) read as its legal kind",
+                outcome="recovered",
+            ),
+            value_readings(
+                name,
+                registry,
+                from_commune,
+                field_name="hamlet_kind",
+                reading="blank or not recognised: the commune's kind taken (thôn in a xã, "
+                "tổ dân phố in a phường)",
+                outcome="warned",
+            ),
+            value_readings(
+                name,
+                registry,
+                rejected,
+                field_name="hamlet_kind",
+                reading="blank or not recognised, and the commune does not decide it: row rejected",
+                outcome="quarantined",
+            ),
+        ]
+    )
+    rejects = rejected_rows(
+        name,
+        registry[rejected],
+        field_name="hamlet_kind",
+        reason=f"the hamlet kind in {registry_file} is blank or not recognised and the "
+        "commune's kind does not decide it; write Thôn or Tổ dân phố (Loại thôn/TDP không "
+        "đọc được)",
+    ).assign(hamlet_code=registry.loc[rejected, "hamlet_code"].to_numpy())
+    kept = registry.loc[~rejected].copy()
+    kept["hamlet_kind"] = kinds["hamlet_kind"].fillna(by_commune)[~rejected]
+    return kept, rejects, readings
 
 
 def _landed_columns(contract: Table, derived: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -331,41 +415,163 @@ def _record_ids(raw: pd.DataFrame) -> pd.Series:
     return (raw["source_file"] + ":" + raw["source_row_number"].astype("string")).astype("string")
 
 
-def stage_households(raw: pd.DataFrame) -> Staged:
+def stage_households(raw: pd.DataFrame, hamlets: pd.DataFrame | None = None) -> Staged:
+    """Households with their hamlet and location.
+
+    A household that names its hamlet instead of coding it is resolved against
+    ``hamlets`` (``staging.hamlets``; ``resolve_hamlet_names``); one whose name fits
+    several hamlets or none is rejected with the candidates. Coordinates are read in
+    degrees with a decimal point or comma (``parse_coordinates``); what cannot be read
+    is left missing (a location_missing issue follows) and counted.
+    """
     contract = TABLES["staging.households"]
-    columns = _landed_columns(contract, derived=("record_id",))
-    df = to_canonical(raw, source_file=_source_file(raw, "households"), **columns)
-    df["record_id"] = _record_ids(raw)
-    df, empty = _reject_empty_rows(df, contract.qualified_name, columns["wanted"])
-    df["household_id"] = clean_text(df["household_id"])
-    df, repeats = _split_duplicates(
-        df, contract.qualified_name, key="household_id", source_file=_source_file(raw, "households")
+    name = contract.qualified_name
+    source = _source_file(raw, "households")
+    wanted, required = LANDED_COLUMNS["households"]
+    df = to_canonical(
+        raw, source_file=source, wanted=wanted, required=required, stand_ins=STAND_INS["households"]
     )
+    df["record_id"] = _record_ids(raw)
+    df, empty = _reject_empty_rows(df, name, wanted)
+    df["household_id"] = clean_text(df["household_id"])
+    df, repeats = _split_duplicates(df, name, key="household_id", source_file=source)
     df["hamlet_code"] = clean_text(df["hamlet_code"])
-    df["longitude"] = parse_float(df["longitude"])
-    df["latitude"] = parse_float(df["latitude"])
-    rejected = pd.concat([empty, repeats], ignore_index=True)
-    return Staged(contract.enforce(df), rejected, _header_notes(df))
+    df, unresolved, hamlet_readings = _hamlets_by_name(df, hamlets, source)
+    readings = [hamlet_readings]
+    for column in ("longitude", "latitude"):
+        read = parse_coordinates(df[column])
+        df[column] = read["value"]
+        readings += [
+            value_readings(
+                name,
+                df,
+                read["how"].eq("decimal_comma").fillna(False),
+                field_name=column,
+                reading="decimal comma read as the decimal point",
+                outcome="recovered",
+            ),
+            value_readings(
+                name,
+                df,
+                read["how"].eq("unreadable").fillna(False),
+                field_name=column,
+                reading="not a number in degrees (thousands separators, several decimal "
+                "marks or text): left missing, flagged location_missing",
+                outcome="quarantined",
+            ),
+        ]
+    rejected = pd.concat([empty, repeats, unresolved], ignore_index=True)
+    df = df.drop(columns=["commune_code", "hamlet_name"])  # read to find the hamlet only
+    return Staged(
+        contract.enforce(df), rejected, _header_notes(df), readings=combine_readings(readings)
+    )
+
+
+def _hamlets_by_name(
+    df: pd.DataFrame, hamlets: pd.DataFrame | None, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Households without a hamlet code but with a hamlet name get the code the name
+    resolves to; those whose name fits several hamlets or none are rejected with the
+    candidates. Returns the households kept, the rejected rows and the readings."""
+    name = "staging.households"
+    named = (df["hamlet_code"].isna() & clean_text(df["hamlet_name"]).notna()).to_numpy(dtype=bool)
+    if not named.any():
+        return df, rejected_rows(name, df.iloc[:0], field_name="hamlet_name", reason=""), None
+    if hamlets is None:
+        raise ValueError("households name their hamlet: the hamlet registry is needed")
+    communes = clean_text(df["commune_code"]).str.zfill(5)
+    found = resolve_hamlet_names(df.loc[named, "hamlet_name"], communes[named], hamlets)
+    df = df.copy()
+    df.loc[named, "hamlet_code"] = found["hamlet_code"]
+    resolution = pd.Series(pd.NA, index=df.index, dtype="string")
+    resolution[named] = found["resolution"]
+    failed = (named & df["hamlet_code"].isna()).to_numpy(dtype=bool)
+    reason = found["reason"].reindex(df.index)[failed]
+    rejects = rejected_rows(
+        name, df[failed], field_name="hamlet_name", reason=f"{source}: " + reason
+    )
+    readings = combine_readings(
+        [
+            value_readings(
+                name,
+                df,
+                resolution.eq(RESOLVED).fillna(False),
+                field_name="hamlet_name",
+                reading="hamlet given by name: its code found in the hamlet registry",
+                outcome="recovered",
+            ),
+            value_readings(
+                name,
+                df,
+                resolution.eq(RESOLVED_FOLDED).fillna(False),
+                field_name="hamlet_name",
+                reading="hamlet given by name, found only without diacritics: its code "
+                "taken from the registry, to be checked",
+                outcome="warned",
+            ),
+            value_readings(
+                name,
+                df,
+                failed,
+                field_name="hamlet_name",
+                reading="hamlet name fits several hamlets or none: row rejected with the "
+                "candidates",
+                outcome="quarantined",
+            ),
+        ]
+    )
+    return df[~failed], rejects, readings
 
 
 def stage_persons(raw: pd.DataFrame) -> Staged:
     contract = TABLES["staging.persons"]
+    name = contract.qualified_name
     columns = _landed_columns(
         contract, derived=("record_id", "is_household_head", "birth_date_is_partial")
     )
     df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
-    df, empty = _reject_empty_rows(df, contract.qualified_name, columns["wanted"])
+    df, empty = _reject_empty_rows(df, name, columns["wanted"])
     df["citizen_id"] = clean_text(df["citizen_id"])
     df["full_name"] = person_name_case(df["full_name"])
     df["birth_date_is_partial"] = is_year_only(df["birth_date"])
     df["birth_date"] = parse_dates(df["birth_date"])
-    df["sex"] = map_vocabulary(df["sex"], SEXES)
+    sexes = read_sexes(df["sex"])
+    df["sex"] = sexes["sex"]
     df["household_id"] = clean_text(df["household_id"])
     df["relation_to_head"] = clean_text(df["relation_to_head"])
-    df["is_household_head"] = folded(df["relation_to_head"]).eq(HEAD_OF_HOUSEHOLD).fillna(False)
+    df["is_household_head"] = relation_kinds(df["relation_to_head"]).eq(HEAD).fillna(False)
     df["ethnicity"] = clean_text(df["ethnicity"])
-    return Staged(contract.enforce(df), empty, _header_notes(df))
+    readings = [
+        value_readings(
+            name,
+            df,
+            sexes["how"].eq("other_form").fillna(False),
+            field_name="sex",
+            reading="M/F or Male/Female read as Nam/Nữ",
+            outcome="recovered",
+        ),
+        value_readings(
+            name,
+            df,
+            sexes["how"].eq("unknown").fillna(False),
+            field_name="sex",
+            reading="not Nam/Nữ (nor M/F, Male/Female; numeric codes are not read): left "
+            "missing, the record quarantined (required_missing)",
+            outcome="quarantined",
+        ),
+        value_readings(
+            name,
+            df,
+            head_written_otherwise(df["relation_to_head"]),
+            field_name="relation_to_head",
+            reading="head of household written otherwise (CH, Chủ hộ gia đình…) read as Chủ hộ",
+            outcome="recovered",
+        ),
+    ]
+    return Staged(
+        contract.enforce(df), empty, _header_notes(df), readings=combine_readings(readings)
+    )
 
 
 def province_code_of(communes: pd.DataFrame) -> str:
