@@ -176,6 +176,39 @@ FIELDS: dict[str, Field] = {
             "Số dòng nối tiếp",
         ),
         Field("records", "int", "Records the file holds", "Số bản ghi"),
+        # Workbooks: where a record sits as the clerk sees it in Excel, and the layout read.
+        Field(
+            "source_sheet",
+            "string",
+            "The workbook sheet the record came from (empty for other files)",
+            "Trang tính nguồn",
+        ),
+        Field(
+            "sheet_row_number",
+            "int",
+            "The record's row number as Excel shows it (1-based, title rows counted)",
+            "Số dòng trên trang tính",
+        ),
+        Field(
+            "header_row_number",
+            "int",
+            "The row holding the header in the first data sheet (Excel's number)",
+            "Dòng tiêu đề",
+        ),
+        Field(
+            "rows_skipped",
+            "int",
+            "Rows of the data sheets that are not records: title rows above the header, a "
+            "second header row, column-number rows and empty rows",
+            "Số dòng bỏ qua",
+        ),
+        Field(
+            "workbook_sheets",
+            "string",
+            "Each sheet of a workbook: records read, header row, rows skipped, or why the "
+            "sheet was skipped, a JSON list",
+            "Các trang tính",
+        ),
         Field(
             "unreadable_records",
             "int",
@@ -782,7 +815,7 @@ class Table:
         if self.as_landed:
             fields = tuple(
                 f
-                if f.type == "geometry" or f.name in LINEAGE
+                if f.type == "geometry" or f.name in (*LINEAGE, *WORKBOOK_LINEAGE)
                 else replace(
                     f,
                     type="string",
@@ -888,8 +921,11 @@ def _cast(values: pd.Series, type_: str) -> pd.Series:
 
 
 LINEAGE = ("source_file", "source_sha256", "source_row_number", "load_id")
+# Raw only: a workbook record's sheet and Excel row (source_row_number stays the running
+# record number of the file, so keys and record ids are unique across sheets).
+WORKBOOK_LINEAGE = ("source_sheet", "sheet_row_number")
 # What every raw table holds besides the landed columns its role names.
-RAW_TRAILER = ("extra_values", "read_problem", "unread_text", *LINEAGE)
+RAW_TRAILER = ("extra_values", "read_problem", "unread_text", *LINEAGE, *WORKBOOK_LINEAGE)
 
 # The columns each landing role may bring, and those it must (the raw contracts).
 LANDED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -972,6 +1008,9 @@ TABLES: dict[str, Table] = {
                 "continuation_lines",
                 "records",
                 "unreadable_records",
+                "header_row_number",
+                "rows_skipped",
+                "workbook_sheets",
             ),
             primary_key=("landing_role",),
             required=("landing_role", "source_file", "source_sha256", "data_lines", "records"),

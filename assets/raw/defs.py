@@ -1,5 +1,7 @@
 """Dagster wiring for the raw stage: one asset per landing-file role."""
 
+import json
+
 import dagster as dg
 import pandas as pd
 
@@ -55,6 +57,7 @@ def _raw_asset(role: str) -> dg.AssetsDefinition:
                 "continuation_lines": int(file["continuation_lines"]),
                 "unreadable_records": int(file["unreadable_records"]),
                 "unrecognised_headers": file["unrecognised_headers"],
+                **_workbook_metadata(file),
             }
         )
         if int(file["unreadable_records"]):
@@ -65,6 +68,20 @@ def _raw_asset(role: str) -> dg.AssetsDefinition:
         return df
 
     return raw_asset
+
+
+def _workbook_metadata(file: pd.Series) -> dict[str, object]:
+    """A workbook's layout: header row, rows skipped, records per data sheet and each
+    skipped sheet with the reason (counts and sheet names only, never a value)."""
+    if pd.isna(file["workbook_sheets"]):
+        return {}
+    sheets = json.loads(file["workbook_sheets"])
+    return {
+        "header_row": int(file["header_row_number"]),
+        "rows_skipped": int(file["rows_skipped"]),
+        "records_per_sheet": {s["sheet"]: s["records"] for s in sheets if "records" in s},
+        "sheets_skipped": {s["sheet"]: s["skipped"] for s in sheets if "skipped" in s},
+    }
 
 
 RAW_ASSETS = [_raw_asset(role) for role in LANDING_ROLES]

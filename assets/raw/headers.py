@@ -15,12 +15,32 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from expectations.schemas import FIELDS, LINEAGE, RAW_TRAILER, Field, header_key
+from expectations.schemas import (
+    FIELDS,
+    LINEAGE,
+    RAW_TRAILER,
+    WORKBOOK_LINEAGE,
+    Field,
+    header_key,
+)
 
 DBF_NAME_LIMIT = 10  # Shapefile attribute names are cut to 10 characters
 CARRIED = (*RAW_TRAILER, *LINEAGE, "geometry", "source_crs")  # never matched as headers
 # What staging carries on from a raw frame besides the contract's columns.
-STAGED_CARRY = (*LINEAGE, "geometry", "source_crs", "read_problem")
+STAGED_CARRY = (*LINEAGE, *WORKBOOK_LINEAGE, "geometry", "source_crs", "read_problem")
+KNOWN_HEADERS = frozenset(key for f in FIELDS.values() for key in f.header_keys)
+# A running-number column ("Số thứ tự") numbers the rows of a printed list; it is no
+# field, so it is ignored rather than reported as an unrecognised header.
+IGNORED_HEADERS = frozenset(header_key(h) for h in ("STT", "TT", "Số TT", "Số thứ tự"))
+
+
+def header_share(cells: list[str]) -> float:
+    """Share of a row's non-empty cells that the data dictionary recognises as headers
+    (a running-number column counts: it belongs to the header row)."""
+    keys = [header_key(c) for c in cells if c.strip()]
+    if not keys:
+        return 0.0
+    return sum(k in KNOWN_HEADERS or k in IGNORED_HEADERS for k in keys) / len(keys)
 
 
 class LandingFileError(ValueError):
@@ -108,7 +128,7 @@ def match_headers(
     columns: dict[str, str] = {}
     unrecognised: list[str] = []
     for header in headers:
-        if not header or header in CARRIED:
+        if not header or header in CARRIED or header_key(header) in IGNORED_HEADERS:
             continue
         canonical = lookup_header(header, lookup)
         if canonical is None:

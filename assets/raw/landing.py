@@ -23,9 +23,11 @@ import pyogrio
 
 from assets.raw.encodings import detect_and_decode
 from assets.raw.headers import (
+    KNOWN_HEADERS,
     LandingFileError,
     check_headers,
     clean_header,
+    header_share,
     match_headers,
 )
 from assets.raw.records import TextFileError, read_records
@@ -35,16 +37,9 @@ from assets.raw.safety import (
     open_landing_file,
     read_landing_bytes,
 )
-from expectations.schemas import (
-    FIELDS,
-    GEODATA_ROLES,
-    LANDED_COLUMNS,
-    STAND_INS,
-    TABLES,
-    header_key,
-)
+from assets.raw.workbooks import WORKBOOK_SUFFIXES, read_workbook
+from expectations.schemas import FIELDS, GEODATA_ROLES, LANDED_COLUMNS, STAND_INS, TABLES
 
-KNOWN_HEADERS = frozenset(key for f in FIELDS.values() for key in f.header_keys)
 # Every written form of a known header, lower-cased, to spot a header row among data.
 _HEADER_FORMS = (
     frozenset(form.lower() for f in FIELDS.values() for form in (f.name, f.label_vi, *f.aliases))
@@ -59,7 +54,7 @@ LANDING_ROLES: dict[str, tuple[str, ...]] = {
     "households": ("households", "ho_gia_dinh"),
     "persons": ("persons", "nhan_khau"),
 }
-TABULAR_SUFFIXES = (".csv", ".xlsx")
+TABULAR_SUFFIXES = (".csv", *WORKBOOK_SUFFIXES)
 GEO_SUFFIXES = (".geojson", ".gpkg", ".zip")
 LINEAGE_COLUMNS = ("source_file", "source_sha256", "source_row_number", "load_id")
 SOURCE_CRS = "source_crs"  # raw geodata: the CRS the file declares (empty when none)
@@ -157,11 +152,7 @@ def find_landing_file(landing_dir: Path, role: str, *, root: Path | None = None)
 
 def _header_share(line: str) -> float:
     """Share of a header line's cells that the data dictionary recognises."""
-    cells = [c.strip().strip('"') for c in re.split(r"[,;\t|]", line)]
-    cells = [c for c in cells if c]
-    if not cells:
-        return 0.0
-    return sum(header_key(c) in KNOWN_HEADERS for c in cells) / len(cells)
+    return header_share([c.strip().strip('"') for c in re.split(r"[,;\t|]", line)])
 
 
 @dataclass(frozen=True)
@@ -180,6 +171,9 @@ class LandedTable:
     encoding: str
     geometry: gpd.GeoSeries | None = None
     source_crs: str | None = None
+    sheet: np.ndarray | None = None  # workbooks: each record's sheet and Excel row
+    sheet_row: np.ndarray | None = None
+    layout: dict[str, object] | None = None  # workbooks: header row, rows skipped, sheets
 
 
 def _clean(
@@ -189,9 +183,11 @@ def _clean(
     row_number: np.ndarray,
     problem: pd.Series,
     text: pd.Series,
+    places: list[str] | None = None,
 ) -> tuple[list[str], pd.DataFrame]:
     """Headers checked (no repeats; an empty one only over an empty column, dropped)
-    and a repeated header row among the data marked, a changed one refused."""
+    and a repeated header row among the data marked, a changed one refused; ``places``
+    names each record where the row number alone does not (a workbook's sheet and row)."""
     names = [clean_header(h) for h in headers]
     check_headers(names, path.name)
     values.columns = pd.Index(range(len(names)))
@@ -204,12 +200,17 @@ def _clean(
     keep = [i for i, n in enumerate(names) if n]
     values = values[keep]
     values.columns = pd.Index([names[i] for i in keep])
-    _mark_header_rows(path, values, row_number, problem, text)
+    _mark_header_rows(path, values, row_number, problem, text, places)
     return [names[i] for i in keep], values
 
 
 def _mark_header_rows(
-    path: Path, values: pd.DataFrame, row_number: np.ndarray, problem: pd.Series, text: pd.Series
+    path: Path,
+    values: pd.DataFrame,
+    row_number: np.ndarray,
+    problem: pd.Series,
+    text: pd.Series,
+    places: list[str] | None = None,
 ) -> None:
     """A data row that reads as a header: the same header again (two exports joined) is
     a record to reject; another one means the columns change meaning part way."""
@@ -224,7 +225,8 @@ def _mark_header_rows(
         cells = [clean_header(v).lower() for v in values.iloc[i].fillna("")]
         if cells != header:
             raise LandingFileError(
-                f"{path.name}: data row {row_number[i]} is another header "
+                f"{path.name}: {places[i] if places else f'data row {row_number[i]}'} is "
+                "another header "
                 f"({', '.join(c for c in cells if c)}): the columns change meaning part way; "
                 "split the file in two"
             )
@@ -234,14 +236,14 @@ def _mark_header_rows(
 
 
 def read_landed(path: Path) -> LandedTable:
-    """Any landing file, read strictly: CSV record by record, a workbook's first
-    sheet, or geodata feature by feature."""
+    """Any landing file, read strictly: CSV record by record, a workbook's data
+    sheets (``assets.raw.workbooks``), or geodata feature by feature."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
             return _read_csv(path)
-        if suffix == ".xlsx":
-            return _read_xlsx(path)
+        if suffix in WORKBOOK_SUFFIXES:
+            return _read_workbook(path)
         return _read_geodata(path)
     except (TextFileError, OSError, ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, LandingFileError):
@@ -268,18 +270,28 @@ def _read_csv(path: Path) -> LandedTable:
     )
 
 
-def _read_xlsx(path: Path) -> LandedTable:
-    with os.fdopen(open_landing_file(path), "rb") as handle:
-        sheet = pd.read_excel(handle, dtype=str, header=None, keep_default_na=False)
-    if sheet.empty:
-        raise LandingFileError(f"{path.name}: the first sheet is empty (no header row)")
-    headers = list(sheet.iloc[0].fillna(""))
-    values = sheet.iloc[1:].reset_index(drop=True).astype("string")
-    rows = np.arange(1, len(values) + 1, dtype="int64")
-    problem = pd.Series(pd.NA, index=values.index, dtype="string")
-    text = problem.copy()
-    headers, values = _clean(path, headers, values, rows, problem, text)
-    return LandedTable(headers, values, rows, problem, text, len(values), 0, "xlsx (unicode)")
+def _read_workbook(path: Path) -> LandedTable:
+    book = read_workbook(path)
+    rows = np.arange(1, len(book.values) + 1, dtype="int64")  # running record number
+    problem, text = book.problem.copy(), book.text.copy()
+    headers, values = _clean(path, book.headers, book.values, rows, problem, text, book.places)
+    return LandedTable(
+        headers,
+        values,
+        rows,
+        problem,
+        text,
+        len(values),
+        0,
+        f"{path.suffix.lower().lstrip('.')} (unicode)",
+        sheet=book.sheet,
+        sheet_row=book.sheet_row,
+        layout={
+            "header_row_number": book.header_row_number,
+            "rows_skipped": book.rows_skipped,
+            "workbook_sheets": json.dumps(book.sheets, ensure_ascii=False),
+        },
+    )
 
 
 def _read_geodata(path: Path) -> LandedTable:
@@ -393,6 +405,11 @@ def load_raw(landing_file: LandingFile) -> pd.DataFrame:
     frame["source_sha256"] = landing_file.sha256
     frame["source_row_number"] = landed.row_number
     frame["load_id"] = landing_file.load_id
+    no_sheet = pd.array([pd.NA] * n, dtype="string")
+    frame["source_sheet"] = landed.sheet if landed.sheet is not None else no_sheet
+    frame["sheet_row_number"] = (
+        landed.sheet_row if landed.sheet_row is not None else pd.array([pd.NA] * n, "Int64")
+    )
     if role in GEODATA_ROLES:
         frame["source_crs"] = landed.source_crs
         frame = gpd.GeoDataFrame(frame, geometry=landed.geometry.values, crs=landed.geometry.crs)
@@ -413,6 +430,10 @@ def load_raw(landing_file: LandingFile) -> pd.DataFrame:
         "continuation_lines": landed.continuation_lines,
         "records": n,
         "unreadable_records": int(landed.problem.notna().sum()),
+        "header_row_number": None,
+        "rows_skipped": None,
+        "workbook_sheets": None,
+        **(landed.layout or {}),
     }
     return df
 
@@ -425,7 +446,14 @@ def landed_file_row(raw: pd.DataFrame) -> pd.DataFrame:
         .astype(
             {
                 c: "Int64"
-                for c in ("data_lines", "continuation_lines", "records", "unreadable_records")
+                for c in (
+                    "data_lines",
+                    "continuation_lines",
+                    "records",
+                    "unreadable_records",
+                    "header_row_number",
+                    "rows_skipped",
+                )
             }
         )
     )

@@ -37,7 +37,7 @@ from assets.staging.normalise import (
 )
 from assets.staging.readings import combine_readings, value_readings
 from expectations.reference import HEAD
-from expectations.schemas import LANDED_COLUMNS, STAND_INS, TABLES, Table
+from expectations.schemas import LANDED_COLUMNS, STAND_INS, TABLES, WORKBOOK_LINEAGE, Table
 from geodata.cleaning import clean_hamlet_geometries, valid_polygons
 from geodata.crs import STORAGE_CRS, area_km2
 from geodata.crs_detection import CrsDetectionError, to_storage_crs
@@ -78,10 +78,36 @@ def _reproject(
     return out, resolved.how
 
 
+def _sheet_places(rows: pd.DataFrame) -> pd.Series:
+    """Where each row of a workbook sits as the clerk sees it (``sheet 'Thôn A' row
+    12``); missing for rows of other files, whose data row says it."""
+    if not set(WORKBOOK_LINEAGE) <= set(rows.columns):
+        return pd.Series(pd.NA, index=rows.index, dtype="string")
+    return (
+        "sheet '"
+        + rows["source_sheet"].astype("string")
+        + "' row "
+        + rows["sheet_row_number"].astype("Int64").astype("string")
+    )
+
+
+def _without_sheet_lineage(df: pd.DataFrame) -> pd.DataFrame:
+    """A staged frame without the raw-only workbook lineage (kept for messages)."""
+    return df.drop(columns=list(WORKBOOK_LINEAGE), errors="ignore")
+
+
 def rejected_rows(
     table_name: str, rows: pd.DataFrame, *, field_name: str, reason: str | pd.Series
 ) -> pd.DataFrame:
-    """Rows of ``staging.rejected_rows`` naming each row's file and 1-based data row."""
+    """Rows of ``staging.rejected_rows`` naming each row's file and 1-based data row;
+    a workbook's reason starts with the sheet and the row Excel shows."""
+    reasons = (
+        reason.astype("string")
+        if isinstance(reason, pd.Series)
+        else pd.Series(reason, index=rows.index, dtype="string")
+    )
+    places = _sheet_places(rows)
+    reasons = (places + ": " + reasons).fillna(reasons)
     return TABLES["staging.rejected_rows"].enforce(
         pd.DataFrame(
             {
@@ -89,11 +115,7 @@ def rejected_rows(
                 "source_file": rows["source_file"].astype("string").to_numpy(),
                 "source_row_number": rows["source_row_number"].astype("Int64").to_numpy(),
                 "field_name": pd.array([field_name] * len(rows), dtype="string"),
-                "reason": (
-                    reason.astype("string").to_numpy()
-                    if isinstance(reason, pd.Series)
-                    else pd.array([reason] * len(rows), dtype="string")
-                ),
+                "reason": reasons.to_numpy(),
             }
         )
     )
@@ -105,7 +127,8 @@ def _split_duplicates(
     """Keep the first row of each key; reject later repeats, naming the row kept."""
     missing = frame[key].isna()
     repeated = frame[key].duplicated(keep="first") & ~missing
-    first_row = frame.groupby(key)["source_row_number"].transform("first")
+    rows = "row " + frame["source_row_number"].astype("Int64").astype("string")
+    first_place = _sheet_places(frame).fillna(rows).groupby(frame[key]).transform("first")
     rejects = pd.concat(
         [
             rejected_rows(
@@ -121,8 +144,8 @@ def _split_duplicates(
                 reason=(
                     f"{key} "
                     + frame.loc[repeated, key].astype("string")
-                    + " repeats row "
-                    + first_row[repeated].astype("Int64").astype("string")
+                    + " repeats "
+                    + first_place[repeated]
                     + f" of {source_file}, which is kept"
                 ),
             ),
@@ -209,6 +232,7 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     gdf["commune_name"] = clean_text(gdf["commune_name"])
     gdf["unit_kind"] = map_vocabulary(gdf["unit_kind"], UNIT_KINDS)
     gdf["area_km2"] = area_km2(gdf).round(4)
+    gdf = _without_sheet_lineage(gdf)
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
         pd.concat([unread, no_geometry, repeats], ignore_index=True),
@@ -309,7 +333,7 @@ def stage_hamlets(
     registry["declared_population"] = parse_int(registry["declared_population"])
     registry["exemption_category"] = clean_text(registry["exemption_category"])
     merged = boundaries[["hamlet_code", "geometry"]].merge(
-        registry.drop(columns=list(LINEAGE_COLUMNS), errors="ignore"),
+        registry.drop(columns=[*LINEAGE_COLUMNS, *WORKBOOK_LINEAGE], errors="ignore"),
         on="hamlet_code",
         how="inner",
         validate="one_to_one",
@@ -412,7 +436,15 @@ def _landed_columns(contract: Table, derived: tuple[str, ...]) -> dict[str, tupl
 
 
 def _record_ids(raw: pd.DataFrame) -> pd.Series:
-    return (raw["source_file"] + ":" + raw["source_row_number"].astype("string")).astype("string")
+    """``file:row`` (the data row), or for a workbook ``file:sheet!row`` (the row Excel
+    shows): unique in a file either way."""
+    row = raw["source_row_number"].astype("string")
+    if set(WORKBOOK_LINEAGE) <= set(raw.columns):
+        in_sheet = (
+            raw["source_sheet"] + "!" + raw["sheet_row_number"].astype("Int64").astype("string")
+        )
+        row = in_sheet.fillna(row)
+    return (raw["source_file"] + ":" + row).astype("string")
 
 
 def stage_households(raw: pd.DataFrame, hamlets: pd.DataFrame | None = None) -> Staged:
@@ -463,7 +495,10 @@ def stage_households(raw: pd.DataFrame, hamlets: pd.DataFrame | None = None) -> 
     rejected = pd.concat([empty, repeats, unresolved], ignore_index=True)
     df = df.drop(columns=["commune_code", "hamlet_name"])  # read to find the hamlet only
     return Staged(
-        contract.enforce(df), rejected, _header_notes(df), readings=combine_readings(readings)
+        contract.enforce(_without_sheet_lineage(df)),
+        rejected,
+        _header_notes(df),
+        readings=combine_readings(readings),
     )
 
 
@@ -570,7 +605,10 @@ def stage_persons(raw: pd.DataFrame) -> Staged:
         ),
     ]
     return Staged(
-        contract.enforce(df), empty, _header_notes(df), readings=combine_readings(readings)
+        contract.enforce(_without_sheet_lineage(df)),
+        empty,
+        _header_notes(df),
+        readings=combine_readings(readings),
     )
 
 
