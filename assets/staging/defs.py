@@ -102,17 +102,24 @@ def staging_hamlets(
 
 @dg.asset(
     key=["staging", "households"],
-    ins={"raw": dg.AssetIn(["raw", "households"])},
+    ins={
+        "raw": dg.AssetIn(["raw", "households"]),
+        "hamlets": dg.AssetIn(["staging", "hamlets"]),
+    },
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
 )
 def staging_households(
-    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse], raw: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
+    raw: pd.DataFrame,
+    hamlets: gpd.GeoDataFrame,
 ) -> pd.DataFrame:
-    """Households with their hamlet and location."""
-    return _record(context, warehouse, "staging.households", stage_households(raw))
+    """Households with their hamlet and location (hamlet codes that lost their leading
+    zeros padded to the registry's)."""
+    return _record(context, warehouse, "staging.households", stage_households(raw, hamlets))
 
 
 class ChunkConfig(dg.Config):

@@ -10,10 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from assets.raw.headers import LandingFileError, to_canonical
 from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
+from assets.staging.codes import (
+    CodeReading,
+    citizen_ids,
+    commune_codes,
+    hamlet_codes,
+    household_ids,
+)
 from assets.staging.normalise import (
     HAMLET_KINDS,
     SEXES,
@@ -29,6 +37,7 @@ from assets.staging.normalise import (
     roman_to_arabic,
     split_hamlet_name,
 )
+from assets.staging.readings import combine_readings
 from expectations.schemas import TABLES, Table, header_key
 from geodata.cleaning import clean_hamlet_geometries, valid_polygons
 from geodata.crs import STORAGE_CRS, area_km2
@@ -123,6 +132,25 @@ def _split_duplicates(
     return frame[~missing & ~repeated], rejects
 
 
+def _read_codes(
+    df: pd.DataFrame, table_name: str, reading: CodeReading, *, reject: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Stage the codes as read (``assets.staging.codes``) and count how they were read.
+
+    A code that cannot be read exactly is never staged. Where it keys its row (a
+    household's, hamlet's or commune's own code) the row is rejected with the reason, as
+    for an empty key; where it refers to another record (a person's citizen ID or
+    household, a household's hamlet) it stays missing, and the quality stage's
+    ``required_missing`` error quarantines the record, as for any invalid citizen ID.
+    """
+    field_name = reading.field_name
+    df = df.assign(**{field_name: reading.codes.set_axis(df.index)})
+    readings = reading.readings(table_name, df)
+    bad = reading.quarantined if reject else np.zeros(len(df), dtype=bool)
+    rejects = rejected_rows(table_name, df[bad], field_name=field_name, reason=reading.problem[bad])
+    return df[~bad], rejects, readings
+
+
 def _reject_unreadable(df: pd.DataFrame, table_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Records the raw layer could not read cleanly (a quote left open, wrong number of
     fields…), rejected with the reason and row; their values were never guessed."""
@@ -189,7 +217,10 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     )
     df, unread = _reject_unreadable(df, contract.qualified_name)
     gdf = gpd.GeoDataFrame(df, geometry="geometry", crs=raw.crs).reset_index(drop=True)
-    gdf["commune_code"] = clean_text(gdf["commune_code"]).str.zfill(5)
+    name = contract.qualified_name
+    gdf, bad_codes, readings = _read_codes(
+        gdf, name, commune_codes(gdf["commune_code"]), reject=True
+    )
     gdf, no_geometry = _reject_missing_geometry(gdf, contract.qualified_name, source)
     gdf, crs_how = _reproject(gdf, source)
     gdf, repeats = _split_duplicates(
@@ -202,8 +233,9 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     gdf["area_km2"] = area_km2(gdf).round(4)
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
-        pd.concat([unread, no_geometry, repeats], ignore_index=True),
+        pd.concat([unread, bad_codes, no_geometry, repeats], ignore_index=True),
         {"crs": crs_how},
+        readings=readings,
     )
 
 
@@ -231,7 +263,6 @@ def stage_hamlets(
     boundaries = gpd.GeoDataFrame(
         boundaries, geometry="geometry", crs=raw_boundaries.crs
     ).reset_index(drop=True)
-    boundaries["hamlet_code"] = clean_text(boundaries["hamlet_code"])
     name = contract.qualified_name
     boundaries, no_geometry = _reject_missing_geometry(boundaries, name, boundary_file)
     boundaries, crs_how = _reproject(boundaries, boundary_file, reference=communes)
@@ -250,8 +281,13 @@ def stage_hamlets(
         required=("commune_code", "hamlet_code", "hamlet_name", "hamlet_kind"),
     )
     registry, unread = _reject_unreadable(registry, name)
-    registry["hamlet_code"] = clean_text(registry["hamlet_code"])
-    registry["commune_code"] = clean_text(registry["commune_code"]).str.zfill(5)
+    known = None if communes is None else communes["commune_code"]
+    read = commune_codes(registry["commune_code"], known)
+    registry, bad_communes, commune_readings = _read_codes(registry, name, read, reject=True)
+    read = hamlet_codes(registry["hamlet_code"], communes=registry["commune_code"])
+    registry, bad_hamlets, hamlet_readings = _read_codes(registry, name, read, reject=True)
+    read = hamlet_codes(boundaries["hamlet_code"], known=registry["hamlet_code"])
+    boundaries, bad_boundaries, boundary_readings = _read_codes(boundaries, name, read, reject=True)
     boundaries, boundary_repeats = _split_duplicates(
         boundaries, name, key="hamlet_code", source_file=boundary_file
     )
@@ -309,6 +345,9 @@ def stage_hamlets(
             [
                 unread_boundaries,
                 unread,
+                bad_communes,
+                bad_hamlets,
+                bad_boundaries,
                 no_geometry,
                 boundary_repeats,
                 registry_repeats,
@@ -318,6 +357,7 @@ def stage_hamlets(
         ),
         {"crs": crs_how},
         adjustments,
+        combine_readings([commune_readings, hamlet_readings, boundary_readings]),
     )
 
 
@@ -331,21 +371,27 @@ def _record_ids(raw: pd.DataFrame) -> pd.Series:
     return (raw["source_file"] + ":" + raw["source_row_number"].astype("string")).astype("string")
 
 
-def stage_households(raw: pd.DataFrame) -> Staged:
+def stage_households(raw: pd.DataFrame, hamlets: pd.DataFrame | None = None) -> Staged:
+    """Households with their hamlet and location; ``hamlets`` (the staged registry) lets
+    a hamlet code that lost its leading zeros be padded to the code it lists."""
     contract = TABLES["staging.households"]
     columns = _landed_columns(contract, derived=("record_id",))
     df = to_canonical(raw, source_file=_source_file(raw, "households"), **columns)
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, contract.qualified_name, columns["wanted"])
-    df["household_id"] = clean_text(df["household_id"])
+    name = contract.qualified_name
+    df, bad_ids, id_readings = _read_codes(df, name, household_ids(df["household_id"]), reject=True)
     df, repeats = _split_duplicates(
         df, contract.qualified_name, key="household_id", source_file=_source_file(raw, "households")
     )
-    df["hamlet_code"] = clean_text(df["hamlet_code"])
+    known = None if hamlets is None else hamlets["hamlet_code"]
+    read = hamlet_codes(df["hamlet_code"], known=known)
+    df, _, hamlet_readings = _read_codes(df, name, read, reject=False)
     df["longitude"] = parse_float(df["longitude"])
     df["latitude"] = parse_float(df["latitude"])
-    rejected = pd.concat([empty, repeats], ignore_index=True)
-    return Staged(contract.enforce(df), rejected, _header_notes(df))
+    rejected = pd.concat([empty, bad_ids, repeats], ignore_index=True)
+    readings = combine_readings([id_readings, hamlet_readings])
+    return Staged(contract.enforce(df), rejected, _header_notes(df), readings=readings)
 
 
 def stage_persons(raw: pd.DataFrame) -> Staged:
@@ -356,16 +402,19 @@ def stage_persons(raw: pd.DataFrame) -> Staged:
     df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, contract.qualified_name, columns["wanted"])
-    df["citizen_id"] = clean_text(df["citizen_id"])
+    name = contract.qualified_name
+    df, _, id_readings = _read_codes(df, name, citizen_ids(df["citizen_id"]), reject=False)
     df["full_name"] = person_name_case(df["full_name"])
     df["birth_date_is_partial"] = is_year_only(df["birth_date"])
     df["birth_date"] = parse_dates(df["birth_date"])
     df["sex"] = map_vocabulary(df["sex"], SEXES)
-    df["household_id"] = clean_text(df["household_id"])
+    read = household_ids(df["household_id"])
+    df, _, household_readings = _read_codes(df, name, read, reject=False)
     df["relation_to_head"] = clean_text(df["relation_to_head"])
     df["is_household_head"] = folded(df["relation_to_head"]).eq(HEAD_OF_HOUSEHOLD).fillna(False)
     df["ethnicity"] = clean_text(df["ethnicity"])
-    return Staged(contract.enforce(df), empty, _header_notes(df))
+    readings = combine_readings([id_readings, household_readings])
+    return Staged(contract.enforce(df), empty, _header_notes(df), readings=readings)
 
 
 def province_code_of(communes: pd.DataFrame) -> str:
