@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -41,7 +42,10 @@ from assets.staging.tables import (
     stage_households,
     stage_persons,
 )
+from assets.warehouse import Warehouse
 from geodata.synthetic import synthesise_province
+from pipelines.runner import run_province
+from pipelines.settings import Settings
 
 NBSP, ZWSP = "\u00a0", "\u200b"
 
@@ -396,3 +400,72 @@ def test_codes_are_padded_only_to_a_code_the_reference_lists():
     hamlets = hamlet_codes(pd.Series(["4001001", "4009999", "4,001"]), known=["04001001"])
     assert hamlets.codes.tolist()[:2] == ["04001001", "4009999"]
     assert hamlets.problem.iloc[2] == ambiguous_reason("hamlet_code")
+
+
+# --- The whole pipeline on a damaged province ----------------------------------------
+
+
+def _run(landing_root: Path, warehouse: Path) -> tuple[Warehouse, dg.DagsterInstance]:
+    settings = Settings(warehouse_url=f"duckdb:///{warehouse}", landing_root=landing_root)
+    instance = dg.DagsterInstance.ephemeral()
+    report = run_province(settings, instance=instance)
+    assert report.success, report.errors
+    return Warehouse(settings.warehouse_url), instance
+
+
+def test_a_province_whose_codes_excel_damaged_publishes_the_clean_figures(clean, tmp_path):
+    """Every file's codes damaged as above: persons saved by Excel as CSV, households
+    and the registry as workbooks of number cells, the boundaries and the communes with
+    numeric code fields. Today no household matches its hamlet and every person's ID is
+    a format error: nothing publishes. Now the published hamlets, their households and
+    compliance, and every option's units equal the clean province's; the persons whose
+    ID lost its digits are exactly the records quarantined, and only they are missing
+    from the population."""
+    landing = _copy(clean, tmp_path)
+    _damage_codes_to_numbers(landing)
+    damaged, forms = _damage_persons(_read_csv(landing / "persons.csv"))
+    _save_csv_as_excel(damaged, landing / "persons.csv")
+
+    want, _ = _run(clean.parent, tmp_path / "clean.duckdb")
+    got, instance = _run(landing.parent, tmp_path / "damaged.duckdb")
+
+    lost = {f"persons.csv:{p + 1}" for p in forms["scientific"]}
+    quarantined = got.read_table("quality.persons_quarantined")
+    assert set(quarantined["record_id"]) == lost
+    assert set(quarantined["reasons"]) == {"required_missing:citizen_id"}
+    assert want.read_table("quality.persons_quarantined").empty
+
+    columns = ["hamlet_code", "households", "population", "compliance_status"]
+    hamlets = got.read_table("marts.hamlets_current")[columns].set_index("hamlet_code")
+    clean_hamlets = want.read_table("marts.hamlets_current")[columns].set_index("hamlet_code")
+    pd.testing.assert_frame_equal(
+        hamlets.drop(columns="population").sort_index(),
+        clean_hamlets.drop(columns="population").sort_index(),
+    )
+    persons = want.read_table("staging.persons").set_index("record_id")
+    households = want.read_table("staging.households").set_index("household_id")
+    missing = households.loc[persons.loc[sorted(lost), "household_id"], "hamlet_code"]
+    expected = clean_hamlets["population"].sub(missing.value_counts(), fill_value=0)
+    assert hamlets["population"].sort_index().tolist() == expected.sort_index().tolist()
+    options = ["commune_code", "option_name", "units_before", "units_after"]
+    assert (
+        got.read_table("marts.merger_options_current")[options]
+        .sort_values(options[:2], ignore_index=True)
+        .equals(
+            want.read_table("marts.merger_options_current")[options].sort_values(
+                options[:2], ignore_index=True
+            )
+        )
+    )
+
+    readings = got.read_table("staging.value_readings")
+    ids = readings[readings["field_name"] == "citizen_id"]
+    assert ids.loc[ids["outcome"] == "quarantined", "records"].sum() == len(lost)
+    assert ids.loc[ids["outcome"] == "recovered", "records"].sum() == len(damaged) - len(lost)
+    assert want.read_table("staging.value_readings").empty
+    event = instance.get_latest_materialization_event(dg.AssetKey(["staging", "persons"]))
+    metadata = event.asset_materialization.metadata
+    assert (
+        f"persons.csv citizen_id: {len(lost)} ({scientific_reason('citizen_id')})"
+        in metadata["values_quarantined"].value
+    )
