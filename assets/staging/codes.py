@@ -37,7 +37,10 @@ from expectations.schemas import FIELDS
 
 # Zero-width space/joiners, word joiner, byte-order mark, soft hyphen: never part of a code.
 INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]"
-_SCIENTIFIC = r"(?P<whole>\d+)(?:[.,](?P<fraction>\d*))?[eE]\+?(?P<exponent>\d{1,2})"
+_SCIENTIFIC = r"(?P<whole>\d+)(?:[.,](?P<fraction>\d*))?[eE]\+(?P<exponent>\d{1,2})"
+# Letters and digits, hyphen-joined: a code as typed, with nothing to read (the fast path).
+_PLAIN = r"[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*"
+_PLAIN_ID = r"[0-9A-Za-z]+"
 # Digits with marks (and, before this test, spaces): spaces inside carry no meaning.
 _NUMBER_LIKE = r"\d[\d.,\-/]*"
 _AMBIGUOUS = r"\d{1,3}[.,]\d{3}"
@@ -135,6 +138,23 @@ def read_code(values: pd.Series, field_name: str, *, id_groups: bool = False) ->
     """Read a code column exactly where its form shows what happened to it (see the
     module docstring); no leading zero is restored here. ``id_groups`` also reads
     groups of any size joined by ``-`` or ``.`` (a 12-digit ID typed in groups)."""
+    text = values.astype("string")
+    plain = text.str.fullmatch(_PLAIN_ID if id_groups else _PLAIN, na=False).to_numpy(dtype=bool)
+    none = pd.Series(pd.NA, index=values.index, dtype="string")
+    if plain.all():
+        return CodeReading(field_name, text.copy(), none, none.copy())
+    messy = _read_written(text[~plain], field_name, id_groups=id_groups)
+    codes, recovered, problem = text.copy(), none.copy(), none.copy()
+    for whole, part in (
+        (codes, messy.codes),
+        (recovered, messy.recovered),
+        (problem, messy.problem),
+    ):
+        whole[~plain] = part.to_numpy()
+    return CodeReading(field_name, codes, recovered, problem)
+
+
+def _read_written(values: pd.Series, field_name: str, *, id_groups: bool) -> CodeReading:
     text = values.astype("string").str.normalize("NFC")
     invisible = text.str.contains(INVISIBLE, regex=True, na=False).to_numpy(dtype=bool)
     text = text.str.replace(INVISIBLE, "", regex=True).str.strip(" \t")
@@ -197,11 +217,13 @@ def citizen_ids(values: pd.Series) -> CodeReading:
     zeros to a spreadsheet (an ID's first digit is always 0, so no typo but a lost first
     zero gives such a number). A 9-digit old ID card number is left as it is."""
     read = read_code(values, "citizen_id", id_groups=True)
-    padded = read.codes.str.zfill(12)
     lost = read.codes.str.fullmatch(r"[1-9]\d{9,10}", na=False)
+    padded = read.codes[lost].str.zfill(12)
     province = padded.str.slice(0, 3).isin(CITIZEN_ID_PREFIXES)
     century = padded.str.slice(3, 4).isin(_CENTURY_DIGITS)
-    return read.restored(lost & province & century, padded)
+    restore = pd.Series(False, index=lost.index)
+    restore[lost] = (province & century).to_numpy()
+    return read.restored(restore, padded.reindex(lost.index))
 
 
 def household_ids(values: pd.Series) -> CodeReading:
