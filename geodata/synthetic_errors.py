@@ -325,14 +325,16 @@ def plant_person_errors(
         used[picked] = True
         return picked
 
-    # Malformed: Excel dropped the leading zero, a digit lost or added, a letter typed.
+    # Malformed: the second digit lost (a zero, in "004…"), the last digit lost, a digit
+    # added, a letter typed. Not the first digit: an ID without its leading zero is what
+    # a spreadsheet leaves, and staging restores it (assets/staging/codes.py).
     r = free(counts["citizen_id_malformed"])
     good = ids[r].astype(str)
     variant = rng.integers(0, 4, len(r))
     bad = np.select(
         [variant == 0, variant == 1, variant == 2],
         [
-            np.strings.slice(good, 1, None),
+            np.strings.add(np.strings.slice(good, 0, 1), np.strings.slice(good, 2, None)),
             np.strings.slice(good, 0, 11),
             np.strings.add(good, rng.integers(0, 10, len(r)).astype(str)),
         ],

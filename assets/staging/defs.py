@@ -102,7 +102,10 @@ def staging_hamlets(
 
 @dg.asset(
     key=["staging", "households"],
-    ins={"raw": dg.AssetIn(["raw", "households"]), "hamlets": dg.AssetIn(["staging", "hamlets"])},
+    ins={
+        "raw": dg.AssetIn(["raw", "households"]),
+        "hamlets": dg.AssetIn(["staging", "hamlets"]),
+    },
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
@@ -115,7 +118,8 @@ def staging_households(
     hamlets: gpd.GeoDataFrame,
 ) -> pd.DataFrame:
     """Households with their hamlet (a hamlet named instead of coded is resolved against
-    the staged hamlets) and location."""
+    the staged hamlets; a code that lost its leading zeros is padded to the registry's)
+    and location."""
     return _record(context, warehouse, "staging.households", stage_households(raw, hamlets))
 
 

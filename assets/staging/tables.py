@@ -12,10 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from assets.raw.headers import LandingFileError, to_canonical
 from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
+from assets.staging.codes import (
+    CodeReading,
+    citizen_ids,
+    commune_codes,
+    hamlet_codes,
+    household_ids,
+)
 from assets.staging.hamlet_names import RESOLVED, RESOLVED_FOLDED, resolve_hamlet_names
 from assets.staging.normalise import (
     THON,
@@ -155,6 +163,25 @@ def _split_duplicates(
     return frame[~missing & ~repeated], rejects
 
 
+def _read_codes(
+    df: pd.DataFrame, table_name: str, reading: CodeReading, *, reject: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Stage the codes as read (``assets.staging.codes``) and count how they were read.
+
+    A code that cannot be read exactly is never staged. Where it keys its row (a
+    household's, hamlet's or commune's own code) the row is rejected with the reason, as
+    for an empty key; where it refers to another record (a person's citizen ID or
+    household, a household's hamlet) it stays missing, and the quality stage's
+    ``required_missing`` error quarantines the record, as for any invalid citizen ID.
+    """
+    field_name = reading.field_name
+    df = df.assign(**{field_name: reading.codes.set_axis(df.index)})
+    readings = reading.readings(table_name, df)
+    bad = reading.quarantined if reject else np.zeros(len(df), dtype=bool)
+    rejects = rejected_rows(table_name, df[bad], field_name=field_name, reason=reading.problem[bad])
+    return df[~bad], rejects, readings
+
+
 def _reject_unreadable(df: pd.DataFrame, table_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Records the raw layer could not read cleanly (a quote left open, wrong number of
     fields…), rejected with the reason and row; their values were never guessed."""
@@ -221,7 +248,10 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     )
     df, unread = _reject_unreadable(df, contract.qualified_name)
     gdf = gpd.GeoDataFrame(df, geometry="geometry", crs=raw.crs).reset_index(drop=True)
-    gdf["commune_code"] = clean_text(gdf["commune_code"]).str.zfill(5)
+    name = contract.qualified_name
+    gdf, bad_codes, readings = _read_codes(
+        gdf, name, commune_codes(gdf["commune_code"]), reject=True
+    )
     gdf, no_geometry = _reject_missing_geometry(gdf, contract.qualified_name, source)
     gdf, crs_how = _reproject(gdf, source)
     gdf, repeats = _split_duplicates(
@@ -235,8 +265,9 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     gdf = _without_sheet_lineage(gdf)
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
-        pd.concat([unread, no_geometry, repeats], ignore_index=True),
+        pd.concat([unread, bad_codes, no_geometry, repeats], ignore_index=True),
         {"crs": crs_how},
+        readings=readings,
     )
 
 
@@ -264,7 +295,6 @@ def stage_hamlets(
     boundaries = gpd.GeoDataFrame(
         boundaries, geometry="geometry", crs=raw_boundaries.crs
     ).reset_index(drop=True)
-    boundaries["hamlet_code"] = clean_text(boundaries["hamlet_code"])
     name = contract.qualified_name
     boundaries, no_geometry = _reject_missing_geometry(boundaries, name, boundary_file)
     boundaries, crs_how = _reproject(boundaries, boundary_file, reference=communes)
@@ -283,8 +313,13 @@ def stage_hamlets(
         required=("commune_code", "hamlet_code", "hamlet_name", "hamlet_kind"),
     )
     registry, unread = _reject_unreadable(registry, name)
-    registry["hamlet_code"] = clean_text(registry["hamlet_code"])
-    registry["commune_code"] = clean_text(registry["commune_code"]).str.zfill(5)
+    known = None if communes is None else communes["commune_code"]
+    read = commune_codes(registry["commune_code"], known)
+    registry, bad_communes, commune_readings = _read_codes(registry, name, read, reject=True)
+    read = hamlet_codes(registry["hamlet_code"], communes=registry["commune_code"])
+    registry, bad_hamlets, hamlet_readings = _read_codes(registry, name, read, reject=True)
+    read = hamlet_codes(boundaries["hamlet_code"], known=registry["hamlet_code"])
+    boundaries, bad_boundaries, boundary_readings = _read_codes(boundaries, name, read, reject=True)
     boundaries, boundary_repeats = _split_duplicates(
         boundaries, name, key="hamlet_code", source_file=boundary_file
     )
@@ -351,6 +386,9 @@ def stage_hamlets(
             [
                 unread_boundaries,
                 unread,
+                bad_communes,
+                bad_hamlets,
+                bad_boundaries,
                 no_geometry,
                 boundary_repeats,
                 registry_repeats,
@@ -361,7 +399,7 @@ def stage_hamlets(
         ),
         {"crs": crs_how},
         adjustments,
-        kind_readings,
+        combine_readings([commune_readings, hamlet_readings, boundary_readings, kind_readings]),
     )
 
 
@@ -452,7 +490,8 @@ def stage_households(raw: pd.DataFrame, hamlets: pd.DataFrame | None = None) -> 
 
     A household that names its hamlet instead of coding it is resolved against
     ``hamlets`` (``staging.hamlets``; ``resolve_hamlet_names``); one whose name fits
-    several hamlets or none is rejected with the candidates. Coordinates are read in
+    several hamlets or none is rejected with the candidates; a hamlet code that lost its
+    leading zeros is padded to the code the registry lists. Coordinates are read in
     degrees with a decimal point or comma (``parse_coordinates``); what cannot be read
     is left missing (a location_missing issue follows) and counted.
     """
@@ -465,11 +504,13 @@ def stage_households(raw: pd.DataFrame, hamlets: pd.DataFrame | None = None) -> 
     )
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, name, wanted)
-    df["household_id"] = clean_text(df["household_id"])
+    df, bad_ids, id_readings = _read_codes(df, name, household_ids(df["household_id"]), reject=True)
     df, repeats = _split_duplicates(df, name, key="household_id", source_file=source)
-    df["hamlet_code"] = clean_text(df["hamlet_code"])
-    df, unresolved, hamlet_readings = _hamlets_by_name(df, hamlets, source)
-    readings = [hamlet_readings]
+    known = None if hamlets is None else hamlets["hamlet_code"]
+    read = hamlet_codes(df["hamlet_code"], known=known)
+    df, _, code_readings = _read_codes(df, name, read, reject=False)
+    df, unresolved, name_readings = _hamlets_by_name(df, hamlets, source)
+    readings = [id_readings, code_readings, name_readings]
     for column in ("longitude", "latitude"):
         read = parse_coordinates(df[column])
         df[column] = read["value"]
@@ -492,7 +533,7 @@ def stage_households(raw: pd.DataFrame, hamlets: pd.DataFrame | None = None) -> 
                 outcome="quarantined",
             ),
         ]
-    rejected = pd.concat([empty, repeats, unresolved], ignore_index=True)
+    rejected = pd.concat([empty, bad_ids, repeats, unresolved], ignore_index=True)
     df = df.drop(columns=["commune_code", "hamlet_name"])  # read to find the hamlet only
     return Staged(
         contract.enforce(_without_sheet_lineage(df)),
@@ -567,17 +608,20 @@ def stage_persons(raw: pd.DataFrame) -> Staged:
     df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, name, columns["wanted"])
-    df["citizen_id"] = clean_text(df["citizen_id"])
+    df, _, id_readings = _read_codes(df, name, citizen_ids(df["citizen_id"]), reject=False)
     df["full_name"] = person_name_case(df["full_name"])
     df["birth_date_is_partial"] = is_year_only(df["birth_date"])
     df["birth_date"] = parse_dates(df["birth_date"])
     sexes = read_sexes(df["sex"])
     df["sex"] = sexes["sex"]
-    df["household_id"] = clean_text(df["household_id"])
+    read = household_ids(df["household_id"])
+    df, _, household_readings = _read_codes(df, name, read, reject=False)
     df["relation_to_head"] = clean_text(df["relation_to_head"])
     df["is_household_head"] = relation_kinds(df["relation_to_head"]).eq(HEAD).fillna(False)
     df["ethnicity"] = clean_text(df["ethnicity"])
     readings = [
+        id_readings,
+        household_readings,
         value_readings(
             name,
             df,
