@@ -7,6 +7,7 @@ here and are reported by the quality stage, which sees the whole record.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -14,15 +15,14 @@ import pandas as pd
 
 from assets.raw.headers import LandingFileError, to_canonical
 from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
+from assets.staging.dates import DateOrders, read_dates
 from assets.staging.normalise import (
     HAMLET_KINDS,
     SEXES,
     UNIT_KINDS,
     clean_text,
     folded,
-    is_year_only,
     map_vocabulary,
-    parse_dates,
     parse_float,
     parse_int,
     person_name_case,
@@ -348,24 +348,32 @@ def stage_households(raw: pd.DataFrame) -> Staged:
     return Staged(contract.enforce(df), rejected, _header_notes(df))
 
 
-def stage_persons(raw: pd.DataFrame) -> Staged:
+def stage_persons(
+    raw: pd.DataFrame, *, as_of: dt.date | None = None, date_orders: DateOrders | None = None
+) -> Staged:
+    """Persons typed; birth dates read in the day/month order their file or block shows
+    (``date_orders``, from the whole files when ``raw`` is a slice of them) with
+    two-digit years before ``as_of`` (default today)."""
     contract = TABLES["staging.persons"]
-    columns = _landed_columns(
-        contract, derived=("record_id", "is_household_head", "birth_date_is_partial")
-    )
+    derived = ("record_id", "is_household_head", "birth_date_is_partial")
+    columns = _landed_columns(contract, derived=(*derived, "birth_date_order_unproven"))
     df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, contract.qualified_name, columns["wanted"])
     df["citizen_id"] = clean_text(df["citizen_id"])
     df["full_name"] = person_name_case(df["full_name"])
-    df["birth_date_is_partial"] = is_year_only(df["birth_date"])
-    df["birth_date"] = parse_dates(df["birth_date"])
+    births = read_dates(
+        df, "birth_date", table_name=contract.qualified_name, as_of=as_of, orders=date_orders
+    )
+    df["birth_date"] = births.dates
+    df["birth_date_is_partial"] = births.partial
+    df["birth_date_order_unproven"] = births.order_unproven
     df["sex"] = map_vocabulary(df["sex"], SEXES)
     df["household_id"] = clean_text(df["household_id"])
     df["relation_to_head"] = clean_text(df["relation_to_head"])
     df["is_household_head"] = folded(df["relation_to_head"]).eq(HEAD_OF_HOUSEHOLD).fillna(False)
     df["ethnicity"] = clean_text(df["ethnicity"])
-    return Staged(contract.enforce(df), empty, _header_notes(df))
+    return Staged(contract.enforce(df), empty, _header_notes(df), readings=births.readings)
 
 
 def province_code_of(communes: pd.DataFrame) -> str:
