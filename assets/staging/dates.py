@@ -62,17 +62,22 @@ _TIME = r"(?:(?:\s+|t)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[ap]\.?m\.?)?)?"
 _SEP = r"\s*[/.-]\s*"
 _DAY, _MONTH = r"(?P<day>\d{1,2})", r"(?P<month>\d{1,2})"
 _YEAR4, _YEAR = r"(?P<year>\d{4})", r"(?P<year>\d{4}|\d{2})"
-# Forms whose order the form itself fixes, tried in this order.
-_FIXED_FORMS: dict[str, str] = {
+# Every form, tried in this order (no two can match the same text).
+_FORMS: dict[str, str] = {
+    # Day and month in either order: decided by evidence.
+    "numeric": rf"(?P<first>\d{{1,2}}){_SEP}(?P<second>\d{{1,2}}){_SEP}{_YEAR}{_TIME}",
+    # The form fixes the order.
     "iso": rf"{_YEAR4}{_SEP}{_MONTH}{_SEP}{_DAY}{_TIME}",
+    "serial": r"(?P<serial>\d{5})",
+    "year": rf"(?:nam\s*)?{_YEAR4}",
+    "month_year": rf"(?:thang\s*)?{_MONTH}(?:{_SEP}|\s*,?\s*nam\s*){_YEAR4}",
     "words": rf"ngay\s*{_DAY}\s*,?\s*thang\s*{_MONTH}\s*,?\s*nam\s*{_YEAR4}",
     "words_numeric": rf"ngay\s*{_DAY}{_SEP}{_MONTH}{_SEP}{_YEAR}{_TIME}",
-    "month_year": rf"(?:thang\s*)?{_MONTH}(?:{_SEP}|\s*,?\s*nam\s*){_YEAR4}",
-    "year": rf"(?:nam\s*)?{_YEAR4}",
 }
-# Day and month in either order: decided by evidence.
-_NUMERIC = rf"(?P<first>\d{{1,2}}){_SEP}(?P<second>\d{{1,2}}){_SEP}{_YEAR}{_TIME}"
-_SERIAL = r"(?P<serial>\d{5})"
+FORMS = pd.CategoricalDtype(list(_FORMS))
+ORDERS = pd.CategoricalDtype([DAY_FIRST, MONTH_FIRST])
+# Years a datetime64[ns] holds with room to spare; a birth outside them is no date.
+_YEARS = (1700, 2200)
 
 
 def reference_date(as_of: dt.date | None) -> dt.date:
@@ -80,95 +85,100 @@ def reference_date(as_of: dt.date | None) -> dt.date:
     return as_of or dt.datetime.now(dt.UTC).date()
 
 
-def _assemble(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
-    """Dates from parts; impossible ones (31/02, month 13) and missing parts are NaT."""
-    text = (
-        year.astype("Int64").astype("string").str.zfill(4)
-        + "-"
-        + month.astype("Int64").astype("string").str.zfill(2)
-        + "-"
-        + day.astype("Int64").astype("string").str.zfill(2)
-    )
-    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+def _assemble(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Dates from float parts (NaN when missing); impossible ones (31/02, month 13)
+    are NaT. Calendar arithmetic in numpy: no text, no per-value Python."""
+    out = np.full(len(year), np.datetime64("NaT"), dtype="datetime64[ns]")
+    with np.errstate(invalid="ignore"):
+        ok = (year >= _YEARS[0]) & (year <= _YEARS[1]) & (month >= 1) & (month <= 12)
+        ok &= day >= 1
+    months = ((year[ok] - 1970) * 12 + month[ok] - 1).astype("int64").astype("datetime64[M]")
+    first = months.astype("datetime64[D]")
+    length = ((months + 1).astype("datetime64[D]") - first).astype("int64")
+    fits = day[ok] <= length
+    dates = first[fits] + (day[ok][fits] - 1).astype("int64").astype("timedelta64[D]")
+    out[np.flatnonzero(ok)[fits]] = dates.astype("datetime64[ns]")
+    return out
 
 
 def _dated(
-    year: pd.Series, month: pd.Series, day: pd.Series, two_digit: pd.Series, as_of: dt.date
-) -> pd.Series:
+    year: np.ndarray, month: np.ndarray, day: np.ndarray, two_digit: np.ndarray, as_of: dt.date
+) -> np.ndarray:
     """A two-digit year in the latest century that puts the date on or before ``as_of``."""
-    century = as_of.year // 100 * 100
-    full = year.where(~two_digit, year + century)
+    full = np.where(two_digit, year + as_of.year // 100 * 100, year)
     date = _assemble(full, month, day)
-    too_late = two_digit & ~(date <= pd.Timestamp(as_of)).fillna(False)
-    return date.where(~too_late, _assemble(full - 100, month, day))
+    too_late = two_digit & ~(date <= np.datetime64(as_of, "ns"))
+    return np.where(too_late, _assemble(full - 100, month, day), date)
 
 
 def _parse(values: pd.Series, as_of: dt.date) -> pd.DataFrame:
-    """Per value: its form, its date read day-first and read month-first (the same
-    when the form fixes the order), and whether its year had two digits."""
-    text = clean_text(values)
-    folded = text.map(strip_diacritics, na_action="ignore").astype("string").str.lower()
-    columns = ("day", "month", "year", "first", "second", "serial", "year_digits")
-    parts = pd.DataFrame(
-        {c: pd.array([pd.NA] * len(text), dtype="Int64") for c in columns}, index=text.index
-    )
-    parts.insert(0, "form", pd.array([pd.NA] * len(text), dtype="string"))
-    forms = {**_FIXED_FORMS, "numeric": _NUMERIC, "serial": _SERIAL}
-    for form, pattern in forms.items():
-        todo = parts["form"].isna() & folded.notna()
+    """Per distinct value: its form, its date read day-first and read month-first (the
+    same when the form fixes the order), whether its year had two digits, the order it
+    proves (readable only one way) and whether it is ambiguous (two different dates)."""
+    text = clean_text(values).str.lower()
+    has_letters = text.str.contains(r"[^\d\s/.:,\-]", regex=True).fillna(False)
+    folded = text.where(~has_letters, text[has_letters].map(strip_diacritics))
+    n = len(text)
+    parts = {c: np.full(n, np.nan) for c in ("day", "month", "year", "first", "second")}
+    parts["serial"] = np.full(n, np.nan)
+    form = np.full(n, -1, dtype="int8")
+    year_digits = np.zeros(n, dtype="int8")
+    todo = folded.notna().to_numpy()
+    for code, pattern in enumerate(_FORMS.values()):
+        if not todo.any():
+            break
         found = folded[todo].str.extract(f"^{pattern}$")
-        hit = found.notna().any(axis=1)
-        if not hit.any():
-            continue
-        found = found[hit]
-        parts.loc[found.index, "form"] = form
+        hit = found.notna().any(axis=1).to_numpy()
+        where = np.flatnonzero(todo)[hit]
+        form[where] = code
         for column in found.columns:
-            parts.loc[found.index, column] = pd.to_numeric(found[column]).astype("Int64")
+            parts[column][where] = pd.to_numeric(found[column][hit]).to_numpy(dtype="float64")
         if "year" in found:
-            parts.loc[found.index, "year_digits"] = found["year"].str.len().astype("Int64")
-    form = parts["form"]
-    year = parts["year"]
-    two_digit = parts["year_digits"].eq(2).fillna(False).astype(bool)
-    one = pd.Series(1, index=parts.index, dtype="Int64")
-    fixed_day = parts["day"].mask(form.isin(["year", "month_year"]), one)
-    fixed_month = parts["month"].mask(form.eq("year"), one)
-    year = year.mask(form.eq("year") & ~year.between(*YEAR_ONLY_RANGE).fillna(False))
-    fixed = _dated(year, fixed_month, fixed_day, two_digit, as_of)
-    numeric = form.eq("numeric").fillna(False).to_numpy()
-    day_first = _dated(year, parts["second"], parts["first"], two_digit, as_of)
-    month_first = _dated(year, parts["first"], parts["second"], two_digit, as_of)
-    serial = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[ns]")
-    days = parts["serial"].dropna().astype("int64")
-    serial[days.index] = EXCEL_EPOCH + pd.to_timedelta(days, unit="D")
-    is_serial = form.eq("serial").fillna(False).to_numpy()
-    out = pd.DataFrame(
-        {
-            "form": form,
-            "day_first": fixed.where(~numeric, day_first).where(~is_serial, serial),
-            "month_first": fixed.where(~numeric, month_first).where(~is_serial, serial),
-            "two_digit_year": two_digit,
-        },
-        index=parts.index,
+            year_digits[where] = found["year"][hit].str.len().to_numpy(dtype="int8")
+        todo[where] = False
+    names = np.array(list(_FORMS))
+    kind = np.where(form >= 0, names[np.maximum(form, 0)], "")
+    two_digit = year_digits == 2
+    year = parts["year"].copy()
+    year[(kind == "year") & ~((year >= YEAR_ONLY_RANGE[0]) & (year <= YEAR_ONLY_RANGE[1]))] = np.nan
+    partial = np.isin(kind, ["year", "month_year"])
+    day = np.where(partial, 1.0, parts["day"])
+    month = np.where(kind == "year", 1.0, parts["month"])
+    fixed = _dated(year, month, day, two_digit, as_of)
+    serial = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    is_serial = kind == "serial"
+    serial[is_serial] = (
+        np.datetime64(EXCEL_EPOCH, "D") + parts["serial"][is_serial].astype("int64")
+    ).astype("datetime64[ns]")
+    numeric = kind == "numeric"
+    day_first = np.where(
+        numeric, _dated(year, parts["second"], parts["first"], two_digit, as_of), fixed
     )
-    return out.astype({"day_first": "datetime64[ns]", "month_first": "datetime64[ns]"})
+    month_first = np.where(
+        numeric, _dated(year, parts["first"], parts["second"], two_digit, as_of), fixed
+    )
+    day_first = np.where(is_serial, serial, day_first)
+    month_first = np.where(is_serial, serial, month_first)
+    dmy, mdy = ~np.isnat(day_first), ~np.isnat(month_first)
+    evidence = np.select([numeric & dmy & ~mdy, numeric & mdy & ~dmy], [0, 1], default=-1)
+    return pd.DataFrame(
+        {
+            "form": pd.Categorical.from_codes(form, dtype=FORMS),
+            "day_first": day_first,
+            "month_first": month_first,
+            "two_digit_year": two_digit,
+            "evidence": pd.Categorical.from_codes(evidence, dtype=ORDERS),
+            "ambiguous": numeric & dmy & mdy & (day_first != month_first),
+            "written": text.notna().to_numpy(),
+        },
+        index=values.index,
+    )
 
 
 def parse_date_forms(values: pd.Series, as_of: dt.date | None = None) -> pd.DataFrame:
-    """``_parse`` once per distinct value, plus the order evidence each value carries:
-    ``evidence`` is day-first or month-first for a value readable only one way,
-    ``ambiguous`` True for one readable both ways as two different dates."""
-    parsed = by_distinct_value(functools.partial(_parse, as_of=reference_date(as_of)))(values)
-    numeric = parsed["form"].eq("numeric").fillna(False)
-    dmy, mdy = parsed["day_first"].notna(), parsed["month_first"].notna()
-    parsed["evidence"] = pd.Series(
-        np.select(
-            [numeric & dmy & ~mdy, numeric & mdy & ~dmy], [DAY_FIRST, MONTH_FIRST], default=None
-        ),
-        index=parsed.index,
-        dtype="string",
-    )
-    parsed["ambiguous"] = numeric & dmy & mdy & parsed["day_first"].ne(parsed["month_first"])
-    return parsed
+    """``_parse`` once per distinct value (a province's million birth dates hold a few
+    tens of thousands), spread back to every row."""
+    return by_distinct_value(functools.partial(_parse, as_of=reference_date(as_of)))(values)
 
 
 def parse_dates(values: pd.Series, as_of: dt.date | None = None) -> pd.Series:
@@ -186,7 +196,7 @@ def order_evidence(frame: pd.DataFrame, column: str, as_of: dt.date | None = Non
         {
             "source_file": frame["source_file"].to_numpy()[proven],
             "source_row_number": frame["source_row_number"].to_numpy(dtype="int64")[proven],
-            "evidence": evidence.to_numpy()[proven],
+            "evidence": evidence[proven].astype("string").to_numpy(),
         }
     )
 
@@ -221,24 +231,26 @@ class DateOrders:
         """The orders of the files in ``frame`` (whole files), from their own values."""
         return cls.from_evidence(order_evidence(frame, column, as_of))
 
-    def segment_of(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Each row's segment (a file without any proof is one unproven segment)."""
-        known = self.segments
-        found = np.full(len(frame), -1, dtype="int64")
+    @property
+    def table(self) -> pd.DataFrame:
+        """The segments' orders and proofs, and last one unproven segment standing for
+        every file without any proof."""
+        none = _segment(0, UNPROVEN, "none", 0, 0, 0)
+        return pd.concat(
+            [self.segments.drop(columns="source_file"), pd.DataFrame([none])], ignore_index=True
+        )
+
+    def segment_of(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's segment, as a position in ``table``."""
+        found = np.full(len(frame), len(self.segments), dtype="int64")
         files = frame["source_file"].to_numpy()
         row_numbers = frame["source_row_number"].to_numpy(dtype="int64")
-        for source_file, group in known.groupby("source_file", sort=False):
+        for source_file, group in self.segments.groupby("source_file", sort=False):
             here = np.flatnonzero(files == source_file)
             starts = group["start_row"].to_numpy(dtype="int64")
             position = np.searchsorted(starts, row_numbers[here], side="right") - 1
             found[here] = group.index.to_numpy()[np.maximum(position, 0)]
-        none = pd.DataFrame(
-            [{"order": UNPROVEN, "kind": "none", "proofs": 0, "first_row": 0, "last_row": 0}]
-        )
-        table = pd.concat([known.drop(columns=["source_file", "start_row"]), none])
-        table = table.reset_index(drop=True)
-        picked = table.take(np.where(found < 0, len(table) - 1, found))
-        return picked.assign(segment=np.where(found < 0, -1, found)).set_axis(frame.index)
+        return found
 
 
 def _file_segments(rows: np.ndarray, month_first: np.ndarray) -> list[dict[str, object]]:
@@ -321,21 +333,24 @@ def read_dates(
     if orders is None:
         orders = DateOrders.of(frame, column, as_of)
     parsed = parse_date_forms(frame[column], as_of)
+    table = orders.table
     segment = orders.segment_of(frame)
-    order = segment["order"].to_numpy()
-    evidence = parsed["evidence"].fillna("").to_numpy()
+    order = table["order"].to_numpy()[segment]
+    proves = parsed["evidence"].cat.codes.to_numpy()
+    proves_day, proves_month = proves == 0, proves == 1
     ambiguous = parsed["ambiguous"].to_numpy(dtype=bool)
     in_day, in_month, unproven = (order == o for o in (DAY_FIRST, MONTH_FIRST, UNPROVEN))
-    contradicts = (in_day & (evidence == MONTH_FIRST)) | (in_month & (evidence == DAY_FIRST))
-    read_month_first = (in_month & ambiguous) | (evidence == MONTH_FIRST) & ~contradicts
-    dates = parsed["day_first"].where(~read_month_first, parsed["month_first"])
-    dates = dates.where(~contradicts)
-    order_unproven = unproven & (ambiguous | (evidence == MONTH_FIRST))
-    form = parsed["form"]
-    present = clean_text(frame[column]).notna().to_numpy()
-    unrecognised = present & form.isna().to_numpy()
-    impossible = form.notna().to_numpy() & parsed["day_first"].isna().to_numpy()
-    impossible &= parsed["month_first"].isna().to_numpy()
+    contradicts = (in_day & proves_month) | (in_month & proves_day)
+    read_month_first = (in_month & ambiguous) | proves_month & ~contradicts
+    day_first, month_first = parsed["day_first"].to_numpy(), parsed["month_first"].to_numpy()
+    dates = np.where(read_month_first, month_first, day_first)
+    dates[contradicts] = np.datetime64("NaT")
+    read = ~np.isnat(dates)
+    order_unproven = unproven & (ambiguous | proves_month)
+    form = np.asarray(FORMS.categories)[parsed["form"].cat.codes.to_numpy()]
+    form[parsed["form"].isna().to_numpy()] = ""
+    unrecognised = parsed["written"].to_numpy(dtype=bool) & (form == "")
+    impossible = (form != "") & np.isnat(day_first) & np.isnat(month_first)
 
     def count(mask: np.ndarray, reading: str, outcome: str) -> pd.DataFrame:
         return value_readings(
@@ -350,31 +365,30 @@ def read_dates(
             "quarantined",
         ),
         count(
-            parsed["two_digit_year"].to_numpy(dtype=bool) & dates.notna().to_numpy(),
+            parsed["two_digit_year"].to_numpy(dtype=bool) & read,
             f"two-digit year put in the century that makes the date on or before {as_of}",
             "recovered",
         ),
         count(
-            form.eq("serial").fillna(False).to_numpy() & dates.notna().to_numpy(),
+            (form == "serial") & read,
             "Excel serial day number read as a date",
             "recovered",
         ),
         count(
-            form.eq("year").fillna(False).to_numpy() & dates.notna().to_numpy(),
+            (form == "year") & read,
             "only the year given: stored as 1 January, flagged as partial",
             "warned",
         ),
         count(
-            form.eq("month_year").fillna(False).to_numpy() & dates.notna().to_numpy(),
+            (form == "month_year") & read,
             "only month and year given: stored as the 1st, flagged as partial",
             "warned",
         ),
     ]
-    segment_ids = segment["segment"].to_numpy()
     described = (read_month_first & in_month) | contradicts | order_unproven
-    for number in np.unique(segment_ids[described]):
-        here = segment_ids == number
-        info = segment[here].iloc[0]
+    for number in np.unique(segment[described]):
+        here = segment == number
+        info = table.iloc[number]
         rows = f"rows {info['first_row']}–{info['last_row']}"
         if info["order"] == MONTH_FIRST:
             readings.append(
@@ -403,14 +417,14 @@ def read_dates(
         readings.append(count(here & ambiguous, f"{why}: read day-first, to be checked", "warned"))
         readings.append(
             count(
-                here & (evidence == MONTH_FIRST),
+                here & proves_month,
                 f"{why}: readable only month-first, read so, to be checked",
                 "warned",
             )
         )
     return DatesRead(
-        dates=dates.astype("datetime64[ns]"),
-        partial=(form.isin(["year", "month_year"]).fillna(False) & dates.notna()).astype(bool),
+        dates=pd.Series(dates, index=frame.index, dtype="datetime64[ns]"),
+        partial=pd.Series(np.isin(form, ["year", "month_year"]) & read, index=frame.index),
         order_unproven=pd.Series(order_unproven, index=frame.index, dtype=bool),
         readings=combine_readings(readings),
     )
