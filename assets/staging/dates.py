@@ -8,7 +8,7 @@ Forms read (case, diacritics and spacing ignored):
   a time; the order is fixed by the form;
 - Vietnamese words: ``ngày 05 tháng 3 năm 1990`` and ``ngày 5/3/1990`` (day first by
   the word "ngày");
-- Excel serial day numbers (five digits: 1973 to 2173);
+- Excel serial day numbers (five digits: 1927 to 2173), as before;
 - partial dates, stored at the start of what is known and flagged as partial: a bare
   year (``1990``, ``năm 1990``; 1880 to 2100) as 1 January, month and year
   (``tháng 3 năm 1990``, ``3/1990``) as the 1st of the month.
