@@ -424,8 +424,15 @@ FIELDS: dict[str, Field] = {
         Field(
             "birth_date_is_partial",
             "bool",
-            "Birth date known only to the year (stored as 1 January)",
+            "Birth date known only to the year, or to month and year (stored as the 1st)",
             "Chỉ có năm sinh",
+        ),
+        Field(
+            "birth_date_order_unproven",
+            "bool",
+            "Birth date whose day and month could be either way round, read day-first "
+            "where its file shows no order (to be checked)",
+            "Chưa rõ thứ tự ngày/tháng sinh",
         ),
         Field("is_household_head", "bool", "Is the head of household (chủ hộ)", "Là chủ hộ"),
         # Quality.
@@ -1068,6 +1075,7 @@ TABLES: dict[str, Table] = {
                 "full_name",
                 "birth_date",
                 "birth_date_is_partial",
+                "birth_date_order_unproven",
                 "sex",
                 "household_id",
                 "relation_to_head",

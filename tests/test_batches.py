@@ -17,7 +17,8 @@ from assets.quality.batches import (
 from assets.quality.record_checks import split_clean_quarantined
 from assets.quality.settings import QualitySettings
 from assets.quality.validate import quality_issues
-from assets.staging.chunks import stage_in_chunks
+from assets.staging.chunks import stage_persons_in_chunks
+from assets.staging.readings import combine_readings, readings_summary
 from assets.staging.tables import stage_persons
 from assets.warehouse import Warehouse
 
@@ -142,12 +143,10 @@ def test_staging_in_chunks_equals_staging_the_whole_file(warehouse):
     raw = warehouse.read_table("raw.persons")
     whole = stage_persons(raw)
     with warehouse.transaction() as con:
-        counts = stage_in_chunks(
-            warehouse, con, "raw.persons", "staging.persons", stage_persons, rows=1_000
-        )
+        counts = stage_persons_in_chunks(warehouse, con, rows=1_000)
     assert counts.chunks == -(-len(raw) // 1_000) > 3
     assert (counts.rows, counts.rows_rejected) == (len(whole.table), len(whole.rejected))
-    assert counts.notes == whole.notes
+    assert counts.notes == whole.notes | readings_summary(combine_readings([whole.readings]))
     stored = warehouse.read_table("staging.persons")
     pd.testing.assert_frame_equal(
         _sorted(stored, ["record_id"]), _sorted(whole.table, ["record_id"])

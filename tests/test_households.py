@@ -28,6 +28,7 @@ def member(household: str, relation: str, born: str, **overrides: object) -> dic
         "full_name": f"Hoàng Văn {n}",
         "birth_date": born,
         "birth_date_is_partial": False,
+        "birth_date_order_unproven": False,
         "sex": "nam",
         "household_id": household,
         "relation_to_head": relation,

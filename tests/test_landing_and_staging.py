@@ -9,7 +9,8 @@ import pytest
 
 from assets.raw.headers import to_canonical
 from assets.raw.landing import LandingFileError, find_landing_file, load_raw
-from assets.staging.normalise import parse_dates, parse_int, split_hamlet_name
+from assets.staging.dates import parse_dates
+from assets.staging.normalise import parse_int, split_hamlet_name
 from assets.staging.tables import stage_persons
 
 PERSONS_CSV = (

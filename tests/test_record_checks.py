@@ -26,6 +26,7 @@ def person(n: int, **overrides: object) -> dict[str, object]:
         "full_name": f"Nguyễn Văn {n}",
         "birth_date": "1990-05-01",
         "birth_date_is_partial": False,
+        "birth_date_order_unproven": False,
         "sex": "nam",
         "household_id": f"HK{n // 3:04d}",
         "relation_to_head": "chủ hộ",

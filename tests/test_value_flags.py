@@ -18,6 +18,7 @@ def _persons() -> pd.DataFrame:
                 "full_name": ["Nông Văn A", "Lý Thị B", "Ma Văn C"],
                 "birth_date": pd.to_datetime(["1990-03-05", "1962-01-01", "2001-02-03"]),
                 "birth_date_is_partial": [False, True, False],
+                "birth_date_order_unproven": [False, False, False],
                 "sex": ["nam", "nu", "nam"],
                 "household_id": ["H1", "H1", "H2"],
                 "relation_to_head": ["Chủ hộ", "Mẹ", "Chủ hộ"],

@@ -40,7 +40,7 @@ from assets.progress.records import (
 from assets.progress.status import local_day
 from assets.raw.headers import to_canonical
 from assets.raw.landing import read_landing_file
-from assets.staging.normalise import parse_dates
+from assets.staging.dates import parse_dates
 from assets.warehouse import Warehouse
 from assets.warehouse.roles import recorded_author
 from expectations.schemas import TABLES

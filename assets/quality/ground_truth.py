@@ -222,7 +222,8 @@ def evaluate_landing(landing: Path, *, as_of: str) -> tuple[pd.DataFrame, dict[s
         load_raw(raw.file("hamlet_boundaries")), load_raw(raw.file("hamlet_registry")), communes
     ).table
     households = stage_households(load_raw(raw.file("households")), hamlets).table
-    persons = stage_persons(load_raw(raw.file("persons"))).table
+    extract_date = dt.date.fromisoformat(as_of)
+    persons = stage_persons(load_raw(raw.file("persons")), as_of=extract_date).table
     figures: dict[str, float] = {"persons": len(persons)}
     start = time.perf_counter()
     validate_frame(persons, TABLES["staging.persons"], parameters={"as_of": as_of})
@@ -234,7 +235,7 @@ def evaluate_landing(landing: Path, *, as_of: str) -> tuple[pd.DataFrame, dict[s
     validate_frame(hamlets, TABLES["staging.hamlets"])
     figures["suites_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
-    settings = QualitySettings(as_of=dt.date.fromisoformat(as_of))
+    settings = QualitySettings(as_of=extract_date)
     quality_issues(persons, households, hamlets, settings=settings)
     figures["record_rules_seconds"] = time.perf_counter() - start
     run = find_probable_duplicates(persons, households, hamlets)

@@ -8,13 +8,16 @@ run's rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from assets.staging.dates import DateOrders, order_evidence, reference_date
 from assets.staging.readings import VALUE_READINGS, combine_readings, readings_summary
-from assets.staging.tables import Staged
+from assets.staging.tables import Staged, stage_persons
 from assets.warehouse import Session, Warehouse
 
 # Landed rows staged at a time: about 0.3 GB of text and typed frames.
@@ -23,9 +26,14 @@ REJECTED_ROWS = "staging.rejected_rows"
 
 
 def raw_chunks(
-    warehouse: Warehouse, con: Session, raw_table: str, rows: int = CHUNK_ROWS
+    warehouse: Warehouse,
+    con: Session,
+    raw_table: str,
+    rows: int = CHUNK_ROWS,
+    columns: Sequence[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """The province's landed rows, file by file and in row order, ``rows`` at a time."""
+    """The province's landed rows, file by file and in row order, ``rows`` at a time
+    (only ``columns`` when given)."""
     where, params = warehouse.rows_filter(raw_table)
     files = con.query_df(
         "SELECT source_file, min(source_row_number) AS first, max(source_row_number) AS last "
@@ -33,13 +41,14 @@ def raw_chunks(
         params,
     )
     if files.empty:
-        yield warehouse.read_table(raw_table, con=con, where="FALSE")
+        yield warehouse.read_table(raw_table, con=con, columns=columns, where="FALSE")
         return
     for source_file, first, last in files.itertuples(index=False):
         for start in range(int(first), int(last) + 1, rows):
             chunk = warehouse.read_table(
                 raw_table,
                 con=con,
+                columns=columns,
                 where="source_file = ? AND source_row_number BETWEEN ? AND ?",
                 params=[source_file, start, start + rows - 1],
             )
@@ -87,3 +96,34 @@ def stage_in_chunks(
     combined = combine_readings(readings)
     warehouse.write_table(VALUE_READINGS, combined, con=con, replace_where={"table_name": table})
     return StagedCounts(staged_rows, rejected_rows, notes | readings_summary(combined), chunks)
+
+
+def date_orders_of(
+    warehouse: Warehouse,
+    con: Session,
+    raw_table: str,
+    column: str,
+    *,
+    as_of: dt.date,
+    rows: int = CHUNK_ROWS,
+) -> DateOrders:
+    """The day/month order of each landed file and block, from the whole file's
+    ``column`` read a slice at a time: a file's order is the file's, not a slice's, and
+    a block may run across slices. Rows the raw layer could not read give no evidence."""
+    lineage = ("source_file", "source_row_number", "read_problem", column)
+    evidence = [
+        order_evidence(chunk[chunk["read_problem"].isna()], column, as_of)
+        for chunk in raw_chunks(warehouse, con, raw_table, rows, columns=lineage)
+    ]
+    return DateOrders.from_evidence(pd.concat(evidence, ignore_index=True))
+
+
+def stage_persons_in_chunks(
+    warehouse: Warehouse, con: Session, *, as_of: dt.date | None = None, rows: int = CHUNK_ROWS
+) -> StagedCounts:
+    """``staging.persons`` from ``raw.persons`` in slices, birth dates read in the order
+    of their whole file (two passes: the evidence, then the staging)."""
+    as_of = reference_date(as_of)
+    orders = date_orders_of(warehouse, con, "raw.persons", "birth_date", as_of=as_of, rows=rows)
+    stage = functools.partial(stage_persons, as_of=as_of, date_orders=orders)
+    return stage_in_chunks(warehouse, con, "raw.persons", "staging.persons", stage, rows)

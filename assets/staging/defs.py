@@ -5,12 +5,14 @@ Each asset stages one table and records the landed rows it could not stage in
 table proves that every landed row is either staged or rejected with a reason.
 """
 
+import datetime as dt
+
 import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
-from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_in_chunks
+from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_persons_in_chunks
 from assets.staging.readings import VALUE_READINGS, combine_readings, readings_summary
 from assets.staging.reconcile import reconcile_counts
 from assets.staging.tables import (
@@ -18,7 +20,6 @@ from assets.staging.tables import (
     stage_communes,
     stage_hamlets,
     stage_households,
-    stage_persons,
 )
 from assets.warehouse import Warehouse
 
@@ -124,9 +125,12 @@ def staging_households(
 
 
 class ChunkConfig(dg.Config):
-    """Landed rows staged at a time (a large province's file is never whole in memory)."""
+    """Landed rows staged at a time (a large province's file is never whole in memory),
+    and the extract date two-digit birth years must not pass (as the quality stage's
+    ``as_of``, YYYY-MM-DD; empty: today, UTC)."""
 
     chunk_rows: int = CHUNK_ROWS
+    as_of: str = ""
 
 
 @dg.asset(
@@ -146,10 +150,9 @@ def staging_persons(
     """Person records typed and normalised (restricted: personal data), staged a slice
     of landed rows at a time in one transaction."""
     warehouse = warehouse.for_province(context.partition_key)
+    as_of = dt.date.fromisoformat(config.as_of) if config.as_of else None
     with warehouse.transaction() as con:
-        staged = stage_in_chunks(
-            warehouse, con, "raw.persons", "staging.persons", stage_persons, config.chunk_rows
-        )
+        staged = stage_persons_in_chunks(warehouse, con, as_of=as_of, rows=config.chunk_rows)
     _warn_rejected(context, "staging.persons", staged.rows_rejected)
     return dg.MaterializeResult(
         metadata={

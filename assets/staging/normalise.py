@@ -219,38 +219,6 @@ def split_hamlet_name(names: pd.Series) -> pd.DataFrame:
     )
 
 
-@by_distinct_value
-def is_year_only(values: pd.Series) -> pd.Series:
-    """Dates given as a bare year (1880 to 2100): kept as 1 January, flagged as partial.
-
-    Four digits in that range are read as a year, not an Excel serial (which would be a
-    day in 1905-1911, implausible for a living resident's birth).
-    """
-    text = clean_text(values)
-    year = pd.to_numeric(text.where(text.str.fullmatch(r"\d{4}", na=False)), errors="coerce")
-    return year.between(1880, 2100).fillna(False).astype(bool)
-
-
-@by_distinct_value
-def parse_dates(values: pd.Series) -> pd.Series:
-    """Dates written dd/mm/yyyy, d-m-yyyy, yyyy-mm-dd, as Excel serial numbers, or as a
-    bare year (see ``is_year_only``); anything else, including 31/02, missing."""
-    text = clean_text(values).str.replace(
-        r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$", r"\1/\2/\3", regex=True
-    )
-    parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    iso = pd.to_datetime(clean_text(values), format="%Y-%m-%d", errors="coerce")
-    parsed = parsed.fillna(iso)
-    year_only = is_year_only(values).to_numpy()
-    years = pd.to_datetime(text.where(year_only), format="%Y", errors="coerce")
-    parsed = parsed.fillna(years)
-    serial = pd.to_numeric(
-        text.where(text.str.fullmatch(r"\d{5}", na=False) & ~year_only), errors="coerce"
-    )
-    from_serial = pd.to_datetime("1899-12-30") + pd.to_timedelta(serial, unit="D")
-    return parsed.fillna(from_serial).astype("datetime64[ns]")
-
-
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50}
 
 

@@ -9,6 +9,7 @@ is counted in ``Staged.readings`` (``staging.value_readings``).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -24,6 +25,7 @@ from assets.staging.codes import (
     hamlet_codes,
     household_ids,
 )
+from assets.staging.dates import DateOrders, read_dates
 from assets.staging.hamlet_names import RESOLVED, RESOLVED_FOLDED, resolve_hamlet_names
 from assets.staging.normalise import (
     THON,
@@ -31,10 +33,8 @@ from assets.staging.normalise import (
     UNIT_KINDS,
     clean_text,
     head_written_otherwise,
-    is_year_only,
     map_vocabulary,
     parse_coordinates,
-    parse_dates,
     parse_int,
     person_name_case,
     read_hamlet_kinds,
@@ -599,19 +599,25 @@ def _hamlets_by_name(
     return df[~failed], rejects, readings
 
 
-def stage_persons(raw: pd.DataFrame) -> Staged:
+def stage_persons(
+    raw: pd.DataFrame, *, as_of: dt.date | None = None, date_orders: DateOrders | None = None
+) -> Staged:
+    """Persons typed; birth dates read in the day/month order their file or block shows
+    (``date_orders``, from the whole files when ``raw`` is a slice of them) with
+    two-digit years before ``as_of`` (default today)."""
     contract = TABLES["staging.persons"]
     name = contract.qualified_name
-    columns = _landed_columns(
-        contract, derived=("record_id", "is_household_head", "birth_date_is_partial")
-    )
+    derived = ("record_id", "is_household_head", "birth_date_is_partial")
+    columns = _landed_columns(contract, derived=(*derived, "birth_date_order_unproven"))
     df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, name, columns["wanted"])
     df, _, id_readings = _read_codes(df, name, citizen_ids(df["citizen_id"]), reject=False)
     df["full_name"] = person_name_case(df["full_name"])
-    df["birth_date_is_partial"] = is_year_only(df["birth_date"])
-    df["birth_date"] = parse_dates(df["birth_date"])
+    births = read_dates(df, "birth_date", table_name=name, as_of=as_of, orders=date_orders)
+    df["birth_date"] = births.dates
+    df["birth_date_is_partial"] = births.partial
+    df["birth_date_order_unproven"] = births.order_unproven
     sexes = read_sexes(df["sex"])
     df["sex"] = sexes["sex"]
     read = household_ids(df["household_id"])
@@ -622,6 +628,7 @@ def stage_persons(raw: pd.DataFrame) -> Staged:
     readings = [
         id_readings,
         household_readings,
+        births.readings,
         value_readings(
             name,
             df,
