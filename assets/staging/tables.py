@@ -14,6 +14,7 @@ import pandas as pd
 
 from assets.raw.headers import LandingFileError, to_canonical
 from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
+from assets.staging.geocodes import DROPPED_ZEROS, restore_dropped_zeros
 from assets.staging.normalise import (
     HAMLET_KINDS,
     SEXES,
@@ -29,6 +30,7 @@ from assets.staging.normalise import (
     roman_to_arabic,
     split_hamlet_name,
 )
+from assets.staging.readings import combine_readings, value_readings
 from expectations.schemas import TABLES, Table, header_key
 from geodata.cleaning import clean_hamlet_geometries, valid_polygons
 from geodata.crs import STORAGE_CRS, area_km2
@@ -56,13 +58,19 @@ def _header_notes(*frames: pd.DataFrame) -> dict[str, str]:
 
 
 def _reproject(
-    gdf: gpd.GeoDataFrame, source_file: str, reference: gpd.GeoDataFrame | None = None
+    gdf: gpd.GeoDataFrame,
+    source_file: str,
+    reference: gpd.GeoDataFrame | None = None,
+    province_code: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, str]:
     """Into EPSG:4326 from the CRS the file declared, or the one its coordinates reveal."""
     declared = next(iter(gdf[SOURCE_CRS].dropna()), None) if SOURCE_CRS in gdf else None
     try:
         out, resolved = to_storage_crs(
-            gdf.drop(columns=SOURCE_CRS, errors="ignore"), declared, reference=reference
+            gdf.drop(columns=SOURCE_CRS, errors="ignore"),
+            declared,
+            reference=reference,
+            province_code=province_code,
         )
     except CrsDetectionError as exc:
         raise LandingFileError(f"{source_file}: {exc}") from exc
@@ -189,14 +197,17 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     )
     df, unread = _reject_unreadable(df, contract.qualified_name)
     gdf = gpd.GeoDataFrame(df, geometry="geometry", crs=raw.crs).reset_index(drop=True)
-    gdf["commune_code"] = clean_text(gdf["commune_code"]).str.zfill(5)
+    widths = {"commune_code": 5, "province_code": 2}
+    gdf, readings = _pad_codes(gdf, contract.qualified_name, widths)
     gdf, no_geometry = _reject_missing_geometry(gdf, contract.qualified_name, source)
-    gdf, crs_how = _reproject(gdf, source)
+    provinces = gdf["province_code"].dropna().unique()
+    gdf, crs_how = _reproject(
+        gdf, source, province_code=str(provinces[0]) if len(provinces) == 1 else None
+    )
     gdf, repeats = _split_duplicates(
         gdf, contract.qualified_name, key="commune_code", source_file=source
     )
     gdf = repair_geometries(gdf)
-    gdf["province_code"] = clean_text(gdf["province_code"]).str.zfill(2)
     gdf["commune_name"] = clean_text(gdf["commune_name"])
     gdf["unit_kind"] = map_vocabulary(gdf["unit_kind"], UNIT_KINDS)
     gdf["area_km2"] = area_km2(gdf).round(4)
@@ -204,7 +215,27 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
         pd.concat([unread, no_geometry, repeats], ignore_index=True),
         {"crs": crs_how},
+        readings=readings,
     )
+
+
+def _pad_codes(
+    gdf: gpd.GeoDataFrame, table_name: str, widths: dict[str, int]
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Codes of fixed width zero-padded (a spreadsheet or a numeric .dbf field drops the
+    zeros), each padding counted per file and field."""
+    readings = []
+    for column, width in widths.items():
+        landed = clean_text(gdf[column])
+        gdf[column] = landed.str.zfill(width)
+        padded = (gdf[column] != landed).fillna(False).to_numpy()
+        reading = f"leading zeros restored ({width} digits)"
+        readings.append(
+            value_readings(
+                table_name, gdf, padded, field_name=column, reading=reading, outcome="recovered"
+            )
+        )
+    return gdf, combine_readings(readings)
 
 
 def stage_hamlets(
@@ -232,6 +263,7 @@ def stage_hamlets(
         boundaries, geometry="geometry", crs=raw_boundaries.crs
     ).reset_index(drop=True)
     boundaries["hamlet_code"] = clean_text(boundaries["hamlet_code"])
+    landed_codes = boundaries["hamlet_code"].copy()
     name = contract.qualified_name
     boundaries, no_geometry = _reject_missing_geometry(boundaries, name, boundary_file)
     boundaries, crs_how = _reproject(boundaries, boundary_file, reference=communes)
@@ -252,6 +284,19 @@ def stage_hamlets(
     registry, unread = _reject_unreadable(registry, name)
     registry["hamlet_code"] = clean_text(registry["hamlet_code"])
     registry["commune_code"] = clean_text(registry["commune_code"]).str.zfill(5)
+    boundaries["hamlet_code"] = restore_dropped_zeros(
+        boundaries["hamlet_code"],
+        boundaries.get("commune_code"),
+        registry["hamlet_code"],
+    )
+    readings = value_readings(
+        name,
+        boundaries,
+        (boundaries["hamlet_code"] != landed_codes.reindex(boundaries.index)).fillna(False),
+        field_name="hamlet_code",
+        reading=DROPPED_ZEROS,
+        outcome="recovered",
+    )
     boundaries, boundary_repeats = _split_duplicates(
         boundaries, name, key="hamlet_code", source_file=boundary_file
     )
@@ -318,6 +363,7 @@ def stage_hamlets(
         ),
         {"crs": crs_how},
         adjustments,
+        readings,
     )
 
 
