@@ -19,7 +19,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 
 from assets.raw.encodings import detect_and_decode
 from assets.raw.headers import (
@@ -37,6 +36,7 @@ from assets.raw.safety import (
     open_landing_file,
     read_landing_bytes,
 )
+from assets.raw.shapefiles import read_geo_layer
 from assets.raw.workbooks import WORKBOOK_SUFFIXES, read_workbook
 from expectations.schemas import FIELDS, GEODATA_ROLES, LANDED_COLUMNS, STAND_INS, TABLES
 
@@ -300,33 +300,26 @@ def _read_geodata(path: Path) -> LandedTable:
         source: str | Path = f"zip://{path}"
     else:
         source = path
-    features = int(pyogrio.read_info(source)["features"])
-    gdf = gpd.read_file(source)
-    if features >= 0 and features != len(gdf):
-        raise LandingFileError(
-            f"{path.name}: the layer says {features} features but {len(gdf)} were read"
-        )
-    attributes = [c for c in gdf.columns if c != gdf.geometry.name]
-    values = pd.DataFrame(
-        {i: gdf[c].astype("string").to_numpy() for i, c in enumerate(attributes)},
-        index=range(len(gdf)),
-    )
-    rows = np.arange(1, len(gdf) + 1, dtype="int64")
-    problem = pd.Series(pd.NA, index=values.index, dtype="string")
+    layer = read_geo_layer(source)
+    features, n = layer.features_declared, len(layer.values)
+    if features >= 0 and features != n:
+        raise LandingFileError(f"{path.name}: the layer says {features} features but {n} were read")
+    rows = np.arange(1, n + 1, dtype="int64")
+    problem = pd.Series(pd.NA, index=layer.values.index, dtype="string")
     text = problem.copy()
-    headers, values = _clean(path, attributes, values, rows, problem, text)
-    geometry = gpd.GeoSeries(gdf.geometry.to_numpy(), crs=gdf.crs)
+    headers, values = _clean(path, layer.headers, layer.values, rows, problem, text)
+    geometry = layer.geometry
     return LandedTable(
         headers,
         values,
         rows,
         problem,
         text,
-        len(gdf),
+        n,
         0,
-        "geodata (unicode)",
+        layer.encoding,
         geometry=geometry,
-        source_crs=declared_crs(gdf),
+        source_crs=declared_crs(geometry),
     )
 
 

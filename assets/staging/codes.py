@@ -245,6 +245,14 @@ def commune_codes(values: pd.Series, known: Iterable[str] | None = None) -> Code
     return read.restored(lost, padded)
 
 
+def province_codes(values: pd.Series) -> CodeReading:
+    """Province codes are 2 digits: a one-digit number (a numeric .dbf field, a
+    spreadsheet) is padded."""
+    read = read_code(values, "province_code")
+    lost = read.codes.str.fullmatch(r"[1-9]", na=False)
+    return read.restored(lost, read.codes.str.zfill(2))
+
+
 def hamlet_codes(
     values: pd.Series,
     *,

@@ -24,6 +24,7 @@ from assets.staging.codes import (
     commune_codes,
     hamlet_codes,
     household_ids,
+    province_codes,
 )
 from assets.staging.dates import DateOrders, read_dates
 from assets.staging.hamlet_names import RESOLVED, RESOLVED_FOLDED, resolve_hamlet_names
@@ -73,13 +74,19 @@ def _header_notes(*frames: pd.DataFrame) -> dict[str, str]:
 
 
 def _reproject(
-    gdf: gpd.GeoDataFrame, source_file: str, reference: gpd.GeoDataFrame | None = None
+    gdf: gpd.GeoDataFrame,
+    source_file: str,
+    reference: gpd.GeoDataFrame | None = None,
+    province_code: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, str]:
     """Into EPSG:4326 from the CRS the file declared, or the one its coordinates reveal."""
     declared = next(iter(gdf[SOURCE_CRS].dropna()), None) if SOURCE_CRS in gdf else None
     try:
         out, resolved = to_storage_crs(
-            gdf.drop(columns=SOURCE_CRS, errors="ignore"), declared, reference=reference
+            gdf.drop(columns=SOURCE_CRS, errors="ignore"),
+            declared,
+            reference=reference,
+            province_code=province_code,
         )
     except CrsDetectionError as exc:
         raise LandingFileError(f"{source_file}: {exc}") from exc
@@ -249,16 +256,22 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     df, unread = _reject_unreadable(df, contract.qualified_name)
     gdf = gpd.GeoDataFrame(df, geometry="geometry", crs=raw.crs).reset_index(drop=True)
     name = contract.qualified_name
-    gdf, bad_codes, readings = _read_codes(
+    gdf, bad_codes, commune_readings = _read_codes(
         gdf, name, commune_codes(gdf["commune_code"]), reject=True
     )
+    gdf, _, province_readings = _read_codes(
+        gdf, name, province_codes(gdf["province_code"]), reject=False
+    )
+    readings = combine_readings([commune_readings, province_readings])
     gdf, no_geometry = _reject_missing_geometry(gdf, contract.qualified_name, source)
-    gdf, crs_how = _reproject(gdf, source)
+    provinces = gdf["province_code"].dropna().unique()
+    gdf, crs_how = _reproject(
+        gdf, source, province_code=str(provinces[0]) if len(provinces) == 1 else None
+    )
     gdf, repeats = _split_duplicates(
         gdf, contract.qualified_name, key="commune_code", source_file=source
     )
     gdf = repair_geometries(gdf)
-    gdf["province_code"] = clean_text(gdf["province_code"]).str.zfill(2)
     gdf["commune_name"] = clean_text(gdf["commune_name"])
     gdf["unit_kind"] = map_vocabulary(gdf["unit_kind"], UNIT_KINDS)
     gdf["area_km2"] = area_km2(gdf).round(4)
