@@ -301,12 +301,15 @@ def test_a_repeated_household_code_is_rejected_with_its_rows(tmp_path):
     key" text, quoting the number; now the later row is rejected, naming the row kept."""
     from assets.staging.tables import stage_households
 
-    text = "Mã hộ,Mã thôn/TDP\nH1,T1\nH2,T1\nH1,T2\n"
+    text = "Mã hộ,Mã thôn/TDP\nHK0417,T1\nHK0418,T1\nHK0417,T2\n"
     (tmp_path / "households.csv").write_text(text, encoding="utf-8")
     staged = stage_households(load_raw(find_landing_file(tmp_path, "households")))
-    assert staged.table["household_id"].tolist() == ["H1", "H2"]
+    assert staged.table["household_id"].tolist() == ["HK0417", "HK0418"]
     assert staged.rejected["source_row_number"].tolist() == [3]
-    assert "repeats row 1" in staged.rejected["reason"].iloc[0]
+    reason = staged.rejected["reason"].iloc[0]
+    assert "repeats row 1" in reason
+    # A household number is personal data: the reason names the rows, not the number.
+    assert "HK0417" not in reason
 
 
 def test_a_hostile_run_leaks_nothing_to_stderr_or_dagster_home(small_landing, tmp_path):

@@ -46,7 +46,7 @@ from assets.staging.normalise import (
 )
 from assets.staging.readings import combine_readings, value_readings
 from expectations.reference import HEAD
-from expectations.schemas import LANDED_COLUMNS, STAND_INS, TABLES, WORKBOOK_LINEAGE, Table
+from expectations.schemas import FIELDS, LANDED_COLUMNS, STAND_INS, TABLES, WORKBOOK_LINEAGE, Table
 from geodata.cleaning import clean_hamlet_geometries, valid_polygons
 from geodata.crs import STORAGE_CRS, area_km2
 from geodata.crs_detection import CrsDetectionError, to_storage_crs
@@ -139,7 +139,8 @@ def rejected_rows(
 def _split_duplicates(
     frame: pd.DataFrame, table_name: str, *, key: str, source_file: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep the first row of each key; reject later repeats, naming the row kept."""
+    """Keep the first row of each key; reject later repeats, naming the row kept. The
+    value is quoted only when its field is not personal (a household number is)."""
     missing = frame[key].isna()
     repeated = frame[key].duplicated(keep="first") & ~missing
     rows = "row " + frame["source_row_number"].astype("Int64").astype("string")
@@ -158,8 +159,12 @@ def _split_duplicates(
                 field_name=key,
                 reason=(
                     f"{key} "
-                    + frame.loc[repeated, key].astype("string")
-                    + " repeats "
+                    + (
+                        ""
+                        if FIELDS[key].is_personal
+                        else frame.loc[repeated, key].astype("string") + " "
+                    )
+                    + "repeats "
                     + first_place[repeated]
                     + f" of {source_file}, which is kept"
                 ),
