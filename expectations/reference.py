@@ -6,6 +6,9 @@ generator both read these, so a code the generator writes is a code the rules ac
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 from expectations.schemas import header_key
 
 # The 63 pre-2025 province codes. They persist in citizen IDs: the first three digits
@@ -40,6 +43,45 @@ _RELATION_LABELS: dict[str, tuple[str, ...]] = {
 RELATION_KINDS: dict[str, str] = {
     header_key(label): kind for kind, labels in _RELATION_LABELS.items() for label in labels
 }
+# Other relations household books record (in-laws, siblings, kin, lodgers…): valid, but
+# their age relative to the head is not checked. A relation neither here, in
+# RELATION_KINDS nor a way of writing the head is an invalid value to correct.
+OTHER_RELATIONS: frozenset[str] = frozenset(
+    header_key(label)
+    for label in (
+        "Anh", "Chị", "Em", "Anh trai", "Chị gái", "Em trai", "Em gái", "Anh ruột",
+        "Chị ruột", "Em ruột", "Con dâu", "Con rể", "Con nuôi", "Con riêng", "Con chồng",
+        "Con vợ", "Bố nuôi", "Mẹ nuôi", "Cha nuôi", "Cha đẻ", "Bố dượng", "Mẹ kế",
+        "Bố chồng", "Mẹ chồng", "Bố vợ", "Mẹ vợ", "Cha chồng", "Cha vợ", "Ông", "Bà",
+        "Ông nội", "Bà nội", "Ông ngoại", "Bà ngoại", "Cụ", "Chắt", "Chắt nội", "Chắt ngoại",
+        "Chút", "Cháu ruột", "Cháu dâu", "Cháu rể", "Anh rể", "Em rể", "Chị dâu", "Em dâu",
+        "Anh chồng", "Chị chồng", "Em chồng", "Anh vợ", "Chị vợ", "Em vợ", "Cô", "Dì",
+        "Chú", "Bác", "Cậu", "Thím", "Mợ", "Dượng", "Người giúp việc", "Người ở nhờ",
+        "Ở nhờ", "Ở ghép", "Người ở cùng", "Bạn", "Khác", "Quan hệ khác",
+    )
+)  # fmt: skip
+
+# The 54 officially recognised ethnic groups and the explicit values for a foreign
+# national and an unknown group, with the spellings records use (data/README.md).
+ETHNIC_GROUPS_CSV = Path(__file__).parent / "data" / "ethnic_groups.csv"
+
+
+def _ethnic_groups() -> tuple[tuple[str, ...], dict[str, str]]:
+    """Official names in code order, and every folded form -> its official name."""
+    with ETHNIC_GROUPS_CSV.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    names = tuple(r["official_name"] for r in rows)
+    forms: dict[str, str] = {}
+    for r in rows:
+        for form in (r["official_name"], *filter(None, r["aliases"].split("|"))):
+            key = header_key(form)
+            if forms.setdefault(key, r["official_name"]) != r["official_name"]:
+                raise ValueError(f"{ETHNIC_GROUPS_CSV.name}: {form!r} names two groups")
+    return names, forms
+
+
+ETHNIC_GROUPS, ETHNIC_FORMS = _ethnic_groups()
+FOREIGN_NATIONAL, ETHNICITY_UNKNOWN = "Người nước ngoài", "Không xác định"
 
 # Mainland Việt Nam and its islands, with a margin (WGS84 degrees): a household point
 # outside is a coordinate typo, most often latitude and longitude swapped.

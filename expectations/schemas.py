@@ -435,6 +435,14 @@ FIELDS: dict[str, Field] = {
             "Chưa rõ thứ tự ngày/tháng sinh",
         ),
         Field("is_household_head", "bool", "Is the head of household (chủ hộ)", "Là chủ hộ"),
+        Field(
+            "invalid_values",
+            "string",
+            "Fields whose value was present but not in the vocabulary (staged as missing), "
+            "each as 'field: shape of the value' ('sex: 1 character, digits'), ' | '-joined; "
+            "the value itself is never kept. Empty when every value was read",
+            "Giá trị không hợp lệ",
+        ),
         # Quality.
         Field("table_name", "string", "Table the record belongs to", "Bảng"),
         Field("rule", "string", "Rule the record breaks", "Quy tắc"),
@@ -1081,6 +1089,7 @@ TABLES: dict[str, Table] = {
                 "relation_to_head",
                 "is_household_head",
                 "ethnicity",
+                "invalid_values",
                 *LINEAGE,
             ),
             primary_key=("record_id",),

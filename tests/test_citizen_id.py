@@ -35,6 +35,7 @@ def frame(rows: list[tuple[str | None, str | None, str | None]]) -> pd.DataFrame
                 "birth_date": pd.to_datetime([r[2] for r in rows]),
                 "birth_date_is_partial": [False] * n,
                 "birth_date_order_unproven": [False] * n,
+                "invalid_values": [None] * n,
                 "sex": [r[1] for r in rows],
                 "household_id": [f"H{i}" for i in range(n)],
                 "relation_to_head": ["Chủ hộ"] * n,

@@ -104,6 +104,7 @@ def test_declared_figures_are_reconciled_with_the_records_within_tolerance():
                 "birth_date": pd.to_datetime(["1990-01-01"] * 93),
                 "birth_date_is_partial": [False] * 93,
                 "birth_date_order_unproven": [False] * 93,
+                "invalid_values": [None] * 93,
                 "sex": ["nam"] * 93,
                 "household_id": ["H0", "H1", "H2"] + [f"H{3 + i % 41}" for i in range(90)],
                 "relation_to_head": ["Chủ hộ"] * 93,

@@ -29,6 +29,7 @@ def member(household: str, relation: str, born: str, **overrides: object) -> dic
         "birth_date": born,
         "birth_date_is_partial": False,
         "birth_date_order_unproven": False,
+        "invalid_values": None,
         "sex": "nam",
         "household_id": household,
         "relation_to_head": relation,

@@ -53,6 +53,7 @@ def test_data_docs_say_they_are_restricted_on_every_page(tmp_path):
                 "birth_date": pd.to_datetime(["1990-01-01"]),
                 "birth_date_is_partial": [False],
                 "birth_date_order_unproven": [False],
+                "invalid_values": [None],
                 "sex": ["nam"],
                 "household_id": ["H1"],
                 "relation_to_head": ["Chủ hộ"],

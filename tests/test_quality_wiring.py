@@ -83,6 +83,7 @@ def test_data_docs_of_failing_personal_expectations_keep_values_out(tmp_path):
                 "birth_date": pd.to_datetime(["1990-01-01", "2090-01-01", None]),
                 "birth_date_is_partial": [False] * 3,
                 "birth_date_order_unproven": [False] * 3,
+                "invalid_values": [None] * 3,
                 "sex": ["nam", "nữ", None],
                 "household_id": ["H1", "H1", "H2"],
                 "relation_to_head": ["Chủ hộ"] * 3,

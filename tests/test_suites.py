@@ -38,6 +38,7 @@ def person(n: int, **overrides: object) -> dict[str, object]:
         "birth_date": "1990-05-01",
         "birth_date_is_partial": False,
         "birth_date_order_unproven": False,
+        "invalid_values": None,
         "sex": "nam",
         "household_id": f"HK{n:04d}",
         "relation_to_head": "Chủ hộ",

@@ -19,6 +19,7 @@ def _persons() -> pd.DataFrame:
                 "birth_date": pd.to_datetime(["1990-03-05", "1962-01-01", "2001-02-03"]),
                 "birth_date_is_partial": [False, True, False],
                 "birth_date_order_unproven": [False, False, False],
+                "invalid_values": [None, None, None],
                 "sex": ["nam", "nu", "nam"],
                 "household_id": ["H1", "H1", "H2"],
                 "relation_to_head": ["Chủ hộ", "Mẹ", "Chủ hộ"],

@@ -1,4 +1,5 @@
-"""Record rules on one person record at a time: citizen ID structure and birth date.
+"""Record rules on one person record at a time: citizen ID structure, birth date, and
+values present but outside their field's vocabulary.
 
 The citizen ID rules come from ``expectations.citizen_id``, the same function the
 Great Expectations custom expectation calls. Messages say which part of the ID is wrong
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from assets.quality.issues import issue_rows
+from assets.quality.record_checks import REQUIRED_MISSING
+from assets.staging.normalise import INVALID_SEPARATOR
 from expectations.citizen_id import (
     CENTURY_SEX_MISMATCH,
     PREFIX_UNKNOWN,
@@ -23,6 +26,37 @@ from expectations.citizen_id import (
 
 PERSONS = "staging.persons"
 BIRTH_DATE_FUTURE = "birth_date_future"
+INVALID_VALUE = "invalid_value"
+# A value outside the vocabulary of a field the record cannot be counted without is an
+# error; of a field it can (relation, ethnicity) a warning: the person still counts.
+INVALID_SEVERITY = {"sex": "error", "relation_to_head": "warning", "ethnicity": "warning"}
+_INVALID_MESSAGES = {
+    "sex": (
+        "sex is written as a value that is not Nam or Nữ ({shape}); write Nam or Nữ as on "
+        "the source record, numeric codes are not read (Giới tính ghi sai, giá trị "
+        "{shape_vi}: ghi lại Nam hoặc Nữ theo hồ sơ gốc, không dùng mã số)"
+    ),
+    "relation_to_head": (
+        "relation_to_head is not a relation a household book records ({shape}); write it "
+        "as in the household book, e.g. Chủ hộ, Vợ, Chồng, Con, Bố, Mẹ, Cháu (Quan hệ với "
+        "chủ hộ không hợp lệ, giá trị {shape_vi}: ghi lại theo sổ hộ khẩu, ví dụ Chủ hộ, "
+        "Vợ, Chồng, Con, Bố, Mẹ, Cháu)"
+    ),
+    "ethnicity": (
+        "ethnicity is not one of the 54 recognised ethnic groups ({shape}){closest}; write "
+        "the official name, or Người nước ngoài / Không xác định (Dân tộc không có trong "
+        "danh mục 54 dân tộc, giá trị {shape_vi}{closest_vi}: ghi tên dân tộc chính thức, "
+        "hoặc Người nước ngoài / Không xác định)"
+    ),
+}
+_SHAPE_VI = (
+    ("characters", "ký tự"),
+    ("character", "ký tự"),
+    ("letters and digits", "chữ cái và chữ số"),
+    ("with signs", "có ký hiệu"),
+    ("digits", "chữ số"),
+    ("letters", "chữ cái"),
+)
 
 _MESSAGES = {
     PREFIX_UNKNOWN: "the first 3 digits of citizen_id are not the code of any province "
@@ -103,3 +137,69 @@ def birth_date_issues(
         "birth certificate, often 20xx was typed for 19xx (Ngày sinh sau ngày trích xuất)",
         **_located(locations, mask),
     )
+
+
+def invalid_values(persons: pd.DataFrame) -> pd.DataFrame:
+    """Per record and field, the shape noted by staging for a value outside the field's
+    vocabulary (``invalid_values``): columns record_id, field_name, shape, closest."""
+    notes = persons["invalid_values"].astype("string").dropna()
+    entries = notes.str.split(INVALID_SEPARATOR, regex=False).explode().astype("string")
+    parts = entries.str.extract(
+        r"^(?P<field_name>[^:]+): (?P<shape>[^;]*)(?:; closest: (?P<closest>.*))?$"
+    )
+    parts.insert(0, "record_id", persons.loc[entries.index, "record_id"].astype("string"))
+    return parts.astype("string")
+
+
+def invalid_value_issues(
+    persons: pd.DataFrame, locations: dict[str, pd.Series] | None = None
+) -> pd.DataFrame:
+    """``invalid_value`` per record and field whose value is present but not in the
+    field's vocabulary, naming only the value's shape (and for ethnicity the closest
+    official names); an empty cell is ``required_missing`` instead."""
+    found = invalid_values(persons)
+    frames = []
+    for field_name, template in _INVALID_MESSAGES.items():
+        hit = found[found["field_name"].eq(field_name).fillna(False)].drop_duplicates("record_id")
+        mask = persons["record_id"].astype("string").isin(hit["record_id"]).to_numpy(dtype=bool)
+        shape = hit.set_index("record_id")["shape"]
+        closest = hit.set_index("record_id")["closest"]
+        ids = persons.loc[mask, "record_id"].astype("string")
+        messages = [
+            template.format(
+                shape=shape[r],
+                shape_vi=_shape_vi(str(shape[r])),
+                closest="" if pd.isna(closest[r]) else f"; closest: {closest[r]}",
+                closest_vi="" if pd.isna(closest[r]) else f"; gần nhất: {closest[r]}",
+            )
+            for r in ids
+        ]
+        frames.append(
+            issue_rows(
+                PERSONS,
+                persons.loc[mask, "record_id"],
+                rule=INVALID_VALUE,
+                field_name=field_name,
+                severity=INVALID_SEVERITY[field_name],
+                message=pd.Series(messages, dtype="string"),
+                **_located(locations, mask),
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _shape_vi(shape: str) -> str:
+    for english, vietnamese in _SHAPE_VI:
+        shape = shape.replace(english, vietnamese)
+    return shape
+
+
+def without_missing_where_invalid(issues: pd.DataFrame, invalid: pd.DataFrame) -> pd.DataFrame:
+    """``issues`` less the ``required_missing`` of fields whose value was present but
+    invalid (staged as missing): that value is reported as ``invalid_value`` instead."""
+    if not len(invalid):
+        return issues
+    pairs = invalid["record_id"].astype("string") + "\x1f" + invalid["field_name"]
+    keys = issues["record_id"].astype("string") + "\x1f" + issues["field_name"].astype("string")
+    drop = issues["rule"].eq(REQUIRED_MISSING) & keys.isin(pairs)
+    return issues[~drop.fillna(False).to_numpy(dtype=bool)]

@@ -29,7 +29,13 @@ from assets.quality.cross_checks import (
 )
 from assets.quality.duplicates import probable_duplicate_issues
 from assets.quality.households import citizen_id_duplicate_issues, household_issues
-from assets.quality.person_rules import birth_date_issues, citizen_id_issues
+from assets.quality.person_rules import (
+    birth_date_issues,
+    citizen_id_issues,
+    invalid_value_issues,
+    invalid_values,
+    without_missing_where_invalid,
+)
 from assets.quality.record_checks import record_issues
 from assets.quality.settings import QualitySettings
 from assets.quality.value_flags import person_value_warnings
@@ -77,9 +83,13 @@ def person_issues(
     locations = person_locations(persons, households, hamlets)
     return _concat(
         [
-            record_issues(
-                persons, TABLES["staging.persons"], context_columns=locations, checks="fields"
+            without_missing_where_invalid(
+                record_issues(
+                    persons, TABLES["staging.persons"], context_columns=locations, checks="fields"
+                ),
+                invalid_values(persons),
             ),
+            invalid_value_issues(persons, locations),
             person_value_warnings(persons, locations),
             citizen_id_issues(persons, locations, as_of=as_of),
             birth_date_issues(persons, locations, as_of=as_of),

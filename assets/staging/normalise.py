@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from collections.abc import Callable
@@ -9,7 +10,13 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from expectations.reference import HEAD, RELATION_KINDS
+from expectations.reference import (
+    ETHNIC_FORMS,
+    ETHNIC_GROUPS,
+    HEAD,
+    OTHER_RELATIONS,
+    RELATION_KINDS,
+)
 from expectations.schemas import header_key
 
 # Local names of hamlets, longest first so "Tổ dân phố" wins over "Tổ".
@@ -118,6 +125,98 @@ def read_sexes(values: pd.Series) -> pd.DataFrame:
     unknown = (key.notna() & sex.isna()).to_numpy(dtype=bool)
     how = np.where(other, "other_form", np.where(unknown, "unknown", None))
     return pd.DataFrame({"sex": sex, "how": pd.array(how, dtype="string")}, index=values.index)
+
+
+@by_distinct_value
+def value_shapes(values: pd.Series) -> pd.Series:
+    """What a value looks like without saying what it is ("3 characters, digits"), for
+    messages about values that may be personal; missing stays missing."""
+    text = clean_text(values)
+    digits = text.str.contains(r"\d", regex=True)
+    letters = text.str.contains(r"[^\W\d_]", regex=True)
+    others = text.str.contains(r"[^\w\s]|_", regex=True)
+    kind = pd.Series(
+        np.select(
+            [
+                (digits & ~letters & ~others).fillna(False),
+                (letters & ~digits & ~others).fillna(False),
+                (letters & digits & ~others).fillna(False),
+            ],
+            ["digits", "letters", "letters and digits"],
+            "with signs",
+        ),
+        index=text.index,
+        dtype="string",
+    )
+    length = text.str.len()
+    plural = np.where(length.eq(1).fillna(False), " character, ", " characters, ")
+    return (length.astype("string") + plural + kind).astype("string")
+
+
+# Relations a household book records: the kinds, the head's other forms, the rest.
+KNOWN_RELATIONS = frozenset(RELATION_KINDS) | HEAD_FORMS | OTHER_RELATIONS
+
+
+def known_relations(relation: pd.Series) -> pd.Series:
+    """True where the relation is one a household book records; NA where missing."""
+    key = folded(relation)
+    return key.isin(list(KNOWN_RELATIONS)).astype("boolean").mask(key.isna())
+
+
+# Official names read as their own folded form, so their lookups cost nothing extra.
+_ETHNIC_KEYS = tuple(ETHNIC_FORMS)
+
+
+@functools.lru_cache(maxsize=4096)
+def closest_ethnic_groups(key: str, n: int = 3) -> tuple[str, ...]:
+    """Up to ``n`` official names whose folded forms (or aliases') are closest to ``key``."""
+    found = difflib.get_close_matches(key, _ETHNIC_KEYS, n=3 * n, cutoff=0.5)
+    return tuple(dict.fromkeys(ETHNIC_FORMS[k] for k in found))[:n]
+
+
+def read_ethnicities(values: pd.Series) -> pd.DataFrame:
+    """``ethnicity`` as its official name (``ETHNIC_GROUPS``) and how it was read:
+    ``alias`` (another spelling or older name: H'Mông, Mèo, Việt…), ``unknown`` (not a
+    recognised group: left missing, ``closest`` names the likeliest official names) or
+    missing where read as written or empty."""
+    key = folded(values)
+    official = key.map(ETHNIC_FORMS).astype("string")
+    as_written = clean_text(values).isin(list(ETHNIC_GROUPS))
+    alias = (official.notna() & ~as_written).to_numpy(dtype=bool)
+    unknown = (key.notna() & official.isna()).to_numpy(dtype=bool)
+    closest = pd.Series(pd.NA, index=values.index, dtype="string")
+    closest[unknown] = [", ".join(closest_ethnic_groups(str(k))) for k in key[unknown]]
+    how = np.where(alias, "alias", np.where(unknown, "unknown", None))
+    return pd.DataFrame(
+        {
+            "ethnicity": official,
+            "how": pd.array(how, dtype="string"),
+            "closest": closest.mask(closest.eq("")),
+        },
+        index=values.index,
+    )
+
+
+INVALID_SEPARATOR = " | "
+
+
+def invalid_value_notes(
+    fields: dict[str, tuple[pd.Series, np.ndarray, pd.Series | None]],
+) -> pd.Series:
+    """``invalid_values``: per record, each field whose value is present but not in its
+    vocabulary, as ``field: shape`` (plus ``; closest: …`` official values when given),
+    so that staging keeps "invalid" apart from "missing" without keeping the value."""
+    notes: pd.Series | None = None
+    for field_name, (values, invalid, closest) in fields.items():
+        note = field_name + ": " + value_shapes(values)
+        if closest is not None:
+            note = (note + "; closest: " + closest).fillna(note)
+        note = note.where(invalid)
+        notes = (
+            note if notes is None else (notes + INVALID_SEPARATOR + note).fillna(notes).fillna(note)
+        )
+    assert notes is not None
+    return notes.astype("string")
 
 
 @by_distinct_value

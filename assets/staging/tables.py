@@ -34,10 +34,13 @@ from assets.staging.normalise import (
     UNIT_KINDS,
     clean_text,
     head_written_otherwise,
+    invalid_value_notes,
+    known_relations,
     map_vocabulary,
     parse_coordinates,
     parse_int,
     person_name_case,
+    read_ethnicities,
     read_hamlet_kinds,
     read_sexes,
     relation_kinds,
@@ -625,7 +628,7 @@ def stage_persons(
     two-digit years before ``as_of`` (default today)."""
     contract = TABLES["staging.persons"]
     name = contract.qualified_name
-    derived = ("record_id", "is_household_head", "birth_date_is_partial")
+    derived = ("record_id", "is_household_head", "birth_date_is_partial", "invalid_values")
     columns = _landed_columns(contract, derived=(*derived, "birth_date_order_unproven"))
     df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
@@ -637,12 +640,24 @@ def stage_persons(
     df["birth_date_is_partial"] = births.partial
     df["birth_date_order_unproven"] = births.order_unproven
     sexes = read_sexes(df["sex"])
-    df["sex"] = sexes["sex"]
     read = household_ids(df["household_id"])
     df, _, household_readings = _read_codes(df, name, read, reject=False)
-    df["relation_to_head"] = clean_text(df["relation_to_head"])
+    relations = clean_text(df["relation_to_head"])
+    unknown_relation = known_relations(relations).eq(False).fillna(False).to_numpy(dtype=bool)
+    ethnicities = read_ethnicities(df["ethnicity"])
+    unknown_sex = sexes["how"].eq("unknown").fillna(False).to_numpy(dtype=bool)
+    unknown_ethnicity = ethnicities["how"].eq("unknown").fillna(False).to_numpy(dtype=bool)
+    df["invalid_values"] = invalid_value_notes(
+        {
+            "sex": (df["sex"], unknown_sex, None),
+            "relation_to_head": (relations, unknown_relation, None),
+            "ethnicity": (df["ethnicity"], unknown_ethnicity, ethnicities["closest"]),
+        }
+    )
+    df["sex"] = sexes["sex"]
+    df["relation_to_head"] = relations.mask(unknown_relation)
     df["is_household_head"] = relation_kinds(df["relation_to_head"]).eq(HEAD).fillna(False)
-    df["ethnicity"] = clean_text(df["ethnicity"])
+    df["ethnicity"] = ethnicities["ethnicity"]
     readings = [
         id_readings,
         household_readings,
@@ -658,11 +673,38 @@ def stage_persons(
         value_readings(
             name,
             df,
-            sexes["how"].eq("unknown").fillna(False),
+            unknown_sex,
             field_name="sex",
             reading="not Nam/Nữ (nor M/F, Male/Female; numeric codes are not read): left "
-            "missing, the record quarantined (required_missing)",
+            "missing, the record quarantined (invalid_value)",
             outcome="quarantined",
+        ),
+        value_readings(
+            name,
+            df,
+            unknown_relation,
+            field_name="relation_to_head",
+            reading="not a relation a household book records: left missing, flagged "
+            "invalid_value (a warning)",
+            outcome="warned",
+        ),
+        value_readings(
+            name,
+            df,
+            ethnicities["how"].eq("alias").fillna(False),
+            field_name="ethnicity",
+            reading="another spelling or older name (H'Mông, Mèo, Việt…) read as the "
+            "official name of the ethnic group",
+            outcome="recovered",
+        ),
+        value_readings(
+            name,
+            df,
+            unknown_ethnicity,
+            field_name="ethnicity",
+            reading="not one of the 54 ethnic groups: left missing, flagged invalid_value "
+            "with the closest official names (a warning)",
+            outcome="warned",
         ),
         value_readings(
             name,
