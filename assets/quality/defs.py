@@ -58,6 +58,7 @@ class QualityConfig(dg.Config):
 
     as_of: str = ""  # extract date, YYYY-MM-DD; empty: today (UTC)
     head_min_age: int = QualitySettings.head_min_age
+    max_age_years: int = QualitySettings.max_age_years
     max_household_members: int = QualitySettings.max_household_members
     count_tolerance_share: float = QualitySettings.count_tolerance_share
     count_tolerance_abs: int = QualitySettings.count_tolerance_abs
@@ -69,6 +70,7 @@ class QualityConfig(dg.Config):
         return QualitySettings(
             as_of=dt.date.fromisoformat(self.as_of) if self.as_of else None,
             head_min_age=self.head_min_age,
+            max_age_years=self.max_age_years,
             max_household_members=self.max_household_members,
             count_tolerance_share=self.count_tolerance_share,
             count_tolerance_abs=self.count_tolerance_abs,

@@ -25,7 +25,11 @@ from expectations.citizen_id import (
 )
 
 PERSONS = "staging.persons"
+# Oldest plausible age at the extract date, in years (the oldest recorded Vietnamese
+# lived to about 120): older is a typing error. QualitySettings.max_age_years sets it.
+MAX_AGE_YEARS = 120
 BIRTH_DATE_FUTURE = "birth_date_future"
+BIRTH_DATE_TOO_OLD = "birth_date_too_old"
 INVALID_VALUE = "invalid_value"
 # A value outside the vocabulary of a field the record cannot be counted without is an
 # error; of a field it can (relation, ethnicity) a warning: the person still counts.
@@ -60,8 +64,10 @@ _SHAPE_VI = (
 
 _MESSAGES = {
     PREFIX_UNKNOWN: "the first 3 digits of citizen_id are not the code of any province "
-    "(0 + one of the 63 pre-2025 codes); check the ID on the citizen's card "
-    "(Mã tỉnh trong số ĐDCN không hợp lệ)",
+    "(0 + one of the 63 pre-2025 codes): an ID issued abroad or to a foreign national may "
+    "carry another prefix; check the ID on the citizen's card and correct it if mistyped "
+    "(Mã tỉnh trong số ĐDCN không phải mã tỉnh Việt Nam: đối chiếu với thẻ, sửa nếu nhập "
+    "sai; số cấp ở nước ngoài hoặc cho người nước ngoài có thể có mã khác)",
     YEAR_MISMATCH: "digits 5-6 of citizen_id are not the last two digits of the birth "
     "year; check the ID or the birth date (Chữ số 5-6 của số ĐDCN không khớp năm sinh)",
 }
@@ -111,6 +117,9 @@ def citizen_id_issues(
                 persons.loc[mask, "record_id"],
                 rule=rule,
                 field_name="citizen_id",
+                # DOMAIN.md: an unknown prefix may be a country code (birth registered
+                # abroad, 2023 Identity Law): to verify, not grounds to quarantine.
+                severity="warning" if rule == PREFIX_UNKNOWN else "error",
                 message=message,
                 **_located(locations, mask),
             )
@@ -123,19 +132,42 @@ def birth_date_issues(
     locations: dict[str, pd.Series] | None = None,
     *,
     as_of: dt.date | str,
+    max_age_years: int = MAX_AGE_YEARS,
 ) -> pd.DataFrame:
-    """Birth dates after the extract date: an error (often 20xx typed for 19xx)."""
+    """Birth dates after the extract date (often 20xx typed for 19xx) or more than
+    ``max_age_years`` before it (often 18xx or a lost digit): errors."""
     limit = as_of_timestamp(as_of)
+    assert limit is not None
+    oldest = limit - pd.DateOffset(years=max_age_years)
     births = pd.to_datetime(persons["birth_date"], errors="coerce")
-    mask = (births > limit).fillna(False).to_numpy(dtype=bool)
-    return issue_rows(
-        PERSONS,
-        persons.loc[mask, "record_id"],
-        rule=BIRTH_DATE_FUTURE,
-        field_name="birth_date",
-        message=f"birth_date is after the extract date {limit:%Y-%m-%d}; correct it from the "
-        "birth certificate, often 20xx was typed for 19xx (Ngày sinh sau ngày trích xuất)",
-        **_located(locations, mask),
+    future = (births > limit).fillna(False).to_numpy(dtype=bool)
+    too_old = (births < oldest).fillna(False).to_numpy(dtype=bool)
+    return pd.concat(
+        [
+            issue_rows(
+                PERSONS,
+                persons.loc[future, "record_id"],
+                rule=BIRTH_DATE_FUTURE,
+                field_name="birth_date",
+                message=f"birth_date is after the extract date {limit:%Y-%m-%d}; correct it "
+                "from the birth certificate, often 20xx was typed for 19xx (Ngày sinh sau "
+                "ngày trích xuất: sửa theo giấy khai sinh, thường do gõ 20xx thay cho 19xx)",
+                **_located(locations, future),
+            ),
+            issue_rows(
+                PERSONS,
+                persons.loc[too_old, "record_id"],
+                rule=BIRTH_DATE_TOO_OLD,
+                field_name="birth_date",
+                message=f"birth_date is before {oldest:%Y-%m-%d}, more than {max_age_years} "
+                "years before the extract date; correct it from the birth certificate or "
+                "the citizen ID card, often a digit of the year was mistyped (Ngày sinh "
+                f"cách ngày trích xuất hơn {max_age_years} năm: sửa theo giấy khai sinh "
+                "hoặc thẻ CCCD, thường do gõ sai một chữ số của năm)",
+                **_located(locations, too_old),
+            ),
+        ],
+        ignore_index=True,
     )
 
 

@@ -23,6 +23,8 @@ class QualitySettings:
     as_of: dt.date | None = None
     # Youngest plausible head of household, in completed years.
     head_min_age: int = HEAD_MIN_AGE_YEARS
+    # A birth date more than this many years before ``as_of`` is an error.
+    max_age_years: int = 120
     # More members than this in one household is flagged for checking (a warning).
     max_household_members: int = 20
     # Registry vs records, per hamlet: within when |counted - declared| <= max(abs, share

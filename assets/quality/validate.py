@@ -92,7 +92,9 @@ def person_issues(
             invalid_value_issues(persons, locations),
             person_value_warnings(persons, locations),
             citizen_id_issues(persons, locations, as_of=as_of),
-            birth_date_issues(persons, locations, as_of=as_of),
+            birth_date_issues(
+                persons, locations, as_of=as_of, max_age_years=settings.max_age_years
+            ),
             household_issues(
                 persons,
                 households,

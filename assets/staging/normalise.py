@@ -185,7 +185,9 @@ def read_ethnicities(values: pd.Series) -> pd.DataFrame:
     alias = (official.notna() & ~as_written).to_numpy(dtype=bool)
     unknown = (key.notna() & official.isna()).to_numpy(dtype=bool)
     closest = pd.Series(pd.NA, index=values.index, dtype="string")
-    closest[unknown] = [", ".join(closest_ethnic_groups(str(k))) for k in key[unknown]]
+    closest.iloc[np.flatnonzero(unknown)] = [
+        ", ".join(closest_ethnic_groups(str(k))) for k in key[unknown]
+    ]
     how = np.where(alias, "alias", np.where(unknown, "unknown", None))
     return pd.DataFrame(
         {
