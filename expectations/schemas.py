@@ -623,7 +623,10 @@ FIELDS: dict[str, Field] = {
             "Tiết kiệm phụ cấp (đồng/năm)",
         ),
         Field(
-            "composite_score", "float", "Weighted score, 0-1, within the commune", "Điểm tổng hợp"
+            "composite_score",
+            "float",
+            "Weighted score, 0-1, against the commune today",
+            "Điểm tổng hợp",
         ),
         Field(
             "is_pareto_optimal",

@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from assets.marts.scores import option_scores
 from assets.planning.rules import load_rules
+from assets.planning.scores import option_scores
 
 BASE_2026 = 2_530_000  # VND/month from 2026-07-01 (ND 161/2026)
 
@@ -97,7 +97,7 @@ def test_household_spread_and_ethnic_cohesion():
     import geopandas as gpd
     import shapely
 
-    from assets.marts.scores import ethnic_cohesion, household_spread_km
+    from assets.planning.scores import ethnic_cohesion, household_spread_km
 
     assignments = pd.DataFrame(
         {
@@ -131,3 +131,45 @@ def test_household_spread_and_ethnic_cohesion():
     )
     cohesion = ethnic_cohesion(assignments, counts)
     assert cohesion["ethnic_cohesion"].iloc[0] == pytest.approx(90 / 100)
+
+
+def test_weights_come_from_the_rules_profile(tmp_path):
+    from dataclasses import replace
+
+    import yaml
+
+    from assets.planning.rules import RulesError
+
+    summary, units, assignments, compliance = _inputs()
+    override = tmp_path / "weights.yaml"
+    override.write_text(
+        yaml.safe_dump({"profiles": {"nd185_2026": {"score_weights": {"allowance_saving": 3}}}})
+    )
+    assert load_rules(override_path=override).score_weights["allowance_saving"] == 3
+    # Only the saving counts: the composite is the share of today's fund saved.
+    saving_only = replace(load_rules(), score_weights={"allowance_saving": 1.0})
+    scores = option_scores(summary, units, assignments, compliance, saving_only,
+                           on=date(2026, 11, 21)).set_index("option_name")  # fmt: skip
+    before = (3 * 6.5 + 8.0) * BASE_2026 * 12
+    saving = scores.loc["merge", "allowance_saving_vnd_per_year"]
+    assert scores.loc["merge", "composite_score"] == pytest.approx(saving / before)
+    assert scores.loc["keep", "composite_score"] == 0
+    with pytest.raises(RulesError, match="walkability"):
+        option_scores(summary, units, assignments, compliance,
+                      replace(saving_only, score_weights={"walkability": 1.0}),
+                      on=date(2026, 11, 21))  # fmt: skip
+    override.write_text(
+        yaml.safe_dump({"profiles": {"nd185_2026": {"score_weights": {"units_kept": -1}}}})
+    )
+    with pytest.raises(RulesError, match=r"score_weights\.units_kept"):
+        load_rules(override_path=override)
+
+
+def test_default_composite_against_the_commune_today():
+    scores = option_scores(*_inputs(), load_rules(), on=date(2026, 11, 21)).set_index("option_name")
+    before = (3 * 6.5 + 8.0) * BASE_2026 * 12
+    after = (8.0 + 8.0) * BASE_2026 * 12
+    # units kept 2/4, compactness 0.55, households kept 1 - 560/960, saving share.
+    merge = (2 / 4 + 0.55 + (1 - 560 / 960) + (before - after) / before) / 4
+    assert scores.loc["merge", "composite_score"] == pytest.approx(merge)
+    assert scores.loc["keep", "composite_score"] == pytest.approx((1 + 0.7 + 1 + 0) / 4)

@@ -19,9 +19,9 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.marts.build import PublishStamp, merged_units
-from assets.marts.scores import HIGH_TIER_CATEGORIES, monthly_fund_vnd
 from assets.planning.options import AssignmentError, plan_from_assignment
 from assets.planning.rules import RulesProfile
+from assets.planning.scores import HIGH_TIER_CATEGORIES, monthly_fund_vnd
 from expectations.schemas import TABLES
 from geodata.compactness import hamlet_measures
 from geodata.crs import STORAGE_CRS

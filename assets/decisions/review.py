@@ -27,10 +27,10 @@ from assets.exports.files import (
     write_commune_map,
 )
 from assets.marts.build import PublishStamp
-from assets.marts.scores import option_scores
 from assets.planning.compliance import hamlet_compliance
 from assets.planning.options import OPTIONS, PlanResult, plan_options
 from assets.planning.rules import RulesProfile
+from assets.planning.scores import option_scores
 from assets.warehouse import Warehouse
 
 SCORE_COLUMNS = (
@@ -137,10 +137,14 @@ def what_if(
     exemptions: Mapping[str, str | None] | None = None,
     on: date | None = None,
     time_limit_s: float = 2.0,
+    households: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The engine re-run for this commune with a changed consolidated target (households
     per kind) or exemptions set (hamlet_code -> category key, None to remove), through
-    the same API the pipeline uses; scores beside the published ones."""
+    the same API the pipeline uses; scores beside the published ones, scored as the
+    marts score them (``option_scores``). The distance score needs the household points
+    (hamlet_code, longitude, latitude), which the planners' role cannot read: without
+    ``households`` the what-if rows show it empty, beside the published figure."""
     hamlets = pd.DataFrame(commune.hamlets).copy()
     for code, category in (exemptions or {}).items():
         if code not in set(hamlets["hamlet_code"]):
@@ -166,6 +170,8 @@ def what_if(
         compliance,
         rules,
         on=on or date.today(),
+        hamlets=commune.hamlets,
+        households=households,
     )
     what = scores_table(scores).assign(source="what-if")
     published = scores_table(commune.options).assign(source="published")

@@ -69,7 +69,7 @@ def merged_units(
 
 
 def merger_options(scores: pd.DataFrame, stamp: PublishStamp) -> pd.DataFrame:
-    """Per option and commune, every score (see ``assets.marts.scores``)."""
+    """Per option and commune, every score (see ``assets.planning.scores``)."""
     columns = [c for c in TABLES["marts.merger_options"].columns if c in scores.columns]
     return TABLES["marts.merger_options"].enforce(stamp.apply(scores[columns]))
 

@@ -26,8 +26,8 @@ from assets.marts.build import (
 )
 from assets.marts.guard import PublishGuard
 from assets.marts.publish import publish_marts
-from assets.marts.scores import ethnic_cohesion, household_spread_km, option_scores
 from assets.planning.rules import RulesProfile
+from assets.planning.scores import option_scores
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
@@ -118,13 +118,10 @@ def publish_province_marts(
         published_at=datetime.now(UTC),
     )
     scores = option_scores(
-        summary, planned_units, assignments, compliance, rules, on=stamp.published_at.date()
-    )
+        summary, planned_units, assignments, compliance, rules, on=stamp.published_at.date(),
+        hamlets=hamlets, households=households, ethnicity_counts=ethnicity_counts,
+    )  # fmt: skip
     units = merged_units(planned_units, assignments, hamlets, compliance, stamp)
-    keys = ["option_name", "commune_code"]
-    scores = scores.merge(
-        household_spread_km(assignments, units, households), on=keys, how="left"
-    ).merge(ethnic_cohesion(assignments, ethnicity_counts), on=keys, how="left")
     tables: dict[str, pd.DataFrame] = {
         "hamlets": hamlets_today(hamlets, compliance, issues, stamp),
         "merger_assignments": option_assignments(assignments, stamp),

@@ -46,7 +46,12 @@ _PROFILE_REQUIRED = (
     "base_salary_vnd_per_month",
     "consultation_approval_share",
 )
-_PROFILE_OPTIONAL = ("effective_from", "citations", "consolidated_target_households")
+_PROFILE_OPTIONAL = (
+    "effective_from",
+    "citations",
+    "consolidated_target_households",
+    "score_weights",
+)
 _CITATION_KEYS = ("standard", "mandatory", "exemption")
 _TOP_LEVEL = ("version", "default_profile", "province_regions", "region_labels_vi", "profiles")
 
@@ -95,6 +100,8 @@ class RulesProfile:
     source: str
     # Households per unit the consolidated option aims for (default: the allowance tier).
     consolidated_target_households: dict[str, int] | None = None
+    # Weight of each score in the composite (``assets.planning.scores``); None: defaults.
+    score_weights: dict[str, float] | None = None
 
     def region_for(self, province_code: str) -> str:
         """Region (vùng) of a 2-digit province code, as the rules file maps it."""
@@ -238,6 +245,9 @@ def load_rules(
             dict(p["consolidated_target_households"])
             if p.get("consolidated_target_households")
             else None
+        ),
+        score_weights=(
+            {k: float(v) for k, v in p["score_weights"].items()} if p.get("score_weights") else None
         ),
     )
 
@@ -435,6 +445,13 @@ class _Checker:
                 if kind not in tiers:
                     raise self.fail((*tkp, kind), "is missing")
                 self.positive_int(tiers[kind], (*tkp, kind))
+        if "score_weights" in prof:
+            wkp = (*kp, "score_weights")
+            for key, weight in self.mapping(prof["score_weights"], wkp).items():
+                if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+                    raise self.fail((*wkp, str(key)), f"must be a number >= 0 (got {weight!r})")
+            if not any(prof["score_weights"].values()):
+                raise self.fail(wkp, "must give at least one score a positive weight")
         skp = (*kp, "base_salary_vnd_per_month")
         steps = prof["base_salary_vnd_per_month"]
         if not isinstance(steps, list) or not steps:
