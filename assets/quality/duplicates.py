@@ -13,21 +13,24 @@ The model, and why it is set so (deterministic and offline by construction):
   word of a name leaves the other), or the same diacritic-free name and birth year
   (catches a mistyped birth date). Same birth date alone grows with the square of the
   province (1.2 M persons: ~20 M pairs); the name halves keep it near-linear.
-- Comparisons: name (Jaro-Winkler below 0.8 without diacritics: different; exact, with
-  a term-frequency adjustment since common names say less; equal without diacritics;
-  one edit, a swap counting one; two edits), birth date
-  (exact; within a year), sex, citizen ID (exact; one missing; same last six digits;
-  two valid IDs differ; other differences, e.g. a malformed one; an old 9-digit number
-  is neutral) and ethnicity.
-- m probabilities are fixed priors (``M_PRIORS``), not trained: EM needs a sizeable
-  share of true matches among the candidate pairs, and planted or real duplicates are a
-  fraction of a percent, so EM drifts towards "same family" instead of "same person".
-- u probabilities are estimated by random sampling with a fixed seed; Splink 5 samples
-  by hashing the record key with the seed, so the sample, and the model, is the same on
-  every run (and whatever the input order or thread count). Citizen ID levels that a
-  sample cannot observe get fixed or exact u values (see ``_settings``).
-- The prior (probability that two random records match) follows from the expected share
-  of duplicate records: ``2 × share / (N - 1)``.
+- Comparisons, as people err: name (exact as written, lower case; equal once folded
+  by ``fold_text``: diacritics, case, spacing; the same words in another order with y
+  written i: a swapped given/middle name, "Vy"/"Vi"; Jaro-Winkler ≥ 0.95, ≥ 0.88 on
+  the folded name; different), birth date (exact; within a year), sex, citizen ID
+  (exact; one missing; an old 9-digit number is neutral; Damerau-Levenshtein ≤ 1, one
+  digit mistyped or two swapped anywhere in the 12; same last six digits; different)
+  and ethnicity.
+- u: levels a random sample cannot observe (equalities, ID slips) are set from value
+  counts of the data (``data_u``); the rest by random sampling with a fixed seed
+  (Splink hashes the record key with the seed: same sample whatever the order or the
+  thread count). No level is left untrained, so Splink does not warn.
+- The prior (probability that two random records match) is estimated from
+  deterministic rules (same ID; same folded name, birth date and sex) at an assumed
+  recall; with no such pair, that of one missed pair.
+- m: EM on same-birth-date pairs, when the data hold at least ``MIN_FOR_EM``
+  deterministic matches (a clean register has no "same person" class to learn),
+  starting from ``M_PRIORS``; birth date and the levels only a duplicate shows
+  (``FIXED_M``) keep their priors, since EM cannot observe them in every register.
 
 Record keys, not names or IDs, leave this module; the DuckDB database is in memory.
 """
