@@ -501,6 +501,18 @@ FIELDS: dict[str, Field] = {
             max_value=1,
         ),
         Field(
+            "agreeing_fields",
+            "string",
+            "Fields equal in every linked pair of the group (names of fields, not values)",
+            "Trường trùng khớp",
+        ),
+        Field(
+            "differing_fields",
+            "string",
+            "Fields that differ in a linked pair of the group (names of fields, not values)",
+            "Trường khác nhau",
+        ),
+        Field(
             "counted_households",
             "int",
             "Households counted from the staged records",
@@ -1192,6 +1204,8 @@ TABLES: dict[str, Table] = {
                 "hamlet_code",
                 "commune_code",
                 "match_probability",
+                "agreeing_fields",
+                "differing_fields",
             ),
             primary_key=("record_id",),
             required=("cluster_id", "record_id", "match_probability"),

@@ -13,21 +13,24 @@ The model, and why it is set so (deterministic and offline by construction):
   word of a name leaves the other), or the same diacritic-free name and birth year
   (catches a mistyped birth date). Same birth date alone grows with the square of the
   province (1.2 M persons: ~20 M pairs); the name halves keep it near-linear.
-- Comparisons: name (Jaro-Winkler below 0.8 without diacritics: different; exact, with
-  a term-frequency adjustment since common names say less; equal without diacritics;
-  one edit, a swap counting one; two edits), birth date
-  (exact; within a year), sex, citizen ID (exact; one missing; same last six digits;
-  two valid IDs differ; other differences, e.g. a malformed one; an old 9-digit number
-  is neutral) and ethnicity.
-- m probabilities are fixed priors (``M_PRIORS``), not trained: EM needs a sizeable
-  share of true matches among the candidate pairs, and planted or real duplicates are a
-  fraction of a percent, so EM drifts towards "same family" instead of "same person".
-- u probabilities are estimated by random sampling with a fixed seed; Splink 5 samples
-  by hashing the record key with the seed, so the sample, and the model, is the same on
-  every run (and whatever the input order or thread count). Citizen ID levels that a
-  sample cannot observe get fixed or exact u values (see ``_settings``).
-- The prior (probability that two random records match) follows from the expected share
-  of duplicate records: ``2 × share / (N - 1)``.
+- Comparisons, as people err: name (exact as written, lower case; equal once folded
+  by ``fold_text``: diacritics, case, spacing; the same words in another order with y
+  written i: a swapped given/middle name, "Vy"/"Vi"; Jaro-Winkler ≥ 0.95, ≥ 0.88 on
+  the folded name; different), birth date (exact; within a year), sex, citizen ID
+  (exact; one missing; an old 9-digit number is neutral; Damerau-Levenshtein ≤ 1, one
+  digit mistyped or two swapped anywhere in the 12; same last six digits; different)
+  and ethnicity.
+- u: levels a random sample cannot observe (equalities, ID slips) are set from value
+  counts of the data (``data_u``); the rest by random sampling with a fixed seed
+  (Splink hashes the record key with the seed: same sample whatever the order or the
+  thread count). No level is left untrained, so Splink does not warn.
+- The prior (probability that two random records match) is estimated from
+  deterministic rules (same ID; same folded name, birth date and sex) at an assumed
+  recall; with no such pair, that of one missed pair.
+- m: EM on same-birth-date pairs, when the data hold at least ``MIN_FOR_EM``
+  deterministic matches (a clean register has no "same person" class to learn),
+  starting from ``M_PRIORS``; birth date and the levels only a duplicate shows
+  (``FIXED_M``) keep their priors, since EM cannot observe them in every register.
 
 Record keys, not names or IDs, leave this module; the DuckDB database is in memory.
 """
@@ -42,25 +45,44 @@ import duckdb
 import pandas as pd
 
 from expectations.citizen_id import citizen_id_consistent
-from expectations.schemas import TABLES, strip_diacritics
+from expectations.schemas import TABLES, fold_text
 
 PROBABLE_DUPLICATES = TABLES["quality.probable_duplicates"]
-# Jaro-Winkler similarity (names without diacritics) below which names are different.
-DIFFERENT_NAMES = 0.8
-# Fixed u of the citizen ID levels that random sampling cannot observe: the same ID,
-# and the same six serial digits (NNNNNN) behind a different PPP G YY.
-U_SAME_ID = 1e-7
-U_SAME_SERIAL = 1e-6
+# Splink's Jaro-Winkler levels on the folded name: nearly the same, and alike.
+NAME_CLOSE, NAME_ALIKE = 0.95, 0.88
+# Neighbours of a 6-digit serial one slip away: 6 × 9 substitutions, 5 transpositions.
+SERIAL_NEIGHBOURS = 6 * 9 + 5
+# Deterministic rules of the prior (pairs they find are taken as matches) and the share
+# of all matches they are expected to find; below MIN_FOR_EM such pairs, EM has nothing
+# to learn a "same person" class from and the m priors stand.
+PRIOR_RECALL = 0.8
+MIN_FOR_EM = 10
 
 # m priors per comparison, in level order (null levels take none): what share of true
-# duplicates fall in each level. Judgement, set so that a typo'd name or a missing ID
-# is common among duplicates, and two valid but different IDs almost never are.
+# duplicates fall in each level. EM starts from them and replaces each level it
+# observes; the levels only a duplicate shows (``FIXED_M``) keep them.
 M_PRIORS: dict[str, list[float]] = {
-    "name": [0.002, 0.85, 0.07, 0.05, 0.018, 0.01],
-    "birth_date": [0.95, 0.03, 0.02],
+    "name": [0.70, 0.12, 0.08, 0.06, 0.03, 0.01],
+    "birth_date": [0.98, 0.01, 0.01],
     "sex": [0.98, 0.02],
-    "citizen_id": [0.563, 0.40, 0.03, 0.002, 0.005],
+    "citizen_id": [0.50, 0.30, 0.12, 0.03, 0.05],
     "ethnicity": [0.95, 0.05],
+}
+# (comparison, level label) whose m stays the prior: a clean register holds no pair at
+# these levels, so EM cannot observe them (and Splink warns when it tries).
+FIXED_M = {
+    ("name", "same words in another order"),
+    ("name", "nearly the same"),
+    ("citizen_id", "one digit mistyped or two swapped"),
+    ("citizen_id", "same last six digits"),
+}
+# The comparisons and the record fields they compare (reported per cluster).
+FIELDS = {
+    "name": "full_name",
+    "birth_date": "birth_date",
+    "sex": "sex",
+    "citizen_id": "citizen_id",
+    "ethnicity": "ethnicity",
 }
 
 
@@ -69,11 +91,12 @@ class DuplicateSettings:
     """How probable duplicates are scored and cut (see the module docstring)."""
 
     threshold: float = 0.9  # pairs at or above this match probability are linked
-    expected_duplicate_share: float = 0.01  # share of records that copy another
+    expected_duplicate_share: float = 0.01  # unused since the prior is estimated (kept for config)
     u_max_pairs: float = 2e6  # pairs sampled to estimate u
     seed: int = 2026
     threads: int | None = None  # DuckDB threads (None: DuckDB's default, all cores)
     m_priors: dict[str, list[float]] = field(default_factory=lambda: dict(M_PRIORS))
+    em: bool = True  # train m by expectation maximisation (False: the priors)
 
 
 @dataclass(frozen=True)
@@ -98,24 +121,31 @@ SPLINK_COLUMNS = (
 )
 
 
+def _name_key(folded: str) -> str:
+    """The folded name's words in order, y written i: a swapped given and middle name,
+    and the y/i alternation ("Vy"/"Vi", "Thúy"/"Thúi"), meet."""
+    return " ".join(sorted(folded.replace("y", "i").split()))
+
+
 def splink_input(persons: pd.DataFrame) -> pd.DataFrame:
     """One row per person record in the form the model compares.
 
-    Names are compared lower-cased (NFC) and without diacritics; text transforms run
-    once per distinct name, not per record.
+    Names are compared as written (lower-cased, NFC, single-spaced), folded
+    (``fold_text``: no diacritics, punctuation or case) and as a word set (``_name_key``);
+    text transforms run once per distinct name, not per record.
     """
     raw = persons["full_name"].astype("string")
     distinct = raw.dropna().unique()
     spaced = [" ".join(str(n).lower().split()) for n in distinct]
-    names = raw.map(pd.Series(spaced, index=distinct, dtype="string")).astype("string")
-    folded = raw.map(
-        pd.Series([strip_diacritics(n) for n in spaced], index=distinct, dtype="string")
-    ).astype("string")
+    folds = [fold_text(n) for n in spaced]
+
+    def spread(values: list[str]) -> pd.Series:
+        return raw.map(pd.Series(values, index=distinct, dtype="string")).astype("string")
+
+    names, folded, keys = spread(spaced), spread(folds), spread([_name_key(f) for f in folds])
     births = pd.to_datetime(persons["birth_date"], errors="coerce")
     ids = persons["citizen_id"].astype("string").str.strip().replace("", pd.NA)
     old = ids.str.fullmatch(r"\d{9}").fillna(False).astype(bool)
-    # A well-formed ID that agrees with sex and birth year: two such IDs that differ
-    # are two people, unlike a malformed or inconsistent one (likely a typing slip).
     valid = ids.str.fullmatch(r"\d{12}").fillna(False).astype(bool) & citizen_id_consistent(
         ids, persons["sex"], persons["birth_date"]
     )
@@ -125,6 +155,7 @@ def splink_input(persons: pd.DataFrame) -> pd.DataFrame:
             "household_id": persons["household_id"].astype("string").to_numpy(),
             "name": names.to_numpy(),
             "name_folded": folded.to_numpy(),
+            "name_key": keys.to_numpy(),
             "family_folded": folded.str.split(" ").str[0].to_numpy(),
             "given_folded": folded.str.split(" ").str[-1].to_numpy(),
             "birth_date": births.dt.normalize().to_numpy(),
@@ -138,75 +169,140 @@ def splink_input(persons: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _settings(frame: pd.DataFrame, settings: DuplicateSettings):
+def _equal_share(values: pd.Series) -> float:
+    """Share of pairs of records (both with a value) whose values are equal: the exact
+    u of an equality level, from value counts instead of a sample."""
+    counts = values.dropna().value_counts().to_numpy(dtype="float64")
+    n = counts.sum()
+    return float((counts * (counts - 1)).sum() / (n * (n - 1))) if n > 1 else 0.0
+
+
+def data_u(frame: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """u of the levels that random sampling cannot observe (or not reliably), set from
+    the data: equality levels from value counts, an ID one slip away from the share of
+    pairs with the same first six digits (the serial part is drawn at random) and the
+    ID levels from the same count. Each is at least one pair's worth."""
+    n = len(frame)
+    floor = 2.0 / max(n * (n - 1), 2)
+    ids = frame["citizen_id"].where(frame["citizen_id"].str.fullmatch(r"\d{12}", na=False))
+    same_name, same_fold = _equal_share(frame["name"]), _equal_share(frame["name_folded"])
+    same_prefix = _equal_share(ids.str[:6])
+    u = {
+        ("name", "exact"): same_name,
+        ("name", "same without diacritics, case or spacing"): same_fold - same_name,
+        ("name", "same words in another order"): _equal_share(frame["name_key"]) - same_fold,
+        ("birth_date", "exact"): _equal_share(frame["birth_date"]),
+        ("citizen_id", "exact"): _equal_share(ids),
+        ("citizen_id", "one digit mistyped or two swapped"): same_prefix
+        * SERIAL_NEIGHBOURS
+        / 10**6,
+        ("citizen_id", "same last six digits"): _equal_share(ids.str[-6:]),
+        ("sex", "exact"): _equal_share(frame["sex"]),
+        ("ethnicity", "exact"): _equal_share(frame["ethnicity"]),
+    }
+    u[("sex", "different")] = 1 - u[("sex", "exact")]
+    u[("ethnicity", "different")] = 1 - u[("ethnicity", "exact")]
+    missing = float(frame["citizen_id"].isna().mean()) if n else 0.0
+    u[("citizen_id", "one ID missing")] = 1 - (1 - missing) ** 2
+    return {k: min(max(v, floor), 1 - floor) for k, v in u.items()}
+
+
+def _settings(frame: pd.DataFrame, settings: DuplicateSettings, prior: float):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
     m = settings.m_priors
-    n = len(frame)
-    missing = float(frame["citizen_id"].isna().mean()) if n else 0.0
-    u_missing = max(1 - (1 - missing) ** 2, U_SAME_ID)
+    u = data_u(frame)
+
+    def level(comparison: str, creator, label: str):
+        """A level labelled for charts, with its u set from the data where
+        ``data_u`` has one, and its m fixed where EM cannot observe it."""
+        configured = {"label_for_charts": label}
+        if (comparison, label) in u:
+            configured |= {"u_probability": u[(comparison, label)], "fix_u_probability": True}
+        if (comparison, label) in FIXED_M:
+            index = _level_labels(comparison).index(label)
+            configured |= {"m_probability": m[comparison][index], "fix_m_probability": True}
+        return creator.configure(**configured)
+
+    def jaro_winkler(at_least: float) -> object:
+        return cll.JaroWinklerLevel("name_folded", at_least)
+
     name = cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
             cll.NullLevel("name"),
-            # First, cheaply: most candidate pairs are plainly different names, and
-            # DuckDB evaluates the costlier edit distances below only for the rest.
-            cll.CustomLevel(
-                f"jaro_winkler_similarity(name_folded_l, name_folded_r) < {DIFFERENT_NAMES}",
-                label_for_charts="different names",
+            level(
+                "name",
+                cll.ExactMatchLevel("name").configure(tf_adjustment_column="name"),
+                "exact",
             ),
-            cll.ExactMatchLevel("name").configure(tf_adjustment_column="name"),
-            cll.ExactMatchLevel("name_folded"),  # diacritics lost or changed
-            cll.DamerauLevenshteinLevel("name_folded", 1),  # a letter lost, added, swapped
-            cll.LevenshteinLevel("name_folded", 2),
-            cll.ElseLevel(),
+            level(
+                "name",
+                cll.ExactMatchLevel("name_folded"),
+                "same without diacritics, case or spacing",
+            ),
+            level("name", cll.ExactMatchLevel("name_key"), "same words in another order"),
+            level("name", jaro_winkler(NAME_CLOSE), "nearly the same"),
+            level("name", jaro_winkler(NAME_ALIKE), "alike"),
+            level("name", cll.ElseLevel(), "different"),
         ],
     ).configure(m_probabilities=m["name"])
     birth = cl.CustomComparison(
         output_column_name="birth_date",
         comparison_levels=[
             cll.NullLevel("birth_date"),
-            cll.ExactMatchLevel("birth_date"),
-            cll.CustomLevel(
-                "abs(date_diff('day', birth_date_l, birth_date_r)) <= 366",
-                label_for_charts="within a year",
+            level("birth_date", cll.ExactMatchLevel("birth_date"), "exact"),
+            level(
+                "birth_date",
+                cll.CustomLevel("abs(date_diff('day', birth_date_l, birth_date_r)) <= 366"),
+                "within a year",
             ),
-            cll.ElseLevel(),
+            level("birth_date", cll.ElseLevel(), "different"),
         ],
     ).configure(m_probabilities=m["birth_date"])
     # A missing ID on one side is evidence, not neutral: a double entry is often made
     # without the ID. An old 9-digit number against another number says nothing (the
-    # same person may hold both). IDs are unique, so a shared one between two people
-    # cannot be sampled: its u is fixed. A missing ID is rare, so a sample may hold none:
-    # its u is exact instead, 1 - (1 - q)² for a share q of records without one. The
-    # same six serial digits behind another PPP G YY is a slip in the structured part.
-    # Two valid IDs (well-formed, consistent with sex and birth year) that differ are
-    # strong evidence of two people; a malformed or inconsistent one less so.
-    # No "nearly equal" level: two people born on the same day share the first six
-    # digits (PPP G YY), so nearly equal IDs are common among candidate pairs.
+    # same person may hold both). The slips people make typing 12 digits: one digit
+    # wrong or two neighbours swapped, anywhere; or a wrong PPP G YY before the right
+    # serial. Levels whose u a sample cannot see take it from ``data_u``.
     citizen_id = cl.CustomComparison(
         output_column_name="citizen_id",
         comparison_levels=[
-            cll.ExactMatchLevel("citizen_id").configure(
-                u_probability=U_SAME_ID, fix_u_probability=True
+            level("citizen_id", cll.ExactMatchLevel("citizen_id"), "exact"),
+            level(
+                "citizen_id",
+                cll.CustomLevel("citizen_id_l IS NULL OR citizen_id_r IS NULL"),
+                "one ID missing",
             ),
-            cll.CustomLevel(
-                "citizen_id_l IS NULL OR citizen_id_r IS NULL", label_for_charts="one ID missing"
-            ).configure(u_probability=u_missing, fix_u_probability=True),
             cll.CustomLevel(
                 "old_id_l OR old_id_r", label_for_charts="an old 9-digit number"
             ).configure(is_null_level=True),
-            cll.CustomLevel(
-                "right(citizen_id_l, 6) = right(citizen_id_r, 6)",
-                label_for_charts="same last six digits",
-            ).configure(u_probability=U_SAME_SERIAL, fix_u_probability=True),
-            cll.CustomLevel("valid_id_l AND valid_id_r", label_for_charts="two valid IDs differ"),
-            cll.ElseLevel(),
+            level(
+                "citizen_id",
+                cll.DamerauLevenshteinLevel("citizen_id", 1),
+                "one digit mistyped or two swapped",
+            ),
+            level(
+                "citizen_id",
+                cll.CustomLevel("right(citizen_id_l, 6) = right(citizen_id_r, 6)"),
+                "same last six digits",
+            ),
+            level("citizen_id", cll.ElseLevel(), "different"),
         ],
     ).configure(m_probabilities=m["citizen_id"])
-    prior = min(0.5, 2 * settings.expected_duplicate_share / max(n - 1, 1))
+
+    def exact(comparison: str) -> object:
+        return cl.CustomComparison(
+            output_column_name=comparison,
+            comparison_levels=[
+                cll.NullLevel(comparison),
+                level(comparison, cll.ExactMatchLevel(comparison), "exact"),
+                level(comparison, cll.ElseLevel(), "different"),
+            ],
+        ).configure(m_probabilities=m[comparison])
+
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
@@ -216,16 +312,66 @@ def _settings(frame: pd.DataFrame, settings: DuplicateSettings):
             block_on("birth_date", "given_folded"),
             block_on("name_folded", "birth_year"),
         ],
-        comparisons=[
-            name,
-            birth,
-            cl.ExactMatch("sex").configure(m_probabilities=m["sex"]),
-            citizen_id,
-            cl.ExactMatch("ethnicity").configure(m_probabilities=m["ethnicity"]),
-        ],
+        comparisons=[name, birth, exact("sex"), citizen_id, exact("ethnicity")],
         additional_columns_to_retain=["household_id"],
         retain_matching_columns=False,
     )
+
+
+LEVEL_LABELS: dict[str, tuple[str, ...]] = {
+    "name": (
+        "exact",
+        "same without diacritics, case or spacing",
+        "same words in another order",
+        "nearly the same",
+        "alike",
+        "different",
+    ),
+    "birth_date": ("exact", "within a year", "different"),
+    "sex": ("exact", "different"),
+    "citizen_id": (
+        "exact",
+        "one ID missing",
+        "one digit mistyped or two swapped",
+        "same last six digits",
+        "different",
+    ),
+    "ethnicity": ("exact", "different"),
+}
+
+
+def _level_labels(comparison: str) -> tuple[str, ...]:
+    """The non-null levels of a comparison, in the order of ``M_PRIORS``."""
+    return LEVEL_LABELS[comparison]
+
+
+def _deterministic_rules():
+    """Pairs taken as the same person for the prior: the same citizen ID, or the same
+    folded name, birth date and sex."""
+    from splink import block_on
+
+    return [block_on("citizen_id"), block_on("name_folded", "birth_date", "sex")]
+
+
+def _deterministic_pairs(frame: pd.DataFrame) -> int:
+    """How many pairs the deterministic rules find (an upper bound: pairs both rules
+    find count twice), counted from value counts."""
+
+    def pairs(keys: pd.DataFrame) -> int:
+        counts = keys.dropna().value_counts().to_numpy(dtype="int64")
+        return int((counts * (counts - 1) // 2).sum())
+
+    return pairs(frame[["citizen_id"]]) + pairs(frame[["name_folded", "birth_date", "sex"]])
+
+
+# EM sessions, each blocked on a field the model then does not train there (Splink's
+# advice): the same birth date trains name, sex, citizen ID and ethnicity. Birth date
+# keeps its priors: a block on names that keeps the pairs few (same birth year) cannot
+# observe its "different" level.
+def _training_rules():
+    from splink import block_on
+
+    return [block_on("birth_date")]
 
 
 def find_probable_duplicates(
@@ -238,7 +384,8 @@ def find_probable_duplicates(
 
     Returns ``quality.probable_duplicates`` rows: per record of a cluster spanning more
     than one household, the cluster (named by its smallest record_id), the record's
-    household and place, and the highest match probability linking it to the cluster.
+    household and place, the highest match probability linking it to the cluster, and
+    the fields on which the cluster's linked pairs agree and differ (names, not values).
     """
     from splink import DuckDBAPI, Linker
 
@@ -248,6 +395,10 @@ def find_probable_duplicates(
     empty = DuplicateRun(PROBABLE_DUPLICATES.enforce(_empty()), 0, 0, 0.0)
     if len(frame) < 2:
         return empty
+    total = len(frame) * (len(frame) - 1) / 2
+    deterministic = _deterministic_pairs(frame)
+    # With no deterministic match the prior is that of one pair the rules missed.
+    prior = 1 / (PRIOR_RECALL * total)
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET enable_progress_bar = false")
@@ -256,7 +407,7 @@ def find_probable_duplicates(
         db_api = DuckDBAPI(con)
         linker = Linker(
             db_api.register(frame, table_name="persons_for_splink"),
-            _settings(frame, settings),
+            _settings(frame, settings, prior),
             log_level=logging.WARNING,
         )
         # One pass over the sample (no early stop): same work, same estimates, every run.
@@ -266,6 +417,15 @@ def find_probable_duplicates(
             num_chunks=1,
             min_count_per_level=None,
         )
+        if deterministic:
+            linker.training.estimate_probability_two_random_records_match(
+                _deterministic_rules(), recall=PRIOR_RECALL
+            )
+        if settings.em and deterministic >= MIN_FOR_EM:
+            for rule in _training_rules():
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True, record_sample_proportion=1.0
+                )
         predictions = linker.inference.predict(threshold_match_probability=0.01)
         columns = ["unique_id_l", "unique_id_r", "match_probability"]
         pairs = predictions.as_pandas_dataframe()[columns]
@@ -275,7 +435,7 @@ def find_probable_duplicates(
         ).as_pandas_dataframe()[["cluster_id", "unique_id", "household_id"]]
     finally:
         con.close()
-    table = _report(clusters, linked, households, hamlets)
+    table = _report(clusters, linked, households, hamlets, frame)
     return DuplicateRun(
         table=table,
         pairs_scored=len(pairs),
@@ -288,11 +448,42 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype="object") for c in PROBABLE_DUPLICATES.columns})
 
 
+def _fields_compared(
+    linked: pd.DataFrame, cluster_of: pd.Series, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """Per cluster, the fields equal in all its linked pairs (agreeing) and those that
+    differ or are missing on one side in some pair (differing); a field missing on both
+    sides of every pair is neither. Names are compared as written (lower case)."""
+    pairs = linked[linked["unique_id_l"].isin(cluster_of.index)]
+    values = frame.set_index("unique_id")
+    left, right = values.loc[pairs["unique_id_l"]], values.loc[pairs["unique_id_r"]]
+    cluster = pairs["unique_id_l"].map(cluster_of).to_numpy()
+    agree: dict[str, list[str]] = {}
+    differ: dict[str, list[str]] = {}
+    for column, field_name in FIELDS.items():
+        a, b = left[column].reset_index(drop=True), right[column].reset_index(drop=True)
+        both_missing = (a.isna() & b.isna()).groupby(cluster).all()
+        equal = (a == b).fillna(False).astype(bool).groupby(cluster).all()
+        for cluster_id in equal.index:
+            if not both_missing[cluster_id]:
+                target = agree if equal[cluster_id] else differ
+                target.setdefault(cluster_id, []).append(field_name)
+    ids = sorted(set(cluster))
+    return pd.DataFrame(
+        {
+            "cluster_id": ids,
+            "agreeing_fields": [", ".join(agree.get(c, [])) for c in ids],
+            "differing_fields": [", ".join(differ.get(c, [])) for c in ids],
+        }
+    )
+
+
 def _report(
     clusters: pd.DataFrame,
     linked: pd.DataFrame,
     households: pd.DataFrame,
     hamlets: pd.DataFrame,
+    frame: pd.DataFrame,
 ) -> pd.DataFrame:
     """Clusters spanning several households, one row per record, in stable order."""
     clusters = clusters.astype({"cluster_id": "string", "unique_id": "string"})
@@ -319,9 +510,22 @@ def _report(
         place, on="household_id", how="left"
     )
     out["match_probability"] = out["record_id"].map(best).astype("float64").round(6)
+    cluster_of = kept.set_index("unique_id")["cluster_id"]
+    out = out.merge(_fields_compared(linked, cluster_of, frame), on="cluster_id", how="left")
     out = out.sort_values(["cluster_id", "record_id"], ignore_index=True)
     return PROBABLE_DUPLICATES.enforce(
-        out.astype({c: "string" for c in ("household_id", "hamlet_code", "commune_code")})
+        out.astype(
+            {
+                c: "string"
+                for c in (
+                    "household_id",
+                    "hamlet_code",
+                    "commune_code",
+                    "agreeing_fields",
+                    "differing_fields",
+                )
+            }
+        )
     )
 
 
