@@ -61,6 +61,12 @@ def test_household_of_unknown_hamlet_is_held_with_its_members(published):
     assert (
         hamlets["held_households"].sum() == held["hamlet_code"].isin(hamlets["hamlet_code"]).sum()
     )
+    # The commune workbooks show them under Vietnamese headers.
+    workbooks = sorted((settings.exports_root / "04" / "xa").glob("*.xlsx"))
+    assert workbooks
+    today = pd.concat(pd.read_excel(p, sheet_name="Hiện trạng") for p in workbooks)
+    assert today["Số nhân khẩu đang tạm giữ (chưa tính)"].sum() == hamlets["held_persons"].sum()
+    assert today["Số hộ đang tạm giữ (chưa tính)"].sum() == hamlets["held_households"].sum()
 
 
 def test_reconciliation_fails_naming_commune_when_records_are_counted_nowhere_or_twice(
