@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from assets.quality.defs import records_counted_once
 from assets.quality.holds import reconcile_warehouse, reconciliation_failures
 from assets.warehouse import Warehouse
 from pipelines.runner import run_province
@@ -109,6 +110,12 @@ def test_reconciliation_fails_naming_commune_when_records_are_counted_nowhere_or
     )
     assert any(f.startswith("commune 04002:") and "1 counted twice" in f for f in failures)
     assert commune  # it had been placed in a commune while held
+    # The blocking asset check says the same, naming communes and counts only.
+    result = records_counted_once(dg.build_op_context(partition_key="04"), warehouse)
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.description == "; ".join(failures)
+    assert str(unknown["household_id"]) not in result.description
 
 
 def test_correcting_the_hamlet_code_counts_the_household_in_its_hamlet(published, tmp_path):

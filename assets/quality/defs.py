@@ -450,7 +450,8 @@ class QuarantineCheckConfig(dg.Config):
     name="quarantine_share",
     blocking=True,
     pool=WAREHOUSE_POOL,
-    description="Few enough person records are quarantined for hamlet counts to hold "
+    description="Few enough person records are quarantined (with their households) for "
+    "hamlet counts to hold "
     f"(default at most {MAX_QUARANTINE_SHARE:.0%})",
 )
 def quarantine_share(
@@ -461,12 +462,24 @@ def quarantine_share(
     warehouse = warehouse.for_province(context.partition_key)
     persons, persons_params = warehouse.rows_filter("staging.persons")
     issues, issues_params = warehouse.rows_filter("quality.record_issues")
+    households, households_params = warehouse.rows_filter("staging.households")
+    # Held: a person record with an error, or a member of a household record with one.
+    errors = f"severity = 'error' AND {issues}"
     counts = warehouse.query(
         f"SELECT (SELECT count(*) FROM staging.persons WHERE {persons}) AS records_in, "
-        "(SELECT count(DISTINCT record_id) FROM quality.record_issues "
-        f"WHERE table_name = 'staging.persons' AND severity = 'error' AND {issues}) "
-        "AS records_with_errors",
-        [*persons_params, *issues_params],
+        f"(SELECT count(*) FROM staging.persons WHERE {persons} AND (record_id IN "
+        "(SELECT record_id FROM quality.record_issues "
+        f"WHERE table_name = 'staging.persons' AND {errors}) OR household_id IN "
+        f"(SELECT household_id FROM staging.households WHERE {households} AND record_id IN "
+        "(SELECT record_id FROM quality.record_issues "
+        f"WHERE table_name = 'staging.households' AND {errors})))) AS records_with_errors",
+        [
+            *persons_params,
+            *persons_params,
+            *issues_params,
+            *households_params,
+            *issues_params,
+        ],
     ).iloc[0]
     records_in = int(counts["records_in"])
     with_errors = int(counts["records_with_errors"])
