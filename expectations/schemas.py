@@ -487,6 +487,18 @@ FIELDS: dict[str, Field] = {
         Field("records_quarantined", "int", "Records quarantined", "Số bản ghi bị cách ly"),
         Field("issue_count", "int", "Number of issues", "Số lỗi"),
         Field(
+            "held_households",
+            "int",
+            "Households held in quarantine, not yet in the counts",
+            "Số hộ đang tạm giữ (chưa tính)",
+        ),
+        Field(
+            "held_persons",
+            "int",
+            "Person records held in quarantine, not yet in the counts",
+            "Số nhân khẩu đang tạm giữ (chưa tính)",
+        ),
+        Field(
             "cluster_id",
             "string",
             "Probable duplicate group: the smallest record_id among its records",
@@ -1195,6 +1207,21 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "quality",
+            "households_quarantined",
+            "Household records held back, with their reasons; their members are held too",
+            (
+                "record_id",
+                "household_id",
+                "hamlet_code",
+                "commune_code",
+                "source_file",
+                "source_row_number",
+                "reasons",
+            ),
+            primary_key=("record_id",),
+        ),
+        Table(
+            "quality",
             "probable_duplicates",
             "Records probably of one person in several households (Splink), by group",
             (
@@ -1453,6 +1480,8 @@ TABLES: dict[str, Table] = {
                 "compliance_status",
                 "compliance_reason",
                 "issue_count",
+                "held_households",
+                "held_persons",
                 "area_km2",
                 "geometry",
                 "rules_profile",
@@ -1579,6 +1608,8 @@ TABLES: dict[str, Table] = {
                 "population",
                 "below_standard_hamlets",
                 "exempt_hamlets",
+                "held_households",
+                "held_persons",
                 "rules_profile",
                 "run_id",
                 "published_at",

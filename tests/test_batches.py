@@ -14,6 +14,7 @@ from assets.quality.batches import (
     record_issues_by_commune,
     split_persons_by_commune,
 )
+from assets.quality.holds import held_household_kinds, member_hold_issues
 from assets.quality.record_checks import split_clean_quarantined
 from assets.quality.settings import QualitySettings
 from assets.quality.validate import quality_issues
@@ -109,6 +110,9 @@ def test_split_by_commune_equals_the_whole_table(warehouse):
     issues = warehouse.read_table("quality.record_issues")
     persons = warehouse.read_table("staging.persons")
     errors = issues[issues["table_name"].eq("staging.persons")]
+    # Members of a held household are held with it.
+    kinds = held_household_kinds(issues, warehouse.read_table("staging.households"))
+    errors = pd.concat([errors, member_hold_issues(persons, kinds)], ignore_index=True)
     clean, quarantined = split_clean_quarantined(persons, errors)
     with warehouse.transaction() as con:
         counts = split_persons_by_commune(warehouse, con, issues, max_persons=SMALL_BATCH)

@@ -18,6 +18,8 @@ from assets.exports.safe import remove_partials, remove_stale
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
 
+HELD_COLUMNS = ("held_households", "held_persons")
+
 
 def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]:
     """GeoPackage and interactive map of the province; Excel and PNG per commune. The
@@ -30,9 +32,14 @@ def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]
         issues = warehouse.read_table("quality.record_issues", con=con)
         units = warehouse.read_table("marts.merged_units_current", con=con)
         options = warehouse.read_table("marts.merger_options_current", con=con)
+        # What each hamlet's counts do not yet include: records held in quarantine.
+        held = warehouse.read_table(
+            "marts.hamlets_current", con=con, columns=["hamlet_code", *HELD_COLUMNS]
+        )
     province = province_code_of(communes)
     folder = exports.folder_for(province)
-    before = hamlets_before(hamlets, compliance, issues)
+    before = hamlets_before(hamlets, compliance, issues).merge(held, on="hamlet_code", how="left")
+    before[list(HELD_COLUMNS)] = before[list(HELD_COLUMNS)].fillna(0).astype("int64")
     geopackage = write_province_geopackage(
         folder / f"tinh_{province}.gpkg",
         communes[["commune_code", "commune_name", "unit_kind", "area_km2", "geometry"]],

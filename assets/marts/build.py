@@ -93,10 +93,25 @@ def province_summary(scores: pd.DataFrame, stamp: PublishStamp) -> pd.DataFrame:
     return TABLES["marts.province_summary"].enforce(stamp.apply(totals))
 
 
+def _with_held(df: pd.DataFrame, held: pd.DataFrame | None, key: str) -> pd.DataFrame:
+    """``df`` with its place's held households and persons (0 when none are held)."""
+    columns = ["held_households", "held_persons"]
+    if held is None:
+        held = pd.DataFrame(columns=[key, *columns])
+    out = df.merge(held[[key, *columns]], on=key, how="left")
+    out[columns] = out[columns].fillna(0).astype("int64")
+    return out
+
+
 def commune_summary(
-    communes: pd.DataFrame, compliance: pd.DataFrame, stamp: PublishStamp
+    communes: pd.DataFrame,
+    compliance: pd.DataFrame,
+    stamp: PublishStamp,
+    held: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per commune, before any merger: hamlets, households, and how many fall short."""
+    """Per commune, before any merger: hamlets, households, and how many fall short;
+    with the records held in quarantine (``held``, per commune_code), which the counts
+    do not yet include."""
     status = compliance["compliance_status"]
     counts = (
         compliance.assign(
@@ -118,6 +133,7 @@ def commune_summary(
     count_columns = ["hamlets", "households", "population"]
     count_columns += ["below_standard_hamlets", "exempt_hamlets"]
     df[count_columns] = df[count_columns].fillna(0)
+    df = _with_held(df, held, "commune_code")
     return TABLES["marts.commune_summary"].enforce(stamp.apply(df))
 
 
@@ -139,14 +155,17 @@ def hamlets_today(
     compliance: pd.DataFrame,
     issues: pd.DataFrame,
     stamp: PublishStamp,
+    held: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Each hamlet as it is, with its counts and compliance: what planners compare the
-    options against, and all a notebook needs to re-plan a commune from the marts."""
+    options against, and all a notebook needs to re-plan a commune from the marts; with
+    the records held in quarantine (``held``, per hamlet_code), not yet in its counts."""
     counts = issues.dropna(subset=["hamlet_code"]).groupby("hamlet_code").size()
     frame = hamlets[["hamlet_code", "name_prefix", "hamlet_name", "geometry"]].merge(
         compliance.drop(columns=["rules_profile"]), on="hamlet_code", validate="one_to_one"
     )
     frame["issue_count"] = frame["hamlet_code"].map(counts).fillna(0).astype("int64")
+    frame = _with_held(frame, held, "hamlet_code")
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=STORAGE_CRS)
     gdf["area_km2"] = area_km2(gdf).round(4)
     return gpd.GeoDataFrame(

@@ -29,6 +29,7 @@ from assets.marts.publish import publish_marts
 from assets.planning.rules import RulesProfile
 from assets.planning.scores import option_scores
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.quality.holds import held_by_place
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
 
@@ -65,6 +66,8 @@ MART_TABLES = (
                 ["staging", "hamlets"],
                 ["staging", "communes"],
                 ["quality", "record_issues"],
+                ["quality", "households_quarantined"],
+                ["quality", "persons_quarantined"],
             ],
         )
         for name in MART_TABLES
@@ -98,6 +101,16 @@ def publish_province_marts(
         hamlets: gpd.GeoDataFrame = warehouse.read_table("staging.hamlets", con=con)
         communes = warehouse.read_table("staging.communes", con=con)
         issues = warehouse.read_table("quality.record_issues", con=con)
+        held_households = warehouse.read_table("quality.households_quarantined", con=con)
+        keyed_households = warehouse.read_table(
+            "staging.households", con=con, columns=["record_id", "household_id", "hamlet_code"]
+        )
+        held_rows, held_params = warehouse.rows_filter("quality.persons_quarantined")
+        held_persons = con.query_df(
+            "SELECT household_id, count(*) AS n FROM quality.persons_quarantined "
+            f"WHERE {held_rows} GROUP BY household_id",
+            held_params,
+        )
         # Restricted tables enter only as counts and points, never as person rows.
         households = con.query_df(
             "SELECT hamlet_code, longitude, latitude FROM staging.households "
@@ -122,13 +135,22 @@ def publish_province_marts(
         hamlets=hamlets, households=households, ethnicity_counts=ethnicity_counts,
     )  # fmt: skip
     units = merged_units(planned_units, assignments, hamlets, compliance, stamp)
+    held_hamlets, held_communes = held_by_place(
+        keyed_households,
+        pd.DataFrame(hamlets[["hamlet_code", "commune_code"]]),
+        held_households,
+        pd.Series(
+            held_persons["n"].to_numpy(dtype="int64"),
+            index=held_persons["household_id"].astype("string"),
+        ),
+    )
     tables: dict[str, pd.DataFrame] = {
-        "hamlets": hamlets_today(hamlets, compliance, issues, stamp),
+        "hamlets": hamlets_today(hamlets, compliance, issues, stamp, held_hamlets),
         "merger_assignments": option_assignments(assignments, stamp),
         "merged_units": units,
         "merger_options": merger_options(scores, stamp),
         "province_summary": province_summary(scores, stamp),
-        "commune_summary": commune_summary(communes, compliance, stamp),
+        "commune_summary": commune_summary(communes, compliance, stamp, held_communes),
         "validation_summary": validation_summary(issues, stamp),
     }
     publish_marts(warehouse, tables, stamp, details={"shrink_override": override})

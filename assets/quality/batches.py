@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from assets.quality.holds import held_household_kinds, member_hold_issues
 from assets.quality.record_checks import split_clean_quarantined
 from assets.quality.settings import QualitySettings
 from assets.quality.validate import (
@@ -183,8 +184,9 @@ def split_persons_by_commune(
     warehouse: Warehouse, con: Session, issues: pd.DataFrame, max_persons: int = BATCH_PERSONS
 ) -> SplitCounts:
     """Write ``quality.persons_clean`` and ``quality.persons_quarantined`` batch by batch
-    (in ``con``'s transaction): records with an error-level issue are quarantined with
-    their reasons, the rest are clean, and nothing is dropped.
+    (in ``con``'s transaction): records with an error-level issue, or whose household
+    record has one, are quarantined with their reasons, the rest are clean, and nothing
+    is dropped.
 
     Raises ValueError when an issue names a person record that is not staged: the
     issues and the records would be of different runs.
@@ -194,13 +196,22 @@ def split_persons_by_commune(
     person_issues = issues[issues["table_name"].eq(PERSONS) & issues["severity"].eq("error")]
     issue_ids = person_issues["record_id"].astype("string")
     named = np.zeros(len(person_issues), dtype=bool)
+    # Members of a held household are held with it (assets.quality.holds).
+    held_kinds = held_household_kinds(
+        issues,
+        warehouse.read_table("staging.households", con=con, columns=["record_id", "household_id"]),
+    )
     counts = {"records_in": 0, "records_clean": 0, "records_quarantined": 0}
     batches = commune_batches(warehouse, con, PERSONS, max_persons)
     for number, batch in enumerate(batches):
         persons = read_batch(warehouse, con, PERSONS, batch)
         mine = issue_ids.isin(persons["record_id"].astype("string")).to_numpy(dtype=bool)
         named |= mine
-        clean, quarantined = split_clean_quarantined(persons, person_issues[mine])
+        held_members = member_hold_issues(persons, held_kinds)
+        batch_issues = person_issues[mine]
+        if len(held_members):
+            batch_issues = pd.concat([batch_issues, held_members], ignore_index=True)
+        clean, quarantined = split_clean_quarantined(persons, batch_issues)
         for table, rows in ((clean_table, clean), (quarantined_table, quarantined)):
             rows = table.enforce(rows[list(table.columns)])
             warehouse.write_table(table.qualified_name, rows, con=con, append=number > 0)

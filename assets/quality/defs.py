@@ -26,6 +26,12 @@ from assets.quality.batches import (
 )
 from assets.quality.cross_checks import hamlet_geometry_problems
 from assets.quality.duplicates import SPLINK_COLUMNS, DuplicateSettings, find_probable_duplicates
+from assets.quality.holds import (
+    hold_households,
+    persons_per_household,
+    reconcile_warehouse,
+    reconciliation_failures,
+)
 from assets.quality.settings import QualitySettings
 from assets.quality.validate import count_reconciliation
 from assets.warehouse import Warehouse
@@ -280,6 +286,84 @@ def quality_persons(
         yield dg.MaterializeResult(asset_key=key, metadata={"table": table, **counts})
 
 
+HOUSEHOLDS_QUARANTINED_KEY = dg.AssetKey(["quality", "households_quarantined"])
+
+
+@dg.asset(
+    key=HOUSEHOLDS_QUARANTINED_KEY,
+    ins={
+        "households": dg.AssetIn(["staging", "households"]),
+        "hamlets": dg.AssetIn(["staging", "hamlets"]),
+        "communes": dg.AssetIn(["staging", "communes"]),
+    },
+    deps=[PERSONS_KEY, dg.AssetKey(["quality", "record_issues"]), CLEAN_KEY],
+    group_name="quality",
+    partitions_def=PROVINCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb"},
+)
+def quality_households_quarantined(
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
+    households: pd.DataFrame,
+    hamlets: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
+) -> pd.DataFrame:
+    """Household records held back with their reasons (restricted): an error-level
+    issue, or no member counted; their members are held in quality/persons_quarantined."""
+    warehouse = warehouse.for_province(context.partition_key)
+    held = hold_households(
+        households,
+        warehouse.read_table("quality.record_issues"),
+        persons_per_household(warehouse, "staging.persons"),
+        persons_per_household(warehouse, "quality.persons_clean"),
+        pd.DataFrame(hamlets.drop(columns="geometry")),
+        communes,
+    )
+    context.add_output_metadata(
+        {
+            "households_in": len(households),
+            "households_held": len(held),
+            "without_commune": int(held["commune_code"].isna().sum()),
+        }
+    )
+    return held
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["planning", "hamlet_compliance"]),
+    name="records_counted_once",
+    blocking=True,
+    additional_deps=[
+        HOUSEHOLDS_QUARANTINED_KEY,
+        QUARANTINED_KEY,
+        PERSONS_KEY,
+        dg.AssetKey(["staging", "households"]),
+        dg.AssetKey(["staging", "hamlets"]),
+    ],
+    pool=WAREHOUSE_POOL,
+    description="Per commune, every staged household and person record is counted in a "
+    "hamlet or held in quarantine, exactly once: staged = counted + held",
+)
+def records_counted_once(
+    context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]
+) -> dg.AssetCheckResult:
+    table = reconcile_warehouse(warehouse.for_province(context.partition_key))
+    failures = reconciliation_failures(table)
+    totals = table.drop(columns=["commune_code", "reconciles"]).sum()
+    return dg.AssetCheckResult(
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(failures) if failures else None,
+        metadata={
+            "communes": len(table),
+            "communes_not_reconciling": len(failures),
+            **{k: int(v) for k, v in totals.items()},
+            "failures": "\n".join(failures),
+        },
+    )
+
+
 def _suite_parameters(
     table_name: str, warehouse: Warehouse, config: SuiteCheckConfig
 ) -> dict[str, object]:
@@ -368,7 +452,8 @@ class QuarantineCheckConfig(dg.Config):
     name="quarantine_share",
     blocking=True,
     pool=WAREHOUSE_POOL,
-    description="Few enough person records are quarantined for hamlet counts to hold "
+    description="Few enough person records are quarantined (with their households) for "
+    "hamlet counts to hold "
     f"(default at most {MAX_QUARANTINE_SHARE:.0%})",
 )
 def quarantine_share(
@@ -379,12 +464,24 @@ def quarantine_share(
     warehouse = warehouse.for_province(context.partition_key)
     persons, persons_params = warehouse.rows_filter("staging.persons")
     issues, issues_params = warehouse.rows_filter("quality.record_issues")
+    households, households_params = warehouse.rows_filter("staging.households")
+    # Held: a person record with an error, or a member of a household record with one.
+    errors = f"severity = 'error' AND {issues}"
     counts = warehouse.query(
         f"SELECT (SELECT count(*) FROM staging.persons WHERE {persons}) AS records_in, "
-        "(SELECT count(DISTINCT record_id) FROM quality.record_issues "
-        f"WHERE table_name = 'staging.persons' AND severity = 'error' AND {issues}) "
-        "AS records_with_errors",
-        [*persons_params, *issues_params],
+        f"(SELECT count(*) FROM staging.persons WHERE {persons} AND (record_id IN "
+        "(SELECT record_id FROM quality.record_issues "
+        f"WHERE table_name = 'staging.persons' AND {errors}) OR household_id IN "
+        f"(SELECT household_id FROM staging.households WHERE {households} AND record_id IN "
+        "(SELECT record_id FROM quality.record_issues "
+        f"WHERE table_name = 'staging.households' AND {errors})))) AS records_with_errors",
+        [
+            *persons_params,
+            *persons_params,
+            *issues_params,
+            *households_params,
+            *issues_params,
+        ],
     ).iloc[0]
     records_in = int(counts["records_in"])
     with_errors = int(counts["records_with_errors"])
@@ -452,6 +549,7 @@ QUALITY_ASSETS = [
     quality_probable_duplicates,
     quality_record_issues,
     quality_persons,
+    quality_households_quarantined,
 ]
 QUALITY_CHECKS = [
     _suite_check("staging.hamlets", blocking=True),
@@ -461,4 +559,5 @@ QUALITY_CHECKS = [
     quarantine_share,
     hamlet_partition,
     registry_matches_records,
+    records_counted_once,
 ]
