@@ -245,7 +245,7 @@ NAME_STYLES_NORTH: dict[str, NameStyle] = _nfc(
             _KINH_MIDDLE_FEMALE,
             (0.9, 0.7, 0.35),
         ),
-        "H'Mông": NameStyle(
+        "Mông": NameStyle(
             (
                 ("Giàng", 10),
                 ("Sùng", 9),
@@ -338,11 +338,11 @@ NAME_STYLES_SOUTH: dict[str, NameStyle] = _nfc(
 ETHNIC_MIX: dict[str, dict[str, float]] = _nfc(
     {
         "tay_nung_border": {
-            "Tày": 0.40, "Nùng": 0.30, "H'Mông": 0.10, "Dao": 0.10, "Kinh": 0.07,
+            "Tày": 0.40, "Nùng": 0.30, "Mông": 0.10, "Dao": 0.10, "Kinh": 0.07,
             "Sán Chay": 0.015, "Lô Lô": 0.005, "Hoa": 0.01,
         },
         "northern_midlands_mountains": {
-            "Kinh": 0.40, "Tày": 0.15, "Thái": 0.15, "Mường": 0.08, "H'Mông": 0.10,
+            "Kinh": 0.40, "Tày": 0.15, "Thái": 0.15, "Mường": 0.08, "Mông": 0.10,
             "Dao": 0.06, "Nùng": 0.05, "Khơ Mú": 0.01,
         },
         "red_river_delta": {"Kinh": 0.99, "Mường": 0.004, "Tày": 0.003, "Hoa": 0.003},
