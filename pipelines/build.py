@@ -56,6 +56,21 @@ def build_resources(settings: Settings) -> dict[str, object]:
     }
 
 
+def with_warehouse_kind(assets: list, warehouse_kind: str) -> list:
+    """The assets as they are stored: the stage modules declare ``duckdb`` (the embedded
+    default); a PostgreSQL warehouse shows ``postgres`` in the UI instead."""
+    if warehouse_kind == "duckdb":
+        return assets
+
+    def swap(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if "duckdb" not in spec.kinds:
+            return spec
+        tags = {key: value for key, value in spec.tags.items() if key != "dagster/kind/duckdb"}
+        return spec.replace_attributes(kinds=(spec.kinds - {"duckdb"}) | {"postgres"}, tags=tags)
+
+    return list(dg.map_asset_specs(swap, assets))
+
+
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     """How a run's steps execute.
 
@@ -94,7 +109,7 @@ def build_defs(
     settings.check()  # e.g. production without HAMLETS_HASH_SECRET: the location won't load
     resources = build_resources(settings) | dict(resource_overrides or {})
     return dg.Definitions(
-        assets=ALL_ASSETS,
+        assets=with_warehouse_kind(ALL_ASSETS, Warehouse(settings.warehouse_url).kind),
         asset_checks=[*STAGING_CHECKS, *QUALITY_CHECKS, *MARTS_CHECKS],
         jobs=[province_job, progress_job],
         sensors=[landing_folder_sensor],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from pipelines.build import build_defs
 from pipelines.jobs import PROVINCE_JOB_NAME
@@ -52,6 +53,19 @@ def test_definitions_load_with_job_and_checks(tmp_path):
     }
 
 
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [("duckdb:///{tmp}/w.duckdb", "duckdb"), ("postgresql+psycopg2://u@localhost/db", "postgres")],
+)
+def test_asset_kinds_name_the_configured_warehouse(tmp_path, url, kind):
+    settings = Settings(warehouse_url=url.format(tmp=tmp_path), landing_root=tmp_path)
+    graph = build_defs(settings).resolve_asset_graph()
+    kinds = [graph.get(key).kinds for key in graph.get_all_asset_keys()]
+    stored = [k for k in kinds if k & {"duckdb", "postgres"}]
+    assert len(stored) > 20
+    assert all(kind in k and len(k & {"duckdb", "postgres"}) == 1 for k in stored)
+
+
 def test_every_asset_is_reachable_from_the_landing_sources(tmp_path):
     _, graph = _graph(tmp_path)
     sources = {k for k in graph.get_all_asset_keys() if k.path[0] == "landing"}
@@ -67,12 +81,22 @@ def test_every_asset_is_reachable_from_the_landing_sources(tmp_path):
     assert not unreachable, sorted(k.to_user_string() for k in unreachable)
 
 
-def test_module_entry_point_is_a_definitions_object(monkeypatch, tmp_path):
-    monkeypatch.setenv("HAMLETS_LANDING_DIR", str(tmp_path))
-    monkeypatch.setenv("HAMLETS_WAREHOUSE_URL", str(tmp_path / "w.duckdb"))
+def test_module_entry_point_reads_the_environment(monkeypatch, tmp_path):
+    """``dagster dev`` loads ``pipelines.definitions``: its resources come from the
+    HAMLETS_* variables, not from the defaults."""
+    landing_root, warehouse_file = tmp_path / "landing", tmp_path / "w.duckdb"
+    monkeypatch.setenv("HAMLETS_LANDING_ROOT", str(landing_root))
+    monkeypatch.setenv("HAMLETS_WAREHOUSE_URL", f"duckdb:///{warehouse_file}")
     import importlib
 
     import pipelines.definitions as entry
 
     entry = importlib.reload(entry)
-    assert isinstance(entry.defs, dg.Definitions)
+    resources = entry.defs.resources
+    assert resources["warehouse"].path == warehouse_file
+    assert resources["landing"].path == landing_root
+    assert defs_job_names(entry.defs) >= {PROVINCE_JOB_NAME}
+
+
+def defs_job_names(defs: dg.Definitions) -> set[str]:
+    return {job.name for job in defs.resolve_all_job_defs()}

@@ -300,3 +300,34 @@ def test_narrowed_reads_and_batch_appends(warehouse):
     scoped.write_table("staging.communes", communes.iloc[:1].astype({"province_code": "string"}))
     assert scoped.read_table("staging.communes")["commune_code"].tolist() == ["00001"]
     assert len(warehouse.for_province("33").read_table("staging.communes")) == 2
+
+
+def test_warehouse_modules_import_without_a_cycle():
+    """One interface (``base``), two backends on it, one factory on top: no module of the
+    package imports, at top level or inside a function, one that imports it back."""
+    import ast
+    from pathlib import Path
+
+    import assets.warehouse as package
+
+    folder = Path(package.__file__).parent
+    imports = {
+        path.stem: {
+            node.module.rsplit(".", 1)[1]
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("assets.warehouse.")
+        }
+        for path in folder.glob("*.py")
+        if path.stem != "__init__"
+    }
+
+    def reaches(start: str, target: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(
+            step == target or (step not in seen and reaches(step, target, seen | {step}))
+            for step in imports.get(start, ())
+        )
+
+    assert "base" in imports and not imports["base"]
+    assert [name for name in imports if reaches(name, name)] == []

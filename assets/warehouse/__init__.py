@@ -9,11 +9,11 @@ it (types, primary key), so the DDL and the contract cannot drift apart.
 from assets.warehouse.base import (
     DEFAULT_WAREHOUSE_URL,
     Session,
-    Warehouse,
     WarehouseError,
     create_table_sql,
     duckdb_path_from_url,
 )
+from assets.warehouse.factory import Warehouse
 
 __all__ = [
     "DEFAULT_WAREHOUSE_URL",

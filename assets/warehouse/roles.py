@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import psycopg2.errors
 from psycopg2 import sql
 
-from assets.warehouse.base import Session, Warehouse, WarehouseError, create_table_sql
+from assets.warehouse.base import Session, WarehouseError, create_table_sql
+from assets.warehouse.factory import Warehouse
 from expectations.schemas import DUCKDB_TYPES, LAYERS, POSTGRES_TYPES, TABLES
 
 
