@@ -25,6 +25,7 @@ def test_positions_of_merged_hamlets_end_and_the_fund_follows_the_tier():
     compliance = pd.DataFrame(
         {
             "hamlet_code": ["04001001", "04001002", "04001003"],
+            "commune_code": "04001",
             "hamlet_kind": ["thon"] * 3,
             "households": [60, 100, 200],
             "exemption_category": [None, None, "border_island"],

@@ -173,14 +173,15 @@ def test_tt04_exemption_has_its_own_floor() -> None:
             ("H4", "thon", 0, "divided_terrain"),  # only nd185 knows this one
         ]
     )
-    sizes = _sizes({"H1": 120, "H2": 80, "H3": 100, "H4": 60})
+    sizes = _sizes({"H1": 120, "H2": 40, "H3": 100, "H4": 60})
     rows = _by_code(hamlet_compliance(hamlets, sizes, "04", TT04))
     assert rows["H1"]["compliance_status"] == "exempt"
     assert rows["H3"]["compliance_status"] == "exempt"
     assert rows["H2"]["compliance_status"] == "below_mandatory_floor"
     assert rows["H2"]["standard_households"] == 100
-    assert rows["H2"]["mandatory_floor_households"] == 100
-    assert "80 hộ < tiêu chuẩn 100 hộ của diện này" in rows["H2"]["compliance_reason"]
+    # Below half of the category's 100 households, as for any unit under this regime.
+    assert rows["H2"]["mandatory_floor_households"] == 50
+    assert "40 hộ < tiêu chuẩn 100 hộ của diện này" in rows["H2"]["compliance_reason"]
     # Not an exemption under tt04: judged on the ordinary 150/75, and the reason says so.
     assert rows["H4"]["compliance_status"] == "below_mandatory_floor"
     assert rows["H4"]["standard_households"] == 150

@@ -17,7 +17,12 @@ from assets.planning.rules import load_rules
 from assets.progress.consultation import consultation_rows
 from assets.progress.records import ProgressRecordError
 
-RULES = load_rules()
+# ND 185/2026 sets no approval share: the province's override sets its rule.
+RULES = replace(
+    load_rules(),
+    consultation_approval_share=0.5,
+    consultation_rule_basis="Quy định thử của UBND tỉnh",
+)
 
 
 def _decision() -> pd.Series:
@@ -198,8 +203,17 @@ def test_results_from_a_landing_folder_file(published, small_landing, tmp_path):
     settings = copy_of(published, tmp_path)
     root = tmp_path / "landing"
     shutil.copytree(small_landing, root / "04", ignore=shutil.ignore_patterns("ground_truth"))
+    override = tmp_path / "province_04.yaml"
+    override.write_text(
+        "profiles:\n  nd185_2026:\n    consultation_approval_share: 0.5\n"
+        '    consultation_rule_basis: "Quy định thử của UBND tỉnh"\n',
+        encoding="utf-8",
+    )
     settings = Settings(
-        warehouse_url=settings.warehouse_url, landing_root=root, exports_dir=tmp_path / "x"
+        warehouse_url=settings.warehouse_url,
+        landing_root=root,
+        exports_dir=tmp_path / "x",
+        rules_override=override,
     )
     from assets.warehouse import Warehouse
 

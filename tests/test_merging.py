@@ -199,8 +199,9 @@ def test_cluster_below_the_standard_stays_and_says_so() -> None:
 
 def test_no_partial_merge_into_a_stricter_standard_that_cannot_be_reached() -> None:
     # tt04: a border hamlet's own standard is 100; its only neighbour has the ordinary 150.
-    # Together they reach 130: enough for 100 but not for the merged unit's 150.
-    compliance = compliance_rows([("bd", 60, "thon", "border_island"), ("n", 70)], rules=TT04)
+    # At 40 it is below half of its 100 (the regime's mandatory floor). Together they reach
+    # 110: enough for 100 but not for the merged unit's 150.
+    compliance = compliance_rows([("bd", 40, "thon", "border_island"), ("n", 70)], rules=TT04)
     standards = zip(compliance["hamlet_code"], compliance["standard_households"], strict=True)
     assert dict(standards) == {
         "bd": 100,
@@ -209,7 +210,7 @@ def test_no_partial_merge_into_a_stricter_standard_that_cannot_be_reached() -> N
     out = minimal_option(compliance, _adjacency([("bd", "n", 500)]), TT04)
     assert _units(out) == {"bd": "bd", "n": "n"}
     assert not out["is_merged"].any()
-    assert "cả cụm liền kề chỉ có 130 hộ < 150" in _explanations(out)["bd"]
+    assert "cả cụm liền kề chỉ có 110 hộ < 150" in _explanations(out)["bd"]
 
 
 def test_exempt_hamlets_are_not_forced() -> None:

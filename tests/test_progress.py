@@ -273,7 +273,10 @@ def test_the_asset_publishes_progress_from_recorded_decisions_and_consultations(
 
     settings = copy_of(published, tmp_path)
     warehouse = Warehouse(settings.warehouse_url)
-    rules = load_rules()
+    # ND 185/2026 sets no approval share: the province's rule (its override) does.
+    rules = replace(
+        load_rules(), consultation_approval_share=0.5, consultation_rule_basis="Quy định thử"
+    )
     commune = merging_commune(warehouse)
     decided = record_decision(
         warehouse,

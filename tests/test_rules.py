@@ -44,10 +44,10 @@ def test_tt04_profile_has_a_half_standard_floor() -> None:
     rules = load_rules("tt04_2012")
     assert rules.standard_for("northern_midlands_mountains", "thon") == 150
     assert rules.mandatory_floor_for("northern_midlands_mountains", "thon") == 75
-    assert rules.mandatory_floor_for("south_central_coast_highlands", "thon") == 100
+    assert rules.mandatory_floor_for("south_central_coast_highlands", "thon") == 125
     assert rules.exempt_floor_households == 100
-    with pytest.raises(RulesError, match="no base salary before 2024-07-01"):
-        rules.base_salary_on(date(2020, 1, 1))
+    with pytest.raises(RulesError, match="no base salary before 2019-07-01"):
+        rules.base_salary_on(date(2018, 1, 1))
 
 
 def test_floor_is_the_ceiling_of_standard_times_share(tmp_path: Path) -> None:

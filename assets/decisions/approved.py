@@ -21,7 +21,6 @@ import pandas as pd
 from assets.marts.build import PublishStamp, merged_units
 from assets.planning.options import AssignmentError, plan_from_assignment
 from assets.planning.rules import RulesProfile
-from assets.planning.scores import HIGH_TIER_CATEGORIES, monthly_fund_vnd
 from expectations.schemas import TABLES
 from geodata.compactness import hamlet_measures
 from geodata.crs import STORAGE_CRS
@@ -103,22 +102,30 @@ def staffing_table(
     """Per approved unit: positions before, kept and ending, and the allowance fund.
 
     The unit keeps the code of its largest hamlet; the positions of the other merged
-    hamlets end. A unit in a high-tier category (border, island) keeps the 8.0× fund
-    whatever its size, as in the options' scores.
+    hamlets end. A unit with a member in one of the profile's high-tier categories
+    (``allowance_high_tier_categories``) gets the high fund whatever its size, as in the
+    options' scores (``RulesProfile.monthly_fund_vnd``).
     """
     contract = TABLES["marts.approved_staffing"]
     if units.empty:
         return contract.enforce(stamp.apply(pd.DataFrame(columns=list(contract.columns))))
     on = stamp.published_at.date()
-    high = compliance.set_index("hamlet_code")["exemption_category"].isin(HIGH_TIER_CATEGORIES)
-    hamlet_fund = monthly_fund_vnd(
-        compliance["households"], compliance["hamlet_kind"],
-        compliance["hamlet_code"].map(high), rules, on,
-    )  # fmt: skip
-    hamlet_fund.index = compliance["hamlet_code"]
+    categories = rules.allowance_categories(
+        compliance["hamlet_code"], compliance["commune_code"], compliance["exemption_category"]
+    )
+    hamlet_fund = rules.monthly_fund_vnd(
+        compliance["households"], compliance["hamlet_kind"], categories, on
+    )
+    hamlet_fund.index = categories.index = compliance["hamlet_code"]
     members = units["member_hamlet_codes"].str.split(",")
-    unit_high = members.map(lambda codes: bool(high.reindex(codes).fillna(False).any()))
-    fund_after = monthly_fund_vnd(units["households"], units["hamlet_kind"], unit_high, rules, on)
+    unit_cats = members.map(
+        lambda codes: (
+            frozenset().union(*(c for c in categories.reindex(codes) if isinstance(c, frozenset)))
+            if isinstance(codes, list)
+            else frozenset()
+        )
+    )
+    fund_after = rules.monthly_fund_vnd(units["households"], units["hamlet_kind"], unit_cats, on)
     per_unit = rules.part_time_positions_per_unit
     table = pd.DataFrame(units).assign(
         positions_before=units["member_count"] * per_unit,

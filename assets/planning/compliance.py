@@ -98,8 +98,10 @@ def hamlet_compliance(
     df["population"] = df["population"].fillna(0).astype("int64")
 
     kinds = list(HAMLET_KIND_LABELS_VI)
-    std = df["hamlet_kind"].map({k: rules.standard_for(region, k) for k in kinds})
-    floor = df["hamlet_kind"].map({k: rules.mandatory_floor_for(region, k) for k in kinds})
+    std = df["hamlet_kind"].map({k: rules.standard_for(region, k, province_code) for k in kinds})
+    floor = df["hamlet_kind"].map(
+        {k: rules.mandatory_floor_for(region, k, province_code) for k in kinds}
+    )
     std = std.astype("int64")
     floor = floor.astype("int64")
     key, recognised, foreign = _resolve_exemptions(df, rules)
@@ -113,9 +115,10 @@ def hamlet_compliance(
         # The category carries its own (lower) standard; below it the hamlet must merge.
         category_std = np.minimum(std, rules.exempt_floor_households)
         std = std.where(~recognised, category_std)
-        floor = floor.where(~recognised, category_std)
+        # Its mandatory floor follows the profile's share as any other unit's does.
+        floor = floor.where(~recognised, category_std.map(rules.mandatory_floor_of))
         exempt = recognised & (h >= std)
-        category_floor = recognised & ~exempt
+        category_floor = recognised & ~exempt & (h < floor)
     below_floor = ~exempt & (h < floor)
     below_std = ~exempt & ~below_floor & (h < std)
     status = np.select(

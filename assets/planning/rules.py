@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -51,6 +52,10 @@ _PROFILE_OPTIONAL = (
     "citations",
     "consolidated_target_households",
     "score_weights",
+    "allowance_high_tier_categories",
+    "allowance_category_lists",
+    "consultation_rule_basis",
+    "province_standard_households",
 )
 _CITATION_KEYS = ("standard", "mandatory", "exemption")
 _TOP_LEVEL = ("version", "default_profile", "province_regions", "region_labels_vi", "profiles")
@@ -92,7 +97,8 @@ class RulesProfile:
     allowance_multiplier_standard: float
     allowance_high_tier_households: dict[str, int]
     base_salary_vnd_per_month: tuple[BaseSalary, ...]
-    consultation_approval_share: float
+    # None: the profile sets no approval share (ND 185/2026); the province's override does.
+    consultation_approval_share: float | None
     province_regions: dict[str, str]
     region_labels_vi: dict[str, str]
     citations: dict[str, str]
@@ -102,6 +108,15 @@ class RulesProfile:
     consolidated_target_households: dict[str, int] | None = None
     # Weight of each score in the composite (``assets.planning.scores``); None: defaults.
     score_weights: dict[str, float] | None = None
+    # Categories whose units get the high allowance whatever their size (key -> label).
+    allowance_high_tier_categories: dict[str, str] = field(default_factory=dict)
+    # Province-supplied lists flagging communes/hamlets with an allowance category:
+    # category -> {"communes": [...], "hamlets": [...], "source": "..."}.
+    allowance_category_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Who set the consultation share and in which document (shown with every result).
+    consultation_rule_basis: str | None = None
+    # Per-province figures that replace the region's (province code -> kind -> households).
+    province_standard_households: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def region_for(self, province_code: str) -> str:
         """Region (vùng) of a 2-digit province code, as the rules file maps it."""
@@ -128,12 +143,15 @@ class RulesProfile:
                 f"known: {', '.join(sorted(self.region_labels_vi))}"
             ) from None
 
-    def standard_for(self, region: str, hamlet_kind: str) -> int:
-        """Minimum households for a unit of this kind in this region."""
+    def standard_for(self, region: str, hamlet_kind: str, province_code: str | None = None) -> int:
+        """Minimum households for a unit of this kind in this region (or, where the
+        profile gives figures for the province itself, the province's)."""
         if hamlet_kind not in HAMLET_KINDS:
             raise RulesError(
                 f"unknown hamlet kind {hamlet_kind!r}; known: {', '.join(HAMLET_KINDS)}"
             )
+        if province_code in self.province_standard_households:
+            return self.province_standard_households[province_code][hamlet_kind]
         try:
             by_kind = self.standard_households[region]
         except KeyError:
@@ -143,12 +161,17 @@ class RulesProfile:
             ) from None
         return by_kind[hamlet_kind]
 
-    def mandatory_floor_for(self, region: str, hamlet_kind: str) -> int:
+    def mandatory_floor_for(
+        self, region: str, hamlet_kind: str, province_code: str | None = None
+    ) -> int:
         """Households below which rearrangement is mandatory: ceil(standard × share)."""
+        return self.mandatory_floor_of(self.standard_for(region, hamlet_kind, province_code))
+
+    def mandatory_floor_of(self, standard: int) -> int:
+        """ceil(standard × share): the mandatory floor of any standard, a special
+        category's lower one included, so both follow the same rule."""
         # Round first so that e.g. 150 × 0.7 = 104.99999… does not ceil to 106.
-        return math.ceil(
-            round(self.standard_for(region, hamlet_kind) * self.mandatory_floor_share, 9)
-        )
+        return math.ceil(round(standard * self.mandatory_floor_share, 9))
 
     def exemption_key(self, label_or_key: str | None) -> str | None:
         """Key of an exemption category given its key or its Vietnamese label.
@@ -181,6 +204,46 @@ class RulesProfile:
             first = self.base_salary_vnd_per_month[0].effective_from
             raise RulesError(f"profile {self.name}: no base salary before {first.isoformat()}")
         return in_force[-1].amount_vnd
+
+    def allowance_categories(
+        self, hamlet_code: pd.Series, commune_code: pd.Series, exemption_category: pd.Series
+    ) -> pd.Series:
+        """Each hamlet's allowance categories (a frozenset of keys): its own special
+        category plus those of the province's lists naming it or its commune."""
+        own = exemption_category.astype(object).where(exemption_category.notna(), None)
+        hamlets, communes = hamlet_code.astype(str), commune_code.astype(str)
+        sets = [set() if v is None else {str(v)} for v in own]
+        for key, listed in self.allowance_category_lists.items():
+            named = hamlets.isin(listed.get("hamlets") or []) | communes.isin(
+                listed.get("communes") or []
+            )
+            for i in np.flatnonzero(named.to_numpy()):
+                sets[i].add(key)
+        return pd.Series([frozenset(x) for x in sets], index=hamlet_code.index, dtype=object)
+
+    def allowance_multipliers(
+        self, households: pd.Series, hamlet_kind: pd.Series, categories: pd.Series
+    ) -> pd.Series:
+        """Allowance multiplier per unit (ND 185/2026 Art. 15 under nd185_2026): the high
+        one at or above the kind's household tier or with any high-tier category, the
+        standard one otherwise. The one place a tier is decided."""
+        tier = hamlet_kind.astype(object).map(self.allowance_high_tier_households)
+        high_cats = frozenset(self.allowance_high_tier_categories)
+        by_category = categories.map(lambda cats: bool(high_cats & frozenset(cats or ())))
+        high = (households.astype(float) >= tier.astype(float)).to_numpy() | by_category.to_numpy(
+            dtype=bool
+        )
+        multiplier = np.where(
+            high, self.allowance_multiplier_high, self.allowance_multiplier_standard
+        )
+        return pd.Series(multiplier, index=households.index)
+
+    def monthly_fund_vnd(
+        self, households: pd.Series, hamlet_kind: pd.Series, categories: pd.Series, on: date
+    ) -> pd.Series:
+        """Each unit's monthly allowance fund in VND: multiplier × base salary on ``on``."""
+        multiplier = self.allowance_multipliers(households, hamlet_kind, categories)
+        return multiplier * self.base_salary_on(on)
 
 
 def load_rules(
@@ -235,7 +298,11 @@ def load_rules(
             BaseSalary(s["from"], s["amount_vnd"], s["basis"])
             for s in p["base_salary_vnd_per_month"]
         ),
-        consultation_approval_share=float(p["consultation_approval_share"]),
+        consultation_approval_share=(
+            None
+            if p["consultation_approval_share"] is None
+            else float(p["consultation_approval_share"])
+        ),
         province_regions=dict(doc["province_regions"]),
         region_labels_vi=dict(doc["region_labels_vi"]),
         citations=citations,
@@ -249,6 +316,14 @@ def load_rules(
         score_weights=(
             {k: float(v) for k, v in p["score_weights"].items()} if p.get("score_weights") else None
         ),
+        allowance_high_tier_categories=dict(p.get("allowance_high_tier_categories") or {}),
+        allowance_category_lists={
+            k: dict(v) for k, v in (p.get("allowance_category_lists") or {}).items()
+        },
+        consultation_rule_basis=p.get("consultation_rule_basis"),
+        province_standard_households={
+            code: dict(v) for code, v in (p.get("province_standard_households") or {}).items()
+        },
     )
 
 
@@ -415,7 +490,24 @@ class _Checker:
         if missing:
             raise self.fail((*kp, "standard_households"), f"has no figures for regions {missing}")
         self.share(prof["mandatory_floor_share"], (*kp, "mandatory_floor_share"))
-        self.share(prof["consultation_approval_share"], (*kp, "consultation_approval_share"))
+        if prof["consultation_approval_share"] is not None:
+            self.share(prof["consultation_approval_share"], (*kp, "consultation_approval_share"))
+            self.text(prof.get("consultation_rule_basis"), (*kp, "consultation_rule_basis"))
+        elif prof.get("consultation_rule_basis") is not None:
+            self.text(prof["consultation_rule_basis"], (*kp, "consultation_rule_basis"))
+        pkp = (*kp, "province_standard_households")
+        for code, by_kind in self.mapping(
+            prof.get("province_standard_households") or {}, pkp, non_empty=False
+        ).items():
+            ckp = (*pkp, str(code))
+            if not isinstance(code, str) or not re.fullmatch(r"\d{2}", code):
+                raise self.fail(ckp, 'must be a quoted 2-digit province code such as "01"')
+            by_kind = self.mapping(by_kind, ckp)
+            self.only_keys(by_kind, HAMLET_KINDS, ckp)
+            for kind in HAMLET_KINDS:
+                if kind not in by_kind:
+                    raise self.fail((*ckp, kind), "is missing")
+                self.positive_int(by_kind[kind], (*ckp, kind))
         ekp = (*kp, "exemption_categories")
         cats = self.mapping(prof["exemption_categories"] or {}, ekp, non_empty=False)
         seen: dict[str, str] = {}
@@ -470,9 +562,38 @@ class _Checker:
             if previous is not None and day <= previous:
                 raise self.fail((*ikp, "from"), "must be later than the step before it")
             previous = day
+        self.allowance_categories(prof, kp)
         if "citations" in prof:
             ckp = (*kp, "citations")
             cites = self.mapping(prof["citations"], ckp)
             self.only_keys(cites, _CITATION_KEYS, ckp)
             for key, value in cites.items():
                 self.text(value, (*ckp, key))
+
+    def allowance_categories(self, prof: Mapping[str, Any], kp: tuple[str, ...]) -> None:
+        """High-tier categories (key -> label) and the province's lists (codes + source)."""
+        hkp = (*kp, "allowance_high_tier_categories")
+        for key, label in self.mapping(
+            prof.get("allowance_high_tier_categories") or {}, hkp, non_empty=False
+        ).items():
+            if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+                raise self.fail((*hkp, str(key)), "must be a snake_case key")
+            self.text(label, (*hkp, key))
+        lkp = (*kp, "allowance_category_lists")
+        lists = self.mapping(prof.get("allowance_category_lists") or {}, lkp, non_empty=False)
+        for key, listed in lists.items():
+            ikp = (*lkp, str(key))
+            if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+                raise self.fail(ikp, "must be a snake_case key")
+            listed = self.mapping(listed, ikp)
+            self.only_keys(listed, ("communes", "hamlets", "source"), ikp)
+            self.text(listed.get("source"), (*ikp, "source"))
+            for part, pattern in (("communes", r"\d{5}"), ("hamlets", r"\S+")):
+                codes = listed.get(part) or []
+                if not isinstance(codes, list):
+                    raise self.fail((*ikp, part), "must be a list of quoted codes")
+                for code in codes:
+                    if not isinstance(code, str) or not re.fullmatch(pattern, code):
+                        raise self.fail(
+                            (*ikp, part), f"must hold quoted codes as text (got {code!r})"
+                        )

@@ -6,8 +6,9 @@ review notebook's what-if re-run and a planner's hand-edited plan -- calls
 
 The measures per option and commune: units kept, compliance, households per unit,
 compactness, households moved, part-time positions, the yearly allowance fund saving in
-VND under the profile's multipliers, tiers and base salary (a merged unit may cross into
-the higher tier) and, when household points and hamlet boundaries are given, the
+VND under the profile's multipliers, tiers and base salary (``RulesProfile.monthly_fund_vnd``:
+size and category tiers; a merged unit may cross into the higher tier, and keeps any
+category of its members) and, when household points and hamlet boundaries are given, the
 longest distance from a household to its unit's centre.
 
 ``SCORES`` lists each score once: name, Vietnamese label, direction, unit, the measure
@@ -43,7 +44,6 @@ import pandas as pd
 from assets.planning.rules import RulesError, RulesProfile
 from geodata.crs import STORAGE_CRS, metric_crs_for
 
-HIGH_TIER_CATEGORIES = ("border_island",)  # allowance 8.0x whatever the size (ND 185 Art. 15)
 HIGHER, LOWER = "higher", "lower"
 
 
@@ -104,18 +104,13 @@ def score_weights(rules: RulesProfile) -> dict[str, float]:
     return {name: w for name, w in weights.items() if w > 0}
 
 
-def monthly_fund_vnd(
-    households: pd.Series, hamlet_kind: pd.Series, high_category: pd.Series, rules: RulesProfile,
-    on: date,
-) -> pd.Series:  # fmt: skip
-    """Each unit's monthly allowance fund: multiplier x base salary, the higher multiplier
-    for units at or above the kind's tier or in a high-tier category."""
-    tier = hamlet_kind.map(rules.allowance_high_tier_households)
-    high = (households >= tier) | high_category.fillna(False).astype(bool)
-    multiplier = np.where(
-        high, rules.allowance_multiplier_high, rules.allowance_multiplier_standard
+def unit_categories(assignments: pd.DataFrame, hamlet_categories: pd.Series) -> pd.Series:
+    """Allowance categories of each (option_name, unit_id): the union of its members'."""
+    members = assignments["hamlet_code"].map(hamlet_categories)
+    members = members.map(lambda cats: cats if isinstance(cats, frozenset) else frozenset())
+    return members.groupby([assignments["option_name"], assignments["unit_id"]]).agg(
+        lambda sets: frozenset().union(*sets)
     )
-    return pd.Series(multiplier * rules.base_salary_on(on), index=households.index)
 
 
 def option_scores(
@@ -136,25 +131,24 @@ def option_scores(
     longitude, latitude: points only) give the distance score; ``ethnicity_counts``
     (hamlet_code, ethnicity, persons) the cohesion score. Without them those columns are
     present and empty, never dropped."""
-    category = compliance.set_index("hamlet_code")["exemption_category"]
-    high_hamlet = category.isin(HIGH_TIER_CATEGORIES)
+    categories = rules.allowance_categories(
+        compliance["hamlet_code"], compliance["commune_code"], compliance["exemption_category"]
+    )
     # Before: every hamlet is its own unit.
     before = compliance.assign(
-        fund=monthly_fund_vnd(
-            compliance["households"], compliance["hamlet_kind"],
-            compliance["hamlet_code"].map(high_hamlet), rules, on,
+        fund=rules.monthly_fund_vnd(
+            compliance["households"], compliance["hamlet_kind"], categories, on
         )
     ).groupby("commune_code")["fund"].sum()  # fmt: skip
-    member_high = (
-        assignments.assign(high=assignments["hamlet_code"].map(high_hamlet).fillna(False))
-        .groupby(["option_name", "unit_id"])["high"]
-        .any()
-    )
+    categories.index = compliance["hamlet_code"]
+    of_unit = unit_categories(assignments, categories)
     units = units.assign(
-        high=pd.MultiIndex.from_frame(units[["option_name", "unit_id"]]).map(member_high.to_dict())
+        categories=pd.MultiIndex.from_frame(units[["option_name", "unit_id"]]).map(
+            of_unit.to_dict()
+        )
     )
-    units["fund"] = monthly_fund_vnd(
-        units["households"], units["hamlet_kind"], units["high"], rules, on
+    units["fund"] = rules.monthly_fund_vnd(
+        units["households"], units["hamlet_kind"], units["categories"], on
     )
     per_unit = units.groupby(["option_name", "commune_code"]).agg(
         households_per_unit_min=("households", "min"),

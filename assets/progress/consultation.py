@@ -1,11 +1,14 @@
 """Residents' consultation on a drafted plan: results per affected hamlet, and the
-profile's approval rule.
+province's approval rule.
 
 Residents of every hamlet whose unit merges are consulted on the plan (ND 185/2026
-Art. 12); a merge passes only where more than ``consultation_approval_share`` of the
-hamlet's household representatives are in favour (the rules profile; 50% by default, as
-in TT 04/2012). ``households_consulted`` is the hamlet's household representatives on
-the consultation list, so the share is of all of them, not only of those who answered.
+Art. 12, which sets no approval share). A merge passes only where more than
+``consultation_approval_share`` of the hamlet's household representatives are in favour:
+the province's rule, set with its basis (``consultation_rule_basis``) in its override
+file; only the tt04_2012 profile carries a default (TT 04/2012's more than 50%). Under a
+profile with no share, results are refused until the province sets its rule.
+``households_consulted`` is the hamlet's household representatives on the consultation
+list, so the share is of all of them, not only of those who answered.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def consultation_rows(
 ) -> pd.DataFrame:
     """``results`` (``RESULT_COLUMNS``) as planning.consultations rows, the approval
     rule applied; every problem of the input in one ProgressRecordError."""
+    required = approval_share(rules)
     missing = [c for c in RESULT_COLUMNS if c not in results.columns]
     if missing:
         raise ProgressRecordError(f"kết quả lấy ý kiến thiếu cột {', '.join(missing)}")
@@ -115,13 +119,32 @@ def consultation_rows(
         commune_code=decision["commune_code"],
         unit_id=given["hamlet_code"].map(affected),
         in_favour_share=share.astype(float).round(4),
-        required_share=rules.consultation_approval_share,
-        is_passed=share.astype(float) > rules.consultation_approval_share,
+        required_share=required,
+        is_passed=share.astype(float) > required,
         recorded_by=recorded_by.strip(),
         source_file=source_file,
         recorded_at=pd.Timestamp(datetime.now(UTC)),
     )
     return TABLES[CONSULTATIONS].enforce(rows)
+
+
+def approval_share(rules: RulesProfile) -> float:
+    """The share of household representatives above which a merge passes: the
+    province's rule. ND 185/2026 sets none, so without the province's choice no result
+    can be judged, and saying so beats applying a figure the decree does not give."""
+    if rules.consultation_approval_share is None:
+        raise ProgressRecordError(
+            f"{rules.title_vi} không quy định tỷ lệ tán thành khi lấy ý kiến Nhân dân; "
+            "tỉnh cần quy định (consultation_approval_share và consultation_rule_basis "
+            f"trong tệp điều chỉnh của tỉnh; quy tắc hiện dùng: {rules.source})"
+        )
+    return rules.consultation_approval_share
+
+
+def approval_rule_vi(rules: RulesProfile) -> str:
+    """The approval rule in Vietnamese with who set it, for reasons and notebooks."""
+    share = approval_share(rules)
+    return f"trên {share:.0%} số hộ tán thành, theo {rules.consultation_rule_basis}"
 
 
 @dataclass(frozen=True)
@@ -193,7 +216,7 @@ def forbid_failed_merges(
                 f"lấy ý kiến ngày {row.consulted_date:%d/%m/%Y}: "
                 f"{count_vi(int(row.households_in_favour))}/"
                 f"{count_vi(int(row.households_consulted))} hộ của {row.hamlet_code} tán thành "
-                f"({row.in_favour_share:.0%}), không vượt {row.required_share:.0%}"
+                f"({row.in_favour_share:.0%}), không vượt ngưỡng {row.required_share:.0%} của tỉnh"
             )
             added.append(
                 set_constraint(
