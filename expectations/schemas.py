@@ -561,9 +561,16 @@ FIELDS: dict[str, Field] = {
         Field(
             "compliance_status",
             "string",
-            "meets_standard, below_standard, below_mandatory_floor or exempt",
+            "meets_standard, below_standard, below_mandatory_floor, exempt (special case at"
+            " or above its province-set floor) or special_case_awaiting_guidance (Art. 10.3)",
             "Tình trạng đạt chuẩn",
-            allowed_values=("meets_standard", "below_standard", "below_mandatory_floor", "exempt"),
+            allowed_values=(
+                "meets_standard",
+                "below_standard",
+                "below_mandatory_floor",
+                "exempt",
+                "special_case_awaiting_guidance",
+            ),
         ),
         Field("compliance_reason", "string", "Why the unit has that status", "Lý do"),
         Field("rules_profile", "string", "Rules profile applied", "Bộ quy tắc"),
@@ -586,8 +593,26 @@ FIELDS: dict[str, Field] = {
         Field("compliant_units_after", "int", "Compliant units after", "Số đơn vị đạt chuẩn sau"),
         Field("noncompliant_units_after", "int", "Units still below", "Số đơn vị chưa đạt sau"),
         Field("households_moved", "int", "Households whose unit changes", "Số hộ thay đổi đơn vị"),
+        Field(
+            "units_after_without_special_cases",
+            "int",
+            "Units after merging if special cases awaiting guidance were judged as ordinary",
+            "Số đơn vị sau nếu không tính diện đặc thù chờ hướng dẫn",
+        ),
+        Field(
+            "noncompliant_units_after_without_special_cases",
+            "int",
+            "Units still below in that reading",
+            "Số đơn vị chưa đạt sau nếu không tính diện đặc thù chờ hướng dẫn",
+        ),
         Field("below_standard_hamlets", "int", "Hamlets below standard", "Số thôn/TDP dưới chuẩn"),
         Field("exempt_hamlets", "int", "Hamlets exempt", "Số thôn/TDP đặc thù"),
+        Field(
+            "awaiting_guidance_hamlets",
+            "int",
+            "Special-case hamlets below standard, awaiting the province's floor (Art. 10.3)",
+            "Số thôn/TDP đặc thù dưới chuẩn chờ hướng dẫn của tỉnh",
+        ),
         # Merger plans.
         Field("target_households", "int", "Households the option aims for", "Số hộ mục tiêu"),
         Field(
@@ -1331,6 +1356,9 @@ TABLES: dict[str, Table] = {
                 "noncompliant_units_after",
                 "noncompliant_reasons",
                 "households_moved",
+                "awaiting_guidance_hamlets",
+                "units_after_without_special_cases",
+                "noncompliant_units_after_without_special_cases",
                 "mean_polsby_popper",
                 "optimality_status",
                 "units_upper_bound",
@@ -1608,6 +1636,7 @@ TABLES: dict[str, Table] = {
                 "population",
                 "below_standard_hamlets",
                 "exempt_hamlets",
+                "awaiting_guidance_hamlets",
                 "held_households",
                 "held_persons",
                 "rules_profile",

@@ -144,7 +144,9 @@ def test_region_follows_the_province() -> None:
     assert "Đồng bằng sông Hồng" in row["compliance_reason"]
 
 
-def test_nd185_exemption_exempts_at_any_size_and_accepts_labels() -> None:
+def test_nd185_special_case_without_floor_awaits_guidance_and_accepts_labels() -> None:
+    # Art. 10.3: smaller than the standard may be allowed, by the province; until it
+    # says how much smaller, the unit is below standard and awaiting, never compliant.
     hamlets = _hamlets(
         [
             ("H1", "thon", 0, "border_island"),
@@ -153,14 +155,16 @@ def test_nd185_exemption_exempts_at_any_size_and_accepts_labels() -> None:
         ]
     )
     rows = _by_code(hamlet_compliance(hamlets, _sizes({"H1": 20, "H2": 40, "H3": 40}), "04", ND185))
-    assert rows["H1"]["compliance_status"] == "exempt"
-    assert rows["H2"]["compliance_status"] == "exempt"
+    assert rows["H1"]["compliance_status"] == "special_case_awaiting_guidance"
+    assert rows["H2"]["compliance_status"] == "special_case_awaiting_guidance"
     assert rows["H2"]["exemption_category"] == "divided_terrain"
     assert rows["H3"]["compliance_status"] == "below_mandatory_floor"
     assert pd.isna(rows["H3"]["exemption_category"])
     assert rows["H1"]["compliance_reason"] == (
         "Diện đặc thù: Khu vực biên giới, hải đảo (Nghị định 185/2026/NĐ-CP, Điều 10.3): "
-        "không bắt buộc đạt tiêu chuẩn 150 hộ (hiện có 20 hộ)"
+        "20 hộ < tiêu chuẩn 150 hộ (thôn, Trung du và miền núi phía Bắc; Nghị định "
+        "185/2026/NĐ-CP, Điều 10); tỉnh chưa quy định mức thấp hơn cho diện này: "
+        "dưới chuẩn — chờ hướng dẫn của tỉnh"
     )
 
 

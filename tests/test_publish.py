@@ -32,6 +32,7 @@ def _summary(stamp: PublishStamp, households: list[int]) -> pd.DataFrame:
                 "population": [h * 4 for h in households],
                 "below_standard_hamlets": [1] * n,
                 "exempt_hamlets": [0] * n,
+                "awaiting_guidance_hamlets": [0] * n,
                 "held_households": [0] * n,
                 "held_persons": [0] * n,
             }

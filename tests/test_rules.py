@@ -84,7 +84,7 @@ def test_exemption_key_accepts_keys_and_folded_labels() -> None:
     # NFD input (as some Excel exports produce) matches too.
     import unicodedata
 
-    nfd = unicodedata.normalize("NFD", "Đảo, cù lao, cồn cát biệt lập")
+    nfd = unicodedata.normalize("NFD", "Đảo, cù lao, cồn (bãi nổi giữa sông), bãi cát biệt lập")
     assert rules.exemption_key(nfd) == "isolated_island"
     assert rules.exemption_key(None) is None
     assert rules.exemption_key("") is None

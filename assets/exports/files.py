@@ -20,17 +20,13 @@ import pyogrio
 import shapely
 
 from assets.exports.safe import atomic_write, write_sheet
+from assets.planning.compliance import STATUS_LABELS_VI
 from expectations.schemas import FIELDS, TABLES, data_dictionary
 
 if TYPE_CHECKING:
     import folium
 
-COMPLIANCE_LABELS_VI = {
-    "meets_standard": "Đạt chuẩn",
-    "below_standard": "Dưới chuẩn",
-    "below_mandatory_floor": "Dưới ngưỡng bắt buộc sắp xếp",
-    "exempt": "Diện đặc thù",
-}
+COMPLIANCE_LABELS_VI = STATUS_LABELS_VI
 # A unit's sheet shows the published unit minus what the file and sheet already say
 # (province, commune, option) and the publication stamp.
 UNIT_SHEET_COLUMNS = tuple(
@@ -168,6 +164,7 @@ COMPLIANCE_COLOURS = {
     "exempt": "#9ecae1",
     "below_standard": "#fdd49e",
     "below_mandatory_floor": "#ef6548",
+    "special_case_awaiting_guidance": "#bcbddc",
 }
 UNIT_PALETTE = np.array(
     ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4"]

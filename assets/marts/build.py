@@ -13,6 +13,7 @@ from datetime import datetime
 import geopandas as gpd
 import pandas as pd
 
+from assets.planning.compliance import AWAITING, BELOW_FLOOR, BELOW_STANDARD, EXEMPT
 from expectations.schemas import TABLES
 from geodata.crs import STORAGE_CRS, area_km2
 
@@ -115,8 +116,9 @@ def commune_summary(
     status = compliance["compliance_status"]
     counts = (
         compliance.assign(
-            below=status.isin(["below_standard", "below_mandatory_floor"]),
-            exempt=status.eq("exempt"),
+            below=status.isin([BELOW_STANDARD, BELOW_FLOOR, AWAITING]),
+            exempt=status.eq(EXEMPT),
+            awaiting=status.eq(AWAITING),
         )
         .groupby("commune_code")
         .agg(
@@ -125,13 +127,14 @@ def commune_summary(
             population=("population", "sum"),
             below_standard_hamlets=("below", "sum"),
             exempt_hamlets=("exempt", "sum"),
+            awaiting_guidance_hamlets=("awaiting", "sum"),
         )
     )
     df = pd.DataFrame(communes[["commune_code", "commune_name", "unit_kind"]]).merge(
         counts, left_on="commune_code", right_index=True, how="left"
     )
     count_columns = ["hamlets", "households", "population"]
-    count_columns += ["below_standard_hamlets", "exempt_hamlets"]
+    count_columns += ["below_standard_hamlets", "exempt_hamlets", "awaiting_guidance_hamlets"]
     df[count_columns] = df[count_columns].fillna(0)
     df = _with_held(df, held, "commune_code")
     return TABLES["marts.commune_summary"].enforce(stamp.apply(df))

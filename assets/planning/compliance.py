@@ -19,6 +19,19 @@ MEETS = "meets_standard"
 BELOW_STANDARD = "below_standard"
 BELOW_FLOOR = "below_mandatory_floor"
 EXEMPT = "exempt"
+# Art. 10.3 case the province has not yet given a floor for: below the standard, not
+# compliant, not forced either until the province decides (DOMAIN.md).
+AWAITING = "special_case_awaiting_guidance"
+# Statuses whose unit the planner keeps alone when the special case is taken into
+# account; without it, an awaiting unit is judged like any other (``without_special_cases``).
+SPECIAL_STATUSES = (EXEMPT, AWAITING)
+STATUS_LABELS_VI = {
+    MEETS: "Đạt chuẩn",
+    BELOW_STANDARD: "Dưới chuẩn",
+    BELOW_FLOOR: "Dưới ngưỡng bắt buộc sắp xếp",
+    EXEMPT: "Diện đặc thù, đạt mức riêng của tỉnh",
+    AWAITING: "Dưới chuẩn — diện đặc thù, chờ hướng dẫn của tỉnh",
+}
 
 
 def count_hamlet_sizes(
@@ -63,10 +76,14 @@ def hamlet_compliance(
 ) -> pd.DataFrame:
     """Each hamlet's counted size against the standard of its region and kind.
 
-    Status, in order of precedence:
-    - ``exempt``: its exemption category is one the profile recognises (under a profile
-      with ``exempt_floor_households`` the category lowers the standard to that floor
-      instead, and only a hamlet at or above it is exempt);
+    Status, in order of precedence (Art. 10.3 allows special cases to be smaller than the
+    standard, by as much as the province sets, never exempts them):
+    - ``special_case_awaiting_guidance``: in a category the profile recognises, below the
+      standard, and the province has not set the category's floor (not compliant, and
+      not forced either until it does);
+    - ``exempt``: in such a category whose floor is set (``RulesProfile.special_floor_for``),
+      below the standard but at or above the floor; below the floor it is
+      ``below_mandatory_floor`` like any other unit (the floor becomes its standard);
     - ``below_mandatory_floor``: fewer households than the mandatory floor (must be
       rearranged);
     - ``below_standard``: under the standard but above the floor (encouraged only);
@@ -108,21 +125,30 @@ def hamlet_compliance(
     df["exemption_category"] = key
 
     h = df["households"]
-    if rules.exempt_floor_households is None:
-        exempt = recognised
-        category_floor = pd.Series(False, index=df.index)
-    else:
-        # The category carries its own (lower) standard; below it the hamlet must merge.
-        category_std = np.minimum(std, rules.exempt_floor_households)
-        std = std.where(~recognised, category_std)
-        # Its mandatory floor follows the profile's share as any other unit's does.
-        floor = floor.where(~recognised, category_std.map(rules.mandatory_floor_of))
-        exempt = recognised & (h >= std)
-        category_floor = recognised & ~exempt & (h < floor)
-    below_floor = ~exempt & (h < floor)
-    below_std = ~exempt & ~below_floor & (h < std)
+    special = pd.Series(
+        [
+            rules.special_floor_for(str(k), region, str(kind), province_code) if ok else None
+            for k, kind, ok in zip(key, df["hamlet_kind"], recognised, strict=True)
+        ],
+        index=df.index,
+        dtype="Int64",
+    )
+    has_floor = recognised & special.notna()
+    awaiting = recognised & special.isna() & (h < std)
+    # With its floor set, the category carries its own (lower) standard; its mandatory
+    # floor follows the profile's share as any other unit's does (ND 185: the floor
+    # itself; TT 04: half of it), and below that the hamlet must merge like any other.
+    category_std = special.fillna(0).astype("int64")
+    exempt = has_floor & (h >= category_std) & (h < std)
+    std = std.where(~has_floor, category_std)
+    floor = floor.where(~has_floor, category_std.map(rules.mandatory_floor_of))
+    category_floor = has_floor & (h < floor)
+    below_floor = ~exempt & ~awaiting & (h < floor)
+    below_std = ~exempt & ~awaiting & ~below_floor & (h < std)
     status = np.select(
-        [exempt, below_floor, below_std], [EXEMPT, BELOW_FLOOR, BELOW_STANDARD], MEETS
+        [awaiting, exempt, below_floor, below_std],
+        [AWAITING, EXEMPT, BELOW_FLOOR, BELOW_STANDARD],
+        MEETS,
     )
 
     df["region"] = region
@@ -133,6 +159,19 @@ def hamlet_compliance(
     df["rules_profile"] = rules.name
     df = df.sort_values(["commune_code", "hamlet_code"], kind="stable").reset_index(drop=True)
     return TABLES["planning.hamlet_compliance"].enforce(df)
+
+
+def without_special_cases(compliance: pd.DataFrame) -> pd.DataFrame:
+    """The reading that does not count special cases still awaiting the province: each
+    such hamlet judged on the ordinary standard and floor its row already carries, so the
+    planner sees what would have to merge if the province set no lower floor."""
+    out = compliance.copy()
+    awaiting = out["compliance_status"].eq(AWAITING)
+    below_floor = out["households"] < out["mandatory_floor_households"]
+    out.loc[awaiting, "compliance_status"] = np.where(
+        below_floor[awaiting], BELOW_FLOOR, BELOW_STANDARD
+    )
+    return out
 
 
 def format_count(values: pd.Series) -> pd.Series:
@@ -207,17 +246,17 @@ def _reasons(
     )  # fmt: skip
     reason = reason.mask(status.eq(BELOW_FLOOR) & floor_is_std, floor_std)
     reason = reason.mask(status.eq(BELOW_FLOOR) & ~floor_is_std, floor_share)
-    if rules.exempt_floor_households is None:
-        exempt = (
-            "Diện đặc thù: " + label + cite_ex + ": không bắt buộc đạt tiêu chuẩn " + std
-            + " hộ (hiện có " + h + " hộ)"
-        )  # fmt: skip
-    else:
-        exempt = (
-            "Diện đặc thù: " + label + cite_ex + ": " + h + " hộ ≥ tiêu chuẩn " + std
-            + " hộ của diện này"
-        )  # fmt: skip
+    exempt = (
+        "Diện đặc thù: " + label + cite_ex + ": " + h + " hộ ≥ tiêu chuẩn " + std
+        + " hộ của diện này"
+    )  # fmt: skip
     reason = reason.mask(status.eq(EXEMPT), exempt)
+    awaiting = (
+        "Diện đặc thù: " + label + cite_ex + ": " + h + " hộ < tiêu chuẩn " + std + " hộ ("
+        + where + rules.citations["standard"] + "); tỉnh chưa quy định mức thấp hơn cho diện "
+        "này: dưới chuẩn — chờ hướng dẫn của tỉnh"
+    )  # fmt: skip
+    reason = reason.mask(status.eq(AWAITING), awaiting)
     below_category = (
         "Diện đặc thù: " + label + " nhưng " + h + " hộ < tiêu chuẩn " + std
         + " hộ của diện này" + cite_ex + ": phải sắp xếp"

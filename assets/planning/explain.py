@@ -14,10 +14,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from assets.planning.compliance import BELOW_FLOOR, BELOW_STANDARD, EXEMPT
+from assets.planning.compliance import (
+    AWAITING,
+    BELOW_FLOOR,
+    BELOW_STANDARD,
+    EXEMPT,
+    SPECIAL_STATUSES,
+)
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.solve import FEASIBLE, OPTIMAL
-from assets.planning.wording import count_vi, distance_vi, name_lookup, upper_first
+from assets.planning.wording import awaiting_vi, count_vi, distance_vi, name_lookup, upper_first
 
 CONSOLIDATED = "consolidated"
 
@@ -81,6 +87,9 @@ class Explainer:
         if m.status == EXEMPT:
             label = self.rules.exemption_categories.get(m.exemption or "", m.exemption or "")
             return prefix + f"Diện đặc thù ({label}): giữ nguyên."
+        if m.status == AWAITING:
+            label = self.rules.exemption_categories.get(m.exemption or "", m.exemption or "")
+            return prefix + awaiting_vi(label, m.households, m.standard)
         if unit.is_compliant:
             if unit.option == CONSOLIDATED and not unit.fallback:
                 return prefix + (
@@ -140,7 +149,7 @@ class Explainer:
             )
         elif consolidated and below:
             parts.append("Trong đó " + self._trigger(unit))
-        joined = [m for m in unit.members if m.status == EXEMPT]
+        joined = [m for m in unit.members if m.status in SPECIAL_STATUSES]
         if joined:
             parts.append(
                 f"{upper_first(', '.join(self.name(m.code) for m in joined))} thuộc diện đặc thù "

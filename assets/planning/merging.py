@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from assets.planning.compliance import (
+    AWAITING,
     BELOW_FLOOR,
     BELOW_STANDARD,
     COMPLIANCE_INPUT_COLUMNS,
@@ -24,9 +25,9 @@ from assets.planning.compliance import (
 )
 from assets.planning.constraints import APART_VI, LOCKED_VI, PlannerConstraints
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
+from assets.planning.wording import awaiting_vi, name_lookup
 from assets.planning.wording import count_vi as _count
 from assets.planning.wording import distance_vi as _distance
-from assets.planning.wording import name_lookup
 from assets.planning.wording import upper_first as _upper_first
 from expectations.schemas import TABLES
 
@@ -425,6 +426,9 @@ class _Labeller:
         if h.status == EXEMPT:
             label = self.rules.exemption_categories.get(h.exemption or "", h.exemption or "")
             return f"Diện đặc thù ({label}): giữ nguyên."
+        if h.status == AWAITING:
+            label = self.rules.exemption_categories.get(h.exemption or "", h.exemption or "")
+            return awaiting_vi(label, h.households, h.standard)
         if h.status == BELOW_STANDARD:
             return (
                 f"{_count(h.households)} hộ < tiêu chuẩn {_count(h.standard)} nhưng không dưới "

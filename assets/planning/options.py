@@ -13,6 +13,11 @@ it). DESIGN.md, "The merger problem":
   8.0× allowance tier ``allowance_high_tier_households``). A cluster whose households
   cannot reach that target is planned at the standard instead, and says so.
 
+Both readings of Art. 10.3: a special-case hamlet still awaiting the province's floor is
+kept alone like one at or above its floor (but not called compliant), and the summary
+also gives each option's units when such hamlets are judged as ordinary ones
+(``without_special_cases``), so the planner sees what is at stake.
+
 Exempt hamlets (Art. 10.3) are compliant alone and stay alone, unless joining them to
 a neighbour is what lets that neighbour reach the standard (the merged unit must then
 reach it). Hamlets that cannot reach compliance in any connected unit of their kind are
@@ -33,11 +38,14 @@ import numpy as np
 import pandas as pd
 
 from assets.planning.compliance import (
+    AWAITING,
     BELOW_STANDARD,
     COMPLIANCE_INPUT_COLUMNS,
     EXEMPT,
+    SPECIAL_STATUSES,
     check_compliance_input,
     format_count,
+    without_special_cases,
 )
 from assets.planning.constraints import (
     LOCKED_VI,
@@ -160,6 +168,24 @@ def plan_options(
     explainer = Explainer(names, rules)
     assignments: list[pd.DataFrame] = []
     solved: dict[str, _Solved] = {}
+    # The reading without special cases awaiting guidance (None when there are none).
+    strict: dict[str, _Solved] = {}
+    strict_nodes = nodes.assign(
+        status=without_special_cases(
+            pd.DataFrame(
+                {
+                    "compliance_status": nodes["status"],
+                    "households": nodes["households"],
+                    "mandatory_floor_households": compliance.set_index("hamlet_code")[
+                        "mandatory_floor_households"
+                    ]
+                    .reindex(nodes["code"])
+                    .to_numpy(),
+                }
+            )
+        )["compliance_status"].to_numpy()
+    )
+    any_awaiting = bool((nodes["status"] == AWAITING).any())
     for option in OPTIONS:
         if option not in options:
             continue
@@ -176,12 +202,35 @@ def plan_options(
             )
             solved[option] = _minimal_solved(nodes, frame, time.perf_counter() - t0)
             assignments.append(frame)
+            if any_awaiting:
+                alt = minimal_option(
+                    without_special_cases(compliance),
+                    adjacency,
+                    rules,
+                    names=names,
+                    constraints=held,
+                    ethnicity=ethnicity,
+                    frozen_communes=problems,
+                )
+                strict[option] = _minimal_solved(strict_nodes, alt, 0.0)
             continue
         targets, aim, fallback = _targets(nodes, option, rules, consolidated_target)
         result = _solve(
             nodes, edges, targets, aim, fallback, time_limit_s_per_commune, workers, pairs, weights
         )
         solved[option] = result
+        if any_awaiting:
+            strict[option] = _solve(
+                strict_nodes,
+                edges,
+                targets,
+                aim,
+                fallback,
+                time_limit_s_per_commune,
+                workers,
+                pairs,
+                weights,
+            )
         assignments.append(_assign(nodes, edges, option, result, explainer, rules))
     contract = TABLES["planning.merger_assignments"]
     out = pd.concat(assignments, ignore_index=True)
@@ -192,6 +241,7 @@ def plan_options(
     out = contract.enforce(out)
     units = _units(nodes, edges, out, solved, measures, adjacency, rules)
     summary = _summary(nodes, out, units, solved, rules)
+    summary = _with_strict_reading(summary, nodes, strict_nodes, strict)
     listed = pd.DataFrame(
         [(c, p) for c, found in sorted(problems.items()) for p in found],
         columns=["commune_code", "problem"],
@@ -526,7 +576,7 @@ def _solve(
     pairs = pairs or {}
     n = len(nodes)
     h = nodes["households"].to_numpy()
-    exempt = nodes["status"].to_numpy() == EXEMPT
+    exempt = np.isin(nodes["status"].to_numpy(), SPECIAL_STATUSES)
     cluster = nodes["cluster"].to_numpy()
     frame = pd.DataFrame({"cluster": cluster, "h": h, "t": target, "ss": exempt | (h >= target)})
     agg = frame.groupby("cluster").agg(
@@ -817,10 +867,41 @@ def _compliance_reasons(first: pd.DataFrame, rules: RulesProfile) -> pd.Series:
     standard = format_count(first["unit_standard"])
     meets = first["unit_households"] >= first["unit_standard"]
     text = households + np.where(meets, " hộ ≥ tiêu chuẩn ", " hộ < tiêu chuẩn ") + standard + " hộ"
-    exempt = first["unit_size"].eq(1) & first["status"].eq(EXEMPT)
+    alone = first["unit_size"].eq(1)
+    exempt = alone & first["status"].eq(EXEMPT)
+    awaiting = alone & first["status"].eq(AWAITING)
     label = first["exemption"].map(lambda k: rules.exemption_categories.get(k, k))
-    special = "Diện đặc thù (" + label.astype(str) + "): không bắt buộc đạt tiêu chuẩn " + standard
-    return text.where(~exempt, special + " hộ").astype(object)
+    special = "Diện đặc thù (" + label.astype(str) + "): " + text + " của diện này"
+    waiting = "Diện đặc thù (" + label.astype(str) + "): " + text + ", chờ hướng dẫn của tỉnh"
+    return text.where(~exempt, special).where(~awaiting, waiting).astype(object)
+
+
+def _with_strict_reading(
+    summary: pd.DataFrame,
+    nodes: pd.DataFrame,
+    strict_nodes: pd.DataFrame,
+    strict: Mapping[str, _Solved],
+) -> pd.DataFrame:
+    """Add the awaiting hamlets per commune and, per option, the units (and those still
+    below) when they are judged as ordinary; equal to the plan's own when there are none."""
+    awaiting = (nodes["status"] == AWAITING).groupby(nodes["commune"]).sum()
+    out = summary.copy()
+    out["awaiting_guidance_hamlets"] = out["commune_code"].map(awaiting).fillna(0).astype("int64")
+    out["units_after_without_special_cases"] = out["units_after"]
+    out["noncompliant_units_after_without_special_cases"] = out["noncompliant_units_after"]
+    for option, result in strict.items():
+        members = _unit_members(strict_nodes, result)
+        per_unit = members.drop_duplicates("unit")
+        units = per_unit.groupby("commune").size()
+        bad = (~per_unit["compliant"]).groupby(per_unit["commune"]).sum()
+        rows = out["option_name"].eq(option)
+        communes = out.loc[rows, "commune_code"]
+        out.loc[rows, "units_after_without_special_cases"] = communes.map(units).to_numpy()
+        out.loc[rows, "noncompliant_units_after_without_special_cases"] = communes.map(
+            bad
+        ).to_numpy()
+    ints = ["units_after_without_special_cases", "noncompliant_units_after_without_special_cases"]
+    return out.astype(dict.fromkeys(ints, "int64"))[list(SUMMARY_COLUMNS)]
 
 
 def _summary(
@@ -900,7 +981,7 @@ def _summary(
     df["rules_profile"] = rules.name
     rank = df["option_name"].map({o: k for k, o in enumerate(OPTIONS)})
     df = df.assign(_rank=rank).sort_values(["_rank", "commune_code"]).drop(columns="_rank")
-    df = df.reset_index(drop=True)[list(SUMMARY_COLUMNS)]
+    df = df.reset_index(drop=True)[[c for c in SUMMARY_COLUMNS if c in df]]
     ints = ["hamlets", "units_before", "units_after", "compliant_units_after"]
     types = {c: "int64" for c in [*ints, "noncompliant_units_after", "households_moved"]}
     return df.astype(types | {"noncompliant_reasons": "string", "optimality_status": "string"})

@@ -291,6 +291,11 @@ def summary_document(result: PlanResult, rules: RulesProfile, source: Path) -> d
                 "noncompliant_units": int(row.noncompliant_units_after),
                 "noncompliant": noncompliant.get((row.option_name, row.commune_code), []),
                 "households_moved": int(row.households_moved),
+                "awaiting_guidance_hamlets": int(row.awaiting_guidance_hamlets),
+                "without_special_cases": {
+                    "units_after": int(row.units_after_without_special_cases),
+                    "noncompliant_units": int(row.noncompliant_units_after_without_special_cases),
+                },
                 "mean_polsby_popper": _number(row.mean_polsby_popper),
                 "status": row.optimality_status,
                 "units_upper_bound": None
@@ -311,6 +316,13 @@ def summary_document(result: PlanResult, rules: RulesProfile, source: Path) -> d
                 "compliant_units": int(part["compliant_units_after"].sum()),
                 "noncompliant_units": int(part["noncompliant_units_after"].sum()),
                 "households_moved": int(part["households_moved"].sum()),
+                "awaiting_guidance_hamlets": int(part["awaiting_guidance_hamlets"].sum()),
+                "without_special_cases": {
+                    "units_after": int(part["units_after_without_special_cases"].sum()),
+                    "noncompliant_units": int(
+                        part["noncompliant_units_after_without_special_cases"].sum()
+                    ),
+                },
                 "communes_optimal": int(part["optimality_status"].eq("optimal").sum()),
                 "seconds": round(float(part["solve_seconds"].sum()), 3),
                 "exact_seconds": round(float(part["exact_seconds"].sum()), 3),

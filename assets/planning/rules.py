@@ -56,7 +56,9 @@ _PROFILE_OPTIONAL = (
     "allowance_category_lists",
     "consultation_rule_basis",
     "province_standard_households",
+    "special_case_floors",
 )
+_FLOOR_FORMS = ("households", "share")
 _CITATION_KEYS = ("standard", "mandatory", "exemption")
 _TOP_LEVEL = ("version", "default_profile", "province_regions", "region_labels_vi", "profiles")
 
@@ -117,6 +119,30 @@ class RulesProfile:
     consultation_rule_basis: str | None = None
     # Per-province figures that replace the region's (province code -> kind -> households).
     province_standard_households: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Art. 10.3 floor per category, as ("households", N) or ("share", S) of the standard,
+    # or None while the province has not set it (``special_floor_for``).
+    special_case_floors: dict[str, tuple[str, float] | None] | None = None
+
+    def special_floor_for(
+        self, category: str, region: str, hamlet_kind: str, province_code: str | None = None
+    ) -> int | None:
+        """Households a unit of this special category must reach, or None if not yet set.
+
+        Art. 10.3 lets such a unit be smaller than the standard, by as much as the
+        province decides: its override sets ``special_case_floors`` per category. A
+        profile's ``exempt_floor_households`` (tt04's 100 households) is the floor of
+        every category the override leaves unset. Never above the standard itself.
+        """
+        std = self.standard_for(region, hamlet_kind, province_code)
+        form = (self.special_case_floors or {}).get(category)
+        if form is None:
+            if self.exempt_floor_households is None:
+                return None
+            return min(std, self.exempt_floor_households)
+        how, value = form
+        if how == "share":
+            return math.ceil(round(std * value, 9))
+        return min(std, int(value))
 
     def region_for(self, province_code: str) -> str:
         """Region (vùng) of a 2-digit province code, as the rules file maps it."""
@@ -324,7 +350,18 @@ def load_rules(
         province_standard_households={
             code: dict(v) for code, v in (p.get("province_standard_households") or {}).items()
         },
+        special_case_floors={
+            str(k): _floor_form(v) for k, v in (p.get("special_case_floors") or {}).items()
+        },
     )
+
+
+def _floor_form(value: Mapping[str, Any] | None) -> tuple[str, float] | None:
+    """A validated ``special_case_floors`` entry as (form, value), None when unset."""
+    if value is None:
+        return None
+    (how, figure), *_ = value.items()
+    return str(how), float(figure)
 
 
 # --- reading and merging -------------------------------------------------------------
@@ -431,6 +468,28 @@ class _Checker:
         if unknown:
             raise self.fail(key_path, f"has unknown keys {unknown}; allowed: {', '.join(allowed)}")
 
+    def special_floors(
+        self, value: Any, cats: Mapping[str, str], key_path: tuple[str, ...]
+    ) -> None:
+        """Each entry: a category of the profile, null, {households: N} or {share: S}."""
+        floors = self.mapping(value, key_path, non_empty=False)
+        for category, form in floors.items():
+            fkp = (*key_path, str(category))
+            if category not in cats:
+                raise self.fail(
+                    fkp, f"is not an exemption category of the profile ({', '.join(cats)})"
+                )
+            if form is None:
+                continue
+            form = self.mapping(form, fkp)
+            self.only_keys(form, _FLOOR_FORMS, fkp)
+            if len(form) != 1:
+                raise self.fail(fkp, "must give either households or share, not both")
+            if "households" in form:
+                self.positive_int(form["households"], (*fkp, "households"))
+            else:
+                self.share(form["share"], (*fkp, "share"))
+
     def validate(self, doc: dict[str, Any]) -> dict[str, Any]:
         self.only_keys(doc, _TOP_LEVEL, ())
         for key in _TOP_LEVEL:
@@ -522,6 +581,8 @@ class _Checker:
         floor = prof["exempt_floor_households"]
         if floor is not None:
             self.positive_int(floor, (*kp, "exempt_floor_households"))
+        if prof.get("special_case_floors") is not None:
+            self.special_floors(prof["special_case_floors"], cats, (*kp, "special_case_floors"))
         self.positive_int(
             prof["part_time_positions_per_unit"], (*kp, "part_time_positions_per_unit")
         )

@@ -27,3 +27,12 @@ def distance_vi(metres: float) -> str:
     if metres < 1000:
         return f"{count_vi(round(metres))} m"
     return f"{metres / 1000:.1f}".replace(".", ",") + " km"
+
+
+def awaiting_vi(label: str, households: int, standard: int) -> str:
+    """A special-case hamlet kept while the province has not set its category's floor."""
+    return (
+        f"Diện đặc thù ({label}): {count_vi(households)} hộ < tiêu chuẩn {count_vi(standard)} "
+        "hộ, tỉnh chưa quy định mức thấp hơn: dưới chuẩn — chờ hướng dẫn của tỉnh, tạm giữ "
+        "nguyên (phương án không tính diện đặc thù: xem tổng hợp)."
+    )
