@@ -126,6 +126,9 @@ def load_dean(
     units = plan.units.sort_values("unit_id").reset_index(drop=True)
     # The new unit takes its largest hamlet's name (its code is that hamlet's code).
     units["proposed_name"] = units["unit_id"].map(names)
+    units["why"] = why_merged(
+        units, commune.assignments[commune.assignments["option_name"] == option]
+    )
     approval = None
     if decision_id is not None:
         approvals = read_records(warehouse, COUNCIL_APPROVALS, province_code)
@@ -164,6 +167,22 @@ def load_dean(
         milestones=milestones,
         directive=directive,
     )
+
+
+def why_merged(units: pd.DataFrame, published: pd.DataFrame) -> pd.Series:
+    """The engine's explanation of each unit when the published option has the same unit
+    (same hamlets); else, for a hand-edited unit, its compliance reason."""
+    members = published.groupby("unit_id")["hamlet_code"].agg(lambda c: frozenset(c))
+    explained = published.drop_duplicates("unit_id").set_index("unit_id")["explanation"]
+    same = pd.Series(
+        [
+            members.get(unit) == frozenset(codes.split(","))
+            for unit, codes in zip(units["unit_id"], units["member_hamlet_codes"], strict=True)
+        ],
+        index=units.index,
+    )
+    engine = units["unit_id"].map(explained)
+    return engine.where(same & engine.notna(), units["compliance_reason"]).fillna("")
 
 
 def _province_name(code: str) -> str:
@@ -312,7 +331,7 @@ def plan_table(dean: Dean) -> pd.DataFrame:
             "households": dean.units["households"].astype("int64"),
             "population": dean.units["population"].astype("int64"),
             "area_km2": dean.units["area_km2"].astype(float).round(2),
-            "reason": dean.units["compliance_reason"].fillna(""),
+            "reason": dean.units["why"],
         }
     )
 
