@@ -321,6 +321,64 @@ def export(warehouse_url: str, out_dir: Path | None, province_code: str | None) 
 
 @main.command()
 @click.option(
+    "--warehouse",
+    "warehouse_url",
+    default="data/warehouse.duckdb",
+    show_default=True,
+    help="DuckDB path or PostgreSQL URL with published marts.",
+)
+@click.option("--province", "province_code", required=True, help="Province code, e.g. 04.")
+@click.option(
+    "--commune",
+    "commune_codes",
+    multiple=True,
+    help="Commune code (repeatable; default: every published commune of the province).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the Word document, its annex workbook and the unit maps.",
+)
+@click.option(
+    "--template",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The province's own Word template (default: templates/de_an_xa.docx).",
+)
+def dean(
+    warehouse_url: str,
+    province_code: str,
+    commune_codes: tuple[str, ...],
+    out_dir: Path,
+    template: Path | None,
+) -> None:
+    """Write a commune's đề án (Word) and its annexes (Excel) from its decision in force;
+    marked DỰ THẢO until the commune People's Council has approved it.
+
+    \b
+    Example:
+      hamlets dean --province 04 --commune 04001 --out data/exports/04/de_an
+    """
+    from assets.exports.dean import DEFAULT_TEMPLATE, write_commune_deans
+
+    try:
+        written = write_commune_deans(
+            Warehouse(warehouse_url),
+            province_code,
+            out_dir,
+            list(commune_codes) or None,
+            template or DEFAULT_TEMPLATE,
+        )
+    except (WarehouseError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for files in written:
+        click.echo(f"Wrote {files['docx']} and {files['annexes']}")
+
+
+@main.command()
+@click.option(
     "--hamlets",
     "hamlets_path",
     required=True,
@@ -499,9 +557,13 @@ def demo() -> None:
         manifest.write_text(json.dumps(wanted))
     else:
         click.echo(f"Reusing demo landing folder {landing}")
-    _run(
-        Settings(f"duckdb:///{DEMO_WAREHOUSE}", DEFAULT_LANDING_ROOT, lock_wait_s=0), DEMO_PROVINCE
-    )
+    settings = Settings(f"duckdb:///{DEMO_WAREHOUSE}", DEFAULT_LANDING_ROOT, lock_wait_s=0)
+    _run(settings, DEMO_PROVINCE)
+    from assets.exports.dean import write_commune_deans
+
+    folder = settings.exports_root / DEMO_PROVINCE / "de_an"
+    deans = write_commune_deans(Warehouse(settings.warehouse_url), DEMO_PROVINCE, folder)
+    click.echo(f"Wrote the đề án (Word) and annexes (Excel) of {len(deans)} communes to {folder}")
     click.echo(
         "\nLook at the results:\n"
         f"  warehouse   {DEMO_WAREHOUSE.resolve()} (schemas raw, staging, quality, "

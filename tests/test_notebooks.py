@@ -95,7 +95,8 @@ def test_validation_notebook_says_its_data_is_restricted(warehouse_copy, tmp_pat
 
 def test_province_overview_counts_decisions(warehouse_copy, tmp_path):
     url, province = warehouse_copy
-    shown = text_of(run("province_overview", tmp_path, warehouse_url=url, province=province))
+    # As papermill delivers `-p province 04`: the number 4, coerced back to "04".
+    shown = text_of(run("province_overview", tmp_path, warehouse_url=url, province=int(province)))
     assert "leaflet" in shown and "Tiết kiệm (đồng/năm)" in shown
     # The review notebook's test recorded one decision in this warehouse.
     assert "'decided': 1" in shown

@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from assets.exports.office import format_table, totals_row
+
 # A cell starting with one of these is read as a formula when typed, pasted or opened
 # from CSV (OWASP, "CSV Injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,9 +44,16 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def write_sheet(
-    writer: pd.ExcelWriter, frame: pd.DataFrame, sheet_name: str, startrow: int = 0
+    writer: pd.ExcelWriter,
+    frame: pd.DataFrame,
+    sheet_name: str,
+    startrow: int = 0,
+    *,
+    totals: list[str] | None = None,
 ) -> None:
-    """``frame.to_excel`` (no index) with every text cell stored as text.
+    """``frame.to_excel`` (no index) with every text cell stored as text, laid out as
+    offices expect (``office.format_table``); ``totals`` adds a "Tổng cộng" row summing
+    those columns.
 
     openpyxl turns any string starting with ``=`` into a formula cell, which Excel and
     LibreOffice evaluate on opening. Here such cells are written as string cells (type
@@ -62,6 +71,8 @@ def write_sheet(
             for c in _text_columns(frame)
         }
     )
+    if totals is not None:
+        cleaned = totals_row(cleaned, totals)
     cleaned.to_excel(writer, sheet_name=sheet_name, index=False, startrow=startrow)
     sheet = writer.sheets[sheet_name]
     for row in sheet.iter_rows(min_row=startrow + 1, max_row=startrow + 1 + len(cleaned)):
@@ -69,6 +80,7 @@ def write_sheet(
             if cell.data_type == "f" or looks_like_formula(cell.value):
                 cell.data_type = "s"
                 cell.quotePrefix = True
+    format_table(sheet, cleaned, startrow, has_totals=totals is not None)
 
 
 @contextmanager

@@ -1,0 +1,115 @@
+"""Sheets laid out as offices expect to receive them: the one formatting helper.
+
+Every workbook the project writes goes through ``safe.write_sheet``, which calls
+``format_table`` here, so commune workbooks, progress reports and the đề án's annexes
+look alike: bold Vietnamese headers that wrap, columns wide enough to read, the header
+row frozen and repeated on every printed page, numbers with thousands separators
+(Excel shows them with the reader's separator: ``1.234.567`` in Vietnamese settings),
+dates ``dd/mm/yyyy``, and A4 landscape, fitted to the page width.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+INTEGER_FORMAT = "#,##0"
+DECIMAL_FORMAT = "#,##0.00"
+DATE_FORMAT = "dd/mm/yyyy"
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+TOTAL_LABEL = "Tổng cộng"
+MAX_WIDTH = 60  # characters: longer text wraps
+_HEADER_FILL = PatternFill("solid", start_color="DDEBF7")
+_THIN = Side(style="thin", color="999999")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+
+
+def number_format(values: pd.Series) -> str | None:
+    """The Excel format of a column: thousands separators, dates day first."""
+    if pd.api.types.is_bool_dtype(values):
+        return None
+    if pd.api.types.is_integer_dtype(values):
+        return INTEGER_FORMAT
+    if pd.api.types.is_float_dtype(values):
+        finite = values.dropna()
+        whole = finite.empty or bool((finite == finite.round()).all())
+        return INTEGER_FORMAT if whole else DECIMAL_FORMAT
+    if pd.api.types.is_datetime64_any_dtype(values):
+        times = values.dropna()
+        midnight = times.empty or bool((times == times.dt.normalize()).all())
+        return DATE_FORMAT if midnight else DATETIME_FORMAT
+    present = values.dropna()
+    if not present.empty and all(isinstance(v, date) for v in present):
+        timed = any(isinstance(v, datetime) for v in present)
+        return DATETIME_FORMAT if timed else DATE_FORMAT
+    return None
+
+
+def totals_row(frame: pd.DataFrame, columns: list[str], label: str = TOTAL_LABEL) -> pd.DataFrame:
+    """``frame`` with a last row summing ``columns`` and ``label`` in its first column
+    (values, not formulas: a reader sees the figure even where formulas are not computed,
+    and it can be checked against the warehouse)."""
+    total = {c: frame[c].sum() for c in columns}
+    first = frame.columns[0]
+    total[first] = label
+    return pd.concat([frame, pd.DataFrame([total], columns=frame.columns)], ignore_index=True)
+
+
+def format_table(
+    sheet: Worksheet, frame: pd.DataFrame, startrow: int = 0, *, has_totals: bool = False
+) -> None:
+    """Lay out the table ``frame`` written at ``startrow`` (0-based, header first).
+
+    The first table of a sheet sets the frozen pane, the printed title row and the page;
+    a later table on the same sheet (a report's second block) gets headers, widths and
+    formats only.
+    """
+    header = startrow + 1
+    last = header + len(frame)
+    for index, column in enumerate(frame.columns, start=1):
+        cell = sheet.cell(row=header, column=index)
+        cell.font = Font(bold=True)
+        cell.fill = _HEADER_FILL
+        cell.border = _BOX
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        fmt = number_format(frame[column])
+        for row in range(header + 1, last + 1):
+            body = sheet.cell(row=row, column=index)
+            body.border = _BOX
+            if fmt is not None:
+                body.number_format = fmt
+            elif isinstance(body.value, str):
+                body.alignment = Alignment(vertical="top", wrap_text=True)
+        letter = get_column_letter(index)
+        longest = max(
+            [len(str(column)) // 2 + 2]  # headers wrap onto two lines
+            + [len(_shown(v, fmt)) + 2 for v in frame[column].head(2000)]
+        )
+        current = sheet.column_dimensions[letter].width or 0
+        sheet.column_dimensions[letter].width = max(current, min(max(longest, 8), MAX_WIDTH))
+    if has_totals and len(frame):
+        for index in range(1, len(frame.columns) + 1):
+            sheet.cell(row=last, column=index).font = Font(bold=True)
+    if startrow == 0:
+        sheet.freeze_panes = sheet.cell(row=header + 1, column=1).coordinate
+        sheet.print_title_rows = f"{header}:{header}"
+        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+        sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.print_options.gridLines = False
+
+
+def _shown(value: object, fmt: str | None) -> str:
+    if value is None or value is pd.NA or value is pd.NaT or value != value:
+        return ""
+    if fmt == DATE_FORMAT:
+        return "00/00/0000"
+    if fmt in (INTEGER_FORMAT, DECIMAL_FORMAT) and isinstance(value, int | float):
+        return f"{value:,.2f}" if fmt == DECIMAL_FORMAT else f"{value:,.0f}"
+    return str(value)
