@@ -29,7 +29,6 @@ from assets.exports.files import COMPLIANCE_LABELS_VI, OPTION_LABELS_VI, UNIT_PA
 from assets.exports.safe import atomic_write, write_sheet
 from assets.marts.build import PublishStamp
 from assets.planning.rules import REPO_ROOT, RulesProfile
-from assets.planning.scores import HIGH_TIER_CATEGORIES, monthly_fund_vnd
 from assets.progress.consultation import consultation_status
 from assets.progress.deadlines import Milestone
 from assets.progress.records import COUNCIL_APPROVALS, read_records
@@ -196,8 +195,7 @@ def _province_name(code: str) -> str:
 def current_table(hamlets: pd.DataFrame, rules: RulesProfile, on: date) -> pd.DataFrame:
     """Each hamlet today: name, code, kind, households, population, area, compliance and
     the yearly allowance fund (computed as for the approved staffing)."""
-    high = hamlets["exemption_category"].isin(HIGH_TIER_CATEGORIES)
-    fund = monthly_fund_vnd(hamlets["households"], hamlets["hamlet_kind"], high, rules, on) * 12
+    fund = rules.hamlet_funds_vnd(hamlets, on) * 12
     names = (hamlets["name_prefix"].fillna("") + " " + hamlets["hamlet_name"]).str.strip()
     return pd.DataFrame(
         {

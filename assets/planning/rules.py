@@ -271,6 +271,14 @@ class RulesProfile:
         multiplier = self.allowance_multipliers(households, hamlet_kind, categories)
         return multiplier * self.base_salary_on(on)
 
+    def hamlet_funds_vnd(self, hamlets: pd.DataFrame, on: date) -> pd.Series:
+        """Each hamlet's monthly fund today (every hamlet its own unit), from a frame with
+        hamlet_code, commune_code, exemption_category, households and hamlet_kind."""
+        categories = self.allowance_categories(
+            hamlets["hamlet_code"], hamlets["commune_code"], hamlets["exemption_category"]
+        )
+        return self.monthly_fund_vnd(hamlets["households"], hamlets["hamlet_kind"], categories, on)
+
 
 def load_rules(
     profile: str | None = None,

@@ -135,11 +135,11 @@ def option_scores(
         compliance["hamlet_code"], compliance["commune_code"], compliance["exemption_category"]
     )
     # Before: every hamlet is its own unit.
-    before = compliance.assign(
-        fund=rules.monthly_fund_vnd(
-            compliance["households"], compliance["hamlet_kind"], categories, on
-        )
-    ).groupby("commune_code")["fund"].sum()  # fmt: skip
+    before = (
+        compliance.assign(fund=rules.hamlet_funds_vnd(compliance, on))
+        .groupby("commune_code")["fund"]
+        .sum()
+    )
     categories.index = compliance["hamlet_code"]
     of_unit = unit_categories(assignments, categories)
     units = units.assign(
