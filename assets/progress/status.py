@@ -101,14 +101,15 @@ def commune_progress(
 
 
 def late_milestones(table: pd.DataFrame, as_of: date, deadlines: ProvinceDeadlines) -> pd.Series:
-    """Per commune: labels of the milestones past due whose status it has not reached."""
+    """Per commune: labels of the commune milestones past due ("trước ngày X": late
+    from X on) whose status it has not reached; the province's own milestones never."""
     rank = table["progress_status"].map({s: k for k, s in enumerate(STATUSES)})
     late = pd.Series("", index=table.index, dtype=object)
     for milestone in deadlines.milestones:
-        if milestone.requires is None or milestone.due >= as_of:
+        if milestone.is_province_milestone or not milestone.is_past(as_of):
             continue
         behind = rank < STATUSES.index(milestone.requires)
-        text = f"{milestone.label_vi} (hạn {milestone.due:%d/%m/%Y})"
+        text = f"{milestone.label_vi} (hạn {milestone.due_vi})"
         late[behind] = late[behind].where(late[behind].eq(""), late[behind] + "; ") + text
     return late
 
