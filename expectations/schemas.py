@@ -1644,7 +1644,7 @@ TABLES: dict[str, Table] = {
         Table(
             "marts",
             "approved_plan",
-            "Units of each commune's latest decision, with today's counts and geometry",
+            "Units of each commune's council-resolved plan, with today's counts and geometry",
             (
                 "province_code",
                 "commune_code",
@@ -1663,6 +1663,8 @@ TABLES: dict[str, Table] = {
                 "area_km2",
                 "geometry",
                 "decided_at",
+                "resolution_number",
+                "approved_date",
                 "rules_profile",
                 "run_id",
                 "published_at",

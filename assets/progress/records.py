@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from assets.decisions.record import (
     DECISIONS,
+    latest_decisions,
     read_decision_assignments,
     read_decisions,
 )
@@ -28,6 +30,7 @@ from assets.warehouse import Warehouse
 from assets.warehouse.roles import recorded_author, upgrade_primary_key
 from expectations.schemas import TABLES
 
+VIETNAM = "Asia/Ho_Chi_Minh"  # every recorded day is the day in Vietnam
 CONSULTATIONS = "planning.consultations"
 COUNCIL_APPROVALS = "planning.council_approvals"
 # What one record is about; of several rows for it, the latest recorded is in force.
@@ -103,6 +106,50 @@ def decision_of(warehouse: Warehouse, province_code: str, decision_id: str) -> p
     return found.iloc[0]
 
 
+def decision_in_force(warehouse: Warehouse, province_code: str, commune_code: str) -> pd.Series:
+    """The commune's latest decision (its plan in force), or an error saying none is."""
+    decisions = read_decisions(warehouse, province_code)
+    mine = decisions[decisions["commune_code"] == commune_code]
+    if mine.empty:
+        raise ProgressRecordError(
+            f"xã {commune_code} (tỉnh {province_code}): chưa ghi đề án (quyết định) nào; "
+            "ghi đề án và kết quả lấy ý kiến trước nghị quyết"
+        )
+    return latest_decisions(mine).iloc[0]
+
+
+def record_council_resolution(
+    warehouse: Warehouse,
+    province_code: str,
+    commune_code: str,
+    *,
+    resolution_number: str,
+    resolution_date: date,
+    decision_id: str | None = None,
+    recorded_by: str | None = None,
+    note: str = "",
+) -> pd.Series:
+    """Record the commune People's Council's resolution on the commune's plan: the one
+    in force (its latest decision) unless ``decision_id`` names another of its plans.
+    The planners' path (CLI ``hamlets decide resolution``, the review notebook) to
+    ``record_council_approval``, with its checks."""
+    if decision_id is None:
+        decision_id = str(decision_in_force(warehouse, province_code, commune_code)["decision_id"])
+    elif decision_of(warehouse, province_code, decision_id)["commune_code"] != commune_code:
+        raise ProgressRecordError(
+            f"quyết định {decision_id} không phải đề án của xã {commune_code}"
+        )
+    return record_council_approval(
+        warehouse,
+        province_code,
+        decision_id,
+        approved_date=resolution_date,
+        recorded_by=recorded_by,
+        resolution_number=resolution_number,
+        note=note,
+    )
+
+
 def record_council_approval(
     warehouse: Warehouse,
     province_code: str,
@@ -113,21 +160,45 @@ def record_council_approval(
     resolution_number: str = "",
     note: str = "",
     require_consultation: bool = True,
+    today: date | None = None,
 ) -> pd.Series:
     """Record that the commune People's Council approved the plan of ``decision_id``
     (again, to correct it: the latest entry is in force).
 
-    The council decides after residents are consulted (Art. 9, 12): unless
+    A resolution has a number and a day: not before the plan was drafted, nor after
+    ``today`` (in Vietnam), so a mistyped year is caught here, not in the report. The
+    council decides after residents are consulted (Art. 9, 12): unless
     ``require_consultation`` is off, every affected hamlet must have a passed
-    consultation on this plan first. Who records it: ``recorded_author``.
+    consultation on this plan first, dated no later than the resolution. Who records
+    it: ``recorded_author`` (on PostGIS the login, whose provinces row-level security
+    checks, as for every planning record).
     """
     author = recorded_author(warehouse, recorded_by)
     decision = decision_of(warehouse, province_code, decision_id)
+    number = (resolution_number or "").strip()
+    if not number:
+        raise ProgressRecordError("nghị quyết của HĐND xã: thiếu số nghị quyết")
+    day = pd.Timestamp(approved_date).normalize()
+    drafted = _vietnam_day(decision["decided_at"])
+    today = today or datetime.now(ZoneInfo(VIETNAM)).date()
+    if day < drafted:
+        raise ProgressRecordError(
+            f"nghị quyết {number} ngày {day:%d/%m/%Y}: trước ngày có đề án ({drafted:%d/%m/%Y})"
+        )
+    if day > pd.Timestamp(today):
+        raise ProgressRecordError(f"nghị quyết {number} ngày {day:%d/%m/%Y}: sau hôm nay")
     if require_consultation:
         pending = consultation_gaps(warehouse, province_code, decision_id)
         if pending:
             raise ProgressRecordError(
                 f"quyết định {decision_id}: chưa lấy ý kiến đạt ở {', '.join(pending)}"
+            )
+        done = read_records(warehouse, CONSULTATIONS, province_code)
+        days = pd.to_datetime(done.loc[done["decision_id"] == decision_id, "consulted_date"])
+        if len(days.dropna()) and day < days.max().normalize():
+            raise ProgressRecordError(
+                f"nghị quyết {number} ngày {day:%d/%m/%Y}: trước khi lấy xong ý kiến Nhân dân "
+                f"({days.max():%d/%m/%Y})"
             )
     row = TABLES[COUNCIL_APPROVALS].enforce(
         pd.DataFrame(
@@ -136,7 +207,7 @@ def record_council_approval(
                 "province_code": [province_code],
                 "commune_code": [decision["commune_code"]],
                 "approved_date": [pd.Timestamp(approved_date)],
-                "resolution_number": [resolution_number],
+                "resolution_number": [number],
                 "recorded_by": [author],
                 "note": [note],
                 "recorded_at": [pd.Timestamp(datetime.now(UTC))],
@@ -145,6 +216,14 @@ def record_council_approval(
     )
     append_records(warehouse, COUNCIL_APPROVALS, row)
     return row.iloc[0]
+
+
+def _vietnam_day(stamp: object) -> pd.Timestamp:
+    """A recorded instant (UTC) as the day in Vietnam (naive midnight)."""
+    when = pd.Timestamp(stamp)
+    if when.tzinfo is not None:
+        when = when.tz_convert(VIETNAM).tz_localize(None)
+    return when.normalize()
 
 
 def consultation_gaps(warehouse: Warehouse, province_code: str, decision_id: str) -> list[str]:

@@ -29,10 +29,10 @@ from assets.progress.deadlines import (
     STATUSES,
     ProvinceDeadlines,
 )
-from assets.progress.records import ProgressRecords, affected_hamlets
+from assets.progress.records import VIETNAM, ProgressRecords, affected_hamlets
 from expectations.schemas import TABLES
 
-TIMEZONE = "Asia/Ho_Chi_Minh"
+TIMEZONE = VIETNAM
 TIMELINE_MAX_WEEKS = 26  # how far back the weekly counts go at most
 TIMELINE_MIN_WEEKS = 4  # ... and at least, so a first report still shows a trend
 # The mart's columns less what publishing stamps on (province, report day, run).
