@@ -113,9 +113,21 @@ def _records() -> ProgressRecords:
         ]
     )
     approvals = pd.DataFrame(
-        {"decision_id": ["d4"], "commune_code": ["00004"], "approved_date": ["2026-06-25"]}
+        {
+            "decision_id": ["d4"],
+            "commune_code": ["00004"],
+            "approved_date": ["2026-06-25"],
+            "resolution_number": ["12/NQ-HĐND"],
+        }
     )
-    return ProgressRecords(communes, decisions, assignments, consultations, approvals)
+    steps = pd.DataFrame(
+        {
+            "decision_id": ["d4", "d4", "d3"],
+            "step": ["advisory_conference", "party_opinion", "advisory_conference"],
+            "step_date": ["2026-06-08", "2026-06-12", "2026-06-10"],
+        }
+    )
+    return ProgressRecords(communes, decisions, assignments, consultations, approvals, steps)
 
 
 def test_statuses_dates_and_late_communes_on_known_dates():
@@ -134,6 +146,13 @@ def test_statuses_dates_and_late_communes_on_known_dates():
     assert progress.loc["00003", "consulted_date"] == pd.Timestamp("2026-06-20")  # the last vote
     assert progress.loc["00006", "consulted_date"] == pd.Timestamp("2026-06-08")  # no merge
     assert progress.loc["00004", "approved_date"] == pd.Timestamp("2026-06-25")
+    # Every step of the commune's process is shown, the resolution with its number.
+    assert progress.loc["00004", "resolution_number"] == "12/NQ-HĐND"
+    assert progress.loc["00004", "advisory_conference_date"] == pd.Timestamp("2026-06-08")
+    assert progress.loc["00004", "party_opinion_date"] == pd.Timestamp("2026-06-12")
+    assert progress.loc["00003", "advisory_conference_date"] == pd.Timestamp("2026-06-10")
+    assert pd.isna(progress.loc["00003", "party_opinion_date"])
+    assert pd.isna(progress.loc["00002", "advisory_conference_date"])
     assert progress["has_failed_consultation"].to_dict()["00005"]
     assert progress["has_failed_consultation"].sum() == 1
     late = progress[progress["late_milestones"] != ""]
@@ -201,6 +220,10 @@ def test_the_report_workbook_and_chart(tmp_path):
     assert late["Mã xã"].astype(str).str.zfill(5).tolist() == ["00001", "00002", "00005"]
     assert {"Tiến độ", "Ngày có đề án", "Mốc đã quá hạn"} <= set(late.columns)
     communes = sheets["Tiến độ theo xã"]
+    assert {"Ngày hội nghị đại biểu thôn/TDP với MTTQ", "Ngày cấp ủy cho ý kiến"} <= set(
+        communes.columns
+    )
+    assert communes["Số nghị quyết"].dropna().tolist() == ["12/NQ-HĐND"]
     assert communes["Tiến độ"].value_counts()["Đã xây dựng đề án"] == 2
     # The deadlines as the directive words them, whose each is, and the last day.
     summary = pd.read_excel(workbook, sheet_name="Tổng hợp", header=None).astype(str)

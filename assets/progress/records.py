@@ -33,8 +33,16 @@ from expectations.schemas import TABLES
 VIETNAM = "Asia/Ho_Chi_Minh"  # every recorded day is the day in Vietnam
 CONSULTATIONS = "planning.consultations"
 COUNCIL_APPROVALS = "planning.council_approvals"
+COMMUNE_STEPS = "planning.commune_steps"
+# The commune's steps on its plan besides the plan itself, the residents' consultation
+# and the council's resolution (DOMAIN.md "The process"), with their Vietnamese labels.
+STEP_LABELS_VI = {
+    "advisory_conference": "Tổ tư vấn, hội nghị đại biểu thôn/TDP với MTTQ",
+    "party_opinion": "Ý kiến của cấp ủy",
+}
 # What one record is about; of several rows for it, the latest recorded is in force.
 RECORD_KEYS = {
+    COMMUNE_STEPS: ("decision_id", "step"),
     CONSULTATIONS: ("decision_id", "hamlet_code"),
     COUNCIL_APPROVALS: ("decision_id",),
 }
@@ -49,6 +57,7 @@ class ProgressRecords:
     assignments: pd.DataFrame  # planning.decision_assignments of those decisions
     consultations: pd.DataFrame  # planning.consultations in force (``read_records``)
     approvals: pd.DataFrame  # planning.council_approvals in force (``read_records``)
+    steps: pd.DataFrame | None = None  # planning.commune_steps in force (``read_records``)
 
 
 class ProgressRecordError(ValueError):
@@ -218,6 +227,60 @@ def record_council_approval(
     return row.iloc[0]
 
 
+def record_commune_step(
+    warehouse: Warehouse,
+    province_code: str,
+    commune_code: str,
+    step: str,
+    *,
+    step_date: date,
+    document: str = "",
+    decision_id: str | None = None,
+    recorded_by: str | None = None,
+    note: str = "",
+    today: date | None = None,
+) -> pd.Series:
+    """Record a step the commune took on its plan in force (or ``decision_id``): the
+    advisory group and hamlet representatives' conference with the Fatherland Front, or
+    the party committee's opinion (``STEP_LABELS_VI``). Dated from the plan's day to
+    today; entered again, the later row is in force. Who: ``recorded_author``."""
+    if step not in STEP_LABELS_VI:
+        raise ProgressRecordError(f"bước {step!r}: một trong {', '.join(STEP_LABELS_VI)}")
+    author = recorded_author(warehouse, recorded_by)
+    if decision_id is None:
+        decision = decision_in_force(warehouse, province_code, commune_code)
+    else:
+        decision = decision_of(warehouse, province_code, decision_id)
+        if decision["commune_code"] != commune_code:
+            raise ProgressRecordError(
+                f"quyết định {decision_id} không phải đề án của xã {commune_code}"
+            )
+    day = pd.Timestamp(step_date).normalize()
+    drafted = _vietnam_day(decision["decided_at"])
+    if day < drafted or day > pd.Timestamp(today or datetime.now(ZoneInfo(VIETNAM)).date()):
+        raise ProgressRecordError(
+            f"{STEP_LABELS_VI[step]} ngày {day:%d/%m/%Y}: ngoài khoảng từ ngày có đề án "
+            f"({drafted:%d/%m/%Y}) đến hôm nay"
+        )
+    row = TABLES[COMMUNE_STEPS].enforce(
+        pd.DataFrame(
+            {
+                "decision_id": [decision["decision_id"]],
+                "province_code": [province_code],
+                "commune_code": [commune_code],
+                "step": [step],
+                "step_date": [day],
+                "document": [document.strip()],
+                "recorded_by": [author],
+                "note": [note],
+                "recorded_at": [pd.Timestamp(datetime.now(UTC))],
+            }
+        )
+    )
+    append_records(warehouse, COMMUNE_STEPS, row)
+    return row.iloc[0]
+
+
 def _vietnam_day(stamp: object) -> pd.Timestamp:
     """A recorded instant (UTC) as the day in Vietnam (naive midnight)."""
     when = pd.Timestamp(stamp)
@@ -249,4 +312,5 @@ def load_progress_records(warehouse: Warehouse, province_code: str) -> ProgressR
         assignments=read_decision_assignments(warehouse, decisions["decision_id"].tolist()),
         consultations=read_records(warehouse, CONSULTATIONS, province_code),
         approvals=read_records(warehouse, COUNCIL_APPROVALS, province_code),
+        steps=read_records(warehouse, COMMUNE_STEPS, province_code),
     )

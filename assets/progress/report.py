@@ -81,7 +81,8 @@ def _labelled(progress: pd.DataFrame) -> pd.DataFrame:
         progress_status=progress["progress_status"].map(STATUS_LABELS_VI),
         has_failed_consultation=progress["has_failed_consultation"].map({True: "Có", False: ""}),
     )
-    for column in ("plan_drafted_date", "consulted_date", "approved_date"):
+    dates = ("plan_drafted", "advisory_conference", "party_opinion", "consulted", "approved")
+    for column in (f"{d}_date" for d in dates):
         out[column] = pd.to_datetime(out[column]).dt.date
     return with_vietnamese_headers(out)
 
