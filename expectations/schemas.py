@@ -816,6 +816,29 @@ FIELDS: dict[str, Field] = {
             "Number of the commune People's Council resolution",
             "Số nghị quyết",
         ),
+        # The commune's steps before its council resolves (DOMAIN.md "The process").
+        Field(
+            "step",
+            "string",
+            "advisory_conference (advisory group and the hamlet representatives' "
+            "conference with the Fatherland Front) or party_opinion (party committee)",
+            "Bước",
+            allowed_values=("advisory_conference", "party_opinion"),
+        ),
+        Field("step_date", "date", "Day the step was held or given", "Ngày thực hiện"),
+        Field("document", "string", "Minutes or document of the step (number)", "Văn bản"),
+        Field(
+            "advisory_conference_date",
+            "date",
+            "Day of the hamlet representatives' conference with the Fatherland Front",
+            "Ngày hội nghị đại biểu thôn/TDP với MTTQ",
+        ),
+        Field(
+            "party_opinion_date",
+            "date",
+            "Day the commune party committee gave its opinion on the plan",
+            "Ngày cấp ủy cho ý kiến",
+        ),
         Field(
             "progress_status",
             "string",
@@ -1464,6 +1487,26 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "planning",
+            "commune_steps",
+            "A commune's steps on a drafted plan before its council resolves (conference, "
+            "party committee's opinion)",
+            (
+                "decision_id",
+                "province_code",
+                "commune_code",
+                "step",
+                "step_date",
+                "document",
+                "recorded_by",
+                "note",
+                "recorded_at",
+            ),
+            # Append-only: a correction is a later row; readers take the latest.
+            primary_key=("decision_id", "step", "recorded_at"),
+            required=("decision_id", "province_code", "commune_code", "step", "step_date"),
+        ),
+        Table(
+            "planning",
             "council_approvals",
             "The commune People's Council's approval of a drafted plan (decision)",
             (
@@ -1673,7 +1716,7 @@ TABLES: dict[str, Table] = {
         Table(
             "marts",
             "approved_plan",
-            "Units of each commune's latest decision, with today's counts and geometry",
+            "Units of each commune's council-resolved plan, with today's counts and geometry",
             (
                 "province_code",
                 "commune_code",
@@ -1692,6 +1735,8 @@ TABLES: dict[str, Table] = {
                 "area_km2",
                 "geometry",
                 "decided_at",
+                "resolution_number",
+                "approved_date",
                 "rules_profile",
                 "run_id",
                 "published_at",
@@ -1742,8 +1787,11 @@ TABLES: dict[str, Table] = {
                 "commune_name",
                 "progress_status",
                 "plan_drafted_date",
+                "advisory_conference_date",
+                "party_opinion_date",
                 "consulted_date",
                 "approved_date",
+                "resolution_number",
                 "has_failed_consultation",
                 "decision_id",
                 "late_milestones",

@@ -11,6 +11,7 @@ import click
 
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE
 from assets.warehouse import Warehouse, WarehouseError
+from pipelines.decide import decide
 from pipelines.settings import DEFAULT_LANDING_ROOT, Settings, SettingsError, privacy_from_env
 
 DEMO_WAREHOUSE = Path("data/warehouse.duckdb")
@@ -31,6 +32,9 @@ def main() -> None:
           --communes ../shared/realdata/communes_04_cao_bang.geojson
       hamlets run --province 04 --warehouse data/cb.duckdb
     """
+
+
+main.add_command(decide)  # hamlets decide resolution: the council's resolution on a plan
 
 
 def _print_marts(warehouse: Warehouse, province_code: str) -> None:

@@ -79,3 +79,58 @@ def test_propose_writes_options_and_rejects_bad_input(tmp_path):
         main, ["propose", "--hamlets", str(tmp_path / "bad.gpkg"), "--out", str(out)]
     )
     assert bad.exit_code == 2 and "households" in bad.output
+
+
+def test_decide_step_records_the_communes_steps_on_its_plan_in_force(tmp_path):
+    """The conference with the Fatherland Front and the party committee's opinion are
+    recorded on the commune's latest plan, dated within its life, a correction winning."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from assets.progress.records import COMMUNE_STEPS, read_records
+    from assets.warehouse import Warehouse
+    from expectations.schemas import TABLES
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    decisions = TABLES["planning.decisions"].enforce(
+        pd.DataFrame(
+            {
+                "decision_id": ["old", "new"],
+                "province_code": "04",
+                "commune_code": "04001",
+                "option_name": "compliant",
+                "decided_by": "Lan",
+                "note": "",
+                "decided_at": [datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 5, tzinfo=UTC)],
+                "based_on_run_id": "r",
+                "rules_profile": "nd185_2026",
+            }
+        )
+    )
+    Warehouse(url).write_table("planning.decisions", decisions)
+
+    def step(*args: str):
+        where = ["--warehouse", url, "--province", "04", "--commune", "04001", "--by", "Lan"]
+        return CliRunner().invoke(main, ["decide", "step", *where, *args])
+
+    early = step("--step", "party_opinion", "--date", "03/06/2026")  # before the plan in force
+    assert early.exit_code == 1 and "ngoài khoảng" in early.output
+    unknown = step("--step", "signed", "--date", "10/06/2026")
+    assert unknown.exit_code == 2
+    none = CliRunner().invoke(
+        main,
+        ["decide", "step", "--warehouse", url, "--province", "04", "--commune", "04002",
+         "--step", "party_opinion", "--date", "10/06/2026"],
+    )  # fmt: skip
+    assert none.exit_code == 1 and "chưa ghi đề án" in none.output
+    for day in ("09/06/2026", "10/06/2026"):  # the second corrects the first
+        done = step("--step", "advisory_conference", "--date", day, "--document", "01/BB")
+        assert done.exit_code == 0 and "đề án new" in done.output, done.output
+    assert step("--step", "party_opinion", "--date", "2026-06-12").exit_code == 0
+    stored = read_records(Warehouse(url), COMMUNE_STEPS, "04").sort_values("step")
+    assert stored[["decision_id", "step", "step_date", "document"]].values.tolist() == [
+        ["new", "advisory_conference", pd.Timestamp("2026-06-10"), "01/BB"],
+        ["new", "party_opinion", pd.Timestamp("2026-06-12"), ""],
+    ]
+    assert len(read_records(Warehouse(url), COMMUNE_STEPS, "04", history=True)) == 3

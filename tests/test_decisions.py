@@ -4,11 +4,14 @@ published as the approved plan and its staffing table."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
 from assets.decisions.commune import DecisionError, load_commune
@@ -21,9 +24,18 @@ from assets.decisions.record import (
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.planning.rules import load_rules
+from assets.progress.consultation import record_consultation
+from assets.progress.records import (
+    COUNCIL_APPROVALS,
+    affected_hamlets,
+    read_records,
+    record_council_resolution,
+)
+from assets.progress.status import TIMEZONE
 from assets.warehouse import Warehouse, WarehouseError
 from assets.warehouse.roles import apply_roles, grant_planner
 from pipelines.build import build_defs
+from pipelines.cli import main
 from pipelines.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -53,6 +65,31 @@ def merging_commune(warehouse: Warehouse) -> str:
     return str(options["commune_code"].iloc[0])
 
 
+DRAFTED = datetime(2026, 6, 5, 3, tzinfo=UTC)  # 5 June in Vietnam
+
+
+def consult(warehouse: Warehouse, province: str, decision_id: str, day: str) -> None:
+    """Every affected hamlet of the plan consulted on ``day``, 80% in favour."""
+    affected = affected_hamlets(read_decision_assignments(warehouse, [decision_id]))
+    results = affected[["hamlet_code"]].assign(
+        households_consulted=100, households_in_favour=80, households_against=20,
+        consulted_date=day,
+    )  # fmt: skip
+    record_consultation(
+        warehouse, province, decision_id, results, load_rules(), recorded_by="Cán bộ thử"
+    )
+
+
+def resolve(url: str, province: str, commune: str, *args: str) -> tuple[int, str]:
+    """``hamlets decide resolution`` as a planner types it: exit code and output."""
+    result = CliRunner().invoke(
+        main,
+        ["decide", "resolution", "--warehouse", url, "--province", province,
+         "--commune", commune, *args],
+    )  # fmt: skip
+    return result.exit_code, result.output
+
+
 def materialise_approved(settings: Settings, province: str) -> dg.ExecuteInProcessResult:
     job = build_defs(settings).resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
@@ -73,16 +110,48 @@ def test_a_decision_flows_to_the_approved_plan_and_staffing(published, tmp_path)
 
     recorded = record_decision(
         warehouse, commune, rules, decided_by="Nguyễn Thị Lan", option_name="compliant",
-        note="Theo ý kiến cử tri",
+        note="Theo ý kiến cử tri", decided_at=DRAFTED,
     )  # fmt: skip
     stored = read_decisions(warehouse, province)
     assert stored["decision_id"].tolist() == [recorded.decision_id]
     assert stored.loc[0, "based_on_run_id"] == commune.run_id
     assert len(read_decision_assignments(warehouse, [recorded.decision_id])) == len(commune.hamlets)
 
+    # A drafted plan is not an approved one: nothing is published before the council's
+    # resolution (ND 185/2026 Art. 9).
+    assert materialise_approved(settings, province).success
+    assert warehouse.read_table("marts.approved_plan_current").empty
+    assert warehouse.read_table("marts.approved_staffing_current").empty
+    # The council decides after the residents are consulted.
+    url = settings.warehouse_url
+    code_, said = resolve(url, province, code, "--number", "12/NQ-HĐND", "--date", "25/06/2026")
+    assert code_ == 1 and "chưa lấy ý kiến đạt" in said
+    consult(warehouse, province, recorded.decision_id, "20/06/2026")
+    for args, why in [
+        (["--number", " ", "--date", "25/06/2026"], "thiếu số nghị quyết"),
+        (["--number", "12/NQ-HĐND", "--date", "19/06/2026"], "trước khi lấy xong ý kiến"),
+        (["--number", "12/NQ-HĐND", "--date", "2026-06-01"], "trước ngày có đề án"),
+        (["--number", "12/NQ-HĐND", "--date", "25/06/2206"], "sau hôm nay"),
+        (["--number", "12/NQ-HĐND", "--date", "25-06-2026"], "dd/mm/yyyy"),
+        (["--number", "1", "--date", "25/06/2026", "--decision", "x"], "no decision 'x'"),
+    ]:
+        code_, said = resolve(url, province, code, *args)
+        assert code_ != 0 and why in said, (args, said)
+    assert read_records(warehouse, COUNCIL_APPROVALS, province).empty
+    code_, said = resolve(
+        url, province, code, "--number", "12/NQ-HĐND", "--date", "25/06/2026", "--by", "Lan"
+    )
+    assert code_ == 0 and "Đã ghi nghị quyết 12/NQ-HĐND ngày 25/06/2026" in said, said
+    stored = read_records(warehouse, COUNCIL_APPROVALS, province)
+    assert stored[["decision_id", "resolution_number", "recorded_by"]].values.tolist() == [
+        [recorded.decision_id, "12/NQ-HĐND", "Lan"]
+    ]
+
     result = materialise_approved(settings, province)
     assert result.success
     approved = warehouse.read_table("marts.approved_plan_current")
+    assert set(approved["resolution_number"]) == {"12/NQ-HĐND"}
+    assert set(approved["approved_date"]) == {pd.Timestamp("2026-06-25")}
     option = commune.units[commune.units["option_name"] == "compliant"]
     assert set(approved["commune_code"]) == {code}
     assert sorted(approved["unit_id"]) == sorted(option["unit_id"])
@@ -113,7 +182,14 @@ def test_a_hand_edited_plan_supersedes_and_must_own_up_to_units_below(published,
     warehouse = Warehouse(settings.warehouse_url)
     commune = load_commune(warehouse, province, merging_commune(warehouse))
     rules = load_rules(commune.rules_profile)
-    record_decision(warehouse, commune, rules, decided_by="Lan", option_name="compliant")
+    first = record_decision(
+        warehouse, commune, rules, decided_by="Lan", option_name="compliant", decided_at=DRAFTED
+    )
+    consult(warehouse, province, first.decision_id, "2026-06-20")
+    record_council_resolution(
+        warehouse, province, commune.commune_code, resolution_number="12/NQ-HĐND",
+        resolution_date=datetime(2026, 6, 25).date(), recorded_by="Lan",
+    )  # fmt: skip
 
     # Undo every merger: each hamlet its own unit, so some stay below the standard.
     alone = commune.hamlets[["hamlet_code"]].assign(unit_id=commune.hamlets["hamlet_code"])
@@ -138,9 +214,19 @@ def test_a_hand_edited_plan_supersedes_and_must_own_up_to_units_below(published,
     assert len(decisions) == 2
     assert latest_decisions(decisions)["decision_id"].tolist() == [manual.decision_id]
 
+    # Drafted, not resolved: the council's plan stays the approved one.
+    assert materialise_approved(settings, province).success
+    approved = warehouse.read_table("marts.approved_plan_current")
+    assert set(approved["decision_id"]) == {first.decision_id}
+    # Resolved (no merge, so nobody to consult): it replaces the earlier plan.
+    record_council_resolution(
+        warehouse, province, commune.commune_code, resolution_number="15/NQ-HĐND",
+        resolution_date=datetime.now(ZoneInfo(TIMEZONE)).date(), recorded_by="Lan",
+    )  # fmt: skip
     assert materialise_approved(settings, province).success
     approved = warehouse.read_table("marts.approved_plan_current")
     assert set(approved["option_name"]) == {"manual"}
+    assert set(approved["resolution_number"]) == {"15/NQ-HĐND"}
     assert sorted(approved["unit_id"]) == sorted(commune.hamlets["hamlet_code"])
     staffing = warehouse.read_table("marts.approved_staffing_current")
     assert staffing["positions_ending"].sum() == 0

@@ -86,6 +86,47 @@ def test_review_notebook_shows_the_options_and_records_a_decision(warehouse_copy
     assert decisions["decided_by"].tolist() == ["Nguyễn Thị Lan"]
 
 
+def test_review_notebook_records_the_councils_resolution(warehouse_copy, tmp_path):
+    """The planner's notebook path to the council's resolution: on the commune's plan
+    in force, once its residents are consulted, kept with its number and day."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from assets.decisions.record import read_decision_assignments, record_decision
+    from assets.progress.consultation import record_consultation
+    from assets.progress.records import COUNCIL_APPROVALS, affected_hamlets, read_records
+    from assets.progress.status import TIMEZONE
+
+    url, province = warehouse_copy
+    warehouse = Warehouse(url)
+    commune = review.first_commune_with_merger(warehouse, province)
+    view = load_commune(warehouse, province, commune)
+    rules = load_rules(view.rules_profile)
+    plan = record_decision(warehouse, view, rules, decided_by="Lan", option_name="compliant")
+    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    affected = affected_hamlets(read_decision_assignments(warehouse, [plan.decision_id]))
+    results = affected[["hamlet_code"]].assign(
+        households_consulted=100, households_in_favour=80, households_against=20,
+        consulted_date=today.isoformat(),
+    )  # fmt: skip
+    record_consultation(warehouse, province, plan.decision_id, results, rules, recorded_by="Lan")
+    done = run(
+        "review_merger_options",
+        tmp_path,
+        warehouse_url=url,
+        province=province,
+        decided_by="Nguyễn Thị Lan",
+        resolution_number="12/NQ-HĐND",
+        resolution_date=f"{today:%d/%m/%Y}",
+        record_resolution=True,
+    )
+    assert f"Đã ghi nghị quyết 12/NQ-HĐND cho đề án {plan.decision_id}" in text_of(done)
+    stored = read_records(warehouse, COUNCIL_APPROVALS, province)
+    assert stored[["decision_id", "resolution_number", "recorded_by"]].values.tolist() == [
+        [plan.decision_id, "12/NQ-HĐND", "Nguyễn Thị Lan"]
+    ]
+
+
 def test_validation_notebook_says_its_data_is_restricted(warehouse_copy, tmp_path):
     url, province = warehouse_copy
     shown = text_of(run("validation_report", tmp_path, warehouse_url=url, province=province))

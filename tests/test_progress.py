@@ -23,11 +23,13 @@ from assets.progress.report import ProgressReport, write_chart, write_workbook
 from assets.progress.status import commune_progress, progress_timeline, status_counts
 from expectations.schemas import TABLES
 
+# As DOMAIN.md gives Cao Bằng's: "trước ngày" dates; the province-wide plan is the
+# province's milestone, not each commune's.
 DEADLINES = ProvinceDeadlines(
     "04",
     "Chỉ đạo thử",
     (
-        Milestone("province_plan", "Đề án toàn tỉnh", date(2026, 6, 10), "plan_drafted"),
+        Milestone("province_plan", "Đề án toàn tỉnh", date(2026, 6, 10), None),
         Milestone("consulted", "Đề án xã đã lấy ý kiến", date(2026, 6, 30), "consulted"),
         Milestone("report", "Báo cáo Chính phủ", date(2026, 7, 5), "approved"),
     ),
@@ -111,9 +113,21 @@ def _records() -> ProgressRecords:
         ]
     )
     approvals = pd.DataFrame(
-        {"decision_id": ["d4"], "commune_code": ["00004"], "approved_date": ["2026-06-25"]}
+        {
+            "decision_id": ["d4"],
+            "commune_code": ["00004"],
+            "approved_date": ["2026-06-25"],
+            "resolution_number": ["12/NQ-HĐND"],
+        }
     )
-    return ProgressRecords(communes, decisions, assignments, consultations, approvals)
+    steps = pd.DataFrame(
+        {
+            "decision_id": ["d4", "d4", "d3"],
+            "step": ["advisory_conference", "party_opinion", "advisory_conference"],
+            "step_date": ["2026-06-08", "2026-06-12", "2026-06-10"],
+        }
+    )
+    return ProgressRecords(communes, decisions, assignments, consultations, approvals, steps)
 
 
 def test_statuses_dates_and_late_communes_on_known_dates():
@@ -132,13 +146,22 @@ def test_statuses_dates_and_late_communes_on_known_dates():
     assert progress.loc["00003", "consulted_date"] == pd.Timestamp("2026-06-20")  # the last vote
     assert progress.loc["00006", "consulted_date"] == pd.Timestamp("2026-06-08")  # no merge
     assert progress.loc["00004", "approved_date"] == pd.Timestamp("2026-06-25")
+    # Every step of the commune's process is shown, the resolution with its number.
+    assert progress.loc["00004", "resolution_number"] == "12/NQ-HĐND"
+    assert progress.loc["00004", "advisory_conference_date"] == pd.Timestamp("2026-06-08")
+    assert progress.loc["00004", "party_opinion_date"] == pd.Timestamp("2026-06-12")
+    assert progress.loc["00003", "advisory_conference_date"] == pd.Timestamp("2026-06-10")
+    assert pd.isna(progress.loc["00003", "party_opinion_date"])
+    assert pd.isna(progress.loc["00002", "advisory_conference_date"])
     assert progress["has_failed_consultation"].to_dict()["00005"]
     assert progress["has_failed_consultation"].sum() == 1
     late = progress[progress["late_milestones"] != ""]
     assert sorted(late.index) == ["00001", "00002", "00005"]
-    assert "Đề án toàn tỉnh" in late.loc["00001", "late_milestones"]
-    assert "Đề án xã đã lấy ý kiến (hạn 30/06/2026)" in late.loc["00002", "late_milestones"]
-    assert "Đề án toàn tỉnh" not in late.loc["00002", "late_milestones"]
+    # The province-wide plan is the province's milestone: no commune is late for it.
+    assert "Đề án toàn tỉnh" not in " ".join(late["late_milestones"])
+    assert (
+        "Đề án xã đã lấy ý kiến (hạn trước ngày 30/06/2026)" in late.loc["00002", "late_milestones"]
+    )
     assert "Báo cáo" not in " ".join(late["late_milestones"])  # not due yet on 1 July
 
     # Earlier, only what was recorded by then counts, and only passed deadlines are late.
@@ -149,7 +172,21 @@ def test_statuses_dates_and_late_communes_on_known_dates():
         "consulted": 1,
         "approved": 0,
     }
-    assert list(early.index[early["late_milestones"] != ""]) == ["00001"]
+    assert (early["late_milestones"] == "").all()  # only the province's date has passed
+
+
+def test_before_a_day_means_by_the_end_of_the_day_before():
+    """ "Trước ngày 30/6" (DOMAIN.md): the last day is 29 June; on 30 June a commune
+    without its consultation is late, on 29 June not yet; likewise 5 July."""
+    on_29 = commune_progress(_records(), date(2026, 6, 29), DEADLINES).set_index("commune_code")
+    assert (on_29["late_milestones"] == "").all()
+    on_30 = commune_progress(_records(), date(2026, 6, 30), DEADLINES).set_index("commune_code")
+    assert sorted(on_30.index[on_30["late_milestones"] != ""]) == ["00001", "00002", "00005"]
+    on_4 = commune_progress(_records(), date(2026, 7, 4), DEADLINES).set_index("commune_code")
+    assert "Báo cáo" not in " ".join(on_4["late_milestones"])
+    on_5 = commune_progress(_records(), date(2026, 7, 5), DEADLINES).set_index("commune_code")
+    assert "Báo cáo Chính phủ" in on_5.loc["00003", "late_milestones"]  # consulted, no resolution
+    assert "Báo cáo" not in on_5.loc["00004", "late_milestones"]  # the council approved 25 June
 
 
 def test_the_weekly_timeline_counts_every_commune_each_week():
@@ -183,7 +220,17 @@ def test_the_report_workbook_and_chart(tmp_path):
     assert late["Mã xã"].astype(str).str.zfill(5).tolist() == ["00001", "00002", "00005"]
     assert {"Tiến độ", "Ngày có đề án", "Mốc đã quá hạn"} <= set(late.columns)
     communes = sheets["Tiến độ theo xã"]
+    assert {"Ngày hội nghị đại biểu thôn/TDP với MTTQ", "Ngày cấp ủy cho ý kiến"} <= set(
+        communes.columns
+    )
+    assert communes["Số nghị quyết"].dropna().tolist() == ["12/NQ-HĐND"]
     assert communes["Tiến độ"].value_counts()["Đã xây dựng đề án"] == 2
+    # The deadlines as the directive words them, whose each is, and the last day.
+    summary = pd.read_excel(workbook, sheet_name="Tổng hợp", header=None).astype(str)
+    text = " ".join(summary.to_numpy().ravel())
+    assert "trước ngày 30/06/2026" in text and "2026-06-29" in text
+    row = summary[summary.apply(lambda r: r.str.contains("Đề án toàn tỉnh").any(), axis=1)]
+    assert "Tỉnh" in set(row.iloc[0]) and "Từng xã" in text
     # A province without configured deadlines still gets its report, with nobody late.
     undated = ProvinceDeadlines("33", "", ())
     plain = ProgressReport(
@@ -214,20 +261,34 @@ def test_the_report_keeps_hostile_commune_names_as_text(tmp_path):
 
 
 def test_deadlines_come_from_the_configuration(tmp_path):
+    """Cao Bằng's five dates as DOMAIN.md gives them: the party standing committee
+    report (before 8 June), the province-wide plan (before 10 June, the province's),
+    commune plans with residents consulted and the part-time staff plan (before 30 June),
+    the report to the Government (before 5 July)."""
     cao_bang = load_deadlines().for_province("04")
-    assert [(m.due, m.requires) for m in cao_bang.milestones] == [
-        (date(2026, 6, 10), "plan_drafted"),
-        (date(2026, 6, 30), "consulted"),
-        (date(2026, 7, 5), "approved"),
+    assert [(m.key, m.before, m.last_day, m.requires) for m in cao_bang.milestones] == [
+        ("report_to_party_committee", date(2026, 6, 8), date(2026, 6, 7), None),
+        ("province_plan", date(2026, 6, 10), date(2026, 6, 9), None),
+        ("commune_plans_consulted", date(2026, 6, 30), date(2026, 6, 29), "consulted"),
+        ("staffing_plan", date(2026, 6, 30), date(2026, 6, 29), None),
+        ("report_to_government", date(2026, 7, 5), date(2026, 7, 4), "approved"),
     ]
     assert load_deadlines().for_province("33").milestones == ()
     bad = tmp_path / "deadlines.yaml"
     bad.write_text(
         'version: 1\nprovinces:\n  "04":\n    milestones:\n'
-        "      - {key: x, label_vi: X, due: 2026-06-10, requires: signed}\n",
+        "      - {key: x, label_vi: X, before: 2026-06-10, requires: signed}\n",
         encoding="utf-8",
     )
     with pytest.raises(DeadlinesError, match=r"provinces\.04\.milestones\[0\]\.requires"):
+        load_deadlines(bad)
+    # A "due" date would be read either way: the file must say "before".
+    bad.write_text(
+        'version: 1\nprovinces:\n  "04":\n    milestones:\n'
+        "      - {key: x, label_vi: X, due: 2026-06-10}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DeadlinesError, match=r"milestones\[0\]\.due: write .* 'before'"):
         load_deadlines(bad)
 
 

@@ -1,9 +1,14 @@
-"""The approved plan of each commune and its staffing table, from planners' decisions.
+"""The approved plan of each commune and its staffing table, from the commune People's
+Council's resolution on a planners' decision.
 
-Per commune the latest decision is in force. Its stored assignment is re-planned with
-today's counts (``plan_from_assignment``: the engine's rules and unit figures), so the
-approved units always show current households; a decision whose hamlets no longer fit
-(hamlet codes changed since) is reported as stale instead of published.
+The council decides (ND 185/2026 Art. 9): a plan is approved only once its resolution
+(number, date) is recorded (``planning.council_approvals``); a drafted plan without one
+is not, and a plan drafted after a resolution does not replace the approved one until
+the council resolves on it too. Per commune the latest resolved decision is in force.
+Its stored assignment is re-planned with today's counts (``plan_from_assignment``: the
+engine's rules and unit figures), so the approved units always show current households;
+a decision whose hamlets no longer fit (hamlet codes changed since) is reported as stale
+instead of published.
 
 The staffing table is what a commune's plan (đề án) states about part-time staff: per
 new unit, the positions it keeps (the profile's positions per unit, ND 185/2026 Art. 14)
@@ -25,6 +30,17 @@ from expectations.schemas import TABLES
 from geodata.compactness import hamlet_measures
 from geodata.crs import STORAGE_CRS
 
+RESOLUTION_KEYS = ("decision_id", "decided_at", "resolution_number", "approved_date")
+
+
+def resolved_decisions(decisions: pd.DataFrame, approvals: pd.DataFrame) -> pd.DataFrame:
+    """Per commune, its latest decision that has a council resolution in force, with the
+    resolution's number and day (``approvals``: planning.council_approvals in force)."""
+    resolution = approvals[["decision_id", "resolution_number", "approved_date"]]
+    resolved = decisions.merge(resolution, on="decision_id", how="inner", validate="one_to_one")
+    ordered = resolved.sort_values(["decided_at", "decision_id"], ascending=False)
+    return ordered.drop_duplicates("commune_code").reset_index(drop=True)
+
 
 @dataclass(frozen=True)
 class ApprovedPlan:
@@ -42,7 +58,8 @@ def approved_plan(
     rules: RulesProfile,
     stamp: PublishStamp,
 ) -> ApprovedPlan:
-    """Units and staffing of the decisions in force (``decisions``: one per commune)."""
+    """Units and staffing of the resolved decisions (``resolved_decisions``: one per
+    commune, with its resolution)."""
     names = (hamlets["name_prefix"].fillna("") + " " + hamlets["hamlet_name"]).str.strip()
     names.index = hamlets["hamlet_code"]
     measures = hamlet_measures(hamlets)
@@ -62,7 +79,7 @@ def approved_plan(
         except AssignmentError as exc:
             stale[decision.decision_id] = "; ".join(exc.problems)
             continue
-        keys = {"decision_id": decision.decision_id, "decided_at": decision.decided_at}
+        keys = {k: getattr(decision, k) for k in RESOLUTION_KEYS}
         units.append(plan.units.assign(**keys))
         assignments.append(plan.assignments)
     if not units:
@@ -79,10 +96,10 @@ def approved_plan(
     planned = pd.concat(units, ignore_index=True)
     members = pd.concat(assignments, ignore_index=True)
     published = merged_units(
-        planned.drop(columns=["decision_id", "decided_at"]), members, hamlets, compliance, stamp
+        planned.drop(columns=list(RESOLUTION_KEYS)), members, hamlets, compliance, stamp
     )
     published = published.merge(
-        planned[["option_name", "unit_id", "decision_id", "decided_at"]],
+        planned[["option_name", "unit_id", *RESOLUTION_KEYS]],
         on=["option_name", "unit_id"],
         validate="one_to_one",
     )

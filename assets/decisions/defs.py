@@ -1,10 +1,11 @@
 """Dagster wiring for planners' decisions: the approved plan and its staffing table.
 
-``planning.decisions`` is written by planners (notebooks, ``record_decision``), never
-by the pipeline, so it is read here rather than declared as an asset (every asset of
-the graph flows from the landing files). Materialise ``publish_approved_plan`` for the
-province after a decision (the province job also runs it) to publish the approved units
-and staffing for the commune's plan.
+``planning.decisions`` and ``planning.council_approvals`` are written by planners
+(notebooks, ``hamlets decide``), never by the pipeline, so they are read here rather
+than declared as assets (every asset of the graph flows from the landing files).
+Materialise ``publish_approved_plan`` for the province after a council resolution (the
+province job also runs it) to publish the approved units and staffing of the commune's
+resolved plan.
 """
 
 from datetime import UTC, datetime
@@ -13,11 +14,12 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
-from assets.decisions.approved import approved_plan
-from assets.decisions.record import latest_decisions, read_decision_assignments, read_decisions
+from assets.decisions.approved import approved_plan, resolved_decisions
+from assets.decisions.record import read_decision_assignments, read_decisions
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.planning.rules import RulesProfile
+from assets.progress.records import COUNCIL_APPROVALS, read_records
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.warehouse import Warehouse
 
@@ -47,7 +49,7 @@ APPROVED_PUBLICATIONS = "marts.approved_publications"
     name="publish_approved_plan",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    description="Publish each commune's approved units and staffing from its latest decision.",
+    description="Publish each commune's approved units and staffing from its council resolution.",
 )
 def publish_approved_plan(
     context: dg.AssetExecutionContext,
@@ -58,7 +60,9 @@ def publish_approved_plan(
     hamlets: gpd.GeoDataFrame,
 ):
     province = context.partition_key
-    decisions = latest_decisions(read_decisions(warehouse, province))
+    decisions = resolved_decisions(
+        read_decisions(warehouse, province), read_records(warehouse, COUNCIL_APPROVALS, province)
+    )
     given = read_decision_assignments(warehouse, decisions["decision_id"].tolist())
     stamp = PublishStamp(
         province_code=province,

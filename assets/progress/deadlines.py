@@ -2,13 +2,16 @@
 
 The dates come from each province's own directive (one source each), so they live in
 data, validated on load with messages naming the file and the key, never in code.
+Directives set dates as "trước ngày X" (before X): the last day is the day before X,
+and a commune is late from X itself. A milestone with a required commune status binds
+every commune; one without is the province's own and is never charged to a commune.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +43,25 @@ class DeadlinesError(ValueError):
 class Milestone:
     key: str
     label_vi: str
-    due: date
-    requires: str | None  # the status every commune must have reached by ``due``
+    before: date  # "trước ngày" as the directive writes it: due by the day before
+    requires: str | None  # the status every commune must reach; None: the province's own
+
+    @property
+    def last_day(self) -> date:
+        """The last day the work may be done (the end of the day before ``before``)."""
+        return self.before - timedelta(days=1)
+
+    @property
+    def is_province_milestone(self) -> bool:
+        return self.requires is None
+
+    def is_past(self, as_of: date) -> bool:
+        """Whether ``as_of`` is after the last day: from ``before`` itself on."""
+        return as_of > self.last_day
+
+    @property
+    def due_vi(self) -> str:
+        return f"trước ngày {self.before:%d/%m/%Y}"
 
 
 @dataclass(frozen=True)
@@ -91,21 +111,30 @@ def _province(path: Path, code: str, entry: Any) -> ProvinceDeadlines:
     for k, item in enumerate(entry["milestones"]):
         at = f"{where}.milestones[{k}]"
         if not isinstance(item, Mapping):
-            raise DeadlinesError(f"{at}: expected key, label_vi, due, requires")
-        missing = [f for f in ("key", "label_vi", "due") if not item.get(f)]
+            raise DeadlinesError(f"{at}: expected key, label_vi, before[, requires]")
+        if "due" in item:
+            raise DeadlinesError(
+                f"{at}.due: write the directive's date as 'before' (\"trước ngày\": due by "
+                "the end of the day before it)"
+            )
+        missing = [f for f in ("key", "label_vi", "before") if not item.get(f)]
         if missing:
             raise DeadlinesError(f"{at}: missing {', '.join(missing)}")
-        if not isinstance(item["due"], date):
-            raise DeadlinesError(f"{at}.due: expected a date (YYYY-MM-DD), got {item['due']!r}")
+        if not isinstance(item["before"], date):
+            raise DeadlinesError(
+                f"{at}.before: expected a date (YYYY-MM-DD), got {item['before']!r}"
+            )
         requires = item.get("requires")
         if requires is not None and requires not in STATUSES[1:]:
             raise DeadlinesError(f"{at}.requires: {requires!r} is not one of {STATUSES[1:]}")
-        milestones.append(Milestone(str(item["key"]), str(item["label_vi"]), item["due"], requires))
+        milestones.append(
+            Milestone(str(item["key"]), str(item["label_vi"]), item["before"], requires)
+        )
     keys = [m.key for m in milestones]
     if len(set(keys)) != len(keys):
         raise DeadlinesError(f"{where}.milestones: keys repeat: {keys}")
     return ProvinceDeadlines(
         province_code=code,
         directive_vi=str(entry.get("directive_vi") or ""),
-        milestones=tuple(sorted(milestones, key=lambda m: (m.due, m.key))),
+        milestones=tuple(sorted(milestones, key=lambda m: (m.before, m.key))),
     )

@@ -49,7 +49,8 @@ class ProgressReport:
 
 
 def milestone_table(report: ProgressReport) -> pd.DataFrame:
-    """Each deadline: due date, days left, communes that reached its status and not."""
+    """Each deadline: whose it is (province or every commune), the directive's date and
+    the last day, days left to the last day, communes that reached its status and not."""
     rank = report.progress["progress_status"].map({s: k for k, s in enumerate(STATUSES)})
     rows = []
     for m in report.deadlines.milestones:
@@ -57,16 +58,22 @@ def milestone_table(report: ProgressReport) -> pd.DataFrame:
         rows.append(
             {
                 "Mốc": m.label_vi,
-                "Hạn": m.due,
-                "Còn (ngày)": (m.due - report.as_of).days,
+                "Cấp": "Tỉnh" if m.is_province_milestone else "Từng xã",
+                "Hạn": m.due_vi,
+                "Ngày cuối": m.last_day,
+                "Còn (ngày)": (m.last_day - report.as_of).days,
                 "Yêu cầu": STATUS_LABELS_VI.get(m.requires, "") if m.requires else "",
                 "Số xã đạt": reached,
                 "Số xã chưa đạt": None if reached is None else len(report.progress) - reached,
             }
         )
     return pd.DataFrame(
-        rows, columns=["Mốc", "Hạn", "Còn (ngày)", "Yêu cầu", "Số xã đạt", "Số xã chưa đạt"]
-    )
+        rows,
+        columns=[
+            "Mốc", "Cấp", "Hạn", "Ngày cuối", "Còn (ngày)", "Yêu cầu", "Số xã đạt",
+            "Số xã chưa đạt",
+        ],
+    )  # fmt: skip
 
 
 def _labelled(progress: pd.DataFrame) -> pd.DataFrame:
@@ -74,7 +81,8 @@ def _labelled(progress: pd.DataFrame) -> pd.DataFrame:
         progress_status=progress["progress_status"].map(STATUS_LABELS_VI),
         has_failed_consultation=progress["has_failed_consultation"].map({True: "Có", False: ""}),
     )
-    for column in ("plan_drafted_date", "consulted_date", "approved_date"):
+    dates = ("plan_drafted", "advisory_conference", "party_opinion", "consulted", "approved")
+    for column in (f"{d}_date" for d in dates):
         out[column] = pd.to_datetime(out[column]).dt.date
     return with_vietnamese_headers(out)
 
@@ -140,14 +148,14 @@ def write_chart(report: ProgressReport, folder: Path) -> Path:
     chart.set_ylim(0, max(len(report.progress), 1))
     chart.set_xlim(
         days.min(),
-        max([days.max(), *(pd.Timestamp(m.due) for m in report.deadlines.milestones)])
+        max([days.max(), *(pd.Timestamp(m.before) for m in report.deadlines.milestones)])
         + pd.Timedelta(days=2),
     )
     for m in report.deadlines.milestones:
-        due = pd.Timestamp(m.due)
+        due = pd.Timestamp(m.before)  # the line at the start of the day the work is late
         chart.axvline(due, color="#b2182b", linestyle="--", linewidth=1)
-        chart.annotate(f"{m.label_vi}\n{m.due:%d/%m}", (due, chart.get_ylim()[1]), fontsize=7,
-                       rotation=90, va="top", ha="right", color="#b2182b")  # fmt: skip
+        chart.annotate(f"{m.label_vi}\ntrước {m.before:%d/%m}", (due, chart.get_ylim()[1]),
+                       fontsize=7, rotation=90, va="top", ha="right", color="#b2182b")  # fmt: skip
     chart.set_title(f"Tiến độ sắp xếp thôn, TDP – {report.province_name} ({report.as_of:%d/%m/%Y})")
     chart.set_ylabel("Số xã")
     chart.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=4, fontsize=8, frameon=False)

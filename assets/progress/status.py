@@ -29,10 +29,11 @@ from assets.progress.deadlines import (
     STATUSES,
     ProvinceDeadlines,
 )
-from assets.progress.records import ProgressRecords, affected_hamlets
+from assets.progress.records import VIETNAM, ProgressRecords, affected_hamlets
 from expectations.schemas import TABLES
 
-TIMEZONE = "Asia/Ho_Chi_Minh"
+TIMEZONE = VIETNAM
+STEP_COLUMNS = ("decision_id", "step", "step_date")
 TIMELINE_MAX_WEEKS = 26  # how far back the weekly counts go at most
 TIMELINE_MIN_WEEKS = 4  # ... and at least, so a first report still shows a trend
 # The mart's columns less what publishing stamps on (province, report day, run).
@@ -76,7 +77,11 @@ def commune_progress(
         }
     )
     approvals = records.approvals.assign(day=local_day(records.approvals["approved_date"]))
-    approvals = approvals[approvals["day"] <= day].groupby("decision_id")["day"].min()
+    approvals = approvals[approvals["day"] <= day].sort_values("day")
+    resolution = approvals.drop_duplicates("decision_id").set_index("decision_id")
+    steps = records.steps if records.steps is not None else pd.DataFrame(columns=STEP_COLUMNS)
+    steps = steps.assign(day=local_day(steps["step_date"]))
+    steps = steps[steps["day"] <= day]
 
     table = records.communes[["commune_code", "commune_name"]].drop_duplicates("commune_code")
     table = table.set_index("commune_code").join(first)
@@ -90,7 +95,11 @@ def commune_progress(
     table["consulted_date"] = (
         decision.map(votes["last"]).where(needed.gt(0), drafted_day).where(is_consulted)
     )
-    table["approved_date"] = decision.map(approvals)
+    for step in ("advisory_conference", "party_opinion"):
+        held = steps[steps["step"] == step].groupby("decision_id")["day"].min()
+        table[f"{step}_date"] = decision.map(held)
+    table["approved_date"] = decision.map(resolution["day"])
+    table["resolution_number"] = decision.map(resolution["resolution_number"])
     is_approved = table["approved_date"].notna()
     table["progress_status"] = NO_PLAN
     table.loc[decision.notna(), "progress_status"] = PLAN_DRAFTED
@@ -101,14 +110,15 @@ def commune_progress(
 
 
 def late_milestones(table: pd.DataFrame, as_of: date, deadlines: ProvinceDeadlines) -> pd.Series:
-    """Per commune: labels of the milestones past due whose status it has not reached."""
+    """Per commune: labels of the commune milestones past due ("trước ngày X": late
+    from X on) whose status it has not reached; the province's own milestones never."""
     rank = table["progress_status"].map({s: k for k, s in enumerate(STATUSES)})
     late = pd.Series("", index=table.index, dtype=object)
     for milestone in deadlines.milestones:
-        if milestone.requires is None or milestone.due >= as_of:
+        if milestone.is_province_milestone or not milestone.is_past(as_of):
             continue
         behind = rank < STATUSES.index(milestone.requires)
-        text = f"{milestone.label_vi} (hạn {milestone.due:%d/%m/%Y})"
+        text = f"{milestone.label_vi} (hạn {milestone.due_vi})"
         late[behind] = late[behind].where(late[behind].eq(""), late[behind] + "; ") + text
     return late
 

@@ -58,8 +58,8 @@ class RecordTable:
 
 
 # Planners write these tables (a decision and the assignment it approved; constraints on
-# the engine, residents' consultation and the council's approval), nothing else; every
-# one is append-only for them.
+# the engine, the commune's steps, residents' consultation and the council's approval),
+# nothing else; every one is append-only for them.
 RECORD_TABLES = (
     RecordTable(DECISIONS_TABLE, author="decided_by"),
     # Only to a decision of one's own (the one just recorded, in the same transaction).
@@ -70,6 +70,12 @@ RECORD_TABLES = (
     RecordTable("planning.constraints", author="set_by"),
     RecordTable(
         "planning.consultations",
+        author="recorded_by",
+        stamped_at="recorded_at",
+        check="planning.is_decision_of(decision_id, province_code)",
+    ),
+    RecordTable(
+        "planning.commune_steps",
         author="recorded_by",
         stamped_at="recorded_at",
         check="planning.is_decision_of(decision_id, province_code)",
