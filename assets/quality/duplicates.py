@@ -15,8 +15,9 @@ The model, and why it is set so (deterministic and offline by construction):
   province (1.2 M persons: ~20 M pairs); the name halves keep it near-linear.
 - Comparisons, as people err: name (exact as written, lower case; equal once folded
   by ``fold_text``: diacritics, case, spacing; the same words in another order with y
-  written i: a swapped given/middle name, "Vy"/"Vi"; Jaro-Winkler ≥ 0.95, ≥ 0.88 on
-  the folded name; different), birth date (exact; within a year), sex, citizen ID
+  written i: a swapped given/middle name, "Vy"/"Vi"; folded names one edit apart: a
+  letter lost, doubled or swapped, as clerks slip; Jaro-Winkler ≥ 0.95, ≥ 0.88 on the
+  folded name; different), birth date (exact; within a year), sex, citizen ID
   (exact; one missing; an old 9-digit number is neutral; Damerau-Levenshtein ≤ 1, one
   digit mistyped or two swapped anywhere in the 12; same last six digits; different)
   and ethnicity.
@@ -65,7 +66,7 @@ MIN_FOR_EM = 10
 # duplicates fall in each level. EM starts from them and replaces each level it
 # observes; the levels only a duplicate shows (``FIXED_M``) keep them.
 M_PRIORS: dict[str, list[float]] = {
-    "name": [0.70, 0.12, 0.08, 0.06, 0.03, 0.01],
+    "name": [0.70, 0.12, 0.06, 0.06, 0.03, 0.02, 0.01],
     "birth_date": [0.98, 0.01, 0.01],
     "sex": [0.98, 0.02],
     "citizen_id": [0.50, 0.30, 0.12, 0.03, 0.05],
@@ -75,6 +76,7 @@ M_PRIORS: dict[str, list[float]] = {
 # these levels, so EM cannot observe them (and Splink warns when it tries).
 FIXED_M = {
     ("name", "same words in another order"),
+    ("name", "one letter lost, doubled or swapped"),
     ("name", "nearly the same"),
     ("citizen_id", "one digit mistyped or two swapped"),
     ("citizen_id", "same last six digits"),
@@ -196,17 +198,20 @@ def _within_a_year_share(dates: pd.Series) -> float:
     return float((near - same).sum() / (n * (n - 1)))
 
 
-def _name_similarity_shares(frame: pd.DataFrame, pairs: int, seed: int) -> tuple[float, float]:
-    """Shares of record pairs whose names fall in the Jaro-Winkler levels ("nearly the
-    same", "alike") and in no earlier level, from ``pairs`` random pairs drawn with
-    ``seed`` over the records in key order (same sample whatever the input order).
+def _name_similarity_shares(
+    frame: pd.DataFrame, pairs: int, seed: int
+) -> tuple[float, float, float]:
+    """Shares of record pairs whose names fall in the similarity levels (folded names one
+    edit apart, Jaro-Winkler "nearly the same", "alike") and in no earlier level, from
+    ``pairs`` random pairs drawn with ``seed`` over the records in key order (same
+    sample whatever the input order).
 
     Only the two similarity levels need a sample; drawing it here scores one comparison
     on it instead of Splink's sampler scoring every comparison on its own sample."""
     named = frame.dropna(subset=["name"]).sort_values("unique_id")
     n = len(named)
     if n < 2:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     rng = np.random.default_rng(seed)
     size = int(min(pairs, n * (n - 1) / 2))
     left = rng.integers(0, n, size)
@@ -220,16 +225,21 @@ def _name_similarity_shares(frame: pd.DataFrame, pairs: int, seed: int) -> tuple
     con = duckdb.connect(":memory:")
     try:
         con.register("sample", sample)
-        close, alike = con.execute(
+        slip, close, alike = con.execute(
             """
-            select count(*) filter (where jw >= ?), count(*) filter (where jw < ? and jw >= ?)
-            from (select jaro_winkler_similarity(l, r) as jw from sample)
+            select count(*) filter (where slip), count(*) filter (where not slip and jw >= ?),
+                count(*) filter (where not slip and jw < ? and jw >= ?)
+            from (
+                select damerau_levenshtein(l, r) <= 1 as slip,
+                    jaro_winkler_similarity(l, r) as jw
+                from sample
+            )
             """,
             [NAME_CLOSE, NAME_CLOSE, NAME_ALIKE],
         ).fetchone()
     finally:
         con.close()
-    return close / size, alike / size
+    return slip / size, close / size, alike / size
 
 
 def data_u(frame: pd.DataFrame, pairs: float = 2e6, seed: int = 0) -> dict[tuple[str, str], float]:
@@ -244,15 +254,16 @@ def data_u(frame: pd.DataFrame, pairs: float = 2e6, seed: int = 0) -> dict[tuple
     ids = frame["citizen_id"].where(frame["citizen_id"].str.fullmatch(r"\d{12}", na=False))
     same_name, same_fold = _equal_share(frame["name"]), _equal_share(frame["name_folded"])
     same_key = _equal_share(frame["name_key"])
-    close, alike = _name_similarity_shares(frame, int(pairs), seed)
+    slip, close, alike = _name_similarity_shares(frame, int(pairs), seed)
     same_prefix = _equal_share(ids.str[:6])
     u = {
         ("name", "exact"): same_name,
         ("name", "same without diacritics, case or spacing"): same_fold - same_name,
         ("name", "same words in another order"): same_key - same_fold,
+        ("name", "one letter lost, doubled or swapped"): slip,
         ("name", "nearly the same"): close,
         ("name", "alike"): alike,
-        ("name", "different"): 1 - same_key - close - alike,
+        ("name", "different"): 1 - same_key - slip - close - alike,
         ("birth_date", "exact"): _equal_share(frame["birth_date"]),
         ("birth_date", "within a year"): _within_a_year_share(frame["birth_date"]),
         ("citizen_id", "exact"): _equal_share(ids),
@@ -313,6 +324,11 @@ def _settings(frame: pd.DataFrame, settings: DuplicateSettings, prior: float):
                 "same without diacritics, case or spacing",
             ),
             level("name", cll.ExactMatchLevel("name_key"), "same words in another order"),
+            level(
+                "name",
+                cll.DamerauLevenshteinLevel("name_folded", 1),
+                "one letter lost, doubled or swapped",
+            ),
             level("name", jaro_winkler(NAME_CLOSE), "nearly the same"),
             level("name", jaro_winkler(NAME_ALIKE), "alike"),
             level("name", cll.ElseLevel(), "different"),
@@ -392,6 +408,7 @@ LEVEL_LABELS: dict[str, tuple[str, ...]] = {
         "exact",
         "same without diacritics, case or spacing",
         "same words in another order",
+        "one letter lost, doubled or swapped",
         "nearly the same",
         "alike",
         "different",
