@@ -88,7 +88,6 @@ class DuplicateConfig(dg.Config):
     """Run config of probable duplicate detection (defaults: ``DuplicateSettings``)."""
 
     threshold: float = DuplicateSettings.threshold
-    expected_duplicate_share: float = DuplicateSettings.expected_duplicate_share
     u_max_pairs: float = DuplicateSettings.u_max_pairs
     seed: int = DuplicateSettings.seed
     threads: int = 0  # 0: DuckDB's default (all cores)
@@ -174,7 +173,6 @@ def quality_probable_duplicates(
     )
     settings = DuplicateSettings(
         threshold=config.threshold,
-        expected_duplicate_share=config.expected_duplicate_share,
         u_max_pairs=config.u_max_pairs,
         seed=config.seed,
         threads=config.threads or None,

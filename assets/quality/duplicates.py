@@ -15,15 +15,18 @@ The model, and why it is set so (deterministic and offline by construction):
   province (1.2 M persons: ~20 M pairs); the name halves keep it near-linear.
 - Comparisons, as people err: name (exact as written, lower case; equal once folded
   by ``fold_text``: diacritics, case, spacing; the same words in another order with y
-  written i: a swapped given/middle name, "Vy"/"Vi"; Jaro-Winkler ≥ 0.95, ≥ 0.88 on
-  the folded name; different), birth date (exact; within a year), sex, citizen ID
+  written i: a swapped given/middle name, "Vy"/"Vi"; folded names one edit apart: a
+  letter lost, doubled or swapped, as clerks slip; Jaro-Winkler ≥ 0.95, ≥ 0.88 on the
+  folded name; different), birth date (exact; within a year), sex, citizen ID
   (exact; one missing; an old 9-digit number is neutral; Damerau-Levenshtein ≤ 1, one
   digit mistyped or two swapped anywhere in the 12; same last six digits; different)
   and ethnicity.
-- u: levels a random sample cannot observe (equalities, ID slips) are set from value
-  counts of the data (``data_u``); the rest by random sampling with a fixed seed
-  (Splink hashes the record key with the seed: same sample whatever the order or the
-  thread count). No level is left untrained, so Splink does not warn.
+- u: every level's is set from the data (``data_u``), none by Splink's sampler, which
+  scores each comparison on its own sample of pairs (most of a small province's run):
+  equalities and ID slips from value counts, birth dates within a year from the sorted
+  dates, and the two name similarity levels from one seeded sample of record pairs
+  drawn in key order (same sample whatever the order or the thread count). No level is
+  left untrained, so Splink does not warn.
 - The prior (probability that two random records match) is estimated from
   deterministic rules (same ID; same folded name, birth date and sex) at an assumed
   recall; with no such pair, that of one missed pair.
@@ -42,6 +45,7 @@ import time
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from expectations.citizen_id import citizen_id_consistent
@@ -62,7 +66,7 @@ MIN_FOR_EM = 10
 # duplicates fall in each level. EM starts from them and replaces each level it
 # observes; the levels only a duplicate shows (``FIXED_M``) keep them.
 M_PRIORS: dict[str, list[float]] = {
-    "name": [0.70, 0.12, 0.08, 0.06, 0.03, 0.01],
+    "name": [0.70, 0.12, 0.06, 0.06, 0.03, 0.02, 0.01],
     "birth_date": [0.98, 0.01, 0.01],
     "sex": [0.98, 0.02],
     "citizen_id": [0.50, 0.30, 0.12, 0.03, 0.05],
@@ -72,6 +76,7 @@ M_PRIORS: dict[str, list[float]] = {
 # these levels, so EM cannot observe them (and Splink warns when it tries).
 FIXED_M = {
     ("name", "same words in another order"),
+    ("name", "one letter lost, doubled or swapped"),
     ("name", "nearly the same"),
     ("citizen_id", "one digit mistyped or two swapped"),
     ("citizen_id", "same last six digits"),
@@ -91,12 +96,17 @@ class DuplicateSettings:
     """How probable duplicates are scored and cut (see the module docstring)."""
 
     threshold: float = 0.9  # pairs at or above this match probability are linked
-    expected_duplicate_share: float = 0.01  # unused since the prior is estimated (kept for config)
-    u_max_pairs: float = 2e6  # pairs sampled to estimate u
+    # Random pairs sampled for the u of the name similarity levels (every other u is
+    # counted from the data): 2e5 sees some 300 pairs in the rarer level.
+    u_max_pairs: float = 2e5
     seed: int = 2026
     threads: int | None = None  # DuckDB threads (None: DuckDB's default, all cores)
     m_priors: dict[str, list[float]] = field(default_factory=lambda: dict(M_PRIORS))
     em: bool = True  # train m by expectation maximisation (False: the priors)
+    # Same-birth-date pairs EM trains on at most (Splink's hash sample of records, the
+    # same whatever the order): they grow with the square of the province (120,000
+    # persons: 372,000 pairs, 17 s of comparison vectors; 1.2 M: ~37 M).
+    em_max_pairs: float = 2e5
 
 
 @dataclass(frozen=True)
@@ -156,8 +166,8 @@ def splink_input(persons: pd.DataFrame) -> pd.DataFrame:
             "name": names.to_numpy(),
             "name_folded": folded.to_numpy(),
             "name_key": keys.to_numpy(),
-            "family_folded": folded.str.split(" ").str[0].to_numpy(),
-            "given_folded": folded.str.split(" ").str[-1].to_numpy(),
+            "family_folded": spread([f.split(" ")[0] for f in folds]).to_numpy(),
+            "given_folded": spread([f.split(" ")[-1] for f in folds]).to_numpy(),
             "birth_date": births.dt.normalize().to_numpy(),
             "birth_year": births.dt.year.astype("Int64").to_numpy(),
             "sex": persons["sex"].astype("string").to_numpy(),
@@ -177,21 +187,88 @@ def _equal_share(values: pd.Series) -> float:
     return float((counts * (counts - 1)).sum() / (n * (n - 1))) if n > 1 else 0.0
 
 
-def data_u(frame: pd.DataFrame) -> dict[tuple[str, str], float]:
-    """u of the levels that random sampling cannot observe (or not reliably), set from
-    the data: equality levels from value counts, an ID one slip away from the share of
-    pairs with the same first six digits (the serial part is drawn at random) and the
-    ID levels from the same count. Each is at least one pair's worth."""
+def _within_a_year_share(dates: pd.Series) -> float:
+    """Share of pairs of records (both with a birth date) born on different days at
+    most 366 days apart, counted exactly from the sorted dates."""
+    days = np.sort(dates.dropna().to_numpy(dtype="datetime64[D]").astype("int64"))
+    n = len(days)
+    if n < 2:
+        return 0.0
+    near = np.searchsorted(days, days + 366, side="right") - np.searchsorted(
+        days, days - 366, side="left"
+    )
+    same = np.searchsorted(days, days, side="right") - np.searchsorted(days, days, side="left")
+    return float((near - same).sum() / (n * (n - 1)))
+
+
+def _name_similarity_shares(
+    frame: pd.DataFrame, pairs: int, seed: int
+) -> tuple[float, float, float]:
+    """Shares of record pairs whose names fall in the similarity levels (folded names one
+    edit apart, Jaro-Winkler "nearly the same", "alike") and in no earlier level, from
+    ``pairs`` random pairs drawn with ``seed`` over the records in key order (same
+    sample whatever the input order).
+
+    Only the two similarity levels need a sample; drawing it here scores one comparison
+    on it instead of Splink's sampler scoring every comparison on its own sample."""
+    named = frame.dropna(subset=["name"]).sort_values("unique_id")
+    n = len(named)
+    if n < 2:
+        return 0.0, 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    size = int(min(pairs, n * (n - 1) / 2))
+    left = rng.integers(0, n, size)
+    right = (left + rng.integers(1, n, size)) % n  # never the same record
+    # Equal names are equal once folded, and then as word sets: a pair is in no earlier
+    # level exactly when its word sets differ.
+    keys = pd.factorize(named["name_key"])[0]
+    apart = keys[left] != keys[right]
+    folded = named["name_folded"].to_numpy(dtype=object)
+    sample = pd.DataFrame({"l": folded[left[apart]], "r": folded[right[apart]]})
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("sample", sample)
+        slip, close, alike = con.execute(
+            """
+            select count(*) filter (where slip), count(*) filter (where not slip and jw >= ?),
+                count(*) filter (where not slip and jw < ? and jw >= ?)
+            from (
+                select damerau_levenshtein(l, r) <= 1 as slip,
+                    jaro_winkler_similarity(l, r) as jw
+                from sample
+            )
+            """,
+            [NAME_CLOSE, NAME_CLOSE, NAME_ALIKE],
+        ).fetchone()
+    finally:
+        con.close()
+    return slip / size, close / size, alike / size
+
+
+def data_u(frame: pd.DataFrame, pairs: float = 2e6, seed: int = 0) -> dict[tuple[str, str], float]:
+    """u of every level, set from the data: equality levels from value counts, an ID
+    one slip away from the share of pairs with the same first six digits (the serial
+    part is drawn at random), birth dates within a year from the sorted dates, the name
+    similarity levels from a seeded sample of ``pairs`` pairs, and each "different"
+    level as what the others leave. Each is at least one pair's worth, so no level is
+    left untrained (Splink's "u values not fully trained")."""
     n = len(frame)
     floor = 2.0 / max(n * (n - 1), 2)
     ids = frame["citizen_id"].where(frame["citizen_id"].str.fullmatch(r"\d{12}", na=False))
     same_name, same_fold = _equal_share(frame["name"]), _equal_share(frame["name_folded"])
+    same_key = _equal_share(frame["name_key"])
+    slip, close, alike = _name_similarity_shares(frame, int(pairs), seed)
     same_prefix = _equal_share(ids.str[:6])
     u = {
         ("name", "exact"): same_name,
         ("name", "same without diacritics, case or spacing"): same_fold - same_name,
-        ("name", "same words in another order"): _equal_share(frame["name_key"]) - same_fold,
+        ("name", "same words in another order"): same_key - same_fold,
+        ("name", "one letter lost, doubled or swapped"): slip,
+        ("name", "nearly the same"): close,
+        ("name", "alike"): alike,
+        ("name", "different"): 1 - same_key - slip - close - alike,
         ("birth_date", "exact"): _equal_share(frame["birth_date"]),
+        ("birth_date", "within a year"): _within_a_year_share(frame["birth_date"]),
         ("citizen_id", "exact"): _equal_share(ids),
         ("citizen_id", "one digit mistyped or two swapped"): same_prefix
         * SERIAL_NEIGHBOURS
@@ -200,10 +277,16 @@ def data_u(frame: pd.DataFrame) -> dict[tuple[str, str], float]:
         ("sex", "exact"): _equal_share(frame["sex"]),
         ("ethnicity", "exact"): _equal_share(frame["ethnicity"]),
     }
+    u[("birth_date", "different")] = (
+        1 - u[("birth_date", "exact")] - u[("birth_date", "within a year")]
+    )
     u[("sex", "different")] = 1 - u[("sex", "exact")]
     u[("ethnicity", "different")] = 1 - u[("ethnicity", "exact")]
     missing = float(frame["citizen_id"].isna().mean()) if n else 0.0
     u[("citizen_id", "one ID missing")] = 1 - (1 - missing) ** 2
+    u[("citizen_id", "different")] = 1 - sum(
+        v for (comparison, _), v in u.items() if comparison == "citizen_id"
+    )
     return {k: min(max(v, floor), 1 - floor) for k, v in u.items()}
 
 
@@ -213,7 +296,7 @@ def _settings(frame: pd.DataFrame, settings: DuplicateSettings, prior: float):
     from splink import SettingsCreator, block_on
 
     m = settings.m_priors
-    u = data_u(frame)
+    u = data_u(frame, settings.u_max_pairs, settings.seed)
 
     def level(comparison: str, creator, label: str):
         """A level labelled for charts, with its u set from the data where
@@ -244,6 +327,11 @@ def _settings(frame: pd.DataFrame, settings: DuplicateSettings, prior: float):
                 "same without diacritics, case or spacing",
             ),
             level("name", cll.ExactMatchLevel("name_key"), "same words in another order"),
+            level(
+                "name",
+                cll.DamerauLevenshteinLevel("name_folded", 1),
+                "one letter lost, doubled or swapped",
+            ),
             level("name", jaro_winkler(NAME_CLOSE), "nearly the same"),
             level("name", jaro_winkler(NAME_ALIKE), "alike"),
             level("name", cll.ElseLevel(), "different"),
@@ -323,6 +411,7 @@ LEVEL_LABELS: dict[str, tuple[str, ...]] = {
         "exact",
         "same without diacritics, case or spacing",
         "same words in another order",
+        "one letter lost, doubled or swapped",
         "nearly the same",
         "alike",
         "different",
@@ -410,13 +499,6 @@ def find_probable_duplicates(
             _settings(frame, settings, prior),
             log_level=logging.WARNING,
         )
-        # One pass over the sample (no early stop): same work, same estimates, every run.
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=settings.u_max_pairs,
-            seed=settings.seed,
-            num_chunks=1,
-            min_count_per_level=None,
-        )
         if deterministic:
             linker.training.estimate_probability_two_random_records_match(
                 _deterministic_rules(), recall=PRIOR_RECALL
@@ -424,7 +506,10 @@ def find_probable_duplicates(
         if settings.em and deterministic >= MIN_FOR_EM:
             for rule in _training_rules():
                 linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, estimate_without_term_frequencies=True, record_sample_proportion=1.0
+                    rule,
+                    estimate_without_term_frequencies=True,
+                    max_pairs=settings.em_max_pairs,
+                    record_sample_proportion=min(1.0, 2e4 / len(frame)),
                 )
         predictions = linker.inference.predict(threshold_match_probability=0.01)
         columns = ["unique_id_l", "unique_id_r", "match_probability"]
