@@ -4,6 +4,7 @@ published as the approved plan and its staffing table."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -68,6 +69,12 @@ def merging_commune(warehouse: Warehouse) -> str:
 DRAFTED = datetime(2026, 6, 5, 3, tzinfo=UTC)  # 5 June in Vietnam
 
 
+# ND 185 sets no approval share: the province's own rule, as its override would give it.
+PROVINCE_RULE = replace(
+    load_rules(), consultation_approval_share=0.5, consultation_rule_basis="Quyết định thử của tỉnh"
+)
+
+
 def consult(warehouse: Warehouse, province: str, decision_id: str, day: str) -> None:
     """Every affected hamlet of the plan consulted on ``day``, 80% in favour."""
     affected = affected_hamlets(read_decision_assignments(warehouse, [decision_id]))
@@ -76,7 +83,7 @@ def consult(warehouse: Warehouse, province: str, decision_id: str, day: str) -> 
         consulted_date=day,
     )  # fmt: skip
     record_consultation(
-        warehouse, province, decision_id, results, load_rules(), recorded_by="Cán bộ thử"
+        warehouse, province, decision_id, results, PROVINCE_RULE, recorded_by="Cán bộ thử"
     )
 
 

@@ -115,6 +115,21 @@ def load_dean(
         run_id=commune.run_id,
         published_at=datetime.now(UTC),
     )
+    approval = None
+    if decision_id is not None:
+        approvals = read_records(warehouse, COUNCIL_APPROVALS, province_code)
+        approvals = approvals[approvals["decision_id"] == decision_id]
+        if not approvals.empty:
+            row = approvals.iloc[-1]
+            approval = {
+                "approved_date": pd.Timestamp(row["approved_date"]).date(),
+                "resolution_number": row["resolution_number"] or "",
+            }
+    # A draft is planned like a resolved plan, without a resolution to cite.
+    decisions = decisions.assign(
+        resolution_number=approval["resolution_number"] if approval else None,
+        approved_date=approval["approved_date"] if approval else None,
+    )
     compliance = commune.compliance()
     plan = approved_plan(
         decisions, given, compliance, commune.adjacency(), commune.hamlets, rules, stamp
@@ -128,16 +143,6 @@ def load_dean(
     units["why"] = why_merged(
         units, commune.assignments[commune.assignments["option_name"] == option]
     )
-    approval = None
-    if decision_id is not None:
-        approvals = read_records(warehouse, COUNCIL_APPROVALS, province_code)
-        approvals = approvals[approvals["decision_id"] == decision_id]
-        if not approvals.empty:
-            row = approvals.iloc[-1]
-            approval = {
-                "approved_date": pd.Timestamp(row["approved_date"]).date(),
-                "resolution_number": row["resolution_number"] or "",
-            }
     consultation = (
         consultation_status(warehouse, province_code, decision_id)
         if decision_id is not None
