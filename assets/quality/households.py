@@ -5,7 +5,8 @@ Rules and severities (errors quarantine the record; warnings leave it counted):
 - ``household_no_head`` (warning): the household has no head. It still exists and is
   counted, so it does not quarantine. The issue goes to the members whose relation is
   blank (most likely the head whose relation was lost); if no relation is blank, to every
-  member, since any of them may be the head.
+  member, since any of them may be the head. Members of a household number no
+  household has are ``unknown_household`` (``cross_checks``) instead.
 - ``household_several_heads`` (error): the first head listed is taken as the head; each
   later head is held back until the data unit confirms which member heads the household
   (a second head is often a second household recorded under one number).
@@ -13,7 +14,8 @@ Rules and severities (errors quarantine the record; warnings leave it counted):
   date: usually a child recorded as head, or a wrong birth date.
 - ``relation_implausible`` (warning): a child (Con) not younger than the head or the
   head's spouse, a parent (Bố/Mẹ) not older than the head, a grandchild (Cháu) not
-  younger than the head.
+  younger than the head. A birth date in the future or more than ``max_age_years``
+  back is its own error and is not compared.
 - ``household_too_large`` / ``household_without_members`` (warnings, on the household
   record): more members than ``max_household_members``; a household nobody lives in.
 - ``person_in_two_households`` (error) / ``duplicate_value`` (error): the same citizen ID
