@@ -291,8 +291,9 @@ def plant(landing: Path, seed: int = 18) -> pd.DataFrame:
     return ledger_df
 
 
-def _validate(landing: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The staged persons and ``quality.record_issues`` of a landing folder."""
+def _validate(landing: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The staged persons, ``quality.record_issues`` (with the rows staging rejected)
+    and the persons' ``staging.value_readings`` of a landing folder."""
     raw = Landing(landing)
     communes = stage_communes(load_raw(raw.file("communes"))).table
     hamlets = stage_hamlets(
@@ -316,7 +317,7 @@ def _validate(landing: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "message": rejected["reason"],
         }
     )
-    return persons, pd.concat([issues, found], ignore_index=True)
+    return persons, pd.concat([issues, found], ignore_index=True), people.readings
 
 
 def _synthesise(landing: Path) -> None:
@@ -329,16 +330,19 @@ def _synthesise(landing: Path) -> None:
 def clean(tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame]:
     landing = tmp_path_factory.mktemp("clean")
     _synthesise(landing)
-    return _validate(landing)
+    persons, issues, _ = _validate(landing)
+    return persons, issues
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Path]:
+def planted(
+    tmp_path_factory,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Path, pd.DataFrame]:
     landing = tmp_path_factory.mktemp("planted")
     _synthesise(landing)
     ledger = plant(landing)
-    persons, issues = _validate(landing)
-    return ledger, persons, issues, landing
+    persons, issues, readings = _validate(landing)
+    return ledger, persons, issues, landing, readings
 
 
 def score(ledger: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
@@ -369,9 +373,11 @@ def score(ledger: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=["kind", "planted", "caught", "false_positives"])
     table["recall"] = table["caught"] / table["planted"]
     table["precision"] = table["caught"] / (table["caught"] + table["false_positives"])
-    other = unexplained[~unexplained["rule"].isin([s.rule for s in KINDS.values()])]
     table.attrs["unexplained"] = unexplained
-    table.attrs["other_rules"] = other
+    # Record level: of the records with any finding, the share something was planted in.
+    flagged = pd.Index(issues["record_id"].unique())
+    mistakes = ledger.loc[~ledger["kind"].isin(CONTROLS), "record_id"]
+    table.attrs["record_precision"] = flagged.isin(mistakes).mean() if len(flagged) else 1.0
     return table.set_index("kind")
 
 
@@ -383,22 +389,26 @@ def test_the_clean_province_raises_nothing(clean):
 
 
 def test_every_planted_kind_is_found_and_nothing_else(planted):
-    ledger, _, issues, _ = planted
+    ledger, _, issues, _, _ = planted
     table = score(ledger, issues)
     unexplained = table.attrs["unexplained"]
     print("\n" + table.to_string(float_format="{:.3f}".format))
-    print(f"findings no planted mistake explains: {len(unexplained)}")
+    record_precision = table.attrs["record_precision"]
+    print(
+        f"findings no planted mistake explains: {len(unexplained)} of {len(issues)}; "
+        f"record-level precision {record_precision:.4f}"
+    )
     assert (table["planted"] >= 30).all()
     assert (table["recall"] >= 0.99).all(), table[table["recall"] < 0.99]
     assert (table["precision"] >= 0.99).all(), table[table["precision"] < 0.99]
-    # Record level: a finding on a record nothing was planted into counts against us.
-    assert len(unexplained) <= 0.01 * ledger["record_id"].nunique(), unexplained[
-        ["record_id", "rule", "field_name"]
-    ]
+    # A finding on a record nothing was planted into, or one its mistake does not
+    # explain (a second finding for one slip), counts against precision.
+    assert record_precision >= 0.99
+    assert len(unexplained) <= 0.01 * len(issues), unexplained[["record_id", "rule", "field_name"]]
 
 
 def test_controls_raise_nothing(planted):
-    ledger, persons, issues, _ = planted
+    ledger, persons, issues, _, _ = planted
     controls = ledger.loc[ledger["kind"].isin(CONTROLS), "record_id"]
     assert len(controls) >= 2 * 30
     assert not issues["record_id"].isin(controls).any(), issues[issues["record_id"].isin(controls)]
@@ -408,7 +418,7 @@ def test_controls_raise_nothing(planted):
 
 
 def test_unreadable_ids_are_invalid_values_naming_only_their_shape(planted):
-    ledger, persons, issues, landing = planted
+    ledger, persons, issues, landing, readings = planted
     unreadable = ledger.loc[ledger["kind"].isin(["id_wrong_length", "id_not_digits"]), "record_id"]
     notes = persons.set_index("record_id").loc[unreadable, "invalid_values"]
     assert notes.str.startswith("citizen_id: ").fillna(False).all(), notes
@@ -416,6 +426,8 @@ def test_unreadable_ids_are_invalid_values_naming_only_their_shape(planted):
     on_ids = issues[issues["record_id"].isin(unreadable) & issues["field_name"].eq("citizen_id")]
     assert set(on_ids["rule"]) == {"invalid_value"}
     assert on_ids["severity"].eq("error").all()
+    counted = readings[readings["field_name"].eq("citizen_id")]
+    assert counted.loc[counted["outcome"].eq("quarantined"), "records"].sum() == len(unreadable)
     # The messages and notes name the field and the shape, never the value as typed.
     landed = pd.read_csv(landing / PERSONS_FILE, dtype=str, keep_default_na=False)
     rows = ledger.loc[ledger["record_id"].isin(unreadable), "row"] - 1

@@ -642,7 +642,8 @@ def stage_persons(
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, name, columns["wanted"])
     typed_ids = df["citizen_id"]
-    df, _, id_readings = _read_codes(df, name, citizen_ids(typed_ids), reject=False)
+    id_reading = citizen_ids(typed_ids)
+    df, _, id_readings = _read_codes(df, name, id_reading, reject=False)
     # An ID typed but not readable as 12 (or old 9) digits is invalid, not missing.
     unreadable_id = (
         clean_text(typed_ids).fillna("").ne("")
@@ -676,6 +677,15 @@ def stage_persons(
     df["ethnicity"] = ethnicities["ethnicity"]
     readings = [
         id_readings,
+        value_readings(
+            name,
+            df,
+            unreadable_id & ~id_reading.quarantined,  # the code reader counted the rest
+            field_name="citizen_id",
+            reading="not 12 digits (nor an old 9-digit number): left missing, the record "
+            "quarantined (invalid_value)",
+            outcome="quarantined",
+        ),
         household_readings,
         births.readings,
         value_readings(
