@@ -56,7 +56,9 @@ def test_staging_persons_normalises_values(tmp_path):
     assert persons["birth_date"].iloc[1] == pd.Timestamp("1991-07-21")
     assert pd.isna(persons["birth_date"].iloc[2])
     assert persons["is_household_head"].tolist() == [True, False, False]
-    assert persons["citizen_id"].iloc[2] == "0041900"
+    # A malformed ID is not staged: it is an invalid value, noted by its shape only.
+    assert pd.isna(persons["citizen_id"].iloc[2])
+    assert "citizen_id: 7 characters, digits" in persons["invalid_values"].iloc[2]
 
 
 def test_missing_required_header_names_file_and_vietnamese_label(tmp_path):

@@ -132,6 +132,8 @@ def test_validation_notebook_says_its_data_is_restricted(warehouse_copy, tmp_pat
     shown = text_of(run("validation_report", tmp_path, warehouse_url=url, province=province))
     assert shown.count("DỮ LIỆU HẠN CHẾ") >= 2  # at the top and above the records
     assert "records_quarantined" in shown and "balanced" in shown
+    # How values were read (aliases, invalid values) and the households held, as counts.
+    assert "outcome" in shown and "reading" in shown and "reasons" in shown
 
 
 def test_province_overview_counts_decisions(warehouse_copy, tmp_path):

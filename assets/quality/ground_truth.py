@@ -31,7 +31,7 @@ PROBABLE = "probable_duplicates"
 
 # Planted error type -> (table of quality.record_issues, rules that catch it).
 RULES_FOR_ERROR: dict[str, tuple[str, tuple[str, ...]]] = {
-    "citizen_id_malformed": ("staging.persons", ("pattern_mismatch",)),
+    "citizen_id_malformed": ("staging.persons", ("invalid_value", "pattern_mismatch")),
     "citizen_id_bad_century_digit": ("staging.persons", ("citizen_id_century_sex_mismatch",)),
     "citizen_id_sex_mismatch": ("staging.persons", ("citizen_id_century_sex_mismatch",)),
     "citizen_id_year_mismatch": ("staging.persons", ("citizen_id_year_mismatch",)),

@@ -5,7 +5,8 @@ Rules and severities (errors quarantine the record; warnings leave it counted):
 - ``household_no_head`` (warning): the household has no head. It still exists and is
   counted, so it does not quarantine. The issue goes to the members whose relation is
   blank (most likely the head whose relation was lost); if no relation is blank, to every
-  member, since any of them may be the head.
+  member, since any of them may be the head. Members of a household number no
+  household has are ``unknown_household`` (``cross_checks``) instead.
 - ``household_several_heads`` (error): the first head listed is taken as the head; each
   later head is held back until the data unit confirms which member heads the household
   (a second head is often a second household recorded under one number).
@@ -13,7 +14,8 @@ Rules and severities (errors quarantine the record; warnings leave it counted):
   date: usually a child recorded as head, or a wrong birth date.
 - ``relation_implausible`` (warning): a child (Con) not younger than the head or the
   head's spouse, a parent (Bố/Mẹ) not older than the head, a grandchild (Cháu) not
-  younger than the head.
+  younger than the head. A birth date in the future or more than ``max_age_years``
+  back is its own error and is not compared.
 - ``household_too_large`` / ``household_without_members`` (warnings, on the household
   record): more members than ``max_household_members``; a household nobody lives in.
 - ``person_in_two_households`` (error) / ``duplicate_value`` (error): the same citizen ID
@@ -32,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from assets.quality.issues import issue_rows
+from assets.quality.person_rules import MAX_AGE_YEARS
 from assets.staging.normalise import relation_kinds  # one reading of relations, with staging
 from expectations.citizen_id import as_of_timestamp
 from expectations.household_rules import HEAD_MIN_AGE_YEARS, head_under_age, heads_per_household
@@ -55,13 +58,16 @@ def _located(locations: dict[str, pd.Series] | None, mask: np.ndarray) -> dict[s
 
 def _head_issues(
     persons: pd.DataFrame,
+    households: pd.DataFrame,
     locations: dict[str, pd.Series] | None,
     *,
     as_of: dt.date | str,
     head_min_age: int,
 ) -> list[pd.DataFrame]:
     household = persons["household_id"].astype("string")
-    has_household = household.notna().to_numpy(dtype=bool)
+    # A household number no household has is unknown_household: "no head" would send
+    # the officer looking for a head of a household that does not exist.
+    has_household = household.isin(households["household_id"].astype("string")).to_numpy(dtype=bool)
     head = persons["is_household_head"].astype("boolean").fillna(False)
     heads = heads_per_household(persons["household_id"], persons["is_household_head"])
     heads = heads.fillna(-1).to_numpy(dtype=np.int64)
@@ -138,11 +144,19 @@ def _head_issues(
 
 
 def _relation_issues(
-    persons: pd.DataFrame, locations: dict[str, pd.Series] | None, *, as_of: dt.date | str
+    persons: pd.DataFrame,
+    locations: dict[str, pd.Series] | None,
+    *,
+    as_of: dt.date | str,
+    max_age_years: int,
 ) -> pd.DataFrame:
     household = persons["household_id"].astype("string")
     births = pd.to_datetime(persons["birth_date"], errors="coerce")
-    births = births.where(births <= as_of_timestamp(as_of))  # future dates: not judged
+    # Future or implausibly old dates are errors of their own (birth_date_future,
+    # birth_date_too_old): the date is wrong, not the relation, so they are not judged.
+    limit = as_of_timestamp(as_of)
+    oldest = limit - pd.DateOffset(years=max_age_years)
+    births = births.where((births <= limit) & (births >= oldest))
     kind = relation_kinds(persons["relation_to_head"])
     head = persons["is_household_head"].astype("boolean").fillna(False)
     # The reference head: the first listed, as for household_several_heads.
@@ -312,6 +326,7 @@ def household_issues(
     as_of: dt.date | str,
     head_min_age: int = HEAD_MIN_AGE_YEARS,
     max_members: int = 20,
+    max_age_years: int = MAX_AGE_YEARS,
     shared_ids: bool = True,
 ) -> pd.DataFrame:
     """Every household integrity issue (see the module docstring), persons and households.
@@ -321,8 +336,8 @@ def household_issues(
     judged once, on the records sharing an ID (``citizen_id_duplicate_issues``).
     """
     frames = [
-        *_head_issues(persons, locations, as_of=as_of, head_min_age=head_min_age),
-        _relation_issues(persons, locations, as_of=as_of),
+        *_head_issues(persons, households, locations, as_of=as_of, head_min_age=head_min_age),
+        _relation_issues(persons, locations, as_of=as_of, max_age_years=max_age_years),
         *_size_issues(persons, households, max_members=max_members),
     ]
     if shared_ids:

@@ -33,8 +33,19 @@ BIRTH_DATE_TOO_OLD = "birth_date_too_old"
 INVALID_VALUE = "invalid_value"
 # A value outside the vocabulary of a field the record cannot be counted without is an
 # error; of a field it can (relation, ethnicity) a warning: the person still counts.
-INVALID_SEVERITY = {"sex": "error", "relation_to_head": "warning", "ethnicity": "warning"}
+INVALID_SEVERITY = {
+    "citizen_id": "error",
+    "sex": "error",
+    "relation_to_head": "warning",
+    "ethnicity": "warning",
+}
 _INVALID_MESSAGES = {
+    "citizen_id": (
+        "citizen_id cannot be read as a 12-digit ID (or an old 9-digit number) ({shape}); "
+        "copy it again from the citizen's card: a digit may be lost or added, or a letter "
+        "typed for a digit (Số ĐDCN không đọc được, giá trị {shape_vi}: nhập lại theo thẻ "
+        "CCCD, có thể thiếu, thừa chữ số hoặc gõ chữ thay số)"
+    ),
     "sex": (
         "sex is written as a value that is not Nam or Nữ ({shape}); write Nam or Nữ as on "
         "the source record, numeric codes are not read (Giới tính ghi sai, giá trị "

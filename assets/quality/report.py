@@ -1,7 +1,8 @@
 """What the validation-report notebook for police/data units shows: issue counts by
-commune and rule, the records of one hamlet with what to fix, and the reconciliation of
-counts (landed = staged + rejected; records in = clean + quarantined; registry against
-records).
+commune and rule, the records of one hamlet with what to fix, how values were read
+(aliases recovered, values outside a vocabulary), households held with their members, and
+the reconciliation of counts (landed = staged + rejected; records in = clean +
+quarantined; registry against records).
 
 RESTRICTED: ``hamlet_records`` returns names, citizen IDs and birth dates. It reads the
 restricted layers (staging, quality), which only the data unit's role may read; its
@@ -84,6 +85,34 @@ def person_reconciliation(warehouse: Warehouse, province_code: str) -> pd.DataFr
         counts["records_in"] == counts["records_clean"] + counts["records_quarantined"]
     )
     return pd.DataFrame([counts])
+
+
+def value_readings(warehouse: Warehouse, province_code: str) -> pd.DataFrame:
+    """How person values were read other than as written, per field, reading and outcome:
+    an alias read as its official ethnic group (``recovered``), a value outside the
+    vocabulary (``warned`` or ``quarantined``, an ``invalid_value`` issue). Counts only."""
+    scoped = warehouse.for_province(province_code)
+    rows, params = scoped.rows_filter("staging.value_readings")
+    return scoped.query(
+        "SELECT field_name, outcome, reading, sum(records) AS records "
+        "FROM staging.value_readings "
+        f"WHERE table_name = ? AND {rows} "
+        "GROUP BY field_name, outcome, reading ORDER BY field_name, outcome, reading",
+        ["staging.persons", *params],
+    )
+
+
+def held_households(warehouse: Warehouse, province_code: str) -> pd.DataFrame:
+    """Households held in quarantine per commune and reason (their members are held with
+    them, not counted in any hamlet until corrected). Counts only."""
+    scoped = warehouse.for_province(province_code)
+    rows, params = scoped.rows_filter("quality.households_quarantined")
+    return scoped.query(
+        "SELECT commune_code, reasons, count(*) AS households "
+        f"FROM quality.households_quarantined WHERE {rows} "
+        "GROUP BY commune_code, reasons ORDER BY commune_code, reasons",
+        params,
+    )
 
 
 def registry_gaps(warehouse: Warehouse, province_code: str) -> pd.DataFrame:

@@ -102,6 +102,7 @@ def person_issues(
                 as_of=as_of,
                 head_min_age=settings.head_min_age,
                 max_members=settings.max_household_members,
+                max_age_years=settings.max_age_years,
                 shared_ids=False,
             ),
             person_household_issues(persons, households),

@@ -49,7 +49,15 @@ from assets.staging.normalise import (
 )
 from assets.staging.readings import combine_readings, value_readings
 from expectations.reference import HEAD
-from expectations.schemas import FIELDS, LANDED_COLUMNS, STAND_INS, TABLES, WORKBOOK_LINEAGE, Table
+from expectations.schemas import (
+    CITIZEN_ID_PATTERN,
+    FIELDS,
+    LANDED_COLUMNS,
+    STAND_INS,
+    TABLES,
+    WORKBOOK_LINEAGE,
+    Table,
+)
 from geodata.cleaning import clean_hamlet_geometries, valid_polygons
 from geodata.crs import STORAGE_CRS, area_km2
 from geodata.crs_detection import CrsDetectionError, to_storage_crs
@@ -633,7 +641,15 @@ def stage_persons(
     df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, name, columns["wanted"])
-    df, _, id_readings = _read_codes(df, name, citizen_ids(df["citizen_id"]), reject=False)
+    typed_ids = df["citizen_id"]
+    id_reading = citizen_ids(typed_ids)
+    df, _, id_readings = _read_codes(df, name, id_reading, reject=False)
+    # An ID typed but not readable as 12 (or old 9) digits is invalid, not missing.
+    unreadable_id = (
+        clean_text(typed_ids).fillna("").ne("")
+        & ~df["citizen_id"].str.contains(CITIZEN_ID_PATTERN, regex=True, na=False)
+    ).to_numpy(dtype=bool)
+    df["citizen_id"] = df["citizen_id"].mask(unreadable_id)
     df["full_name"] = person_name_case(df["full_name"])
     births = read_dates(df, "birth_date", table_name=name, as_of=as_of, orders=date_orders)
     df["birth_date"] = births.dates
@@ -649,6 +665,7 @@ def stage_persons(
     unknown_ethnicity = ethnicities["how"].eq("unknown").fillna(False).to_numpy(dtype=bool)
     df["invalid_values"] = invalid_value_notes(
         {
+            "citizen_id": (typed_ids, unreadable_id, None),
             "sex": (df["sex"], unknown_sex, None),
             "relation_to_head": (relations, unknown_relation, None),
             "ethnicity": (df["ethnicity"], unknown_ethnicity, ethnicities["closest"]),
@@ -660,6 +677,15 @@ def stage_persons(
     df["ethnicity"] = ethnicities["ethnicity"]
     readings = [
         id_readings,
+        value_readings(
+            name,
+            df,
+            unreadable_id & ~id_reading.quarantined,  # the code reader counted the rest
+            field_name="citizen_id",
+            reading="not 12 digits (nor an old 9-digit number): left missing, the record "
+            "quarantined (invalid_value)",
+            outcome="quarantined",
+        ),
         household_readings,
         births.readings,
         value_readings(
