@@ -61,7 +61,7 @@ def hamlet_compliance(
     province_code: str,
     rules: RulesProfile,
 ) -> pd.DataFrame:
-    """Each hamlet's counted size against the standard of its region and kind.
+    """Each hamlet's counted size against the standard of its commune's region and kind.
 
     Status, in order of precedence:
     - ``exempt``: its exemption category is one the profile recognises (under a profile
@@ -74,8 +74,6 @@ def hamlet_compliance(
     Hamlets absent from ``sizes`` count 0 households. Sizes of hamlet codes that are not
     in ``hamlets`` are ignored (the quality stage reports households of unknown hamlets).
     """
-    region = rules.region_for(province_code)
-    region_vi = rules.region_label(region)
     df = pd.DataFrame(
         {
             "hamlet_code": hamlets["hamlet_code"].astype("string").to_numpy(),
@@ -97,11 +95,18 @@ def hamlet_compliance(
     df["households"] = df["households"].fillna(0).astype("int64")
     df["population"] = df["population"].fillna(0).astype("int64")
 
-    kinds = list(HAMLET_KIND_LABELS_VI)
-    std = df["hamlet_kind"].map({k: rules.standard_for(region, k) for k in kinds})
-    floor = df["hamlet_kind"].map({k: rules.mandatory_floor_for(region, k) for k in kinds})
-    std = std.astype("int64")
-    floor = floor.astype("int64")
+    # The region of the standard is the commune's (a province's override may list
+    # communes of another region); default: the province's.
+    communes = df["commune_code"].dropna().unique()
+    region_of = {c: rules.region_for_commune(province_code, str(c)) for c in communes}
+    region = df["commune_code"].map(region_of).fillna(rules.region_for(province_code))
+    pairs = zip(region, df["hamlet_kind"], strict=True)
+    std = pd.Series([rules.standard_for(r, k) for r, k in pairs], index=df.index, dtype="int64")
+    pairs = zip(region, df["hamlet_kind"], strict=True)
+    floor = pd.Series(
+        [rules.mandatory_floor_for(r, k) for r, k in pairs], index=df.index, dtype="int64"
+    )
+    region_vi = region.map(rules.region_label)
     key, recognised, foreign = _resolve_exemptions(df, rules)
     df["exemption_category"] = key
 
@@ -177,7 +182,7 @@ def _reasons(
     df: pd.DataFrame,
     category_floor: pd.Series,
     foreign: pd.Series,
-    region_vi: str,
+    region_vi: pd.Series,
     rules: RulesProfile,
 ) -> pd.Series:
     """Short Vietnamese sentence per hamlet: figures, kind, region and legal basis."""
