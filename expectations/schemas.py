@@ -1603,6 +1603,7 @@ TABLES: dict[str, Table] = {
                 "commune_code",
                 "commune_name",
                 "unit_kind",
+                "region",
                 "hamlets",
                 "households",
                 "population",

@@ -3,12 +3,17 @@ province's override lists the commune (post-2025 provinces straddle two regions)
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 import yaml
 
+from assets.exports.files import commune_layer, hamlets_before, write_province_geopackage
+from assets.marts.build import PublishStamp, commune_summary
 from assets.planning.compliance import hamlet_compliance
 from assets.planning.rules import RulesError, load_rules
 
@@ -67,3 +72,48 @@ def test_commune_regions_errors_name_the_override(
     with pytest.raises(RulesError, match=message) as caught:
         load_rules(override_path=_override(tmp_path, {"commune_regions": commune_regions}))
     assert "province_25.yaml" in str(caught.value)
+
+
+def test_marts_and_exports_show_each_communes_region(tmp_path: Path) -> None:
+    rules = load_rules(
+        override_path=_override(tmp_path, {"commune_regions": {"red_river_delta": ["25001"]}})
+    )
+    hamlets = gpd.GeoDataFrame(
+        {
+            "hamlet_code": ["A", "B"],
+            "commune_code": ["25001", "25002"],
+            "name_prefix": "Thôn",
+            "hamlet_name": ["Một", "Hai"],
+            "hamlet_kind": "thon",
+            "declared_households": [300, 300],
+            "exemption_category": [None, None],
+        },
+        geometry=[shapely.box(105, 21, 105.01, 21.01), shapely.box(105.02, 21, 105.03, 21.01)],
+        crs="EPSG:4326",
+    )
+    sizes = pd.DataFrame({"hamlet_code": ["A", "B"], "households": [300, 300], "population": 0})
+    compliance = hamlet_compliance(pd.DataFrame(hamlets), sizes, "25", rules)
+    communes = gpd.GeoDataFrame(
+        {
+            "commune_code": ["25001", "25002"],
+            "commune_name": ["Vĩnh Yên", "Việt Trì"],
+            "unit_kind": ["xa", "xa"],
+            "area_km2": [1.0, 1.0],
+        },
+        geometry=[shapely.box(105, 21, 105.01, 21.01), shapely.box(105.02, 21, 105.03, 21.01)],
+        crs="EPSG:4326",
+    )
+    expected = {"25001": "red_river_delta", "25002": "northern_midlands_mountains"}
+    stamp = PublishStamp("25", rules.name, "r1", datetime(2026, 6, 1, tzinfo=UTC))
+    summary = commune_summary(pd.DataFrame(communes), compliance, stamp)
+    assert dict(zip(summary["commune_code"], summary["region"], strict=True)) == expected
+    path = write_province_geopackage(
+        tmp_path / "tinh_25.gpkg",
+        commune_layer(communes, compliance),
+        hamlets_before(hamlets, compliance),
+        gpd.GeoDataFrame({"option_name": []}, geometry=[], crs="EPSG:4326"),
+    )
+    layer = gpd.read_file(path, layer="communes")
+    assert dict(zip(layer["commune_code"], layer["region"], strict=True)) == expected
+    before = gpd.read_file(path, layer="hamlets_before")
+    assert dict(zip(before["commune_code"], before["region"], strict=True)) == expected

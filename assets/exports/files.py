@@ -20,6 +20,7 @@ import pyogrio
 import shapely
 
 from assets.exports.safe import atomic_write, write_sheet
+from assets.planning.compliance import region_by_commune
 from expectations.schemas import FIELDS, TABLES, data_dictionary
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def hamlets_before(
         "hamlet_code",
         "households",
         "population",
+        "region",
         "standard_households",
         "compliance_status",
         "compliance_reason",
@@ -77,6 +79,15 @@ def hamlets_before(
         counts = issues.dropna(subset=["hamlet_code"]).groupby("hamlet_code").size()
         out["issue_count"] = out["hamlet_code"].map(counts).fillna(0).astype(int)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=hamlets.crs)
+
+
+def commune_layer(communes: gpd.GeoDataFrame, compliance: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Communes for the GeoPackage, with the region whose standard their hamlets were
+    held to (a commune's own where the province's override lists it)."""
+    out = communes[["commune_code", "commune_name", "unit_kind", "area_km2", "geometry"]].copy()
+    region = region_by_commune(compliance)
+    out.insert(3, "region", out["commune_code"].astype("string").map(region))
+    return out
 
 
 def write_province_geopackage(

@@ -137,6 +137,17 @@ def hamlet_compliance(
     return TABLES["planning.hamlet_compliance"].enforce(df)
 
 
+def region_by_commune(compliance: pd.DataFrame) -> pd.Series:
+    """Region whose standard each commune's hamlets were held to, by commune code (the
+    commune's own where the province's override lists it), for marts and exports."""
+    first = compliance.drop_duplicates("commune_code")
+    return pd.Series(
+        first["region"].astype("string").to_numpy(),
+        index=first["commune_code"].astype("string").to_numpy(),
+        name="region",
+    )
+
+
 def format_count(values: pd.Series) -> pd.Series:
     """Integers as Vietnamese text: '.' groups thousands (1.250), vectorised."""
     return values.astype("int64").astype(str).str.replace(r"\B(?=(\d{3})+(?!\d))", ".", regex=True)
