@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesError, RulesProfile
+from assets.staging.tables import kind_by_commune
 from expectations.schemas import TABLES, header_key
 
 MEETS = "meets_standard"
@@ -135,6 +136,16 @@ def hamlet_compliance(
     df["rules_profile"] = rules.name
     df = df.sort_values(["commune_code", "hamlet_code"], kind="stable").reset_index(drop=True)
     return TABLES["planning.hamlet_compliance"].enforce(df)
+
+
+def with_commune_kinds(hamlets: pd.DataFrame, communes: pd.DataFrame) -> pd.DataFrame:
+    """Hamlets with the kind their commune makes them: thôn in a xã, tổ dân phố in a
+    phường (Art. 2.3, 10.2), whatever the registry wrote (quality reports the mismatch);
+    so standards and merged units follow the commune. A đặc khu keeps the registry's."""
+    by_commune = kind_by_commune(hamlets["commune_code"], communes)
+    return hamlets.assign(
+        hamlet_kind=by_commune.fillna(hamlets["hamlet_kind"].astype("string")).to_numpy()
+    )
 
 
 def region_by_commune(compliance: pd.DataFrame) -> pd.Series:

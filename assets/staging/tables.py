@@ -58,6 +58,17 @@ from geodata.crs_detection import CrsDetectionError, to_storage_crs
 KIND_OF_COMMUNE = {"xa": THON, "phuong": TO_DAN_PHO}
 
 
+def kind_by_commune(commune_codes: pd.Series, communes: pd.DataFrame) -> pd.Series:
+    """The hamlet kind each commune's kind makes its hamlets (Art. 2.3, 10.2), aligned
+    with ``commune_codes``; missing where the commune does not decide it (a đặc khu, or
+    a commune not in ``communes``)."""
+    unit_kind = pd.Series(
+        communes["unit_kind"].astype("string").to_numpy(),
+        index=communes["commune_code"].astype("string").to_numpy(),
+    )
+    return commune_codes.astype("string").map(unit_kind).map(KIND_OF_COMMUNE).astype("string")
+
+
 @dataclass(frozen=True)
 class Staged:
     """A staged table, the landed rows that could not be staged (with reasons), and
@@ -439,9 +450,7 @@ def _hamlet_kinds(
     kinds = read_hamlet_kinds(registry["hamlet_kind"])
     by_commune = pd.Series(pd.NA, index=registry.index, dtype="string")
     if communes is not None:
-        unit_kind = communes.set_index("commune_code")["unit_kind"].astype("string")
-        by_commune = registry["commune_code"].map(unit_kind).map(KIND_OF_COMMUNE)
-        by_commune = by_commune.astype("string")
+        by_commune = kind_by_commune(registry["commune_code"], communes)
     unread = kinds["hamlet_kind"].isna()
     from_commune = (unread & by_commune.notna()).to_numpy(dtype=bool)
     rejected = (unread & by_commune.isna()).to_numpy(dtype=bool)
