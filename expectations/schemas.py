@@ -1066,6 +1066,7 @@ TABLES: dict[str, Table] = {
                 "commune_name",
                 "unit_kind",
                 "province_code",
+                "region",
                 "area_km2",
                 "geometry",
                 *LINEAGE,

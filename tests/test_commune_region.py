@@ -16,6 +16,8 @@ from assets.exports.files import commune_layer, hamlets_before, write_province_g
 from assets.marts.build import PublishStamp, commune_summary
 from assets.planning.compliance import hamlet_compliance
 from assets.planning.rules import RulesError, load_rules
+from assets.raw.landing import Landing, load_raw
+from assets.staging.tables import stage_communes
 
 
 def _override(tmp_path: Path, doc: dict) -> Path:
@@ -117,3 +119,28 @@ def test_marts_and_exports_show_each_communes_region(tmp_path: Path) -> None:
     assert dict(zip(layer["commune_code"], layer["region"], strict=True)) == expected
     before = gpd.read_file(path, layer="hamlets_before")
     assert dict(zip(before["commune_code"], before["region"], strict=True)) == expected
+
+
+def test_staging_shows_the_region_each_commune_is_held_to(tmp_path: Path) -> None:
+    folder = tmp_path / "landing" / "25"
+    folder.mkdir(parents=True)
+    gpd.GeoDataFrame(
+        {
+            "commune_code": ["25001", "25002"],
+            "commune_name": ["Vĩnh Yên", "Việt Trì"],
+            "unit_kind": ["phường", "phường"],
+            "province_code": ["25", "25"],
+        },
+        geometry=[shapely.box(105, 21, 105.01, 21.01), shapely.box(105.02, 21, 105.03, 21.01)],
+        crs="EPSG:4326",
+    ).to_file(folder / "communes.geojson", driver="GeoJSON")
+    rules = load_rules(
+        override_path=_override(tmp_path, {"commune_regions": {"red_river_delta": ["25001"]}})
+    )
+    raw = load_raw(Landing(folder).file("communes"))
+    staged = stage_communes(raw, rules).table
+    assert dict(zip(staged["commune_code"], staged["region"], strict=True)) == {
+        "25001": "red_river_delta",
+        "25002": "northern_midlands_mountains",
+    }
+    assert stage_communes(raw).table["region"].isna().all()  # no rules: not guessed

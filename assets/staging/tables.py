@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from assets.planning.rules import RulesProfile
 from assets.raw.headers import LandingFileError, to_canonical
 from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
 from assets.staging.codes import (
@@ -263,7 +264,10 @@ def _reject_missing_geometry(
     return gdf[~empty], rejects
 
 
-def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
+def stage_communes(raw: gpd.GeoDataFrame, rules: RulesProfile | None = None) -> Staged:
+    """Communes typed and repaired; with ``rules``, the region of the standard each
+    commune is held to (its own where the province's override lists it, else its
+    province's; missing for a province the rules do not know)."""
     contract = TABLES["staging.communes"]
     source = _source_file(raw, "communes")
     df = to_canonical(
@@ -294,6 +298,7 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     gdf["commune_name"] = clean_text(gdf["commune_name"])
     gdf["unit_kind"] = map_vocabulary(gdf["unit_kind"], UNIT_KINDS)
     gdf["area_km2"] = area_km2(gdf).round(4)
+    gdf["region"] = _commune_regions(gdf, rules)
     gdf = _without_sheet_lineage(gdf)
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
@@ -301,6 +306,20 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
         {"crs": crs_how},
         readings=readings,
     )
+
+
+def _commune_regions(communes: pd.DataFrame, rules: RulesProfile | None) -> pd.Series:
+    """Region per commune (``RulesProfile.region_for_commune``); missing without rules or
+    for a province code the rules do not map (planning then names the problem)."""
+    region = pd.Series(pd.NA, index=communes.index, dtype="string")
+    if rules is None:
+        return region
+    for i, province, commune in zip(
+        communes.index, communes["province_code"], communes["commune_code"], strict=True
+    ):
+        if isinstance(province, str) and province in rules.province_regions:
+            region[i] = rules.region_for_commune(province, str(commune))
+    return region
 
 
 def stage_hamlets(
