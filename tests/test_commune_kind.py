@@ -4,8 +4,11 @@ fix, and planning (standards, merged units) applies the commune's kind."""
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pandas as pd
+import shapely
 
+from assets.exports.files import hamlets_before
 from assets.planning.compliance import hamlet_compliance, with_commune_kinds
 from assets.planning.options import plan_options
 from assets.planning.rules import load_rules
@@ -92,3 +95,17 @@ def test_merged_units_take_the_communes_kind() -> None:
     minimal = result.assignments[result.assignments["option_name"] == "minimal"]
     # 600 households together reach the TDP standard of 550: one unit of the three.
     assert minimal["unit_id"].nunique() == 1
+
+
+def test_exports_show_the_kind_planning_applied() -> None:
+    registry = _hamlets([("B", "33002", "thon")])
+    hamlets = gpd.GeoDataFrame(
+        registry.assign(name_prefix="Thôn", hamlet_name="Một"),
+        geometry=[shapely.box(106, 20, 106.01, 20.01)],
+        crs="EPSG:4326",
+    )
+    sizes = pd.DataFrame({"hamlet_code": ["B"], "households": [500], "population": 0})
+    compliance = hamlet_compliance(with_commune_kinds(registry, COMMUNES), sizes, "33", ND185)
+    before = hamlets_before(hamlets, compliance)
+    assert before["hamlet_kind"].tolist() == ["to_dan_pho"]
+    assert before["standard_households"].tolist() == [550]

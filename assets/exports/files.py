@@ -62,9 +62,11 @@ def with_vietnamese_headers(df: pd.DataFrame) -> pd.DataFrame:
 def hamlets_before(
     hamlets: gpd.GeoDataFrame, compliance: pd.DataFrame, issues: pd.DataFrame | None = None
 ) -> gpd.GeoDataFrame:
-    """Each hamlet as it is today, with its counts, compliance and record-issue count."""
+    """Each hamlet as it is today, with its counts, compliance and record-issue count;
+    its kind as planning applied it (the commune's: thôn in a xã, TDP in a phường)."""
     columns = [
         "hamlet_code",
+        "hamlet_kind",
         "households",
         "population",
         "region",
@@ -72,9 +74,9 @@ def hamlets_before(
         "compliance_status",
         "compliance_reason",
     ]
-    out = hamlets[
-        ["hamlet_code", "commune_code", "name_prefix", "hamlet_name", "hamlet_kind", "geometry"]
-    ].merge(compliance[columns], on="hamlet_code", how="left")
+    out = hamlets[["hamlet_code", "commune_code", "name_prefix", "hamlet_name", "geometry"]].merge(
+        compliance[columns], on="hamlet_code", how="left"
+    )
     if issues is not None:
         counts = issues.dropna(subset=["hamlet_code"]).groupby("hamlet_code").size()
         out["issue_count"] = out["hamlet_code"].map(counts).fillna(0).astype(int)
