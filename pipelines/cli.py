@@ -492,6 +492,39 @@ def roles(warehouse_url: str, planner_login: str | None, provinces: tuple[str, .
         click.echo(f"{planner_login} plans province(s) {', '.join(granted)}")
 
 
+@main.group()
+def rules() -> None:
+    """The legal rules the planning applies (config/rules_profiles.yaml)."""
+
+
+@rules.command("show")
+@click.option("--province", "province_code", default=None, help="2-digit province code, e.g. 04.")
+@click.option("--profile", default=None, help="Rules profile (default: nd185_2026).")
+@click.option(
+    "--rules-override",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The province's override of the rules file.",
+)
+def rules_show(province_code: str | None, profile: str | None, rules_override: Path | None) -> None:
+    """Print the effective rules (profile + override) in Vietnamese, each figure with
+    its legal source, so an official can check them.
+
+    \b
+    Example:
+      hamlets rules show --province 04
+      hamlets rules show --province 25 --rules-override tinh_25.yaml
+    """
+    from assets.planning.rules import RulesError, load_rules
+    from assets.planning.rules_text import describe_rules
+
+    try:
+        loaded = load_rules(profile, override_path=rules_override)
+        click.echo(describe_rules(loaded, province_code), nl=False)
+    except RulesError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command()
 @click.option("--limit", type=int, default=10, show_default=True, help="Runs to list.")
 def runs(limit: int) -> None:

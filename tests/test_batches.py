@@ -93,6 +93,7 @@ def test_issues_by_commune_equal_the_whole_table(warehouse):
         settings=settings,
         duplicates=duplicates,
         reconciliation=reconciliation,
+        communes=warehouse.read_table("staging.communes"),
     )
     with warehouse.connect() as con:
         batched, batches = record_issues_by_commune(

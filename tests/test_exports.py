@@ -50,7 +50,9 @@ def _frames():
         {
             "hamlet_code": ["04001001", "04001002", "04001003"],
             "households": [60, 100, 200],
+            "hamlet_kind": ["thon"] * 3,
             "population": [240, 400, 800],
+            "region": ["northern_midlands_mountains"] * 3,
             "standard_households": [150] * 3,
             "compliance_status": [
                 "below_mandatory_floor",

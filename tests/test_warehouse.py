@@ -25,6 +25,7 @@ def _communes() -> gpd.GeoDataFrame:
             "commune_name": ["Nà Rẻo", "Hòa An"],
             "unit_kind": ["xa", "phuong"],
             "province_code": ["04", "04"],
+            "region": ["northern_midlands_mountains"] * 2,
             "area_km2": [1.5, 2.0],
             "source_file": ["communes.geojson"] * 2,
             "source_sha256": ["ab" * 32] * 2,

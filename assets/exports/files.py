@@ -20,7 +20,7 @@ import pyogrio
 import shapely
 
 from assets.exports.safe import atomic_write, write_sheet
-from assets.planning.compliance import STATUS_LABELS_VI
+from assets.planning.compliance import STATUS_LABELS_VI, region_by_commune
 from expectations.schemas import FIELDS, TABLES, data_dictionary
 
 if TYPE_CHECKING:
@@ -57,22 +57,34 @@ def with_vietnamese_headers(df: pd.DataFrame) -> pd.DataFrame:
 def hamlets_before(
     hamlets: gpd.GeoDataFrame, compliance: pd.DataFrame, issues: pd.DataFrame | None = None
 ) -> gpd.GeoDataFrame:
-    """Each hamlet as it is today, with its counts, compliance and record-issue count."""
+    """Each hamlet as it is today, with its counts, compliance and record-issue count;
+    its kind as planning applied it (the commune's: thôn in a xã, TDP in a phường)."""
     columns = [
         "hamlet_code",
+        "hamlet_kind",
         "households",
         "population",
+        "region",
         "standard_households",
         "compliance_status",
         "compliance_reason",
     ]
-    out = hamlets[
-        ["hamlet_code", "commune_code", "name_prefix", "hamlet_name", "hamlet_kind", "geometry"]
-    ].merge(compliance[columns], on="hamlet_code", how="left")
+    out = hamlets[["hamlet_code", "commune_code", "name_prefix", "hamlet_name", "geometry"]].merge(
+        compliance[columns], on="hamlet_code", how="left"
+    )
     if issues is not None:
         counts = issues.dropna(subset=["hamlet_code"]).groupby("hamlet_code").size()
         out["issue_count"] = out["hamlet_code"].map(counts).fillna(0).astype(int)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=hamlets.crs)
+
+
+def commune_layer(communes: gpd.GeoDataFrame, compliance: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Communes for the GeoPackage, with the region whose standard their hamlets were
+    held to (a commune's own where the province's override lists it)."""
+    out = communes[["commune_code", "commune_name", "unit_kind", "area_km2", "geometry"]].copy()
+    region = region_by_commune(compliance)
+    out.insert(3, "region", out["commune_code"].astype("string").map(region))
+    return out
 
 
 def write_province_geopackage(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from assets.exports.files import (
+    commune_layer,
     hamlets_before,
     write_commune_map,
     write_commune_workbooks,
@@ -42,7 +43,7 @@ def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]
     before[list(HELD_COLUMNS)] = before[list(HELD_COLUMNS)].fillna(0).astype("int64")
     geopackage = write_province_geopackage(
         folder / f"tinh_{province}.gpkg",
-        communes[["commune_code", "commune_name", "unit_kind", "area_km2", "geometry"]],
+        commune_layer(communes, compliance),
         before,
         units,
     )

@@ -13,7 +13,13 @@ from datetime import datetime
 import geopandas as gpd
 import pandas as pd
 
-from assets.planning.compliance import AWAITING, BELOW_FLOOR, BELOW_STANDARD, EXEMPT
+from assets.planning.compliance import (
+    AWAITING,
+    BELOW_FLOOR,
+    BELOW_STANDARD,
+    EXEMPT,
+    region_by_commune,
+)
 from expectations.schemas import TABLES
 from geodata.crs import STORAGE_CRS, area_km2
 
@@ -133,6 +139,9 @@ def commune_summary(
     df = pd.DataFrame(communes[["commune_code", "commune_name", "unit_kind"]]).merge(
         counts, left_on="commune_code", right_index=True, how="left"
     )
+    # The region whose standard compliance applied (a commune's own where listed).
+    region = region_by_commune(compliance)
+    df.insert(3, "region", df["commune_code"].astype("string").map(region))
     count_columns = ["hamlets", "households", "population"]
     count_columns += ["below_standard_hamlets", "exempt_hamlets", "awaiting_guidance_hamlets"]
     df[count_columns] = df[count_columns].fillna(0)

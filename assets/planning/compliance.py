@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesError, RulesProfile
+from assets.staging.tables import kind_by_commune
 from expectations.schemas import TABLES, header_key
 
 MEETS = "meets_standard"
@@ -74,7 +75,7 @@ def hamlet_compliance(
     province_code: str,
     rules: RulesProfile,
 ) -> pd.DataFrame:
-    """Each hamlet's counted size against the standard of its region and kind.
+    """Each hamlet's counted size against the standard of its commune's region and kind.
 
     Status, in order of precedence (Art. 10.3 allows special cases to be smaller than the
     standard, by as much as the province sets, never exempts them):
@@ -91,8 +92,6 @@ def hamlet_compliance(
     Hamlets absent from ``sizes`` count 0 households. Sizes of hamlet codes that are not
     in ``hamlets`` are ignored (the quality stage reports households of unknown hamlets).
     """
-    region = rules.region_for(province_code)
-    region_vi = rules.region_label(region)
     df = pd.DataFrame(
         {
             "hamlet_code": hamlets["hamlet_code"].astype("string").to_numpy(),
@@ -114,21 +113,30 @@ def hamlet_compliance(
     df["households"] = df["households"].fillna(0).astype("int64")
     df["population"] = df["population"].fillna(0).astype("int64")
 
-    kinds = list(HAMLET_KIND_LABELS_VI)
-    std = df["hamlet_kind"].map({k: rules.standard_for(region, k, province_code) for k in kinds})
-    floor = df["hamlet_kind"].map(
-        {k: rules.mandatory_floor_for(region, k, province_code) for k in kinds}
+    # The region of the standard is the commune's (a province's override may list
+    # communes of another region); default: the province's.
+    communes = df["commune_code"].dropna().unique()
+    region_of = {c: rules.region_for_commune(province_code, str(c)) for c in communes}
+    region = df["commune_code"].map(region_of).fillna(rules.region_for(province_code))
+    pairs = zip(region, df["hamlet_kind"], strict=True)
+    std = pd.Series(
+        [rules.standard_for(r, k, province_code) for r, k in pairs], index=df.index, dtype="int64"
     )
-    std = std.astype("int64")
-    floor = floor.astype("int64")
+    pairs = zip(region, df["hamlet_kind"], strict=True)
+    floor = pd.Series(
+        [rules.mandatory_floor_for(r, k, province_code) for r, k in pairs],
+        index=df.index,
+        dtype="int64",
+    )
+    region_vi = region.map(rules.region_label)
     key, recognised, foreign = _resolve_exemptions(df, rules)
     df["exemption_category"] = key
 
     h = df["households"]
     special = pd.Series(
         [
-            rules.special_floor_for(str(k), region, str(kind), province_code) if ok else None
-            for k, kind, ok in zip(key, df["hamlet_kind"], recognised, strict=True)
+            rules.special_floor_for(str(k), r, str(kind), province_code) if ok else None
+            for k, r, kind, ok in zip(key, region, df["hamlet_kind"], recognised, strict=True)
         ],
         index=df.index,
         dtype="Int64",
@@ -172,6 +180,27 @@ def without_special_cases(compliance: pd.DataFrame) -> pd.DataFrame:
         below_floor[awaiting], BELOW_FLOOR, BELOW_STANDARD
     )
     return out
+
+
+def with_commune_kinds(hamlets: pd.DataFrame, communes: pd.DataFrame) -> pd.DataFrame:
+    """Hamlets with the kind their commune makes them: thôn in a xã, tổ dân phố in a
+    phường (Art. 2.3, 10.2), whatever the registry wrote (quality reports the mismatch);
+    so standards and merged units follow the commune. A đặc khu keeps the registry's."""
+    by_commune = kind_by_commune(hamlets["commune_code"], communes)
+    return hamlets.assign(
+        hamlet_kind=by_commune.fillna(hamlets["hamlet_kind"].astype("string")).to_numpy()
+    )
+
+
+def region_by_commune(compliance: pd.DataFrame) -> pd.Series:
+    """Region whose standard each commune's hamlets were held to, by commune code (the
+    commune's own where the province's override lists it), for marts and exports."""
+    first = compliance.drop_duplicates("commune_code")
+    return pd.Series(
+        first["region"].astype("string").to_numpy(),
+        index=first["commune_code"].astype("string").to_numpy(),
+        name="region",
+    )
 
 
 def format_count(values: pd.Series) -> pd.Series:
@@ -219,7 +248,7 @@ def _reasons(
     df: pd.DataFrame,
     category_floor: pd.Series,
     foreign: pd.Series,
-    region_vi: str,
+    region_vi: pd.Series,
     rules: RulesProfile,
 ) -> pd.Series:
     """Short Vietnamese sentence per hamlet: figures, kind, region and legal basis."""

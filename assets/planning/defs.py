@@ -4,7 +4,7 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
-from assets.planning.compliance import count_hamlet_sizes, hamlet_compliance
+from assets.planning.compliance import count_hamlet_sizes, hamlet_compliance, with_commune_kinds
 from assets.planning.constraints import PlannerConstraints, majority_ethnicity, read_constraints
 from assets.planning.options import plan_options
 from assets.planning.rules import RulesProfile
@@ -45,7 +45,8 @@ def planning_hamlet_compliance(
         "quality.persons_clean", columns=["household_id"]
     )
     sizes = count_hamlet_sizes(households, persons_clean, reference=record_references.of)
-    hamlets = pd.DataFrame(hamlets.drop(columns="geometry"))
+    # Kind follows the commune (a registry's mismatch is a quality warning).
+    hamlets = with_commune_kinds(pd.DataFrame(hamlets.drop(columns="geometry")), communes)
     df = hamlet_compliance(hamlets, sizes, province_code_of(communes), rules)
     status_counts = df["compliance_status"].value_counts()
     context.add_output_metadata(

@@ -61,6 +61,8 @@ _PROFILE_OPTIONAL = (
 _FLOOR_FORMS = ("households", "share")
 _CITATION_KEYS = ("standard", "mandatory", "exemption")
 _TOP_LEVEL = ("version", "default_profile", "province_regions", "region_labels_vi", "profiles")
+# Optional top-level keys: communes whose region differs from their province's.
+_TOP_LEVEL_OPTIONAL = ("commune_regions",)
 
 
 class RulesError(ValueError):
@@ -144,6 +146,9 @@ class RulesProfile:
             return math.ceil(round(std * value, 9))
         return min(std, int(value))
 
+    # Region of each commune listed in ``commune_regions`` (others follow their province).
+    commune_regions: dict[str, str] | None = None
+
     def region_for(self, province_code: str) -> str:
         """Region (vùng) of a 2-digit province code, as the rules file maps it."""
         if not isinstance(province_code, str):
@@ -158,6 +163,12 @@ class RulesProfile:
                 f"{self.source}: province_regions has no province {province_code!r}; "
                 f"known codes: {', '.join(sorted(self.province_regions))}"
             ) from None
+
+    def region_for_commune(self, province_code: str, commune_code: str) -> str:
+        """Region of the standard for one commune: the one its province's override lists
+        it under (post-2025 provinces join areas of two regions), else its province's."""
+        listed = (self.commune_regions or {}).get(str(commune_code))
+        return listed if listed is not None else self.region_for(province_code)
 
     def region_label(self, region: str) -> str:
         """Vietnamese name of a region, for reasons and exports."""
@@ -361,6 +372,11 @@ def load_rules(
         special_case_floors={
             str(k): _floor_form(v) for k, v in (p.get("special_case_floors") or {}).items()
         },
+        commune_regions={
+            code: region
+            for region, codes in (doc.get("commune_regions") or {}).items()
+            for code in codes
+        },
     )
 
 
@@ -499,7 +515,7 @@ class _Checker:
                 self.share(form["share"], (*fkp, "share"))
 
     def validate(self, doc: dict[str, Any]) -> dict[str, Any]:
-        self.only_keys(doc, _TOP_LEVEL, ())
+        self.only_keys(doc, _TOP_LEVEL + _TOP_LEVEL_OPTIONAL, ())
         for key in _TOP_LEVEL:
             if key not in doc:
                 raise self.fail((key,), "is missing")
@@ -519,6 +535,7 @@ class _Checker:
                 raise self.fail(
                     kp, f"names unknown region {region!r}; known: {', '.join(sorted(labels))}"
                 )
+        self.validate_commune_regions(doc.get("commune_regions") or {}, labels)
         profiles = self.mapping(doc["profiles"], ("profiles",))
         for name, prof in profiles.items():
             self.validate_profile(str(name), prof, labels)
@@ -529,6 +546,26 @@ class _Checker:
                 f"names unknown profile {default!r}; known: {', '.join(sorted(profiles))}",
             )
         return doc
+
+    def validate_commune_regions(self, value: Any, labels: Mapping[str, str]) -> None:
+        """``commune_regions``: region -> list of quoted 5-digit commune codes, each
+        commune under one region only."""
+        kp = ("commune_regions",)
+        seen: dict[str, str] = {}
+        for region, codes in self.mapping(value, kp, non_empty=False).items():
+            rkp = (*kp, str(region))
+            if region not in labels:
+                raise self.fail(rkp, f"is not a region of region_labels_vi ({', '.join(labels)})")
+            if not isinstance(codes, list):
+                raise self.fail(rkp, 'must be a list of quoted commune codes such as ["25001"]')
+            for code in codes:
+                if not isinstance(code, str) or not re.fullmatch(r"\d{5}", code):
+                    raise self.fail(
+                        rkp, f'lists {code!r}: write quoted 5-digit commune codes such as "25001"'
+                    )
+                if code in seen and seen[code] != region:
+                    raise self.fail(rkp, f"lists commune {code} also listed under {seen[code]}")
+                seen[code] = region
 
     def validate_profile(self, name: str, prof: Any, labels: Mapping[str, str]) -> None:
         kp = ("profiles", name)

@@ -139,7 +139,11 @@ def record_issues_by_commune(
     """
     households = warehouse.read_table("staging.households", con=con)
     hamlets = warehouse.read_table("staging.hamlets", con=con)
-    frames = [household_table_issues(households, hamlets, settings, reconciliation)]
+    # Kinds follow the commune (thôn in a xã, TDP in a phường).
+    communes = warehouse.read_table(
+        "staging.communes", con=con, columns=["commune_code", "unit_kind"]
+    )
+    frames = [household_table_issues(households, hamlets, settings, reconciliation, communes)]
     rows, params = warehouse.rows_filter(PERSONS)
     shared = warehouse.read_table(
         PERSONS,

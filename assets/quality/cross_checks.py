@@ -17,8 +17,50 @@ import shapely
 
 from assets.quality.issues import issue_rows
 from assets.quality.settings import QualitySettings
+from assets.staging.tables import kind_by_commune
 from expectations.schemas import TABLES
 from geodata.crs import STORAGE_CRS, metric_crs_for
+
+HAMLET_KIND_NOT_COMMUNES = "hamlet_kind_not_communes"
+_KIND_NAMES = {"thon": "Thôn", "to_dan_pho": "Tổ dân phố"}
+_COMMUNE_OF_KIND = {"thon": "xã", "to_dan_pho": "phường"}
+
+
+def hamlet_kind_issues(hamlets: pd.DataFrame, communes: pd.DataFrame | None) -> pd.DataFrame:
+    """A warning per registry row whose kind is not its commune's, suggesting the
+    commune's: thôn exist only in a xã and tổ dân phố only in a phường (ND 185 Art. 2.3,
+    10.2). A warning, not a quarantine: planning applies the commune's kind meanwhile."""
+    if communes is None:
+        expected = pd.Series(pd.NA, index=hamlets.index, dtype="string")
+    else:
+        expected = kind_by_commune(hamlets["commune_code"], communes)
+    written = hamlets["hamlet_kind"].astype("string")
+    bad = (expected.notna() & written.notna() & expected.ne(written)).fillna(False)
+    bad = bad.to_numpy(dtype=bool)
+    rows = hamlets[bad]
+    want = expected[bad].reset_index(drop=True)
+    got = written[bad].reset_index(drop=True)
+    message = (
+        "the registry says "
+        + got.map(_KIND_NAMES)
+        + " but commune "
+        + rows["commune_code"].astype("string").reset_index(drop=True)
+        + " is a "
+        + want.map(_COMMUNE_OF_KIND)
+        + "; write "
+        + want.map(_KIND_NAMES)
+        + " (Loại thôn/TDP phải theo loại xã/phường, Nghị định 185/2026/NĐ-CP Điều 2.3, 10.2)"
+    )
+    return issue_rows(
+        "staging.hamlets",
+        rows["hamlet_code"],
+        rule=HAMLET_KIND_NOT_COMMUNES,
+        field_name="hamlet_kind",
+        severity="warning",
+        message=message,
+        commune_code=rows["commune_code"],
+        hamlet_code=rows["hamlet_code"],
+    )
 
 
 def household_location_issues(households: pd.DataFrame, hamlets: pd.DataFrame) -> pd.DataFrame:

@@ -198,7 +198,11 @@ def quality_probable_duplicates(
         "duplicates": dg.AssetIn(["quality", "probable_duplicates"]),
         "reconciliation": dg.AssetIn(["quality", "hamlet_count_reconciliation"]),
     },
-    deps=[PERSONS_KEY, *(ins.key for ins in _HOUSEHOLD_INS.values())],
+    deps=[
+        PERSONS_KEY,
+        *(ins.key for ins in _HOUSEHOLD_INS.values()),
+        dg.AssetKey(["staging", "communes"]),  # hamlet kinds follow the commune's
+    ],
     group_name="quality",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,

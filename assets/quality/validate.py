@@ -21,6 +21,7 @@ import pandas as pd
 
 from assets.quality.cross_checks import (
     hamlet_count_reconciliation,
+    hamlet_kind_issues,
     household_location_issues,
     household_point_issues,
     person_household_issues,
@@ -50,6 +51,7 @@ def quality_issues(
     settings: QualitySettings | None = None,
     duplicates: pd.DataFrame | None = None,
     reconciliation: pd.DataFrame | None = None,
+    communes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``quality.record_issues`` for one province's staged tables, held whole in memory.
 
@@ -64,7 +66,7 @@ def quality_issues(
     frames = [
         person_issues(persons, households, hamlets, settings),
         shared_key_issues(persons, households, hamlets),
-        household_table_issues(households, hamlets, settings, reconciliation),
+        household_table_issues(households, hamlets, settings, reconciliation, communes),
     ]
     if duplicates is not None:
         frames.append(duplicate_cluster_issues(duplicates, persons, households, hamlets))
@@ -146,8 +148,10 @@ def household_table_issues(
     hamlets: pd.DataFrame,
     settings: QualitySettings,
     reconciliation: pd.DataFrame,
+    communes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Rules on household records and on the registry's figures (no person records)."""
+    """Rules on household records and on the registry's figures and kinds (no person
+    records); the kinds are checked against ``communes`` when given."""
     return _concat(
         [
             record_issues(
@@ -162,6 +166,7 @@ def household_table_issues(
                 tolerance_share=settings.count_tolerance_share,
                 tolerance_abs=settings.count_tolerance_abs,
             ),
+            hamlet_kind_issues(hamlets, communes),
         ]
     )
 

@@ -11,6 +11,7 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
+from assets.planning.rules import RulesProfile
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_persons_in_chunks
 from assets.staging.readings import VALUE_READINGS, combine_readings, readings_summary
@@ -66,10 +67,14 @@ def _warn_rejected(context: dg.AssetExecutionContext, table: str, rows: int) -> 
     kinds={"duckdb", "geopandas"},
 )
 def staging_communes(
-    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse], raw: gpd.GeoDataFrame
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Warehouse],
+    rules: dg.ResourceParam[RulesProfile],
+    raw: gpd.GeoDataFrame,
 ) -> gpd.GeoDataFrame:
-    """Communes typed, codes zero-padded, geometry repaired, area in km² from UTM."""
-    return _record(context, warehouse, "staging.communes", stage_communes(raw))
+    """Communes typed, codes zero-padded, geometry repaired, area in km² from UTM, and
+    the region of the standard each is held to."""
+    return _record(context, warehouse, "staging.communes", stage_communes(raw, rules))
 
 
 @dg.asset(

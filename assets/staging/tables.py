@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from assets.planning.rules import RulesProfile
 from assets.raw.headers import LandingFileError, to_canonical
 from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
 from assets.staging.codes import (
@@ -64,6 +65,17 @@ from geodata.crs_detection import CrsDetectionError, to_storage_crs
 
 # The kind of hamlet a commune's kind makes it (DOMAIN.md: thôn in a xã, TDP in a phường).
 KIND_OF_COMMUNE = {"xa": THON, "phuong": TO_DAN_PHO}
+
+
+def kind_by_commune(commune_codes: pd.Series, communes: pd.DataFrame) -> pd.Series:
+    """The hamlet kind each commune's kind makes its hamlets (Art. 2.3, 10.2), aligned
+    with ``commune_codes``; missing where the commune does not decide it (a đặc khu, or
+    a commune not in ``communes``)."""
+    unit_kind = pd.Series(
+        communes["unit_kind"].astype("string").to_numpy(),
+        index=communes["commune_code"].astype("string").to_numpy(),
+    )
+    return commune_codes.astype("string").map(unit_kind).map(KIND_OF_COMMUNE).astype("string")
 
 
 @dataclass(frozen=True)
@@ -260,7 +272,10 @@ def _reject_missing_geometry(
     return gdf[~empty], rejects
 
 
-def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
+def stage_communes(raw: gpd.GeoDataFrame, rules: RulesProfile | None = None) -> Staged:
+    """Communes typed and repaired; with ``rules``, the region of the standard each
+    commune is held to (its own where the province's override lists it, else its
+    province's; missing for a province the rules do not know)."""
     contract = TABLES["staging.communes"]
     source = _source_file(raw, "communes")
     df = to_canonical(
@@ -291,6 +306,7 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
     gdf["commune_name"] = clean_text(gdf["commune_name"])
     gdf["unit_kind"] = map_vocabulary(gdf["unit_kind"], UNIT_KINDS)
     gdf["area_km2"] = area_km2(gdf).round(4)
+    gdf["region"] = _commune_regions(gdf, rules)
     gdf = _without_sheet_lineage(gdf)
     return Staged(
         gpd.GeoDataFrame(contract.enforce(gdf), geometry="geometry", crs=STORAGE_CRS),
@@ -298,6 +314,20 @@ def stage_communes(raw: gpd.GeoDataFrame) -> Staged:
         {"crs": crs_how},
         readings=readings,
     )
+
+
+def _commune_regions(communes: pd.DataFrame, rules: RulesProfile | None) -> pd.Series:
+    """Region per commune (``RulesProfile.region_for_commune``); missing without rules or
+    for a province code the rules do not map (planning then names the problem)."""
+    region = pd.Series(pd.NA, index=communes.index, dtype="string")
+    if rules is None:
+        return region
+    for i, province, commune in zip(
+        communes.index, communes["province_code"], communes["commune_code"], strict=True
+    ):
+        if isinstance(province, str) and province in rules.province_regions:
+            region[i] = rules.region_for_commune(province, str(commune))
+    return region
 
 
 def stage_hamlets(
@@ -447,9 +477,7 @@ def _hamlet_kinds(
     kinds = read_hamlet_kinds(registry["hamlet_kind"])
     by_commune = pd.Series(pd.NA, index=registry.index, dtype="string")
     if communes is not None:
-        unit_kind = communes.set_index("commune_code")["unit_kind"].astype("string")
-        by_commune = registry["commune_code"].map(unit_kind).map(KIND_OF_COMMUNE)
-        by_commune = by_commune.astype("string")
+        by_commune = kind_by_commune(registry["commune_code"], communes)
     unread = kinds["hamlet_kind"].isna()
     from_commune = (unread & by_commune.notna()).to_numpy(dtype=bool)
     rejected = (unread & by_commune.isna()).to_numpy(dtype=bool)
