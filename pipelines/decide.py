@@ -13,6 +13,7 @@ provinces), the plan must have been drafted and its residents consulted first.
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import click
 
@@ -147,4 +148,118 @@ def resolution(
         f"Đã ghi nghị quyết {row['resolution_number']} ngày {day:%d/%m/%Y} của HĐND xã "
         f"{commune_code} về đề án {row['decision_id']} (người ghi: {row['recorded_by']}). "
         "Chạy lại publish_approved_plan của tỉnh để công bố phương án đã thông qua."
+    )
+
+
+RULES_OVERRIDE_OPTION = click.option(
+    "--rules-override",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    envvar="HAMLETS_RULES_OVERRIDE",
+    help="The province's override of the rules file (its consultation rule, floors…).",
+)
+
+
+@decide.command()
+@WAREHOUSE_OPTION
+@click.option("--province", "province_code", required=True, help="2-digit province code.")
+@click.option("--commune", "commune_code", required=True, help="5-digit commune code.")
+@click.option(
+    "--option",
+    "option_name",
+    required=True,
+    help="The engine's option to draft the plan from (e.g. compliant, minimal).",
+)
+@click.option(
+    "--accept-below-standard",
+    is_flag=True,
+    help="Record it even though units stay below the standard (the reason goes in --note).",
+)
+@RULES_OVERRIDE_OPTION
+@click.option("--by", "decided_by", default=None, help="DuckDB only: who drafts it.")
+@click.option("--note", default="", help="Why this plan; kept with the record.")
+def draft(
+    warehouse_url: str,
+    province_code: str,
+    commune_code: str,
+    option_name: str,
+    accept_below_standard: bool,
+    rules_override: Path | None,
+    decided_by: str | None,
+    note: str,
+) -> None:
+    """Draft the commune's plan from one of the engine's published options, checked as
+    the notebook checks it (constraints, standard, contiguity).
+
+    \b
+    Example:
+      hamlets decide draft --province 04 --commune 04001 --option compliant
+    """
+    from assets.decisions.commune import DecisionError, load_commune
+    from assets.decisions.record import record_decision
+    from assets.planning.rules import RulesError, load_rules
+
+    warehouse = Warehouse(warehouse_url)
+    try:
+        commune = load_commune(warehouse, province_code, commune_code)
+        rules = load_rules(commune.rules_profile, override_path=rules_override)
+        recorded = record_decision(
+            warehouse, commune, rules, decided_by=decided_by, note=note,
+            option_name=option_name, accept_below_standard=accept_below_standard,
+        )  # fmt: skip
+    except (DecisionError, RulesError, WarehouseError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Đã ghi dự thảo đề án {recorded.decision_id} của xã {commune_code} "
+        f"(phương án {option_name})."
+    )
+
+
+@decide.command()
+@WAREHOUSE_OPTION
+@click.option("--province", "province_code", required=True, help="2-digit province code.")
+@click.option(
+    "--file",
+    "results_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Results per hamlet (.csv or .xlsx; the columns of a lay_y_kien file).",
+)
+@RULES_OVERRIDE_OPTION
+@click.option("--profile", default=None, help="Rules profile (default: the file's).")
+@click.option("--by", "recorded_by", default=None, help="DuckDB only: who records them.")
+def consult(
+    warehouse_url: str,
+    province_code: str,
+    results_file: Path,
+    rules_override: Path | None,
+    profile: str | None,
+    recorded_by: str | None,
+) -> None:
+    """Record the residents' consultation results on the communes' plans, judged by the
+    province's rule (ND 185 sets no approval share: the override gives it).
+
+    \b
+    Example:
+      hamlets decide consult --province 04 --file lay_y_kien.xlsx \\
+          --rules-override tinh_04.yaml
+    """
+    from assets.planning.rules import RulesError, load_rules
+    from assets.progress.consultation import record_consultation_file
+    from assets.progress.records import ProgressRecordError
+    from assets.raw.landing import LandingFileError
+
+    try:
+        rules = load_rules(profile, override_path=rules_override)
+        outcome = record_consultation_file(
+            Warehouse(warehouse_url), results_file, province_code, rules, recorded_by=recorded_by
+        )
+    except (ProgressRecordError, RulesError, LandingFileError, WarehouseError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = outcome.rows
+    passed = int(rows["is_passed"].astype(bool).sum())
+    click.echo(
+        f"Đã ghi kết quả lấy ý kiến của {len(rows)} thôn, tổ dân phố: {passed} tán thành, "
+        f"{len(rows) - passed} không tán thành ({len(outcome.forbidden)} ràng buộc không sáp "
+        "nhập được ghi cho lần lập phương án sau)."
     )

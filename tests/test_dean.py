@@ -3,7 +3,8 @@ workbook shares, and notebook parameters as papermill delivers them."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -16,6 +17,7 @@ from assets.decisions.parameters import code_parameter, show_tables_in_full
 from assets.exports.dean import SECTIONS
 from assets.exports.office import DATE_FORMAT, INTEGER_FORMAT, TOTAL_LABEL
 from assets.exports.safe import write_sheet
+from assets.progress.status import TIMEZONE
 from assets.warehouse import Warehouse
 from pipelines.cli import main
 
@@ -125,22 +127,15 @@ def test_the_dean_carries_the_warehouse_figures_and_no_person(published, tmp_pat
     assert rules.legal_basis in paragraphs
     assert len(document.inline_shapes) == len(commune.units.query("option_name == 'compliant'"))
 
-    approved = warehouse.read_table("marts.approved_plan_current")
-    staffing = warehouse.read_table("marts.approved_staffing_current")
+    # A draft: the plan's own figures, the engine's option it was drafted from.
+    option = commune.units.query("option_name == 'compliant'")
     plan = _formatted(annex_path, "PL2 Phương án")
     assert_office_layout(plan)
     rows = list(plan.iter_rows(values_only=True))
     headers, total = rows[0], rows[-1]
     assert total[0] == TOTAL_LABEL
-    assert total[headers.index("Số hộ")] == approved["households"].sum()
-    assert total[headers.index("Nhân khẩu")] == approved["population"].sum()
-    assert len(rows) == len(approved) + 2
-    assert plan.cell(row=2, column=headers.index("Số hộ") + 1).number_format == INTEGER_FORMAT
-    costs = list(_formatted(annex_path, "PL3 Nhân sự, phụ cấp").iter_rows(values_only=True))
-    assert costs[-1][costs[0].index("Tiết kiệm (đồng/năm)")] == pytest.approx(
-        staffing["allowance_saving_vnd_per_year"].sum()
-    )
-    assert costs[-1][costs[0].index("Số chức danh thôi")] == staffing["positions_ending"].sum()
+    assert total[headers.index("Số hộ")] == option["households"].sum()
+    assert len(rows) == len(option) + 2
     current = list(_formatted(annex_path, "PL1 Hiện trạng").iter_rows(values_only=True))
     assert current[-1][current[0].index("Số hộ")] == commune.hamlets["households"].sum()
     book = load_workbook(annex_path)
@@ -162,16 +157,36 @@ def test_the_dean_carries_the_warehouse_figures_and_no_person(published, tmp_pat
     assert not [v for v in personal if isinstance(v, str) and len(v) > 6 and v in text]
 
     # Approved by the council: the mark goes, the resolution is cited.
+    resolved_on = datetime.now(ZoneInfo(TIMEZONE)).date()
     record_council_approval(
         warehouse,
         province,
         decided.decision_id,
-        approved_date=date(2026, 8, 1),
+        approved_date=resolved_on,
         recorded_by="Lan",
         resolution_number="12/NQ-HĐND",
         require_consultation=False,
     )
+    assert materialise_approved(settings, province).success
     assert CliRunner().invoke(main, args).exit_code == 0
     signed = [p.text for p in Document(str(docx_path)).paragraphs]
     assert "DỰ THẢO" not in signed
-    assert any("12/NQ-HĐND" in p and "01/08/2026" in p for p in signed)
+    assert any("12/NQ-HĐND" in p and f"{resolved_on:%d/%m/%Y}" in p for p in signed)
+
+    # Approved: the annexes carry the published approved plan's and staffing's figures.
+    approved = warehouse.read_table("marts.approved_plan_current")
+    staffing = warehouse.read_table("marts.approved_staffing_current")
+    plan = _formatted(annex_path, "PL2 Phương án")
+    assert_office_layout(plan)
+    rows = list(plan.iter_rows(values_only=True))
+    headers, total = rows[0], rows[-1]
+    assert total[0] == TOTAL_LABEL
+    assert total[headers.index("Số hộ")] == approved["households"].sum()
+    assert total[headers.index("Nhân khẩu")] == approved["population"].sum()
+    assert len(rows) == len(approved) + 2
+    assert plan.cell(row=2, column=headers.index("Số hộ") + 1).number_format == INTEGER_FORMAT
+    costs = list(_formatted(annex_path, "PL3 Nhân sự, phụ cấp").iter_rows(values_only=True))
+    assert costs[-1][costs[0].index("Tiết kiệm (đồng/năm)")] == pytest.approx(
+        staffing["allowance_saving_vnd_per_year"].sum()
+    )
+    assert costs[-1][costs[0].index("Số chức danh thôi")] == staffing["positions_ending"].sum()

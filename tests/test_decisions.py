@@ -240,6 +240,65 @@ def test_a_hand_edited_plan_supersedes_and_must_own_up_to_units_below(published,
     assert staffing["allowance_saving_vnd_per_year"].sum() == pytest.approx(0)
 
 
+def test_the_cli_drafts_consults_and_resolves_a_plan(published, tmp_path):
+    """``hamlets decide draft|consult|resolution``: what the notebook records, from a
+    terminal; the consultation is judged by the province's rule, which ND 185 leaves to
+    it, so without the province's override the results are refused."""
+    settings = copy_of(published, tmp_path)
+    province = published[1].province_code
+    url = settings.warehouse_url
+    warehouse = Warehouse(url)
+    code = merging_commune(warehouse)
+
+    def decide(*args: str) -> tuple[int, str]:
+        where = ["--warehouse", url, "--province", province]
+        result = CliRunner().invoke(main, ["decide", args[0], *where, *args[1:]])
+        return result.exit_code, result.output
+
+    assert decide("draft", "--commune", code, "--option", "no_such_option", "--by", "Lan")[0] == 1
+    status, said = decide("draft", "--commune", code, "--option", "compliant", "--by", "Lan")
+    assert status == 0, said
+    (decision_id,) = read_decisions(warehouse, province)["decision_id"]
+    assert decision_id in said
+
+    affected = affected_hamlets(read_decision_assignments(warehouse, [decision_id]))
+    affected = affected["hamlet_code"].tolist()
+    assert affected
+    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    results = tmp_path / "lay_y_kien.csv"
+    pd.DataFrame(
+        {
+            "Mã xã": code,
+            "Mã thôn": affected,
+            "Số hộ được lấy ý kiến": 100,
+            "Số hộ đồng ý": 80,
+            "Số hộ không đồng ý": 20,
+            "Ngày lấy ý kiến": today.strftime("%d/%m/%Y"),
+        }
+    ).to_csv(results, index=False)
+    status, said = decide("consult", "--file", str(results), "--by", "Lan")
+    assert status == 1 and "không quy định tỷ lệ" in said
+    override = tmp_path / "tinh.yaml"
+    override.write_text(
+        "profiles:\n  nd185_2026:\n    consultation_approval_share: 0.5\n"
+        '    consultation_rule_basis: "Quyết định thử của UBND tỉnh"\n',
+        encoding="utf-8",
+    )
+    status, said = decide(
+        "consult", "--file", str(results), "--rules-override", str(override), "--by", "Lan"
+    )
+    assert status == 0, said
+    assert f"{len(affected)} thôn, tổ dân phố: {len(affected)} tán thành" in said
+    status, said = decide(
+        "resolution", "--commune", code, "--number", "7/NQ-HĐND",
+        "--date", today.strftime("%d/%m/%Y"), "--by", "Lan",
+    )  # fmt: skip
+    assert status == 0, said
+    assert materialise_approved(settings, province).success
+    approved = warehouse.read_table("marts.approved_plan_current")
+    assert set(approved["resolution_number"]) == {"7/NQ-HĐND"}
+
+
 def test_decisions_are_recorded_in_postgis(published, postgres_url, make_login):
     """The commune's marts published into PostGIS, a decision recorded by a planner of
     the province under their own login, and read back."""

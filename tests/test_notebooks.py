@@ -89,6 +89,7 @@ def test_review_notebook_shows_the_options_and_records_a_decision(warehouse_copy
 def test_review_notebook_records_the_councils_resolution(warehouse_copy, tmp_path):
     """The planner's notebook path to the council's resolution: on the commune's plan
     in force, once its residents are consulted, kept with its number and day."""
+    from dataclasses import replace
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -101,7 +102,12 @@ def test_review_notebook_records_the_councils_resolution(warehouse_copy, tmp_pat
     warehouse = Warehouse(url)
     commune = review.first_commune_with_merger(warehouse, province)
     view = load_commune(warehouse, province, commune)
-    rules = load_rules(view.rules_profile)
+    # ND 185 sets no approval share: consulted under the province's own rule.
+    rules = replace(
+        load_rules(view.rules_profile),
+        consultation_approval_share=0.5,
+        consultation_rule_basis="Quyết định thử của UBND tỉnh",
+    )
     plan = record_decision(warehouse, view, rules, decided_by="Lan", option_name="compliant")
     today = datetime.now(ZoneInfo(TIMEZONE)).date()
     affected = affected_hamlets(read_decision_assignments(warehouse, [plan.decision_id]))

@@ -49,7 +49,7 @@ def test_a_provinces_override_shows_in_the_rules(tmp_path: Path) -> None:
         "commune_regions": {"red_river_delta": ["25001", "25004"]},
         "profiles": {
             "nd185_2026": {
-                "exempt_floor_households": 90,
+                "special_case_floors": {"border_island": {"households": 90}},
                 "citations": {"exemption": "Nghị quyết của HĐND tỉnh Phú Thọ, Điều 3"},
             }
         },
@@ -64,7 +64,11 @@ def test_a_provinces_override_shows_in_the_rules(tmp_path: Path) -> None:
     assert "Vùng Trung du và miền núi phía Bắc:" in out
     assert "Vùng Đồng bằng sông Hồng:" in out
     assert "- thôn: tối thiểu 400 hộ; dưới 400 hộ phải sắp xếp" in out
-    assert "Mức tối thiểu của diện đặc thù: 90 hộ (Nghị quyết của HĐND tỉnh Phú Thọ, Điều 3)" in out
+    # Art. 10.3: the province's floor where it set one; the others await its guidance.
+    assert "[border_island]: tối thiểu 90 hộ (tỉnh quy định)" in out
+    assert "[divided_terrain]: mức tối thiểu chưa quy định: chờ hướng dẫn của tỉnh" in out
+    assert "(Nghị định 185/2026/NĐ-CP, Điều 10.3)" not in out  # the citation the province gave
+    assert "Trường hợp đặc thù (Nghị quyết của HĐND tỉnh Phú Thọ, Điều 3):" in out
 
 
 def test_an_unknown_province_is_an_error_naming_it() -> None:

@@ -459,7 +459,7 @@ def write_dean_docx(
             pd.DataFrame(
                 {
                     "Mốc": [m.label_vi for m in dean.milestones],
-                    "Hạn": [m.due for m in dean.milestones],
+                    "Hạn": [m.due_vi for m in dean.milestones],
                 }
             ),
             ["Nội dung", "Thời hạn"],

@@ -295,7 +295,20 @@ def load_consultation_file(
         return None
     if len(found) > 1:
         raise ProgressRecordError(f"{landing_dir}: several consultation files {found}; keep one")
-    path = found[0]
+    return record_consultation_file(warehouse, found[0], province_code, rules)
+
+
+def record_consultation_file(
+    warehouse: Warehouse,
+    path: Path,
+    province_code: str,
+    rules: RulesProfile,
+    *,
+    recorded_by: str | None = None,
+) -> ConsultationOutcome:
+    """Record the results a consultation file holds (``load_consultation_file`` finds it
+    in the landing folder; ``hamlets decide consult`` is given it)."""
+    path = Path(path)
     raw, _ = read_landing_file(path)
     wanted = ("decision_id", "commune_code", *RESULT_COLUMNS)
     given = to_canonical(
@@ -326,6 +339,7 @@ def load_consultation_file(
             str(decision_id),
             part,
             rules,
+            recorded_by=recorded_by,
             source_file=path.name,
         )
         for decision_id, part in given.groupby("decision_id", sort=True)
