@@ -26,6 +26,13 @@ PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
     "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
 )  # fmt: skip
+PANEL_HEADERS_VI = {
+    "unit_name": "Tên đơn vị",
+    "member_names": "Thôn/TDP thành viên",
+    "is_contiguous": "Liền kề",
+    "is_locked": "Khóa",
+    "source": "Nguồn",
+}
 CSS_CODE = "hamlet-"  # each hamlet's path carries class hamlet-<code> (tests click it)
 
 
@@ -111,19 +118,26 @@ def panel_html(editor: PlanEditor, message: str = "") -> str:
     units = editor.units().assign(
         is_compliant=lambda u: u["is_compliant"].map({True: "đạt", False: "CHƯA ĐẠT"}),
         is_contiguous=lambda u: u["is_contiguous"].map({True: "liền kề", False: "KHÔNG LIỀN KỀ"}),
+        is_locked=lambda u: u["is_locked"].map({True: "khóa", False: ""}),
     )
     parts.append(
-        with_vietnamese_headers(units).to_html(
+        with_vietnamese_headers(units)
+        .rename(columns=PANEL_HEADERS_VI)
+        .to_html(
             index=False, escape=True, classes="editor-units", float_format=lambda v: f"{v:.2f}"
         )
     )
     scores = editor.scores()[["source", "option_name", "units_after", "compliant_units_after",
                               "allowance_saving_vnd_per_year", "composite_score"]]  # fmt: skip
     parts.append("<p><b>So sánh với các phương án đã công bố</b></p>")
+    scores = scores.assign(
+        allowance_saving_vnd_per_year=scores["allowance_saving_vnd_per_year"].map(_number),
+        composite_score=scores["composite_score"].map(lambda v: f"{v:.3f}"),
+    )
     parts.append(
-        with_vietnamese_headers(scores).to_html(
-            index=False, escape=True, float_format=lambda v: f"{v:,.3f}"
-        )
+        with_vietnamese_headers(scores)
+        .rename(columns=PANEL_HEADERS_VI)
+        .to_html(index=False, escape=True)
     )
     return "".join(parts)
 
@@ -151,6 +165,7 @@ def plan_editor_app(
         layout=widgets.Layout(height="560px", width="100%"),
     )
     leaflet.clear_layers()  # no base layer: no tile server, works offline
+    leaflet.fit_bounds([[miny, minx], [maxy, maxx]])
     state: dict = {"editor": editor, "layers": []}
     panel = widgets.HTML()
     start = widgets.Dropdown(description="Bắt đầu từ")
@@ -250,9 +265,11 @@ def plan_editor_app(
     redraw()
     controls = widgets.VBox([chooser, start, target, widgets.HBox([undo, lock])])
     saving = widgets.VBox([author, note, accept, save, *([dean] if dean_folder else []), saved])
-    return widgets.HBox(
+    app = widgets.HBox(
         [
             widgets.VBox([controls, leaflet], layout=widgets.Layout(width="55%")),
             widgets.VBox([panel, saving], layout=widgets.Layout(width="45%")),
         ]
     )
+    app.add_class("plan-editor")
+    return app
