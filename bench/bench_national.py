@@ -127,7 +127,7 @@ def main() -> None:
         for code, part in frame.groupby("source_dataset"):
             path = folder / f"province={code}" / "persons.parquet"
             path.parent.mkdir(parents=True)
-            part = part.drop(columns=["source_dataset"])
+            part = part.copy()
             part["birth_date"] = part["birth_date"].dt.date
             part.to_parquet(path, index=False)
         truth = int(frame["unique_id"].str.startswith("moved-").sum())

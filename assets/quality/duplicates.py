@@ -468,7 +468,7 @@ def _training_rules():
 
 def _trained_linker(
     con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, settings: DuplicateSettings
-):
+) -> tuple:
     """A DuckDB Splink linker over ``frame`` (``splink_input`` rows) with the model
     trained on it: u from the data, the prior from the deterministic rules, m by EM."""
     from splink import DuckDBAPI, Linker
@@ -481,9 +481,10 @@ def _trained_linker(
     if settings.threads:
         con.execute(f"SET threads = {int(settings.threads)}")
     db_api = DuckDBAPI(con)
+    creator = _settings(frame, settings, prior)
     linker = Linker(
         db_api.register(frame, table_name="persons_for_splink"),
-        _settings(frame, settings, prior),
+        creator,
         log_level=logging.WARNING,
     )
     if deterministic:
@@ -498,22 +499,38 @@ def _trained_linker(
                 max_pairs=settings.em_max_pairs,
                 record_sample_proportion=min(1.0, 2e4 / len(frame)),
             )
-    return linker
+    return linker, creator
 
 
-def trained_model(frame: pd.DataFrame, settings: DuplicateSettings | None = None) -> dict:
-    """The province model (``_settings``) trained on ``frame`` (``splink_input`` rows),
-    as Splink's JSON settings: trained once on a sample, then reused by other engines
-    (``assets.quality.national``) without retraining."""
+def trained_model(
+    frame: pd.DataFrame, settings: DuplicateSettings | None = None, dialect: str = "duckdb"
+) -> dict:
+    """The province model (``_settings``) trained on ``frame`` (``splink_input`` rows)
+    with DuckDB, as Splink's JSON settings in ``dialect`` ("duckdb", "spark"): trained
+    once on a sample, then reused by other engines (``assets.quality.national``).
+
+    Splink writes a model's SQL in the dialect it was trained in; for another, the same
+    comparisons are rendered in that dialect and the trained probabilities copied over
+    level by level."""
     if len(frame) < 2:
         raise ValueError("training the duplicate model needs at least two records")
     con = duckdb.connect(":memory:")
     try:
-        return _trained_linker(
-            con, frame, settings or DuplicateSettings()
-        ).misc.save_model_to_json()
+        linker, creator = _trained_linker(con, frame, settings or DuplicateSettings())
+        trained = linker.misc.save_model_to_json()
     finally:
         con.close()
+    if dialect == trained.get("sql_dialect", "duckdb"):
+        return trained
+    model = creator.create_settings_dict(dialect)
+    model["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
+    for ours, theirs in zip(model["comparisons"], trained["comparisons"], strict=True):
+        pairs = zip(ours["comparison_levels"], theirs["comparison_levels"], strict=True)
+        for level, learnt in pairs:
+            for key in ("m_probability", "u_probability"):
+                if key in learnt:
+                    level[key] = learnt[key]
+    return model
 
 
 def find_probable_duplicates(
@@ -537,7 +554,7 @@ def find_probable_duplicates(
         return empty
     con = duckdb.connect(":memory:")
     try:
-        linker = _trained_linker(con, frame, settings)
+        linker, _ = _trained_linker(con, frame, settings)
         predictions = linker.inference.predict(threshold_match_probability=0.01)
         columns = ["unique_id_l", "unique_id_r", "match_probability"]
         pairs = predictions.as_pandas_dataframe()[columns]
