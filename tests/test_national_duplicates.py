@@ -178,5 +178,5 @@ def test_national_assets_are_outside_the_province_job(tmp_path):
     assert {"quality/national_export", "quality/national_duplicates"} <= keys
     job = defs.resolve_job_def(PROVINCE_JOB_NAME)
     in_job = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
-    assert "quality/persons" in in_job
+    assert "quality/record_issues" in in_job
     assert not in_job & {"quality/national_export", "quality/national_duplicates"}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,9 @@ def _linked_pairs(db_api, table, model: dict, threshold: float) -> pd.DataFrame:
     """Pairs of records in different provinces at or above ``threshold``."""
     from splink import Linker
 
-    linker = Linker(db_api.register(table, table_name="national_persons"), national_model(model))
+    # A fresh name per run: a Spark session keeps its temporary views between runs.
+    name = f"national_persons_{uuid.uuid4().hex}"
+    linker = Linker(db_api.register(table, table_name=name), national_model(model))
     logging.getLogger("splink").setLevel(logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
     columns = [
