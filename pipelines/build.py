@@ -18,6 +18,7 @@ from assets.progress.deadlines import load_deadlines
 from assets.progress.defs import PROGRESS_ASSETS
 from assets.provinces import MEMORY_HEAVY_TAGS
 from assets.quality.defs import QUALITY_ASSETS, QUALITY_CHECKS
+from assets.quality.national_defs import NATIONAL_ASSETS, SparkResource
 from assets.raw.defs import LANDING_SPECS, RAW_ASSETS
 from assets.raw.landing import Landing
 from assets.staging.defs import STAGING_ASSETS, STAGING_CHECKS
@@ -34,6 +35,7 @@ ALL_ASSETS = [
     *RAW_ASSETS,
     *STAGING_ASSETS,
     *QUALITY_ASSETS,
+    *NATIONAL_ASSETS,
     *PLANNING_ASSETS,
     *MARTS_ASSETS,
     *EXPORT_ASSETS,
@@ -53,6 +55,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "record_references": settings.record_references,
         "deadlines": load_deadlines(),
         "publish_guard": PublishGuard(max_shrink_share=settings.max_shrink_share),
+        # Where national duplicate detection runs: local[2] here; a master or Spark
+        # Connect URL from the environment on a cluster (README, "The country on Spark").
+        "spark": SparkResource(
+            master=dg.EnvVar("HAMLETS_SPARK_MASTER").get_value("local[2]") or "local[2]",
+            remote=dg.EnvVar("HAMLETS_SPARK_REMOTE").get_value("") or "",
+        ),
     }
 
 

@@ -344,7 +344,10 @@ def _settings(frame: pd.DataFrame, settings: DuplicateSettings, prior: float):
             level("birth_date", cll.ExactMatchLevel("birth_date"), "exact"),
             level(
                 "birth_date",
-                cll.CustomLevel("abs(date_diff('day', birth_date_l, birth_date_r)) <= 366"),
+                cll.CustomLevel(
+                    "abs(date_diff('day', birth_date_l, birth_date_r)) <= 366",
+                    base_dialect_str="duckdb",
+                ),
                 "within a year",
             ),
             level("birth_date", cll.ElseLevel(), "different"),
@@ -463,6 +466,73 @@ def _training_rules():
     return [block_on("birth_date")]
 
 
+def _trained_linker(
+    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, settings: DuplicateSettings
+) -> tuple:
+    """A DuckDB Splink linker over ``frame`` (``splink_input`` rows) with the model
+    trained on it: u from the data, the prior from the deterministic rules, m by EM."""
+    from splink import DuckDBAPI, Linker
+
+    total = len(frame) * (len(frame) - 1) / 2
+    deterministic = _deterministic_pairs(frame)
+    # With no deterministic match the prior is that of one pair the rules missed.
+    prior = 1 / (PRIOR_RECALL * total)
+    con.execute("SET enable_progress_bar = false")
+    if settings.threads:
+        con.execute(f"SET threads = {int(settings.threads)}")
+    db_api = DuckDBAPI(con)
+    creator = _settings(frame, settings, prior)
+    linker = Linker(
+        db_api.register(frame, table_name="persons_for_splink"),
+        creator,
+        log_level=logging.WARNING,
+    )
+    if deterministic:
+        linker.training.estimate_probability_two_random_records_match(
+            _deterministic_rules(), recall=PRIOR_RECALL
+        )
+    if settings.em and deterministic >= MIN_FOR_EM:
+        for rule in _training_rules():
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule,
+                estimate_without_term_frequencies=True,
+                max_pairs=settings.em_max_pairs,
+                record_sample_proportion=min(1.0, 2e4 / len(frame)),
+            )
+    return linker, creator
+
+
+def trained_model(
+    frame: pd.DataFrame, settings: DuplicateSettings | None = None, dialect: str = "duckdb"
+) -> dict:
+    """The province model (``_settings``) trained on ``frame`` (``splink_input`` rows)
+    with DuckDB, as Splink's JSON settings in ``dialect`` ("duckdb", "spark"): trained
+    once on a sample, then reused by other engines (``assets.quality.national``).
+
+    Splink writes a model's SQL in the dialect it was trained in; for another, the same
+    comparisons are rendered in that dialect and the trained probabilities copied over
+    level by level."""
+    if len(frame) < 2:
+        raise ValueError("training the duplicate model needs at least two records")
+    con = duckdb.connect(":memory:")
+    try:
+        linker, creator = _trained_linker(con, frame, settings or DuplicateSettings())
+        trained = linker.misc.save_model_to_json()
+    finally:
+        con.close()
+    if dialect == trained.get("sql_dialect", "duckdb"):
+        return trained
+    model = creator.create_settings_dict(dialect)
+    model["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
+    for ours, theirs in zip(model["comparisons"], trained["comparisons"], strict=True):
+        pairs = zip(ours["comparison_levels"], theirs["comparison_levels"], strict=True)
+        for level, learnt in pairs:
+            for key in ("m_probability", "u_probability"):
+                if key in learnt:
+                    level[key] = learnt[key]
+    return model
+
+
 def find_probable_duplicates(
     persons: pd.DataFrame,
     households: pd.DataFrame,
@@ -476,41 +546,15 @@ def find_probable_duplicates(
     household and place, the highest match probability linking it to the cluster, and
     the fields on which the cluster's linked pairs agree and differ (names, not values).
     """
-    from splink import DuckDBAPI, Linker
-
     settings = settings or DuplicateSettings()
     start = time.perf_counter()
     frame = splink_input(persons)
     empty = DuplicateRun(PROBABLE_DUPLICATES.enforce(_empty()), 0, 0, 0.0)
     if len(frame) < 2:
         return empty
-    total = len(frame) * (len(frame) - 1) / 2
-    deterministic = _deterministic_pairs(frame)
-    # With no deterministic match the prior is that of one pair the rules missed.
-    prior = 1 / (PRIOR_RECALL * total)
     con = duckdb.connect(":memory:")
     try:
-        con.execute("SET enable_progress_bar = false")
-        if settings.threads:
-            con.execute(f"SET threads = {int(settings.threads)}")
-        db_api = DuckDBAPI(con)
-        linker = Linker(
-            db_api.register(frame, table_name="persons_for_splink"),
-            _settings(frame, settings, prior),
-            log_level=logging.WARNING,
-        )
-        if deterministic:
-            linker.training.estimate_probability_two_random_records_match(
-                _deterministic_rules(), recall=PRIOR_RECALL
-            )
-        if settings.em and deterministic >= MIN_FOR_EM:
-            for rule in _training_rules():
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule,
-                    estimate_without_term_frequencies=True,
-                    max_pairs=settings.em_max_pairs,
-                    record_sample_proportion=min(1.0, 2e4 / len(frame)),
-                )
+        linker, _ = _trained_linker(con, frame, settings)
         predictions = linker.inference.predict(threshold_match_probability=0.01)
         columns = ["unique_id_l", "unique_id_r", "match_probability"]
         pairs = predictions.as_pandas_dataframe()[columns]
