@@ -505,6 +505,12 @@ FIELDS: dict[str, Field] = {
             "Mã nhóm nghi trùng",
         ),
         Field(
+            "provinces",
+            "string",
+            "Provinces a national duplicate group spans, comma-separated codes",
+            "Các tỉnh có bản ghi trùng",
+        ),
+        Field(
             "match_probability",
             "float",
             "Highest Splink match probability linking the record to its group",
@@ -1282,6 +1288,20 @@ TABLES: dict[str, Table] = {
                 "match_probability",
                 "agreeing_fields",
                 "differing_fields",
+            ),
+            primary_key=("record_id",),
+            required=("cluster_id", "record_id", "match_probability"),
+        ),
+        Table(
+            "quality",
+            "national_duplicates",
+            "Records probably of one person registered in several provinces (Splink on Spark)",
+            (
+                "record_id",
+                "household_id",
+                "cluster_id",
+                "provinces",
+                "match_probability",
             ),
             primary_key=("record_id",),
             required=("cluster_id", "record_id", "match_probability"),

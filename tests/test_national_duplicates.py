@@ -27,6 +27,7 @@ from assets.quality.national import (
 )
 from assets.raw.landing import Landing, load_raw
 from assets.staging.tables import stage_persons
+from assets.warehouse import Warehouse
 from expectations.schemas import strip_diacritics
 from geodata.synthetic import synthesise_province
 
@@ -151,6 +152,14 @@ def test_spark_finds_the_planted_cross_province_duplicates(provinces, spark, mod
     # Each cluster spans provinces and is named by a keyed reference, no record key.
     assert (run.table.groupby("cluster_id")["province_code"].nunique() > 1).all()
     assert run.table["cluster_id"].str.fullmatch(r"[0-9a-f]{64}").all()
+    # Written back to each province's quality layer, under the table's contract.
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    for code in planted:
+        rows = run.table[run.table["province_code"] == code]
+        warehouse.for_province(code).write_table("quality.national_duplicates", rows)
+    stored = warehouse.read_table("quality.national_duplicates")
+    assert len(stored) == len(run.table)
+    assert set(stored["province_code"]) == set(run.table["province_code"])
 
 
 def test_duckdb_and_spark_give_the_same_clusters(provinces, spark, models):
