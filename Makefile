@@ -31,7 +31,7 @@ format: $(STAMP)
 
 dev: $(STAMP)
 	mkdir -p data/dagster_home
-	test -f data/dagster_home/dagster.yaml || cp config/dagster.local.yaml data/dagster_home/dagster.yaml
+	test -f data/dagster_home/dagster.yaml || cp hamlets_config/dagster.local.yaml data/dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
 
 # Re-resolve the pinned set after changing pyproject.toml (needs the registry).
