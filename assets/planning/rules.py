@@ -26,7 +26,6 @@ import yaml
 from expectations.schemas import header_key
 from hamlets_config import data_path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RULES_PATH = data_path("rules_profiles.yaml")
 # Shipped files are shown by their package path (hamlets_config/...), wherever installed.
 _SHIPPED_ROOT = DEFAULT_RULES_PATH.resolve().parents[1]
