@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format dev clean lock
+.PHONY: demo test lint format dev clean lock wheel-check
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
+
+# Build the wheel, install it with the pinned set in a fresh venv, run it outside the checkout.
+wheel-check:
+	PYTHON=$(PYTHON) .ci/wheel-check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
