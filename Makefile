@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format dev clean lock
+.PHONY: demo test lint format dev clean lock wheel-check
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
+# Build the wheel, install it with the pinned set in a fresh venv, run it outside the checkout.
+wheel-check:
+	PYTHON=$(PYTHON) .ci/wheel-check
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -31,7 +35,7 @@ format: $(STAMP)
 
 dev: $(STAMP)
 	mkdir -p data/dagster_home
-	test -f data/dagster_home/dagster.yaml || cp config/dagster.local.yaml data/dagster_home/dagster.yaml
+	test -f data/dagster_home/dagster.yaml || cp hamlets_config/dagster.local.yaml data/dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
 
 # Re-resolve the pinned set after changing pyproject.toml (needs the registry).

@@ -7,7 +7,7 @@ generator both read these, so a code the generator writes is a code the rules ac
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+from importlib.resources import files
 
 from expectations.schemas import header_key
 
@@ -63,7 +63,7 @@ OTHER_RELATIONS: frozenset[str] = frozenset(
 
 # The 54 officially recognised ethnic groups and the explicit values for a foreign
 # national and an unknown group, with the spellings records use (data/README.md).
-ETHNIC_GROUPS_CSV = Path(__file__).parent / "data" / "ethnic_groups.csv"
+ETHNIC_GROUPS_CSV = files("expectations").joinpath("data", "ethnic_groups.csv")
 
 
 def _ethnic_groups() -> tuple[tuple[str, ...], dict[str, str]]:

@@ -72,6 +72,7 @@ from geodata.synthetic_files import (
     write_registry,
     write_truth_csv,
 )
+from hamlets_config import data_path
 
 __all__ = [
     "COMMUNE_COLUMNS",
@@ -87,7 +88,7 @@ __all__ = [
     "synthesise_province",
 ]
 
-RULES_PATH = Path(__file__).resolve().parents[1] / "config" / "rules_profiles.yaml"
+RULES_PATH = data_path("rules_profiles.yaml")
 # The rules profile whose Art. 10.3 exemption labels the registry uses.
 EXEMPTION_PROFILE = "nd185_2026"
 # Share of communes whose names arrive NFD-decomposed when ``file_mess`` is on.

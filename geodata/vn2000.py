@@ -17,14 +17,14 @@ import re
 import warnings
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 import pandas as pd
 from pyproj import CRS
 from pyproj.database import query_crs_info
 from pyproj.enums import PJType
 
-MERIDIANS_CSV = Path(__file__).parent / "data" / "vn2000_tm3_meridians.csv"
+MERIDIANS_CSV = files("geodata").joinpath("data", "vn2000_tm3_meridians.csv")
 VN2000_GEOGRAPHIC = "EPSG:4756"
 # VN-2000 -> WGS 84 (QĐ 05/2007/QĐ-BTNMT), as WKT1 TOWGS84 (position vector): dX, dY, dZ
 # in metres, rotations in arc-seconds, scale in ppm. EPSG's "VN-2000 to WGS 84 (2)"
@@ -49,7 +49,8 @@ _LAT_0, _LON_0, _SCALE, _FALSE_E, _FALSE_N = "8801", "8802", "8805", "8806", "88
 def tm3_meridians() -> pd.DataFrame:
     """The TM-3 central meridian of every former province (Circular 973/2001/TT-TCĐC),
     with the province it belongs to since 2025; a merged province has several rows."""
-    table = pd.read_csv(MERIDIANS_CSV, dtype=str, keep_default_na=False)
+    with MERIDIANS_CSV.open("rb") as fh:
+        table = pd.read_csv(fh, dtype=str, keep_default_na=False)
     return table.assign(central_meridian_deg=table["central_meridian_deg"].astype(float))
 
 

@@ -349,7 +349,7 @@ def export(warehouse_url: str, out_dir: Path | None, province_code: str | None) 
     "--template",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
-    help="The province's own Word template (default: templates/de_an_xa.docx).",
+    help="The province's own Word template (default: the shipped hamlets_config/de_an_xa.docx).",
 )
 def dean(
     warehouse_url: str,

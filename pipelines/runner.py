@@ -15,13 +15,14 @@ from assets.provinces import check_province_code
 from assets.raw.landing import Landing, LandingFileError
 from assets.warehouse import Warehouse
 from assets.warehouse.writer_lock import writer_lock
+from hamlets_config import data_path
 from pipelines.build import build_defs
 from pipelines.jobs import PROVINCE_JOB_NAME
 from pipelines.locking import fail_abandoned_runs, run_tags
 from pipelines.settings import Settings
 
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
-LOCAL_INSTANCE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "dagster.local.yaml"
+LOCAL_INSTANCE_CONFIG = data_path("dagster.local.yaml")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from assets.decisions.commune import open_warehouse
 from assets.decisions.record import latest_decisions
 from assets.decisions.review import outlines
 from assets.marts.build import PublishStamp
-from assets.planning.rules import REPO_ROOT, load_rules
+from assets.planning.rules import load_rules
 
 ND185 = load_rules("nd185_2026")
 STAMP = PublishStamp("04", "nd185_2026", "run-1", datetime(2026, 8, 1, tzinfo=UTC))
@@ -81,10 +81,13 @@ def test_commune_outlines_close_the_gaps_between_hamlets():
     assert outline.geom_type == "Polygon" and not list(outline.interiors)
 
 
-def test_notebooks_find_the_default_warehouse_from_the_repository_root(monkeypatch):
+def test_notebooks_find_the_default_warehouse_from_the_repository_root(monkeypatch, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # where Jupyter starts a notebook
     monkeypatch.delenv("HAMLETS_WAREHOUSE_URL", raising=False)
     warehouse = open_warehouse(None)
-    assert warehouse.path == REPO_ROOT / "data" / "warehouse.duckdb"
+    assert warehouse.path == tmp_path.resolve() / "data" / "warehouse.duckdb"
     monkeypatch.setenv("HAMLETS_WAREHOUSE_URL", "postgresql+psycopg2://u:p@db/hamlets")
     assert open_warehouse(None).kind == "postgresql"
     assert open_warehouse("duckdb:////srv/w.duckdb").path == Path("/srv/w.duckdb")

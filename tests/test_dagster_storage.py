@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import dagster as dg
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "dagster.postgres.yaml"
+from hamlets_config import data_path
+
+CONFIG = data_path("dagster.postgres.yaml")
 
 
 @dg.asset

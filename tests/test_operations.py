@@ -4,15 +4,15 @@ executors configured for one machine (DuckDB) and for production (PostgreSQL).""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import dagster as dg
 
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_CODES, WAREHOUSE_POOL
+from hamlets_config import data_path
 from pipelines.build import build_defs, multiprocess_config
 from pipelines.settings import Settings
 
-CONFIG = Path(__file__).resolve().parents[1] / "config"
+CONFIG = data_path("dagster.local.yaml").parent
 
 
 def _job(settings: Settings) -> dg.JobDefinition:

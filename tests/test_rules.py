@@ -24,7 +24,7 @@ def _write(tmp_path: Path, data: dict, name: str = "rules.yaml") -> Path:
 def test_default_profile_is_nd185_and_reads_the_shipped_figures() -> None:
     rules = load_rules()
     assert rules.name == "nd185_2026"
-    assert rules.source == "config/rules_profiles.yaml"
+    assert rules.source == "hamlets_config/rules_profiles.yaml"
     assert rules.region_for("04") == "northern_midlands_mountains"
     assert rules.region_for("33") == "red_river_delta"
     assert rules.standard_for("northern_midlands_mountains", "thon") == 150
@@ -173,7 +173,8 @@ def test_validation_errors_name_the_file_and_key_path(
 
 def test_shipped_file_is_named_relative_to_the_repo_in_errors(tmp_path: Path) -> None:
     override = _write(tmp_path, {"default_profile": "nd185_2026"}, "ok.yaml")
-    with pytest.raises(RulesError, match=r"^config/rules_profiles\.yaml: unknown rules profile"):
+    shipped = r"^hamlets_config/rules_profiles\.yaml"
+    with pytest.raises(RulesError, match=shipped + ": unknown rules profile"):
         load_rules("missing", override_path=override)
 
 

@@ -31,6 +31,7 @@ from assets.warehouse.writer_lock import (
     writer_lock,
 )
 from geodata.synthetic import synthesise_province
+from hamlets_config import data_path
 from pipelines.build import build_defs
 from pipelines.locking import PROCESS_TAG, fail_abandoned_runs
 from pipelines.sensors import landing_folder_sensor
@@ -144,7 +145,7 @@ def _home(tmp_path: Path) -> Path:
     the first ``hamlets run`` (so this test can read it while a run writes)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "config" / "dagster.local.yaml", home / "dagster.yaml")
+    shutil.copy(data_path("dagster.local.yaml"), home / "dagster.yaml")
     dg.DagsterInstance.from_config(str(home)).dispose()
     return home
 

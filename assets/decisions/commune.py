@@ -16,7 +16,6 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.planning.options import REQUIRED_COLUMNS
-from assets.planning.rules import REPO_ROOT
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures
@@ -134,6 +133,14 @@ def open_warehouse(url: str | None = None) -> Warehouse:
 
 
 def repository_path(path: str | Path) -> Path:
-    """``path`` as given when absolute, else under the repository root."""
+    """``path`` as given when absolute, else under the checkout the notebook runs in."""
     path = Path(path)
-    return path if path.is_absolute() else REPO_ROOT / path
+    return path if path.is_absolute() else _checkout_root() / path
+
+
+def _checkout_root() -> Path:
+    """The nearest folder up from the working directory that holds ``pyproject.toml``
+    (Jupyter starts a notebook in ``notebooks/``), else the working directory: found
+    from where the notebook runs, not from where this module is installed."""
+    cwd = Path.cwd().resolve()
+    return next((d for d in (cwd, *cwd.parents) if (d / "pyproject.toml").is_file()), cwd)

@@ -7,7 +7,7 @@ the document's totals are the marts'. Without a council approval the document is
 draft and says so (DỰ THẢO); a commune without any decision gets the engine's
 compliant option as a draft. Hamlets and units only: no person appears.
 
-The Word document starts from ``templates/de_an_xa.docx``, which a province may
+The Word document starts from ``hamlets_config/de_an_xa.docx``, which a province may
 replace (same placeholders: ``{ten_tinh}``, ``{ten_xa}``, in capitals ``{TEN_TINH}``,
 ``{TEN_XA}``, and ``{du_thao}`` for the draft mark); the sections
 follow it.
@@ -28,13 +28,14 @@ from assets.decisions.record import latest_decisions, read_decision_assignments,
 from assets.exports.files import COMPLIANCE_LABELS_VI, OPTION_LABELS_VI, UNIT_PALETTE, slug
 from assets.exports.safe import atomic_write, write_sheet
 from assets.marts.build import PublishStamp
-from assets.planning.rules import REPO_ROOT, RulesProfile
+from assets.planning.rules import RulesProfile
 from assets.progress.consultation import consultation_status
 from assets.progress.deadlines import Milestone
 from assets.progress.records import COUNCIL_APPROVALS, read_records
 from assets.warehouse import Warehouse
+from hamlets_config import data_path
 
-DEFAULT_TEMPLATE = REPO_ROOT / "templates" / "de_an_xa.docx"
+DEFAULT_TEMPLATE = data_path("de_an_xa.docx")
 DRAFT_MARK = "DỰ THẢO"
 DRAFT_OPTION = "compliant"  # a commune without a decision: the engine's compliant option
 KIND_LABELS_VI = {"thon": "Thôn", "to_dan_pho": "Tổ dân phố"}
@@ -563,7 +564,7 @@ def write_commune_deans(
 ) -> list[dict[str, Path]]:
     """The đề án of each named commune (default: every published commune) into
     ``folder``, under the rules profile its publication used and the province's
-    deadlines (``config/deadlines.yaml``)."""
+    deadlines (``hamlets_config/deadlines.yaml``)."""
     from assets.planning.rules import load_rules
     from assets.progress.deadlines import load_deadlines
 

@@ -1,6 +1,6 @@
 """Rules profiles: the legal size standards the planning stage applies, loaded from data.
 
-The figures live in ``config/rules_profiles.yaml`` (several come from a single legal
+The figures live in ``hamlets_config/rules_profiles.yaml`` (several come from a single legal
 source and must stay configurable), so this module only reads, validates and looks them
 up. A province may pass an override file of the same structure; it is deep-merged over
 the base file (mappings merge key by key, anything else is replaced), which lets a
@@ -24,9 +24,11 @@ import pandas as pd
 import yaml
 
 from expectations.schemas import header_key
+from hamlets_config import data_path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_RULES_PATH = REPO_ROOT / "config" / "rules_profiles.yaml"
+DEFAULT_RULES_PATH = data_path("rules_profiles.yaml")
+# Shipped files are shown by their package path (hamlets_config/...), wherever installed.
+_SHIPPED_ROOT = DEFAULT_RULES_PATH.resolve().parents[1]
 
 HAMLET_KINDS = ("thon", "to_dan_pho")
 HAMLET_KIND_LABELS_VI = {"thon": "thôn", "to_dan_pho": "tổ dân phố"}
@@ -392,10 +394,10 @@ def _floor_form(value: Mapping[str, Any] | None) -> tuple[str, float] | None:
 
 
 def _display(path: Path) -> str:
-    """Path as users know it: relative to the repository when inside it."""
+    """Path as users know it: a shipped file by its package path, any other as given."""
     resolved = Path(path).resolve()
     try:
-        return resolved.relative_to(REPO_ROOT).as_posix()
+        return resolved.relative_to(_SHIPPED_ROOT).as_posix()
     except ValueError:
         return str(path)
 

@@ -1,4 +1,4 @@
-"""Deadlines of each province's directive, read from ``config/deadlines.yaml``.
+"""Deadlines of each province's directive, read from ``hamlets_config/deadlines.yaml``.
 
 The dates come from each province's own directive (one source each), so they live in
 data, validated on load with messages naming the file and the key, never in code.
@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from assets.planning.rules import REPO_ROOT
+from hamlets_config import data_path
 
-DEFAULT_DEADLINES_PATH = REPO_ROOT / "config" / "deadlines.yaml"
+DEFAULT_DEADLINES_PATH = data_path("deadlines.yaml")
 
 # A commune's progress, in order: each status includes the ones before it.
 NO_PLAN = "no_plan"

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib.resources import files
 from pathlib import Path
 
 import duckdb
@@ -44,9 +45,8 @@ _ARROW_TO_PANDAS = {
 
 def spatial_extension_path() -> Path:
     """The spatial extension file shipped in the duckdb-extension-spatial wheel."""
-    import duckdb_extension_spatial
-
-    root = Path(duckdb_extension_spatial.__file__).parent / "extensions"
+    # A path, not a Traversable: DuckDB's LOAD takes a file name (wheels install unzipped).
+    root = Path(str(files("duckdb_extension_spatial").joinpath("extensions")))
     candidates = sorted(root.glob(f"v{duckdb.__version__}/*.duckdb_extension"))
     if not candidates:
         raise WarehouseError(
