@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from planning_inputs import compliance_rows
 
 from assets.exports.files import COMPLIANCE_COLOURS, COMPLIANCE_LABELS_VI
 from assets.marts.build import PublishStamp, commune_summary
@@ -23,7 +24,6 @@ from assets.planning.merging import minimal_option
 from assets.planning.options import plan_options
 from assets.planning.rules import RulesError, load_rules
 from expectations.schemas import FIELDS
-from tests.planning_inputs import compliance_rows
 
 MOUNTAIN = "mountainous_ethnic_minority"
 # A chain a - b - c - d of thôn in one commune of Cao Bằng (standard 150 households),
