@@ -19,9 +19,11 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from assets.exports.office import vn_number
 from assets.exports.qgis import Category, LayerStyle, write_layer_styles
 from assets.exports.safe import atomic_write, write_sheet
 from assets.planning.compliance import BELOW_STANDARD, MEETS, STATUS_LABELS_VI
+from assets.planning.rules import HAMLET_KIND_LABELS_VI
 from expectations.schemas import FIELDS, TABLES, data_dictionary
 
 if TYPE_CHECKING:
@@ -319,19 +321,25 @@ def commune_figure(
 
 
 def interactive_map(
-    before: gpd.GeoDataFrame, units: gpd.GeoDataFrame, layers: Sequence[folium.Layer] = ()
+    before: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    layers: Sequence[folium.Layer] = (),
+    title: str | None = None,
 ) -> folium.Map:
-    """Hamlets today and each option's units as layers, with hover details, openable
-    offline (``leaflet.self_contained``). Optional columns add to the hover: the
-    hamlet's ``compliance_reason``; a unit's ``compliance_reason`` and ``explanation``
-    (which rule forced the merge). Names and explanations reach the page as text only
-    (``leaflet.TextTooltip``): they come from offices and residents. ``layers`` are
+    """Hamlets today and each option's units as layers (a layer switch per option, a
+    colour per unit, neighbours differing), labelled with name and households, under a
+    title (``map_title`` unless given) and over a legend of the standard and the
+    compliance colours; openable offline (``leaflet.self_contained``). Optional columns
+    add to the hover: the hamlet's ``compliance_reason``; a unit's
+    ``compliance_reason`` and ``explanation`` (which rule forced the merge). Names and
+    explanations reach the page as text only (``leaflet.TextTooltip``,
+    ``TextLabels``, ``MapFrame``): they come from offices and residents. ``layers`` are
     further overlays, added before the layer control: folium writes the page's script
     in the order of the map's children, and a control listing a layer not yet declared
     fails (no layer control at all)."""
     import folium
 
-    from assets.exports.leaflet import TextTooltip, self_contained
+    from assets.exports.leaflet import MapFrame, TextLabels, TextTooltip, self_contained
 
     centre = before.geometry.union_all().centroid
     fmap = folium.Map(location=[centre.y, centre.x], zoom_start=10, tiles=None)
@@ -345,9 +353,10 @@ def interactive_map(
     aliases = ["Mã", "Tên", "Số hộ", "Số nhân khẩu", "Tình trạng"]
     if "compliance_reason" in shown.columns:
         fields, aliases = [*fields, "compliance_reason"], [*aliases, "Lý do"]
-    folium.GeoJson(
+    today = folium.FeatureGroup(name="Hiện trạng thôn, TDP")
+    hamlets = folium.GeoJson(
         shown[[*fields, "geometry"]],
-        name="Hiện trạng thôn, TDP",
+        control=False,
         style_function=lambda feature: {
             "fillColor": fill.get(feature["properties"]["hamlet_code"]) or "#cccccc",
             "fillOpacity": 0.7,
@@ -355,24 +364,65 @@ def interactive_map(
             "weight": 1,
         },
         tooltip=TextTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
-    ).add_to(fmap)
-    fields = ["unit_id", "member_hamlet_codes", "households", "population"]
-    aliases = ["Đơn vị", "Gồm", "Số hộ", "Số nhân khẩu"]
+    ).add_to(today)
+    today.add_to(fmap)
+    labels = folium.FeatureGroup(name="Nhãn: tên, số hộ", show=len(before) <= MAX_LABELS)
+    TextLabels(hamlets, "hamlet_name", "households").add_to(labels)
+    labels.add_to(fmap)
+    names = dict(zip(before["hamlet_code"], before["hamlet_name"], strict=True))
+    fields = ["unit_id", "unit_name", "member_hamlet_codes", "households", "population"]
+    aliases = ["Đơn vị", "Tên (thôn lớn nhất)", "Gồm", "Số hộ", "Số nhân khẩu"]
     for extra, alias in (("compliance_reason", "Đạt chuẩn?"), ("explanation", "Lý do sắp xếp")):
         if extra in units.columns:
             fields, aliases = [*fields, extra], [*aliases, alias]
+    option_layers = []
     for option, group in units.groupby("option_name", sort=True):
-        folium.GeoJson(
-            group[[*fields, "is_compliant", "geometry"]],
-            # Leaflet's layer control shows names as HTML.
-            name=f"Phương án {html.escape(OPTION_LABELS_VI.get(option, option))}",
-            show=False,
+        colour = dict(zip(group["unit_id"], unit_colours(group), strict=True))
+        # Leaflet's layer control shows names as HTML.
+        name = f"Phương án {html.escape(OPTION_LABELS_VI.get(option, option))}"
+        layer = folium.FeatureGroup(name=name, show=False)
+        drawn = folium.GeoJson(
+            group.assign(unit_name=group["unit_id"].map(names))[
+                [*fields, "is_compliant", "geometry"]
+            ],
+            control=False,
+            style_function=lambda feature, colour=colour: {
+                "fillColor": colour.get(feature["properties"]["unit_id"], "#cccccc"),
+                "fillOpacity": 0.75,
+                "color": "#ffffff",
+                "weight": 2,
+            },
             tooltip=TextTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
-        ).add_to(fmap)
-    for layer in layers:
+        ).add_to(layer)
+        TextLabels(drawn, "unit_name", "households").add_to(layer)
         layer.add_to(fmap)
-    folium.LayerControl().add_to(fmap)
+        option_layers.append(name)
+    for extra_layer in layers:
+        extra_layer.add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    MapFrame(title or map_title(before), map_legend(before), option_layers).add_to(fmap)
     return self_contained(fmap)
+
+
+def map_legend(before: pd.DataFrame) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The legend's sections: the standard (households per kind of unit, as the
+    hamlets' compliance was judged), the compliance colours, and the options' colours."""
+    sections = []
+    if {"standard_households", "hamlet_kind"} <= set(before.columns):
+        standard = before.dropna(subset=["standard_households"]).groupby("hamlet_kind")
+        rows = []
+        for kind, values in standard["standard_households"]:
+            low, high = int(values.min()), int(values.max())
+            span = vn_number(low) if low == high else f"{vn_number(low)}–{vn_number(high)}"
+            label = HAMLET_KIND_LABELS_VI.get(kind, kind)
+            rows.append(("", f"{label[:1].upper()}{label[1:]}: {span} hộ"))
+        if rows:
+            sections.append(("Tiêu chuẩn số hộ", rows))
+    sections.append(
+        ("Tình trạng", [(c, COMPLIANCE_LABELS_VI[k]) for k, c in COMPLIANCE_COLOURS.items()])
+    )
+    sections.append(("Phương án", [("", "Mỗi đơn vị một màu; đơn vị giáp nhau khác màu")]))
+    return sections
 
 
 _TOOLTIP_STYLE = "max-width: 420px; white-space: normal;"
@@ -380,7 +430,9 @@ _TOOLTIP_STYLE = "max-width: 420px; white-space: normal;"
 
 def write_province_map(path: Path, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> Path:
     """An interactive HTML map: hamlets today and each option's units as layers."""
-    fmap = interactive_map(before, units)
+    codes = before["commune_code"].dropna()
+    place = f"Tỉnh {province_name(str(codes.iloc[0])[:2])}" if len(codes) else None
+    fmap = interactive_map(before, units, title=place)
     with atomic_write(path) as partial:
         fmap.save(str(partial))
     return path
