@@ -365,3 +365,44 @@ def test_the_geopackage_opens_styled_in_qgis(tmp_path):
     # The hostile name was not in a category label (hamlets are by status), but every
     # style still parses as XML; the layers read back as before.
     assert gpd.read_file(path, layer="hamlets_before")["hamlet_name"][0] == HOSTILE[0]
+
+
+def test_the_dean_unit_maps_are_drawn_by_the_same_module(tmp_path):
+    """The đề án's map per unit: members labelled and coloured, the commune's other
+    hamlets in grey, a legend, scale bar, north arrow and a title naming the place."""
+    from types import SimpleNamespace
+
+    from matplotlib.text import Annotation
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    from assets.exports.dean import unit_figures, write_unit_maps
+
+    hamlets, compliance, units, _, _ = _frames()
+    hamlets = hamlets.merge(compliance, on="hamlet_code")
+    dean = SimpleNamespace(
+        commune_name="Trường Hà",
+        province_name="Cao Bằng",
+        option_name="minimal",
+        stem="de_an_04001_truong_ha",
+        hamlets=hamlets,
+        current=hamlets[["hamlet_code", "hamlet_name"]],
+        units=units.assign(proposed_name=["Pác Bó", "Cốc Xả"]),
+    )
+    figure = unit_figures(dean)["04001002"]
+    assert figure.get_suptitle() == "Xã Trường Hà, tỉnh Cao Bằng – phương án Tối thiểu"
+    [ax] = figure.axes
+    assert ax.get_title() == "Pác Bó (04001002): 160 hộ"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Đơn vị mới: Pác Bó",
+        "Thôn, TDP khác",
+    ]
+    assert any(isinstance(a, AnchoredSizeBar) for a in ax.artists)
+    texts = [c.get_text() for c in ax.get_children() if isinstance(c, Annotation)]
+    assert {"Nà Rẻo\n60 hộ", "Pác Bó\n100 hộ", "B"} <= set(texts)
+    assert "Cốc Xả\n200 hộ" not in texts  # not a member: grey, unlabelled
+    written = write_unit_maps(dean, tmp_path)
+    assert sorted(p.name for p in written.values()) == [
+        "de_an_04001_truong_ha_04001002.png",
+        "de_an_04001_truong_ha_04001003.png",
+    ]
+    assert _png_size(written["04001002"]) == (500, 540)
