@@ -126,6 +126,12 @@ def test_the_dean_carries_the_warehouse_figures_and_no_person(published, tmp_pat
     assert [p.text for p in document.paragraphs if p.style.name == "Heading 1"] == list(SECTIONS)
     assert rules.legal_basis in paragraphs
     assert len(document.inline_shapes) == len(commune.units.query("option_name == 'compliant'"))
+    # Each unit's map: one printable figure (5 × 5.4 in at 100 dpi).
+    sizes = [png.read_bytes()[16:24] for png in sorted(out.glob("hinh/*.png"))]
+    assert len(sizes) == len(document.inline_shapes)
+    assert {(int.from_bytes(s[:4], "big"), int.from_bytes(s[4:], "big")) for s in sizes} == {
+        (500, 540)
+    }
 
     # A draft: the plan's own figures, the engine's option it was drafted from.
     option = commune.units.query("option_name == 'compliant'")

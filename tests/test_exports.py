@@ -31,6 +31,7 @@ from assets.exports.safe import looks_like_formula, remove_stale
 from assets.planning.options import PlanResult
 from assets.planning.propose import write_plan_csv
 from assets.warehouse import Warehouse
+from expectations.schemas import FIELDS
 
 
 def _frames():
@@ -107,7 +108,9 @@ def test_geopackage_has_every_layer_readable_by_qgis(tmp_path):
     counts = gpd.read_file(path, layer="hamlets_before").set_index("hamlet_code")["issue_count"]
     assert counts.to_dict() == {"04001001": 2, "04001002": 0, "04001003": 0}
     layers = {name for name, _ in pyogrio.list_layers(path)}
-    assert layers == {"communes", "hamlets_before", "units_minimal", "data_dictionary"}
+    assert layers == {
+        "communes", "hamlets_before", "units_minimal", "data_dictionary", "layer_styles"
+    }  # fmt: skip
     read = gpd.read_file(path, layer="units_minimal")
     assert read["households"].tolist() == [160, 200]
     assert read.crs.to_epsg() == 4326
@@ -253,3 +256,155 @@ def test_the_plan_csv_writes_formula_like_codes_as_text(tmp_path):
     read = pd.read_csv(path, dtype=str)
     assert read["hamlet_id"].tolist() == ["'=1+1", "'+1", "'-1", "'@A1", "04001001"]
     assert not read["unit_id"].map(looks_like_formula).any()
+
+
+def _png_size(path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_the_commune_map_is_worth_printing(tmp_path):
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    from assets.exports.files import commune_figure
+
+    hamlets, compliance, units, communes, _ = _frames()
+    before = hamlets_before(hamlets, compliance)
+    figure, panels = commune_figure(communes, before, units)
+    assert figure.get_suptitle() == "Xã Trường Hà (04001), tỉnh Cao Bằng"
+    assert [p.title.get_text() for p in panels] == ["Hiện trạng", "Phương án Tối thiểu: 2 đơn vị"]
+    today, minimal = panels
+    assert [t.get_text() for t in today.legend.get_texts()] == [
+        "Đạt chuẩn",
+        "Dưới ngưỡng bắt buộc sắp xếp",
+    ]
+    assert [t.get_text() for t in minimal.legend.get_texts()] == [
+        "Pác Bó (04001002)",
+        "Cốc Xả (04001003)",
+    ]
+    assert [a.get_text() for a in today.labels] == [
+        "Nà Rẻo\n60 hộ",
+        "Pác Bó\n100 hộ",
+        "Cốc Xả\n200 hộ",
+    ]
+    assert [a.get_text() for a in minimal.labels] == ["Pác Bó\n160 hộ", "Cốc Xả\n200 hộ"]
+    for panel in panels:
+        assert panel.scale_bar in panel.ax.artists and isinstance(panel.scale_bar, AnchoredSizeBar)
+        assert panel.north_arrow.get_text() == "B" and panel.north_arrow.arrow_patch is not None
+        # Drawn in metres (UTM 48N): the three 0.01° boxes span about 3.1 km, not 0.03.
+        x0, x1 = panel.ax.get_xlim()
+        assert 3_000 < x1 - x0 < 4_000
+        bar = panel.scale_bar.size_bar.get_children()[0]
+        assert bar.get_width() == 500  # metres, the round length near a fifth of the span
+        assert panel.scale_bar.txt_label.get_text() == "500 m"
+    png = write_commune_map(tmp_path / "04001.png", communes, before, units)
+    assert _png_size(png) == (1100, 594)  # 2 panels of 5 in (+0.4 in for the title), 110 dpi
+
+
+def test_the_geopackage_opens_styled_in_qgis(tmp_path):
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    hamlets, compliance, units, communes, _ = _frames()
+    hamlets.loc[0, "hamlet_name"] = HOSTILE[0]
+    before = hamlets_before(hamlets, compliance)
+    path = write_province_geopackage(tmp_path / "tinh_04.gpkg", communes, before, units)
+    with sqlite3.connect(path) as con:
+        con.row_factory = sqlite3.Row
+        rows = [dict(r) for r in con.execute("SELECT * FROM layer_styles ORDER BY id")]
+        geometry = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
+        registered = con.execute(
+            "SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'"
+        ).fetchone()
+    assert registered[0] == "attributes"
+    assert {
+        "f_table_name", "f_geometry_column", "styleName", "styleQML", "styleSLD",
+        "useAsDefault", "description", "owner", "ui", "update_time",
+    } <= set(rows[0])  # fmt: skip
+    assert [(r["f_table_name"], r["useAsDefault"]) for r in rows] == [
+        ("hamlets_before", 1),
+        ("units_minimal", 1),
+        ("units_minimal", 0),
+    ]
+    assert all(r["f_geometry_column"] == geometry[r["f_table_name"]] for r in rows)
+
+    def categories(row: dict) -> tuple[str, list[tuple[str, str, str]], dict[str, str]]:
+        root = ET.fromstring(row["styleQML"].split("\n", 1)[1])
+        renderer = root.find("renderer-v2")
+        assert renderer.get("type") == "categorizedSymbol"
+        colours = {
+            s.get("name"): s.find("layer/Option/Option[@name='color']").get("value")
+            for s in renderer.find("symbols")
+        }
+        shown = [
+            (c.get("value"), c.get("label"), colours[c.get("symbol")])
+            for c in renderer.find("categories")
+        ]
+        aliases = {a.get("field"): a.get("name") for a in root.find("aliases")}
+        return renderer.get("attr"), shown, aliases
+
+    attr, shown, aliases = categories(rows[0])
+    assert attr == "compliance_status"
+    assert shown == [
+        ("meets_standard", "Đạt chuẩn", "127,191,127,255"),
+        ("below_mandatory_floor", "Dưới ngưỡng bắt buộc sắp xếp", "239,101,72,255"),
+    ]
+    assert aliases["households"] == "Số hộ (đếm)" and aliases["hamlet_code"] == "Mã thôn/TDP"
+    attr, shown, aliases = categories(rows[1])
+    assert attr == "unit_id"
+    assert [(v, label) for v, label, _ in shown] == [
+        ("04001002", "Pác Bó (04001002)"),
+        ("04001003", "Cốc Xả (04001003)"),
+    ]
+    assert shown[0][2] != shown[1][2]  # neighbouring units differ
+    assert aliases["is_compliant"] == FIELDS["is_compliant"].label_vi
+    attr, shown, _ = categories(rows[2])
+    assert '"is_compliant"' in attr and [label for _, label, _ in shown] == [
+        "Đạt chuẩn",
+        "Chưa đạt chuẩn",
+    ]
+    # The hostile name was not in a category label (hamlets are by status), but every
+    # style still parses as XML; the layers read back as before.
+    assert gpd.read_file(path, layer="hamlets_before")["hamlet_name"][0] == HOSTILE[0]
+
+
+def test_the_dean_unit_maps_are_drawn_by_the_same_module(tmp_path):
+    """The đề án's map per unit: members labelled and coloured, the commune's other
+    hamlets in grey, a legend, scale bar, north arrow and a title naming the place."""
+    from types import SimpleNamespace
+
+    from matplotlib.text import Annotation
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    from assets.exports.dean import unit_figures, write_unit_maps
+
+    hamlets, compliance, units, _, _ = _frames()
+    hamlets = hamlets.merge(compliance, on="hamlet_code")
+    dean = SimpleNamespace(
+        commune_name="Trường Hà",
+        province_name="Cao Bằng",
+        option_name="minimal",
+        stem="de_an_04001_truong_ha",
+        hamlets=hamlets,
+        current=hamlets[["hamlet_code", "hamlet_name"]],
+        units=units.assign(proposed_name=["Pác Bó", "Cốc Xả"]),
+    )
+    figure = unit_figures(dean)["04001002"]
+    assert figure.get_suptitle() == "Xã Trường Hà, tỉnh Cao Bằng – phương án Tối thiểu"
+    [ax] = figure.axes
+    assert ax.get_title() == "Pác Bó (04001002): 160 hộ"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Đơn vị mới: Pác Bó",
+        "Thôn, TDP khác",
+    ]
+    assert any(isinstance(a, AnchoredSizeBar) for a in ax.artists)
+    texts = [c.get_text() for c in ax.get_children() if isinstance(c, Annotation)]
+    assert {"Nà Rẻo\n60 hộ", "Pác Bó\n100 hộ", "B"} <= set(texts)
+    assert "Cốc Xả\n200 hộ" not in texts  # not a member: grey, unlabelled
+    written = write_unit_maps(dean, tmp_path)
+    assert sorted(p.name for p in written.values()) == [
+        "de_an_04001_truong_ha_04001002.png",
+        "de_an_04001_truong_ha_04001003.png",
+    ]
+    assert _png_size(written["04001002"]) == (500, 540)

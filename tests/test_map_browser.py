@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import geopandas as gpd
@@ -207,3 +208,55 @@ def test_hostile_names_in_the_maps_show_as_text_and_run_no_script(tmp_path):
         assert not [name for name in HOSTILE if name not in shown], page.name
     # Who set the constraints and why, hovered on the review map's lines and outline.
     assert all(name in shown for name in HOSTILE[:6])
+
+
+def test_the_map_has_a_layer_switch_per_option_a_legend_and_a_title_as_text(tmp_path):
+    """The exported map as a planner prints it: a title naming the place (and the option
+    switched on), one switch per option, a legend with the standard and every
+    compliance colour, labels with name and households. A hostile name typed as the
+    place, the hamlets' names and the units' names stays text there too."""
+    from assets.exports.files import COMPLIANCE_LABELS_VI
+
+    hamlets, units = _hostile_places()
+    hamlets["hamlet_kind"], hamlets["standard_households"] = "thon", 1_500
+    both = pd.concat([units, units.assign(option_name="compliant")], ignore_index=True)
+    page_path = tmp_path / "map.html"
+    interactive_map(hamlets, both, title=HOSTILE[1]).save(str(page_path))
+    trouble: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium(), args=["--no-sandbox", OFFLINE]
+        )
+        page = browser.new_page()
+        page.on("dialog", lambda d: (trouble.append(f"dialog: {d.message}"), d.dismiss()))
+        page.on("pageerror", lambda e: trouble.append(f"page error: {e}"))
+        page.goto(page_path.as_uri(), wait_until="load")
+        page.wait_for_selector("path.leaflet-interactive")
+        switches = page.locator(".leaflet-control-layers-overlays label")
+        names = [t.strip() for t in switches.all_text_contents()]
+        assert names == [
+            "Hiện trạng thôn, TDP",
+            "Nhãn: tên, số hộ",
+            "Phương án Đạt chuẩn",
+            "Phương án Tối thiểu",
+        ]
+        title = page.locator(".map-title")
+        assert title.text_content() == HOSTILE[1]
+        legend = page.locator(".map-legend").text_content()
+        assert "Tiêu chuẩn số hộ" in legend and "Thôn: 1.500 hộ" in legend
+        assert all(label in legend for label in COMPLIANCE_LABELS_VI.values())
+        hamlet_labels = page.locator(".map-label").all_text_contents()
+        assert sorted(hamlet_labels) == sorted(f"{n}100 hộ" for n in HOSTILE)
+        switches.filter(has_text="Tối thiểu").locator("input").check()
+        assert title.text_content() == f"{HOSTILE[1]} – Phương án Tối thiểu"
+        # Each unit of the option is labelled too, and coloured: neighbours differ.
+        assert page.locator(".map-label").count() == 2 * len(HOSTILE)
+        fills = page.locator("path.leaflet-interactive").evaluate_all(
+            "paths => paths.map(p => p.getAttribute('fill'))"
+        )
+        unit_fills = fills[len(HOSTILE) :]
+        assert all(a != b for a, b in pairwise(unit_fills)), unit_fills
+        page.wait_for_timeout(500)
+        pwned = page.evaluate("typeof window.__pwned")
+        browser.close()
+    assert pwned == "undefined" and not trouble, trouble

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -25,7 +26,14 @@ import pandas as pd
 from assets.decisions.approved import approved_plan
 from assets.decisions.commune import load_commune
 from assets.decisions.record import latest_decisions, read_decision_assignments, read_decisions
-from assets.exports.files import COMPLIANCE_LABELS_VI, OPTION_LABELS_VI, UNIT_PALETTE, slug
+from assets.exports.files import (
+    COMPLIANCE_LABELS_VI,
+    OPTION_LABELS_VI,
+    UNIT_PALETTE,
+    province_name,
+    slug,
+)
+from assets.exports.office import vn_number
 from assets.exports.safe import atomic_write, write_sheet
 from assets.marts.build import PublishStamp
 from assets.planning.rules import RulesProfile
@@ -34,6 +42,9 @@ from assets.progress.deadlines import Milestone
 from assets.progress.records import COUNCIL_APPROVALS, read_records
 from assets.warehouse import Warehouse
 from hamlets_config import data_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DEFAULT_TEMPLATE = data_path("de_an_xa.docx")
 DRAFT_MARK = "DỰ THẢO"
@@ -156,7 +167,7 @@ def load_dean(
     )
     return Dean(
         province_code=province_code,
-        province_name=_province_name(province_code),
+        province_name=province_name(province_code),
         commune_code=commune_code,
         commune_name=str(summary["commune_name"].iloc[0]) if len(summary) else commune_code,
         is_draft=approval is None,
@@ -188,14 +199,6 @@ def why_merged(units: pd.DataFrame, published: pd.DataFrame) -> pd.Series:
     )
     engine = units["unit_id"].map(explained)
     return engine.where(same & engine.notna(), units["compliance_reason"]).fillna("")
-
-
-def _province_name(code: str) -> str:
-    """The province's name (the ``vietnam-provinces`` package's, as ``assets.provinces``)."""
-    from vietnam_provinces import Province
-
-    names = {f"{int(p.code):02d}": p.name for p in Province.iter_all()}
-    return names.get(code, code)
 
 
 def current_table(hamlets: pd.DataFrame, rules: RulesProfile, on: date) -> pd.DataFrame:
@@ -294,19 +297,6 @@ def _table(document, frame: pd.DataFrame, headers: list[str]) -> None:
         cells = table.add_row().cells
         for cell, value in zip(cells, row, strict=True):
             cell.text = vn_number(value)
-
-
-def vn_number(value: object) -> str:
-    """A figure as Vietnamese documents write it (``1.234.567``, ``2,35``); text as is."""
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else ("Có" if value else "Không")
-    if isinstance(value, int | float) and not pd.isna(value):
-        if float(value).is_integer():
-            return f"{int(value):,}".replace(",", ".")
-        return f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
-    if isinstance(value, date):
-        return f"{value:%d/%m/%Y}"
-    return "" if pd.isna(value) else str(value)
 
 
 def current_headers() -> list[str]:
@@ -479,36 +469,50 @@ def write_dean_docx(
 
 
 def write_unit_maps(dean: Dean, folder: Path) -> dict[str, Path]:
-    """One PNG per new unit: its member hamlets labelled, the commune's others in grey."""
-    from matplotlib.figure import Figure
+    """One PNG per new unit: its member hamlets labelled (name, households), the
+    commune's others in grey, with legend, scale bar, north arrow and title
+    (``drawing``)."""
+    from assets.exports.drawing import save_png
 
-    folder.mkdir(parents=True, exist_ok=True)
     written = {}
+    for unit_id, figure in unit_figures(dean).items():
+        path = folder / f"{dean.stem}_{unit_id}.png"
+        written[unit_id] = save_png(figure, path, dpi=100)
+    return written
+
+
+def unit_figures(dean: Dean) -> dict[str, Figure]:
+    """The figure of each new unit, by unit id (what ``write_unit_maps`` saves)."""
+    from assets.exports.drawing import OTHER_COLOUR, draw_panel, label_text, new_figure
+
     hamlets = dean.hamlets.merge(
         dean.current[["hamlet_code", "hamlet_name"]], on="hamlet_code", suffixes=("_raw", "")
     )
+    place = f"Xã {dean.commune_name}, tỉnh {dean.province_name}"
+    figures = {}
     for k, unit in enumerate(dean.units.itertuples()):
         members = unit.member_hamlet_codes.split(",")
-        figure = Figure(figsize=(5, 5))
-        ax = figure.subplots()
-        hamlets.plot(ax=ax, color="#eeeeee", edgecolor="white", linewidth=0.5)
         mine = hamlets[hamlets["hamlet_code"].isin(members)]
-        mine.plot(ax=ax, color=UNIT_PALETTE[k % len(UNIT_PALETTE)], edgecolor="white")
-        for row in mine.itertuples():
-            point = row.geometry.representative_point()
-            ax.annotate(
-                f"{row.hamlet_name}\n{vn_number(int(row.households))} hộ",
-                (point.x, point.y),
-                ha="center",
-                fontsize=7,
-            )
-        ax.set_title(f"{unit.proposed_name} ({unit.unit_id})")
-        ax.set_axis_off()
-        path = folder / f"{dean.stem}_{unit.unit_id}.png"
-        with atomic_write(path) as partial:
-            figure.savefig(partial, dpi=100, bbox_inches="tight", metadata={"Software": "hamlets"})
-        written[unit.unit_id] = path
-    return written
+        colour = UNIT_PALETTE[k % len(UNIT_PALETTE)]
+        option = OPTION_LABELS_VI.get(dean.option_name, dean.option_name)
+        figure, [ax] = new_figure(1, f"{place} – phương án {option}")
+        draw_panel(
+            ax,
+            mine,
+            [colour] * len(mine),
+            f"{unit.proposed_name} ({unit.unit_id}): {vn_number(int(unit.households))} hộ",
+            labels=[
+                label_text(n, h)
+                for n, h in zip(mine["hamlet_name"], mine["households"], strict=True)
+            ],
+            context=hamlets[~hamlets["hamlet_code"].isin(members)],
+            legend=[
+                (colour, f"Đơn vị mới: {unit.proposed_name}"),
+                (OTHER_COLOUR, "Thôn, TDP khác"),
+            ],
+        )
+        figures[unit.unit_id] = figure
+    return figures
 
 
 def write_dean_annexes(dean: Dean, path: Path) -> Path:

@@ -19,12 +19,23 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from assets.exports.office import vn_number
+from assets.exports.qgis import Category, LayerStyle, write_layer_styles
 from assets.exports.safe import atomic_write, write_sheet
-from assets.planning.compliance import STATUS_LABELS_VI, region_by_commune
+from assets.planning.compliance import (
+    BELOW_STANDARD,
+    MEETS,
+    STATUS_LABELS_VI,
+    region_by_commune,
+)
+from assets.planning.rules import HAMLET_KIND_LABELS_VI
 from expectations.schemas import FIELDS, TABLES, data_dictionary
 
 if TYPE_CHECKING:
     import folium
+    from matplotlib.figure import Figure
+
+    from assets.exports.drawing import Panel
 
 COMPLIANCE_LABELS_VI = STATUS_LABELS_VI
 # A unit's sheet shows the published unit minus what the file and sheet already say
@@ -47,6 +58,14 @@ def slug(text: str) -> str:
     folded = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     ascii_text = "".join(c for c in folded if not unicodedata.combining(c)).lower()
     return re.sub(r"[^a-z0-9]+", "_", ascii_text).strip("_")
+
+
+def province_name(code: str) -> str:
+    """The province's name (the ``vietnam-provinces`` package's, as ``assets.provinces``)."""
+    from vietnam_provinces import Province
+
+    names = {f"{int(p.code):02d}": p.name for p in Province.iter_all()}
+    return names.get(code, code)
 
 
 def with_vietnamese_headers(df: pd.DataFrame) -> pd.DataFrame:
@@ -104,7 +123,46 @@ def write_province_geopackage(
             group.drop(columns=["run_id"]).to_file(partial, layer=f"units_{option}", driver="GPKG")
         # An attribute table (no geometry) in the same GeoPackage.
         pyogrio.write_dataframe(dictionary, partial, layer="data_dictionary", driver="GPKG")
+        write_layer_styles(partial, geopackage_styles(before, units))
     return path
+
+
+COMPLIANT_EXPRESSION = "CASE WHEN \"is_compliant\" THEN 'yes' ELSE 'no' END"
+
+
+def geopackage_styles(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> list[LayerStyle]:
+    """QGIS styles of the main layers: hamlets by compliance; each option's units by
+    unit (neighbours differ) and, as a second style, by compliance."""
+    statuses = [
+        Category(k, c, COMPLIANCE_LABELS_VI[k])
+        for k, c in COMPLIANCE_COLOURS.items()
+        if k in set(before["compliance_status"])
+    ]
+    styles = [
+        LayerStyle("hamlets_before", "Tình trạng đạt chuẩn", "compliance_status", statuses,
+                   [c for c in before.columns if c != "geometry"], True,
+                   "Thôn, tổ dân phố hiện nay theo tình trạng đạt chuẩn"),
+    ]  # fmt: skip
+    names = dict(zip(before["hamlet_code"], before["hamlet_name"], strict=True))
+    for option, group in units.groupby("option_name", sort=True):
+        layer = f"units_{option}"
+        fields = [c for c in group.columns if c not in {"geometry", "run_id"}]
+        label = OPTION_LABELS_VI.get(option, option)
+        by_unit = [
+            Category(u, c, f"{names.get(u, u)} ({u})")
+            for u, c in zip(group["unit_id"], unit_colours(group), strict=True)
+        ]
+        compliant = [
+            Category("yes", COMPLIANCE_COLOURS[MEETS], "Đạt chuẩn"),
+            Category("no", COMPLIANCE_COLOURS[BELOW_STANDARD], "Chưa đạt chuẩn"),
+        ]
+        styles += [
+            LayerStyle(layer, "Theo đơn vị", "unit_id", by_unit, fields, True,
+                       f"Phương án {label}: mỗi đơn vị một màu"),
+            LayerStyle(layer, "Theo đạt chuẩn", COMPLIANT_EXPRESSION, compliant, fields, False,
+                       f"Phương án {label}: đơn vị đạt chuẩn hay chưa"),
+        ]  # fmt: skip
+    return styles
 
 
 COST_SHEET_COLUMNS = (
@@ -199,58 +257,106 @@ def neighbour_colouring(geometries: np.ndarray) -> np.ndarray:
     return colour
 
 
+def map_title(before: pd.DataFrame, commune: pd.DataFrame | None = None) -> str:
+    """Where a map shows: the commune (name and code) when it shows one, and the province."""
+    codes = sorted(before["commune_code"].dropna().unique()) if len(before) else []
+    province = province_name(str(codes[0])[:2]) if codes else ""
+    place = f"tỉnh {province}" if province else ""
+    if len(codes) == 1:
+        named = commune is not None and "commune_name" in commune and len(commune)
+        name = f"{commune['commune_name'].iloc[0]} ({codes[0]})" if named else codes[0]
+        place = f"Xã {name}, {place}" if place else f"Xã {name}"
+    return place[:1].upper() + place[1:]
+
+
+MAX_LABELS = 80  # a province-wide map labelled hamlet by hamlet is unreadable
+
+
+def unit_colours(units: gpd.GeoDataFrame) -> np.ndarray:
+    """A colour per unit; units sharing a border differ (``neighbour_colouring``)."""
+    return UNIT_PALETTE[neighbour_colouring(units.geometry.values) % len(UNIT_PALETTE)]
+
+
 def write_commune_map(
     path: Path, commune: gpd.GeoDataFrame, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame
 ) -> Path:
-    """A static PNG: hamlets today (coloured by compliance) beside each option's units.
+    """A printable PNG: hamlets today (coloured by compliance) beside each option's units
+    (a colour per unit), labelled with names and households, with legend, scale bar,
+    north arrow and a title naming the commune and province (``drawing``)."""
+    from assets.exports.drawing import save_png
 
-    Drawn on a bare Figure, not through pyplot, whose figures redraw after every layer
-    (a dozen full renders per map).
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
+    figure, _ = commune_figure(commune, before, units)
+    return save_png(figure, path)
+
+
+def commune_figure(
+    commune: gpd.GeoDataFrame, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame
+) -> tuple[Figure, list[Panel]]:
+    """The figure ``write_commune_map`` saves, with each panel's artists."""
+    from assets.exports.drawing import draw_panel, label_text, new_figure
 
     options = sorted(units["option_name"].unique())
-    figure = Figure(figsize=(5 * (1 + len(options)), 5))
-    axes = list(figure.subplots(1, 1 + len(options), squeeze=False)[0])
-    colours = COMPLIANCE_COLOURS
-    before.plot(ax=axes[0], color=before["compliance_status"].map(colours).fillna("#cccccc"),
-                edgecolor="white", linewidth=0.6)  # fmt: skip
-    axes[0].set_title("Hiện trạng")
-    axes[0].legend(
-        handles=[Patch(color=c, label=COMPLIANCE_LABELS_VI[k]) for k, c in colours.items()],
-        loc="lower left",
-        fontsize=7,
-        frameon=False,
-    )
+    figure, axes = new_figure(1 + len(options), map_title(before, commune))
+    status = before["compliance_status"]
+    present = [k for k in COMPLIANCE_COLOURS if k in set(status)]
+    panels = [
+        draw_panel(
+            axes[0],
+            before,
+            status.map(COMPLIANCE_COLOURS).fillna("#cccccc").tolist(),
+            "Hiện trạng",
+            labels=[
+                label_text(n, h)
+                for n, h in zip(before["hamlet_name"], before["households"], strict=True)
+            ]
+            if len(before) <= MAX_LABELS
+            else [],
+            outline=commune,
+            legend=[(COMPLIANCE_COLOURS[k], COMPLIANCE_LABELS_VI[k]) for k in present],
+        )
+    ]
+    names = dict(zip(before["hamlet_code"], before["hamlet_name"], strict=True))
     for ax, option in zip(axes[1:], options, strict=True):
         chosen = units[units["option_name"] == option]
-        palette = UNIT_PALETTE[neighbour_colouring(chosen.geometry.values) % len(UNIT_PALETTE)]
-        chosen.plot(ax=ax, color=palette, edgecolor="white", linewidth=1.0)
-        ax.set_title(f"Phương án {OPTION_LABELS_VI.get(option, option)}: {len(chosen)} đơn vị")
-    for ax in axes:
-        commune.boundary.plot(ax=ax, color="black", linewidth=1.2)
-        ax.set_axis_off()
-    figure.tight_layout()
-    with atomic_write(path) as partial:
-        figure.savefig(partial, dpi=110, metadata={"Software": "hamlets", "Title": path.stem})
-    return path
+        colours = unit_colours(chosen)
+        shown = [names.get(u, u) for u in chosen["unit_id"]]
+        legend = [
+            (c, f"{n} ({u})") for c, n, u in zip(colours, shown, chosen["unit_id"], strict=True)
+        ]
+        panels.append(
+            draw_panel(
+                ax,
+                chosen,
+                colours.tolist(),
+                f"Phương án {OPTION_LABELS_VI.get(option, option)}: {len(chosen)} đơn vị",
+                labels=[label_text(n, h) for n, h in zip(shown, chosen["households"], strict=True)],
+                outline=commune,
+                legend=legend[:12],  # a printed legend stays readable; labels name the rest
+            )
+        )
+    return figure, panels
 
 
 def interactive_map(
-    before: gpd.GeoDataFrame, units: gpd.GeoDataFrame, layers: Sequence[folium.Layer] = ()
+    before: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    layers: Sequence[folium.Layer] = (),
+    title: str | None = None,
 ) -> folium.Map:
-    """Hamlets today and each option's units as layers, with hover details, openable
-    offline (``leaflet.self_contained``). Optional columns add to the hover: the
-    hamlet's ``compliance_reason``; a unit's ``compliance_reason`` and ``explanation``
-    (which rule forced the merge). Names and explanations reach the page as text only
-    (``leaflet.TextTooltip``): they come from offices and residents. ``layers`` are
+    """Hamlets today and each option's units as layers (a layer switch per option, a
+    colour per unit, neighbours differing), labelled with name and households, under a
+    title (``map_title`` unless given) and over a legend of the standard and the
+    compliance colours; openable offline (``leaflet.self_contained``). Optional columns
+    add to the hover: the hamlet's ``compliance_reason``; a unit's
+    ``compliance_reason`` and ``explanation`` (which rule forced the merge). Names and
+    explanations reach the page as text only (``leaflet.TextTooltip``,
+    ``TextLabels``, ``MapFrame``): they come from offices and residents. ``layers`` are
     further overlays, added before the layer control: folium writes the page's script
     in the order of the map's children, and a control listing a layer not yet declared
     fails (no layer control at all)."""
     import folium
 
-    from assets.exports.leaflet import TextTooltip, self_contained
+    from assets.exports.leaflet import MapFrame, TextLabels, TextTooltip, self_contained
 
     centre = before.geometry.union_all().centroid
     fmap = folium.Map(location=[centre.y, centre.x], zoom_start=10, tiles=None)
@@ -264,9 +370,10 @@ def interactive_map(
     aliases = ["Mã", "Tên", "Số hộ", "Số nhân khẩu", "Tình trạng"]
     if "compliance_reason" in shown.columns:
         fields, aliases = [*fields, "compliance_reason"], [*aliases, "Lý do"]
-    folium.GeoJson(
+    today = folium.FeatureGroup(name="Hiện trạng thôn, TDP")
+    hamlets = folium.GeoJson(
         shown[[*fields, "geometry"]],
-        name="Hiện trạng thôn, TDP",
+        control=False,
         style_function=lambda feature: {
             "fillColor": fill.get(feature["properties"]["hamlet_code"]) or "#cccccc",
             "fillOpacity": 0.7,
@@ -274,24 +381,65 @@ def interactive_map(
             "weight": 1,
         },
         tooltip=TextTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
-    ).add_to(fmap)
-    fields = ["unit_id", "member_hamlet_codes", "households", "population"]
-    aliases = ["Đơn vị", "Gồm", "Số hộ", "Số nhân khẩu"]
+    ).add_to(today)
+    today.add_to(fmap)
+    labels = folium.FeatureGroup(name="Nhãn: tên, số hộ", show=len(before) <= MAX_LABELS)
+    TextLabels(hamlets, "hamlet_name", "households").add_to(labels)
+    labels.add_to(fmap)
+    names = dict(zip(before["hamlet_code"], before["hamlet_name"], strict=True))
+    fields = ["unit_id", "unit_name", "member_hamlet_codes", "households", "population"]
+    aliases = ["Đơn vị", "Tên (thôn lớn nhất)", "Gồm", "Số hộ", "Số nhân khẩu"]
     for extra, alias in (("compliance_reason", "Đạt chuẩn?"), ("explanation", "Lý do sắp xếp")):
         if extra in units.columns:
             fields, aliases = [*fields, extra], [*aliases, alias]
+    option_layers = []
     for option, group in units.groupby("option_name", sort=True):
-        folium.GeoJson(
-            group[[*fields, "is_compliant", "geometry"]],
-            # Leaflet's layer control shows names as HTML.
-            name=f"Phương án {html.escape(OPTION_LABELS_VI.get(option, option))}",
-            show=False,
+        colour = dict(zip(group["unit_id"], unit_colours(group), strict=True))
+        # Leaflet's layer control shows names as HTML.
+        name = f"Phương án {html.escape(OPTION_LABELS_VI.get(option, option))}"
+        layer = folium.FeatureGroup(name=name, show=False)
+        drawn = folium.GeoJson(
+            group.assign(unit_name=group["unit_id"].map(names))[
+                [*fields, "is_compliant", "geometry"]
+            ],
+            control=False,
+            style_function=lambda feature, colour=colour: {
+                "fillColor": colour.get(feature["properties"]["unit_id"], "#cccccc"),
+                "fillOpacity": 0.75,
+                "color": "#ffffff",
+                "weight": 2,
+            },
             tooltip=TextTooltip(fields=fields, aliases=aliases, style=_TOOLTIP_STYLE),
-        ).add_to(fmap)
-    for layer in layers:
+        ).add_to(layer)
+        TextLabels(drawn, "unit_name", "households").add_to(layer)
         layer.add_to(fmap)
-    folium.LayerControl().add_to(fmap)
+        option_layers.append(name)
+    for extra_layer in layers:
+        extra_layer.add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    MapFrame(title or map_title(before), map_legend(before), option_layers).add_to(fmap)
     return self_contained(fmap)
+
+
+def map_legend(before: pd.DataFrame) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The legend's sections: the standard (households per kind of unit, as the
+    hamlets' compliance was judged), the compliance colours, and the options' colours."""
+    sections = []
+    if {"standard_households", "hamlet_kind"} <= set(before.columns):
+        standard = before.dropna(subset=["standard_households"]).groupby("hamlet_kind")
+        rows = []
+        for kind, values in standard["standard_households"]:
+            low, high = int(values.min()), int(values.max())
+            span = vn_number(low) if low == high else f"{vn_number(low)}–{vn_number(high)}"
+            label = HAMLET_KIND_LABELS_VI.get(kind, kind)
+            rows.append(("", f"{label[:1].upper()}{label[1:]}: {span} hộ"))
+        if rows:
+            sections.append(("Tiêu chuẩn số hộ", rows))
+    sections.append(
+        ("Tình trạng", [(c, COMPLIANCE_LABELS_VI[k]) for k, c in COMPLIANCE_COLOURS.items()])
+    )
+    sections.append(("Phương án", [("", "Mỗi đơn vị một màu; đơn vị giáp nhau khác màu")]))
+    return sections
 
 
 _TOOLTIP_STYLE = "max-width: 420px; white-space: normal;"
@@ -299,7 +447,9 @@ _TOOLTIP_STYLE = "max-width: 420px; white-space: normal;"
 
 def write_province_map(path: Path, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> Path:
     """An interactive HTML map: hamlets today and each option's units as layers."""
-    fmap = interactive_map(before, units)
+    codes = before["commune_code"].dropna()
+    place = f"Tỉnh {province_name(str(codes.iloc[0])[:2])}" if len(codes) else None
+    fmap = interactive_map(before, units, title=place)
     with atomic_write(path) as partial:
         fmap.save(str(partial))
     return path

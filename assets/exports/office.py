@@ -113,3 +113,16 @@ def _shown(value: object, fmt: str | None) -> str:
     if fmt in (INTEGER_FORMAT, DECIMAL_FORMAT) and isinstance(value, int | float):
         return f"{value:,.2f}" if fmt == DECIMAL_FORMAT else f"{value:,.0f}"
     return str(value)
+
+
+def vn_number(value: object) -> str:
+    """A figure as Vietnamese documents write it (``1.234.567``, ``2,35``); text as is."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else ("Có" if value else "Không")
+    if isinstance(value, int | float) and not pd.isna(value):
+        if float(value).is_integer():
+            return f"{int(value):,}".replace(",", ".")
+        return f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    if isinstance(value, date):
+        return f"{value:%d/%m/%Y}"
+    return "" if pd.isna(value) else str(value)
