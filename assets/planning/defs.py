@@ -50,6 +50,14 @@ def planning_hamlet_compliance(
     # Kind follows the commune (a registry's mismatch is a quality warning).
     hamlets = with_commune_kinds(pd.DataFrame(hamlets.drop(columns="geometry")), communes)
     df = hamlet_compliance(hamlets, sizes, province_code_of(communes), rules)
+    contradicted = df.loc[df["registry_special_category"].notna(), "hamlet_code"]
+    if len(contradicted):
+        context.log.warning(
+            f"{len(contradicted)} registry special categories differ from the province's "
+            f"lists (the lists apply; correct the registry): hamlets "
+            f"{contradicted.head(10).tolist()}; see planning.hamlet_compliance"
+            ".registry_special_category"
+        )
     status_counts = df["compliance_status"].value_counts()
     context.add_output_metadata(
         {
