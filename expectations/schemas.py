@@ -1565,6 +1565,8 @@ TABLES: dict[str, Table] = {
                 "standard_households",
                 "mandatory_floor_households",
                 "exemption_category",
+                "special_category_source",
+                "registry_special_category",
                 "compliance_status",
                 "compliance_reason",
                 "issue_count",
