@@ -328,6 +328,20 @@ FIELDS: dict[str, Field] = {
             "Diện đặc thù (Điều 10.3)",
             aliases=("dien dac thu", "mien tru"),
         ),
+        Field(
+            "special_category_source",
+            "string",
+            "Where the Art. 10.3 category comes from: the registry or the province's list"
+            " (its source document)",
+            "Nguồn xác định diện đặc thù",
+        ),
+        Field(
+            "registry_special_category",
+            "string",
+            "The registry's category where the province's lists say otherwise (a data"
+            " issue: the lists apply)",
+            "Diện đặc thù theo sổ đăng ký (khác danh sách của tỉnh)",
+        ),
         Field("area_km2", "float", "Area in km² (computed in UTM)", "Diện tích (km²)"),
         Field("geometry", "geometry", "Geometry in EPSG:4326", "Hình học"),
         # Households and persons (restricted layer).
@@ -1337,6 +1351,8 @@ TABLES: dict[str, Table] = {
                 "standard_households",
                 "mandatory_floor_households",
                 "exemption_category",
+                "special_category_source",
+                "registry_special_category",
                 "compliance_status",
                 "compliance_reason",
                 "rules_profile",
@@ -1569,6 +1585,8 @@ TABLES: dict[str, Table] = {
                 "standard_households",
                 "mandatory_floor_households",
                 "exemption_category",
+                "special_category_source",
+                "registry_special_category",
                 "compliance_status",
                 "compliance_reason",
                 "issue_count",

@@ -494,7 +494,7 @@ def roles(warehouse_url: str, planner_login: str | None, provinces: tuple[str, .
 
 @main.group()
 def rules() -> None:
-    """The legal rules the planning applies (config/rules_profiles.yaml)."""
+    """The legal rules the planning applies (hamlets_config/rules_profiles.yaml)."""
 
 
 @rules.command("show")

@@ -37,7 +37,7 @@ def test_each_nd185_tier_from_the_law(tmp_path: Path) -> None:
     override = _override(
         tmp_path,
         "nd185_2026",
-        allowance_category_lists={
+        category_lists={
             "defence_security_key": {"communes": ["04002"], "source": "QĐ thử số 1"},
             "especially_disadvantaged_village": {"hamlets": ["h7"], "source": "QĐ thử số 2"},
         },
@@ -68,9 +68,7 @@ def test_a_merged_unit_keeps_a_members_category_in_scores_and_staffing(tmp_path:
     override = _override(
         tmp_path,
         "nd185_2026",
-        allowance_category_lists={
-            "especially_disadvantaged_village": {"hamlets": ["d"], "source": "QĐ thử"}
-        },
+        category_lists={"especially_disadvantaged_village": {"hamlets": ["d"], "source": "QĐ thử"}},
     )
     rules = load_rules(override_path=override)
     compliance = pd.DataFrame(
@@ -212,14 +210,14 @@ def test_allowance_lists_are_validated(tmp_path: Path) -> None:
     bad = _override(
         tmp_path,
         "nd185_2026",
-        allowance_category_lists={"defence_security_key": {"communes": [4002], "source": "x"}},
+        category_lists={"defence_security_key": {"communes": [4002], "source": "x"}},
     )
     with pytest.raises(RulesError, match="must hold quoted codes as text"):
         load_rules(override_path=bad)
     unsourced = _override(
         tmp_path,
         "nd185_2026",
-        allowance_category_lists={"defence_security_key": {"communes": ["04002"]}},
+        category_lists={"defence_security_key": {"communes": ["04002"]}},
     )
     with pytest.raises(RulesError, match=r"defence_security_key\.source must be non-empty text"):
         load_rules(override_path=unsourced)

@@ -164,7 +164,7 @@ def test_nd185_special_case_without_floor_awaits_guidance_and_accepts_labels() -
         "Diện đặc thù: Khu vực biên giới, hải đảo (Nghị định 185/2026/NĐ-CP, Điều 10.3): "
         "20 hộ < tiêu chuẩn 150 hộ (thôn, Trung du và miền núi phía Bắc; Nghị định "
         "185/2026/NĐ-CP, Điều 10); tỉnh chưa quy định mức thấp hơn cho diện này: "
-        "dưới chuẩn — chờ hướng dẫn của tỉnh"
+        "dưới chuẩn — chờ hướng dẫn của tỉnh; nguồn xác định diện: Sổ đăng ký thôn, tổ dân phố"
     )
 
 

@@ -130,7 +130,12 @@ def hamlet_compliance(
     )
     region_vi = region.map(rules.region_label)
     key, recognised, foreign = _resolve_exemptions(df, rules)
+    key, recognised, foreign, source, registry_said = _with_category_lists(
+        df, key, recognised, foreign, region, rules, province_code
+    )
     df["exemption_category"] = key
+    df["special_category_source"] = source
+    df["registry_special_category"] = registry_said
 
     h = df["households"]
     special = pd.Series(
@@ -164,6 +169,13 @@ def hamlet_compliance(
     df["mandatory_floor_households"] = floor
     df["compliance_status"] = status
     df["compliance_reason"] = _reasons(df, category_floor, foreign, region_vi, rules)
+    # Where each category comes from travels with the reason into marts and exports.
+    df["compliance_reason"] = df["compliance_reason"].mask(
+        source.notna(), df["compliance_reason"] + "; nguồn xác định diện: " + source
+    )
+    df["compliance_reason"] = df["compliance_reason"].mask(
+        registry_said.notna(), df["compliance_reason"] + _disagreement(df, registry_said, rules)
+    )
     df["rules_profile"] = rules.name
     df = df.sort_values(["commune_code", "hamlet_code"], kind="stable").reset_index(drop=True)
     return TABLES["planning.hamlet_compliance"].enforce(df)
@@ -206,6 +218,78 @@ def region_by_commune(compliance: pd.DataFrame) -> pd.Series:
 def format_count(values: pd.Series) -> pd.Series:
     """Integers as Vietnamese text: '.' groups thousands (1.250), vectorised."""
     return values.astype("int64").astype(str).str.replace(r"\B(?=(\d{3})+(?!\d))", ".", regex=True)
+
+
+REGISTRY_SOURCE_VI = "Sổ đăng ký thôn, tổ dân phố"
+LIST_SOURCE_VI = "Danh sách của tỉnh: "
+
+
+def _with_category_lists(
+    df: pd.DataFrame,
+    key: pd.Series,
+    recognised: pd.Series,
+    foreign: pd.Series,
+    region: pd.Series,
+    rules: RulesProfile,
+    province_code: str,
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Each hamlet's Art. 10.3 category, its source, and the registry's value where the
+    province's lists say otherwise.
+
+    The province's lists win: each is a document with its source, while the registry's
+    column is typed by hand. A list decides its category: a hamlet the registry puts in
+    a category whose list does not name it (or names it under another) takes the lists'
+    reading, and the registry's value is kept aside as a data issue to correct. A hamlet
+    several lists name takes the most lenient category (the lowest floor; a floor the
+    province has not set counts lowest: it awaits guidance), as Art. 10.3 allows each.
+    """
+    listed = rules.listed_categories(df["hamlet_code"], df["commune_code"])
+    key, recognised, foreign = key.astype(object).copy(), recognised.copy(), foreign.copy()
+    source = pd.Series(pd.NA, index=df.index, dtype="object")
+    source[key.notna()] = REGISTRY_SOURCE_VI
+    registry_said = pd.Series(pd.NA, index=df.index, dtype="object")
+    for i, cats in enumerate(listed.to_numpy()):
+        own = None if pd.isna(key.iloc[i]) else str(key.iloc[i])
+        special = [c for c in rules.exemption_categories if c in cats]
+        if not special:
+            if own is not None and own in rules.category_lists:
+                key.iloc[i], source.iloc[i], registry_said.iloc[i] = pd.NA, pd.NA, own
+                recognised.iloc[i] = foreign.iloc[i] = False
+            continue
+
+        def floor(category: str, row: int = i) -> float:
+            got = rules.special_floor_for(
+                category, region.iloc[row], str(df["hamlet_kind"].iloc[row]), province_code
+            )
+            return -1.0 if got is None else float(got)
+
+        chosen = own if own in special else min(special, key=floor)
+        if own is not None and own not in special:
+            registry_said.iloc[i] = own
+        key.iloc[i], recognised.iloc[i], foreign.iloc[i] = chosen, True, False
+        source.iloc[i] = LIST_SOURCE_VI + str(rules.category_lists[chosen]["source"])
+    return (
+        key.astype("string"),
+        recognised.astype(bool),
+        foreign.astype(bool),
+        source.astype("string"),
+        registry_said.astype("string"),
+    )
+
+
+def _disagreement(df: pd.DataFrame, registry_said: pd.Series, rules: RulesProfile) -> pd.Series:
+    """The registry's category beside the lists' reading, to be corrected in the registry."""
+    labels = {**rules.known_exemption_categories, **rules.exemption_categories}
+    said = registry_said.astype(object).map(lambda k: labels.get(k, k))
+    applied = (
+        df["exemption_category"]
+        .astype(object)
+        .map(lambda k: "không ghi diện nào" if pd.isna(k) else "ghi diện " + labels.get(k, k))
+    )
+    return (
+        "; sổ đăng ký ghi diện " + said.astype(str) + ", danh sách của tỉnh "
+        + applied + ": áp dụng danh sách của tỉnh, cần sửa sổ đăng ký"
+    )  # fmt: skip
 
 
 def _resolve_exemptions(

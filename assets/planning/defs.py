@@ -45,12 +45,27 @@ def planning_hamlet_compliance(
         "quality.persons_clean", columns=["household_id"]
     )
     sizes = count_hamlet_sizes(households, persons_clean, reference=record_references.of)
+    # The province's category lists must name hamlets and communes of this registry.
+    rules.check_list_codes(hamlets["hamlet_code"], communes["commune_code"])
     # Kind follows the commune (a registry's mismatch is a quality warning).
     hamlets = with_commune_kinds(pd.DataFrame(hamlets.drop(columns="geometry")), communes)
     df = hamlet_compliance(hamlets, sizes, province_code_of(communes), rules)
+    contradicted = df.loc[df["registry_special_category"].notna(), "hamlet_code"]
+    if len(contradicted):
+        context.log.warning(
+            f"{len(contradicted)} registry special categories differ from the province's "
+            f"lists (the lists apply; correct the registry): hamlets "
+            f"{contradicted.head(10).tolist()}; see planning.hamlet_compliance"
+            ".registry_special_category"
+        )
     status_counts = df["compliance_status"].value_counts()
     context.add_output_metadata(
-        {"rows": len(df), "rules_profile": rules.name}
+        {
+            "rows": len(df),
+            "rules_profile": rules.name,
+            # Registry rows whose special category the province's lists contradict.
+            "special_category_disagreements": int(df["registry_special_category"].notna().sum()),
+        }
         | {f"status_{k}": int(v) for k, v in status_counts.items()}
     )
     return df

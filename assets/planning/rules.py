@@ -55,7 +55,7 @@ _PROFILE_OPTIONAL = (
     "consolidated_target_households",
     "score_weights",
     "allowance_high_tier_categories",
-    "allowance_category_lists",
+    "category_lists",
     "consultation_rule_basis",
     "province_standard_households",
     "special_case_floors",
@@ -116,9 +116,12 @@ class RulesProfile:
     score_weights: dict[str, float] | None = None
     # Categories whose units get the high allowance whatever their size (key -> label).
     allowance_high_tier_categories: dict[str, str] = field(default_factory=dict)
-    # Province-supplied lists flagging communes/hamlets with an allowance category:
-    # category -> {"communes": [...], "hamlets": [...], "source": "..."}.
-    allowance_category_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The province's lists of communes and hamlets per category, one mechanism for the
+    # Art. 10.3 categories and the allowance ones: category -> {"communes": [...],
+    # "hamlets": [...], "source": "the decision that lists them"}.
+    category_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The file that set each list (base rules file or the province's override).
+    category_list_files: dict[str, str] = field(default_factory=dict)
     # Who set the consultation share and in which document (shown with every result).
     consultation_rule_basis: str | None = None
     # Per-province figures that replace the region's (province code -> kind -> households).
@@ -244,21 +247,57 @@ class RulesProfile:
             raise RulesError(f"profile {self.name}: no base salary before {first.isoformat()}")
         return in_force[-1].amount_vnd
 
-    def allowance_categories(
-        self, hamlet_code: pd.Series, commune_code: pd.Series, exemption_category: pd.Series
-    ) -> pd.Series:
-        """Each hamlet's allowance categories (a frozenset of keys): its own special
-        category plus those of the province's lists naming it or its commune."""
-        own = exemption_category.astype(object).where(exemption_category.notna(), None)
+    def listed_categories(self, hamlet_code: pd.Series, commune_code: pd.Series) -> pd.Series:
+        """Each hamlet's categories from the province's lists (a frozenset of keys): the
+        lists naming the hamlet itself or its commune."""
         hamlets, communes = hamlet_code.astype(str), commune_code.astype(str)
-        sets = [set() if v is None else {str(v)} for v in own]
-        for key, listed in self.allowance_category_lists.items():
+        sets: list[set[str]] = [set() for _ in range(len(hamlet_code))]
+        for key, listed in self.category_lists.items():
             named = hamlets.isin(listed.get("hamlets") or []) | communes.isin(
                 listed.get("communes") or []
             )
             for i in np.flatnonzero(named.to_numpy()):
                 sets[i].add(key)
         return pd.Series([frozenset(x) for x in sets], index=hamlet_code.index, dtype=object)
+
+    def check_list_codes(self, hamlet_code: pd.Series, commune_code: pd.Series) -> None:
+        """Every code of the province's lists must be a hamlet or commune of the registry:
+        a typo would silently drop a unit from its category. Raises RulesError naming the
+        file, the list and the position of the first unknown code of each part."""
+        known = {
+            "hamlets": set(hamlet_code.dropna().astype(str)),
+            "communes": set(commune_code.dropna().astype(str)),
+        }
+        problems = []
+        for key, listed in self.category_lists.items():
+            for part in ("communes", "hamlets"):
+                codes = listed.get(part) or []
+                unknown = [(i, c) for i, c in enumerate(codes) if c not in known[part]]
+                if unknown:
+                    i, code = unknown[0]
+                    problems.append(
+                        f"{self.category_list_files.get(key, self.source)}: profiles."
+                        f"{self.name}.category_lists.{key}.{part}[{i}] = {code!r} is not a "
+                        f"{part[:-1]} of the registry ({len(unknown)} unknown in this list)"
+                    )
+        if problems:
+            raise RulesError("; ".join(problems))
+
+    def allowance_categories(
+        self, hamlet_code: pd.Series, commune_code: pd.Series, exemption_category: pd.Series
+    ) -> pd.Series:
+        """Each hamlet's allowance categories (a frozenset of keys): its own special
+        category plus those of the province's lists naming it or its commune."""
+        own = exemption_category.astype(object).where(exemption_category.notna(), None)
+        listed = self.listed_categories(hamlet_code, commune_code)
+        return pd.Series(
+            [
+                cats | ({str(v)} if v is not None else set())
+                for v, cats in zip(own, listed, strict=True)
+            ],
+            index=hamlet_code.index,
+            dtype=object,
+        )
 
     def allowance_multipliers(
         self, households: pd.Series, hamlet_kind: pd.Series, categories: pd.Series
@@ -364,8 +403,10 @@ def load_rules(
             {k: float(v) for k, v in p["score_weights"].items()} if p.get("score_weights") else None
         ),
         allowance_high_tier_categories=dict(p.get("allowance_high_tier_categories") or {}),
-        allowance_category_lists={
-            k: dict(v) for k, v in (p.get("allowance_category_lists") or {}).items()
+        category_lists={k: dict(v) for k, v in (p.get("category_lists") or {}).items()},
+        category_list_files={
+            str(k): checker.origin(("profiles", name, "category_lists", str(k)))
+            for k in p.get("category_lists") or {}
         },
         consultation_rule_basis=p.get("consultation_rule_basis"),
         province_standard_households={
@@ -446,14 +487,16 @@ class _Checker:
         self.base_name = base_name
         self.origins = origins
 
-    def fail(self, key_path: tuple[str, ...], problem: str) -> RulesError:
-        name = self.base_name
+    def origin(self, key_path: tuple[str, ...]) -> str:
+        """The file that set ``key_path`` (the override's, else the base file)."""
         for i in range(len(key_path), 0, -1):
             if key_path[:i] in self.origins:
-                name = self.origins[key_path[:i]]
-                break
+                return self.origins[key_path[:i]]
+        return self.base_name
+
+    def fail(self, key_path: tuple[str, ...], problem: str) -> RulesError:
         where = ".".join(key_path) if key_path else "(top level)"
-        return RulesError(f"{name}: {where} {problem}")
+        return RulesError(f"{self.origin(key_path)}: {where} {problem}")
 
     def mapping(self, value: Any, key_path: tuple[str, ...], *, non_empty: bool = True) -> dict:
         if not isinstance(value, Mapping):
@@ -679,7 +722,8 @@ class _Checker:
                 self.text(value, (*ckp, key))
 
     def allowance_categories(self, prof: Mapping[str, Any], kp: tuple[str, ...]) -> None:
-        """High-tier categories (key -> label) and the province's lists (codes + source)."""
+        """High-tier categories (key -> label) and the province's category lists (codes +
+        source), each for a category of the profile, Art. 10.3 or allowance."""
         hkp = (*kp, "allowance_high_tier_categories")
         for key, label in self.mapping(
             prof.get("allowance_high_tier_categories") or {}, hkp, non_empty=False
@@ -687,21 +731,29 @@ class _Checker:
             if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", key):
                 raise self.fail((*hkp, str(key)), "must be a snake_case key")
             self.text(label, (*hkp, key))
-        lkp = (*kp, "allowance_category_lists")
-        lists = self.mapping(prof.get("allowance_category_lists") or {}, lkp, non_empty=False)
+        lkp = (*kp, "category_lists")
+        lists = self.mapping(prof.get("category_lists") or {}, lkp, non_empty=False)
+        cats = [
+            *(prof["exemption_categories"] or {}),
+            *(prof.get("allowance_high_tier_categories") or {}),
+        ]
         for key, listed in lists.items():
             ikp = (*lkp, str(key))
-            if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", key):
-                raise self.fail(ikp, "must be a snake_case key")
+            if key not in cats:
+                raise self.fail(
+                    ikp,
+                    f"is not a category of the profile (Art. 10.3 or allowance: {', '.join(cats)})",
+                )
             listed = self.mapping(listed, ikp)
             self.only_keys(listed, ("communes", "hamlets", "source"), ikp)
+            # The document that lists them: a list without a source cannot be checked.
             self.text(listed.get("source"), (*ikp, "source"))
             for part, pattern in (("communes", r"\d{5}"), ("hamlets", r"\S+")):
                 codes = listed.get(part) or []
                 if not isinstance(codes, list):
                     raise self.fail((*ikp, part), "must be a list of quoted codes")
-                for code in codes:
+                for i, code in enumerate(codes):
                     if not isinstance(code, str) or not re.fullmatch(pattern, code):
                         raise self.fail(
-                            (*ikp, part), f"must hold quoted codes as text (got {code!r})"
+                            (*ikp, f"{part}[{i}]"), f"must hold quoted codes as text (got {code!r})"
                         )

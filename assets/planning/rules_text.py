@@ -85,6 +85,7 @@ def describe_rules(rules: RulesProfile, province_code: str | None = None) -> str
         out.append("  - không có")
     for key, label in rules.exemption_categories.items():
         out.append(f"  - {label} [{key}]: {_special_floor(rules, key)}")
+        out.append(f"    {_category_list(rules, key)}")
     tiers = rules.allowance_high_tier_households
     high = ", ".join(f"{HAMLET_KIND_LABELS_VI[k]} từ {_number(tiers[k])} hộ" for k in HAMLET_KINDS)
     out += [
@@ -92,7 +93,10 @@ def describe_rules(rules: RulesProfile, province_code: str | None = None) -> str
         f"Người hoạt động không chuyên trách và phụ cấp ({rules.allowance_basis}):",
         f"  - Tối đa {rules.part_time_positions_per_unit} người mỗi thôn, tổ dân phố.",
         f"  - Quỹ phụ cấp {_number(rules.allowance_multiplier_high)} × lương cơ sở/tháng: {high}"
-        + "".join(f"; {label}" for label in rules.allowance_high_tier_categories.values())
+        + "".join(
+            f"; {label} ({_category_list(rules, key)})"
+            for key, label in rules.allowance_high_tier_categories.items()
+        )
         + ".",
         f"  - Quỹ phụ cấp {_number(rules.allowance_multiplier_standard)} × lương cơ sở/tháng: "
         "các thôn, tổ dân phố còn lại.",
@@ -103,14 +107,22 @@ def describe_rules(rules: RulesProfile, province_code: str | None = None) -> str
             f"  - {_number(step.amount_vnd)} đồng/tháng từ {_day(step.effective_from)} "
             f"({step.basis})"
         )
-    for key, listed in rules.allowance_category_lists.items():
-        out.append(
-            f"  Danh sách diện {key} do tỉnh cung cấp: "
-            f"{len(listed.get('communes') or [])} xã/phường, "
-            f"{len(listed.get('hamlets') or [])} thôn, tổ dân phố (nguồn: {listed.get('source')})."
-        )
     out += ["", _consultation(rules)]
     return "\n".join(out) + "\n"
+
+
+def _category_list(rules: RulesProfile, category: str) -> str:
+    """Which units are in ``category`` and on what source: the province's list (with its
+    document), else only what the registry says of each hamlet."""
+    listed = rules.category_lists.get(category)
+    if listed is None and category in rules.exemption_categories:
+        return "danh sách: tỉnh chưa cung cấp; theo cột diện đặc thù của sổ đăng ký thôn, TDP"
+    if listed is None:
+        return "danh sách: tỉnh chưa cung cấp"
+    return (
+        f"danh sách của tỉnh: {len(listed.get('communes') or [])} xã/phường, "
+        f"{len(listed.get('hamlets') or [])} thôn, tổ dân phố; nguồn: {listed['source']}"
+    )
 
 
 def _special_floor(rules: RulesProfile, category: str) -> str:
