@@ -177,9 +177,13 @@ def test_citizen_ids_saved_by_excel_are_read_back_or_quarantined(clean, tmp_path
     assert got["citizen_id"].iloc[lost].isna().all()  # never a wrong ID staged as right
     assert got["household_id"].tolist() == want["household_id"].tolist()
     pd.testing.assert_frame_equal(
-        got.drop(columns=["citizen_id", "source_sha256", "load_id"]),
-        want.drop(columns=["citizen_id", "source_sha256", "load_id"]),
+        got.drop(columns=["citizen_id", "invalid_values", "source_sha256", "load_id"]),
+        want.drop(columns=["citizen_id", "invalid_values", "source_sha256", "load_id"]),
     )
+    # A present but unreadable ID is an invalid value (its shape noted), not a missing one.
+    assert got["invalid_values"].iloc[lost].str.contains("citizen_id").all()
+    assert got["invalid_values"].iloc[readable].isna().all()
+    assert want["invalid_values"].isna().all()
 
     # Cao Bằng's IDs start 004 (two zeros lost); the 6% registered elsewhere 0XX (one).
     assert {len(c) for c in damaged["Số ĐDCN"].iloc[forms["number"]]} == {10, 11}
@@ -432,7 +436,7 @@ def test_a_province_whose_codes_excel_damaged_publishes_the_clean_figures(clean,
     lost = {f"persons.csv:{p + 1}" for p in forms["scientific"]}
     quarantined = got.read_table("quality.persons_quarantined")
     assert set(quarantined["record_id"]) == lost
-    assert set(quarantined["reasons"]) == {"required_missing:citizen_id"}
+    assert set(quarantined["reasons"]) == {"invalid_value:citizen_id"}
     assert want.read_table("quality.persons_quarantined").empty
 
     columns = ["hamlet_code", "households", "population", "compliance_status"]
