@@ -27,6 +27,7 @@ def _summary(stamp: PublishStamp, households: list[int]) -> pd.DataFrame:
                 "commune_code": [f"0400{i}" for i in range(n)],
                 "commune_name": ["Nà Rẻo"] * n,
                 "unit_kind": ["xa"] * n,
+                "region": ["northern_midlands_mountains"] * n,
                 "hamlets": [3] * n,
                 "households": households,
                 "population": [h * 4 for h in households],
