@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from planning_inputs import compliance_rows
 
 from assets.planning.rules import RulesError, load_rules
 from pipelines.cli import main
-from tests.planning_inputs import compliance_rows
 
 MOUNTAIN = "mountainous_ethnic_minority"
 ISLET = "isolated_island"
