@@ -33,7 +33,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from assets.quality.issues import issue_rows
+from assets.quality.issues import issue_rows, located
 from assets.quality.person_rules import MAX_AGE_YEARS
 from assets.staging.normalise import relation_kinds  # one reading of relations, with staging
 from expectations.citizen_id import as_of_timestamp
@@ -50,10 +50,6 @@ TOO_LARGE = "household_too_large"
 WITHOUT_MEMBERS = "household_without_members"
 IN_TWO_HOUSEHOLDS = "person_in_two_households"
 DUPLICATE_VALUE = "duplicate_value"  # the contract rule's name, for one household
-
-
-def _located(locations: dict[str, pd.Series] | None, mask: np.ndarray) -> dict[str, pd.Series]:
-    return {k: v[mask] for k, v in (locations or {}).items()}
 
 
 def _head_issues(
@@ -94,7 +90,7 @@ def _head_issues(
             field_name="relation_to_head",
             severity="warning",
             message=message,
-            **_located(locations, targets),
+            **located(locations, targets),
         )
     ]
 
@@ -121,7 +117,7 @@ def _head_issues(
             rule=SEVERAL_HEADS,
             field_name="relation_to_head",
             message=message,
-            **_located(locations, extra),
+            **located(locations, extra),
         )
     )
 
@@ -137,7 +133,7 @@ def _head_issues(
             message=f"the head of household is younger than {head_min_age}; record the "
             "right head or correct the birth date (Chủ hộ chưa đủ "
             f"{head_min_age} tuổi)",
-            **_located(locations, young),
+            **located(locations, young),
         )
     )
     return frames
@@ -206,7 +202,7 @@ def _relation_issues(
         field_name="relation_to_head",
         severity="warning",
         message=message,
-        **_located(locations, mask),
+        **located(locations, mask),
     )
 
 
@@ -312,7 +308,7 @@ def citizen_id_duplicate_issues(
                 rule=rule,
                 field_name="citizen_id",
                 message=message[mask].reset_index(drop=True),
-                **_located(locations, selected),
+                **located(locations, selected),
             )
         )
     return pd.concat(frames, ignore_index=True)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from expectations.schemas import TABLES
+
+
+def located(locations: dict[str, pd.Series] | None, mask: np.ndarray) -> dict[str, pd.Series]:
+    """The ``commune_code``/``hamlet_code`` keywords of :func:`issue_rows` for the records
+    ``mask`` selects (none when the caller has no locations)."""
+    return {k: v[mask] for k, v in (locations or {}).items()}
 
 
 def issue_rows(

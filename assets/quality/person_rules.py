@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from assets.quality.issues import issue_rows
+from assets.quality.issues import issue_rows, located
 from assets.quality.record_checks import REQUIRED_MISSING
 from assets.staging.normalise import INVALID_SEPARATOR
 from expectations.citizen_id import (
@@ -96,10 +96,6 @@ _BOTH = (
 )
 
 
-def _located(locations: dict[str, pd.Series] | None, mask: np.ndarray) -> dict[str, pd.Series]:
-    return {k: v[mask] for k, v in (locations or {}).items()}
-
-
 def citizen_id_issues(
     persons: pd.DataFrame,
     locations: dict[str, pd.Series] | None = None,
@@ -132,7 +128,7 @@ def citizen_id_issues(
                 # abroad, 2023 Identity Law): to verify, not grounds to quarantine.
                 severity="warning" if rule == PREFIX_UNKNOWN else "error",
                 message=message,
-                **_located(locations, mask),
+                **located(locations, mask),
             )
         )
     return pd.concat(frames, ignore_index=True)
@@ -163,7 +159,7 @@ def birth_date_issues(
                 message=f"birth_date is after the extract date {limit:%Y-%m-%d}; correct it "
                 "from the birth certificate, often 20xx was typed for 19xx (Ngày sinh sau "
                 "ngày trích xuất: sửa theo giấy khai sinh, thường do gõ 20xx thay cho 19xx)",
-                **_located(locations, future),
+                **located(locations, future),
             ),
             issue_rows(
                 PERSONS,
@@ -175,7 +171,7 @@ def birth_date_issues(
                 "the citizen ID card, often a digit of the year was mistyped (Ngày sinh "
                 f"cách ngày trích xuất hơn {max_age_years} năm: sửa theo giấy khai sinh "
                 "hoặc thẻ CCCD, thường do gõ sai một chữ số của năm)",
-                **_located(locations, too_old),
+                **located(locations, too_old),
             ),
         ],
         ignore_index=True,
@@ -225,7 +221,7 @@ def invalid_value_issues(
                 field_name=field_name,
                 severity=INVALID_SEVERITY[field_name],
                 message=pd.Series(messages, dtype="string"),
-                **_located(locations, mask),
+                **located(locations, mask),
             )
         )
     return pd.concat(frames, ignore_index=True)

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assets.quality.issues import issue_rows
+from assets.quality.issues import issue_rows, located
 
 
 def person_value_warnings(
     persons: pd.DataFrame, locations: dict[str, pd.Series] | None = None
 ) -> pd.DataFrame:
-    locations = locations or {}
     old_id = persons["citizen_id"].str.fullmatch(r"\d{9}", na=False).to_numpy(dtype=bool)
     partial = persons["birth_date_is_partial"].fillna(False).to_numpy(dtype=bool)
     unproven = persons["birth_date_order_unproven"].fillna(False).to_numpy(dtype=bool)
-
-    def located(mask):
-        return {k: v[mask] for k, v in locations.items()}
 
     return pd.concat(
         [
@@ -35,7 +31,7 @@ def person_value_warnings(
                 severity="warning",
                 message="citizen_id is a 9-digit old identity card number; record the "
                 "12-digit personal identification number (Số CMND cũ, cần cập nhật số ĐDCN)",
-                **located(old_id),
+                **located(locations, old_id),
             ),
             issue_rows(
                 "staging.persons",
@@ -45,7 +41,7 @@ def person_value_warnings(
                 severity="warning",
                 message="birth_date gives only the year (or month and year); add day and "
                 "month (Ngày sinh chỉ có năm hoặc tháng, năm, cần bổ sung ngày, tháng)",
-                **located(partial),
+                **located(locations, partial),
             ),
             issue_rows(
                 "staging.persons",
@@ -56,7 +52,7 @@ def person_value_warnings(
                 message="day and month of birth_date could be either way round and the rows "
                 "around it do not show the file's order; check both against the source "
                 "record (Chưa rõ thứ tự ngày/tháng sinh, cần kiểm tra lại)",
-                **located(unproven),
+                **located(locations, unproven),
             ),
         ],
         ignore_index=True,
