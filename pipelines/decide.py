@@ -45,12 +45,18 @@ WAREHOUSE_OPTION = click.option(
     show_default=True,
     help="DuckDB path or PostgreSQL URL (your planner login on PostGIS).",
 )
+PROVINCE_OPTION = click.option(
+    "--province", "province_code", required=True, help="2-digit province code."
+)
+COMMUNE_OPTION = click.option(
+    "--commune", "commune_code", required=True, help="5-digit commune code."
+)
 
 
 @decide.command()
 @WAREHOUSE_OPTION
-@click.option("--province", "province_code", required=True, help="2-digit province code.")
-@click.option("--commune", "commune_code", required=True, help="5-digit commune code.")
+@PROVINCE_OPTION
+@COMMUNE_OPTION
 @click.option(
     "--step",
     required=True,
@@ -99,8 +105,8 @@ def step(
 
 @decide.command()
 @WAREHOUSE_OPTION
-@click.option("--province", "province_code", required=True, help="2-digit province code.")
-@click.option("--commune", "commune_code", required=True, help="5-digit commune code.")
+@PROVINCE_OPTION
+@COMMUNE_OPTION
 @click.option("--number", "resolution_number", required=True, help='e.g. "12/NQ-HĐND".')
 @click.option("--date", "resolution_date", required=True, help="Day of the resolution.")
 @click.option(
@@ -162,8 +168,8 @@ RULES_OVERRIDE_OPTION = click.option(
 
 @decide.command()
 @WAREHOUSE_OPTION
-@click.option("--province", "province_code", required=True, help="2-digit province code.")
-@click.option("--commune", "commune_code", required=True, help="5-digit commune code.")
+@PROVINCE_OPTION
+@COMMUNE_OPTION
 @click.option(
     "--option",
     "option_name",
@@ -217,7 +223,7 @@ def draft(
 
 @decide.command()
 @WAREHOUSE_OPTION
-@click.option("--province", "province_code", required=True, help="2-digit province code.")
+@PROVINCE_OPTION
 @click.option(
     "--file",
     "results_file",
