@@ -40,8 +40,10 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assets.planning.assembly import OPTIONS
 from assets.planning.compliance import hamlet_compliance
-from assets.planning.options import OPTIONS, plan_options
+from assets.planning.graph import components
+from assets.planning.options import plan_options
 from assets.planning.rules import load_rules
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures, polsby_popper
@@ -120,18 +122,9 @@ def clusters_of(p: Province) -> pd.Series:
     same = adj[adj["hamlet_code"].map(kind) == adj["neighbour_hamlet_code"].map(kind)]
     codes = p.compliance["hamlet_code"].sort_values().to_numpy()
     index = pd.Index(codes)
-    label = np.arange(len(codes))
     a = index.get_indexer(same["hamlet_code"])
     b = index.get_indexer(same["neighbour_hamlet_code"])
-    while True:
-        low = np.minimum(label[a], label[b])
-        new = label.copy()
-        np.minimum.at(new, a, low)
-        new = new[new]
-        if np.array_equal(new, label):
-            break
-        label = new
-    return pd.Series(codes[label], index=codes)
+    return pd.Series(codes[components(len(codes), a, b)], index=codes)
 
 
 def unit_scores(p: Province, labels: pd.Series) -> pd.DataFrame:

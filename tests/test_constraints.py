@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from test_plan_options import HOUSEHOLDS_5X5, ND185, _check_units, _grid
 
+from assets.planning.assembly import OPTIONS
 from assets.planning.constraints import (
     LOCKED,
     MUST_MERGE,
@@ -20,7 +21,7 @@ from assets.planning.constraints import (
     read_constraints,
     set_constraint,
 )
-from assets.planning.options import OPTIONS, plan_options
+from assets.planning.options import plan_options
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES
 from geodata.compactness import hamlet_measures

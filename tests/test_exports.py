@@ -28,7 +28,7 @@ from assets.exports.files import (
 from assets.exports.location import Exports
 from assets.exports.province import export_province
 from assets.exports.safe import looks_like_formula, remove_stale
-from assets.planning.options import PlanResult
+from assets.planning.assembly import PlanResult
 from assets.planning.propose import write_plan_csv
 from assets.warehouse import Warehouse
 from expectations.schemas import FIELDS

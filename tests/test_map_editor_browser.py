@@ -24,7 +24,7 @@ from test_plan_editor import movable
 from assets.decisions.commune import load_commune
 from assets.decisions.editor import PlanEditor
 from assets.decisions.record import read_decision_assignments, read_decisions
-from assets.planning.options import MANUAL
+from assets.planning.assembly import MANUAL
 from assets.planning.rules import load_rules
 from assets.warehouse import Warehouse
 

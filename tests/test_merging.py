@@ -11,7 +11,7 @@ from planning_inputs import compliance_rows
 from shapely.geometry import box
 
 from assets.planning.compliance import hamlet_compliance
-from assets.planning.merging import minimal_option
+from assets.planning.minimal import minimal_option
 from assets.planning.rules import load_rules
 from expectations.schemas import TABLES
 from geodata.adjacency import hamlet_adjacency

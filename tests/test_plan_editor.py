@@ -10,8 +10,8 @@ from test_decisions import copy_of, merging_commune
 from assets.decisions.commune import load_commune
 from assets.decisions.editor import NEW_UNIT, EditError, PlanEditor
 from assets.decisions.record import read_decision_assignments, read_decisions
+from assets.planning.assembly import MANUAL
 from assets.planning.constraints import MUST_NOT_MERGE, PlannerConstraints
-from assets.planning.options import MANUAL
 from assets.planning.rules import load_rules
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES

@@ -11,14 +11,9 @@ import pytest
 from planning_inputs import compliance_rows
 from shapely.geometry import box
 
-from assets.planning.merging import minimal_option
-from assets.planning.options import (
-    OPTIONS,
-    SUMMARY_COLUMNS,
-    UNIT_COLUMNS,
-    consolidated_targets,
-    plan_options,
-)
+from assets.planning.assembly import OPTIONS, SUMMARY_COLUMNS, UNIT_COLUMNS
+from assets.planning.minimal import minimal_option
+from assets.planning.options import consolidated_targets, plan_options
 from assets.planning.rules import load_rules
 from expectations.schemas import TABLES
 from geodata.adjacency import hamlet_adjacency

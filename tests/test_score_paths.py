@@ -13,7 +13,8 @@ from test_plan_options import ND185, _grid
 
 from assets.decisions import review
 from assets.decisions.commune import CommuneMarts
-from assets.planning.options import plan_from_assignment, plan_options
+from assets.planning.manual import plan_from_assignment
+from assets.planning.options import plan_options
 from assets.planning.scores import SCORES, option_scores
 from geodata.compactness import hamlet_measures
 

@@ -20,7 +20,7 @@ from planning_inputs import compliance_rows
 
 from assets.exports.files import COMPLIANCE_COLOURS, COMPLIANCE_LABELS_VI
 from assets.marts.build import PublishStamp, commune_summary
-from assets.planning.merging import minimal_option
+from assets.planning.minimal import minimal_option
 from assets.planning.options import plan_options
 from assets.planning.rules import RulesError, load_rules
 from expectations.schemas import FIELDS

@@ -24,7 +24,7 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.marts.build import PublishStamp, merged_units
-from assets.planning.options import AssignmentError, plan_from_assignment
+from assets.planning.manual import AssignmentError, plan_from_assignment
 from assets.planning.rules import RulesProfile
 from expectations.schemas import TABLES
 from geodata.compactness import hamlet_measures

@@ -15,7 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from assets.planning.options import REQUIRED_COLUMNS
+from assets.planning.compliance import COMPLIANCE_INPUT_COLUMNS
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures
@@ -50,7 +50,7 @@ class CommuneMarts:
 
     def compliance(self) -> pd.DataFrame:
         """The engine's compliance input (planning.hamlet_compliance's columns)."""
-        columns = [c for c in REQUIRED_COLUMNS if c != "rules_profile"] + ["population"]
+        columns = [c for c in COMPLIANCE_INPUT_COLUMNS if c != "rules_profile"] + ["population"]
         return pd.DataFrame(self.hamlets[columns]).assign(rules_profile=self.rules_profile)
 
     def adjacency(self) -> pd.DataFrame:

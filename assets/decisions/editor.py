@@ -20,8 +20,9 @@ import pandas as pd
 from assets.decisions.commune import CommuneMarts, DecisionError
 from assets.decisions.record import RecordedDecision, record_decision
 from assets.decisions.review import scores_table
+from assets.planning.assembly import PlanResult
 from assets.planning.constraints import LOCKED, PlannerConstraints
-from assets.planning.options import PlanResult, assignment_problems, plan_from_assignment
+from assets.planning.manual import assignment_problems, plan_from_assignment
 from assets.planning.rules import RulesProfile
 from assets.planning.scores import option_scores
 from assets.warehouse import Warehouse

@@ -19,7 +19,7 @@ from assets.decisions.commune import CommuneMarts, DecisionError
 from assets.decisions.editor import NEW_UNIT, EditError, PlanEditor
 from assets.exports.dean import write_commune_deans
 from assets.exports.files import with_vietnamese_headers
-from assets.planning.options import AssignmentError
+from assets.planning.manual import AssignmentError
 from assets.warehouse import Warehouse
 
 PALETTE = (

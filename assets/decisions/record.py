@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from assets.decisions.commune import CommuneMarts, DecisionError
-from assets.planning.options import MANUAL, PlanResult, plan_from_assignment
+from assets.planning.assembly import MANUAL, PlanResult
+from assets.planning.manual import plan_from_assignment
 from assets.planning.rules import RulesProfile
 from assets.warehouse import Warehouse
 from assets.warehouse.roles import recorded_author

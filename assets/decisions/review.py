@@ -27,8 +27,9 @@ from assets.exports.files import (
     write_commune_map,
 )
 from assets.marts.build import PublishStamp
+from assets.planning.assembly import OPTIONS, PlanResult
 from assets.planning.compliance import hamlet_compliance
-from assets.planning.options import OPTIONS, PlanResult, plan_options
+from assets.planning.options import plan_options
 from assets.planning.rules import RulesProfile
 from assets.planning.scores import option_scores
 from assets.warehouse import Warehouse

@@ -2,7 +2,7 @@
 
 Counts come from the records that passed quality checks, not from the registry's declared
 figures (both are kept side by side so planners see the gap). The status says what the
-law requires of the hamlet on its own; what to merge it with is decided in ``merging``.
+law requires of the hamlet on its own; what to merge it with is decided in ``options``.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from assets.planning.graph import code_components
 from assets.warehouse import Warehouse
 from assets.warehouse.roles import recorded_author
 from expectations.schemas import TABLES
@@ -182,29 +183,13 @@ def constraint_problems(
             problems.setdefault(commune, []).append(
                 f"phải ghép {a} với {b} nhưng {c} bị giữ nguyên"
             )
-    chain = _together_groups(constraints.together)
+    chain = code_components(constraints.together)  # each code's must-merge group
     for a, b in constraints.apart:
         if a in chain and chain.get(a) == chain.get(b):
             problems.setdefault(str(known.at[a, "commune_code"]), []).append(
                 f"không ghép {a} với {b} nhưng các ràng buộc phải ghép nối liền hai thôn/TDP này"
             )
     return {c: sorted(set(p)) for c, p in problems.items()}
-
-
-def _together_groups(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Must-merge pairs chained: each code's group representative (union-find)."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return {x: find(x) for x in list(parent)}
 
 
 # --- explanations ----------------------------------------------------------------------

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
+from assets.planning.graph import mask_components
 from assets.planning.heuristic import attach, core_size_estimate, polish, solve_heuristic
 from assets.planning.plans import (
     Cluster,
@@ -46,7 +47,6 @@ from assets.planning.plans import (
     canonical,
     is_compliant,
     mask_members,
-    mask_reach,
     minimal_cores,
     score,
     small_components,
@@ -179,7 +179,7 @@ def _solve_exempt_scenarios(
             if choice >> k & 1:
                 alone |= 1 << v
         uncovered, units, bound = 0, alone.bit_count(), alone.bit_count()
-        for comp in _mask_components(cluster, full & ~alone):
+        for comp in mask_components(cluster.neighbour_masks, full & ~alone):
             if comp not in memo:
                 memo[comp], used = _solve_component(cluster, comp, target, time_limit - spent)
                 spent += used
@@ -194,22 +194,11 @@ def _solve_exempt_scenarios(
     # Most units any scenario leaving as few hamlets uncovered might still reach.
     bound = max(b for u, _, b, _ in tried if u == uncovered)
     label = list(range(cluster.n))
-    for comp in _mask_components(cluster, full & ~alone):
+    for comp in mask_components(cluster.neighbour_masks, full & ~alone):
         for first, members in memo[comp][0]:
             for v in members:
                 label[v] = first
     return canonical(label), max(bound, -minus_units), proven, spent
-
-
-def _mask_components(cluster: Cluster, mask: int) -> list[int]:
-    """Connected components of the hamlets in ``mask``, as bitmasks, lowest first."""
-    comps = []
-    rest = mask
-    while rest:
-        comp = mask_reach(cluster, rest & -rest, rest)
-        comps.append(comp)
-        rest &= ~comp
-    return comps
 
 
 def _solve_component(

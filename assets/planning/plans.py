@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
+from assets.planning.graph import mask_components, mask_reach
+
 Plan = tuple[int, ...]
 
 # Enumerating minimal cores stops past this many connected subsets (then the planners
@@ -222,20 +224,7 @@ def mask_connected(cluster: Cluster, mask: int) -> bool:
     """Whether the hamlets of a bitmask induce a connected subgraph."""
     if mask == 0:
         return True
-    return mask_reach(cluster, mask & -mask, mask) == mask
-
-
-def mask_reach(cluster: Cluster, start: int, within: int) -> int:
-    """The hamlets of ``within`` reachable from those of ``start`` (bitmasks)."""
-    seen = frontier = start
-    nbm = cluster.neighbour_masks
-    while frontier:
-        low = frontier & -frontier
-        frontier ^= low
-        grow = nbm[low.bit_length() - 1] & within & ~seen
-        seen |= grow
-        frontier |= grow
-    return seen
+    return mask_reach(cluster.neighbour_masks, mask & -mask, mask) == mask
 
 
 def score(cluster: Cluster, plan: Plan) -> Score:
@@ -271,24 +260,12 @@ def check_plan(cluster: Cluster, plan: Plan) -> None:
 
 
 def components_within(cluster: Cluster, nodes: list[int]) -> list[list[int]]:
-    """Connected components of the graph induced on ``nodes`` (each sorted)."""
-    allowed = set(nodes)
-    seen: set[int] = set()
-    out: list[list[int]] = []
-    for s in sorted(nodes):
-        if s in seen:
-            continue
-        comp, stack = [], [s]
-        seen.add(s)
-        while stack:
-            v = stack.pop()
-            comp.append(v)
-            for u in cluster.neighbours[v]:
-                if u in allowed and u not in seen:
-                    seen.add(u)
-                    stack.append(u)
-        out.append(sorted(comp))
-    return out
+    """Connected components of the graph induced on ``nodes`` (each sorted, lowest
+    first)."""
+    mask = 0
+    for v in nodes:
+        mask |= 1 << v
+    return [mask_members(c) for c in mask_components(cluster.neighbour_masks, mask)]
 
 
 def small_components(cluster: Cluster) -> list[list[int]]:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from assets.decisions.commune import load_commune
 from assets.decisions.record import latest_decisions, read_decision_assignments, read_decisions
+from assets.planning.assembly import PlanResult
 from assets.planning.constraints import (
     CONSTRAINTS,
     MUST_NOT_MERGE,
@@ -29,7 +30,7 @@ from assets.planning.constraints import (
     read_constraints,
     set_constraint,
 )
-from assets.planning.options import DEFAULT_TIME_LIMIT_S, PlanResult, plan_options
+from assets.planning.options import DEFAULT_TIME_LIMIT_S, plan_options
 from assets.planning.rules import RulesProfile
 from assets.planning.wording import count_vi
 from assets.progress.records import (

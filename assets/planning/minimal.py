@@ -2,9 +2,10 @@
 
 DESIGN.md, "The merger problem": merge only what the rules make mandatory, each group
 into its best neighbour, for the least disruption. It is rule-based, not optimised; the
-optimised options (compliant, consolidated) and the entry point that runs all three are
-in ``options``. Communes are independent and small (at most a few hundred hamlets), so
-each is solved with plain dictionaries; nothing here touches persons.
+optimised options (compliant, consolidated) are solved in ``solve``, and the entry point
+that runs all three is ``options.plan_options``. Communes are independent and small (at
+most a few hundred hamlets), so each is solved with plain dictionaries; nothing here
+touches persons.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from assets.planning.compliance import (
@@ -24,6 +26,7 @@ from assets.planning.compliance import (
     check_compliance_input,
 )
 from assets.planning.constraints import APART_VI, LOCKED_VI, PlannerConstraints
+from assets.planning.graph import component_totals, components
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.wording import awaiting_vi, name_lookup
 from assets.planning.wording import count_vi as _count
@@ -282,19 +285,14 @@ def _cluster_totals(
     hamlets: Mapping[str, _Hamlet], same_kind: Mapping[str, set[str]]
 ) -> dict[str, int]:
     """Households of each hamlet's contiguous same-kind cluster: the most it can reach."""
-    totals: dict[str, int] = {}
-    for start in sorted(hamlets):
-        if start in totals:
-            continue
-        seen, stack = {start}, [start]
-        while stack:
-            for nxt in same_kind.get(stack.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        total = sum(hamlets[c].households for c in seen)
-        totals.update(dict.fromkeys(seen, total))
-    return totals
+    codes = sorted(hamlets)
+    index = {c: k for k, c in enumerate(codes)}
+    pairs = [(index[a], index[b]) for a, near in same_kind.items() for b in near]
+    a = np.array([p[0] for p in pairs], dtype=np.int64)
+    b = np.array([p[1] for p in pairs], dtype=np.int64)
+    households = np.array([hamlets[c].households for c in codes], dtype=np.int64)
+    totals = component_totals(components(len(codes), a, b), households)
+    return {c: int(t) for c, t in zip(codes, totals, strict=True)}
 
 
 def _merge(
