@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE
 from assets.warehouse import Warehouse, WarehouseError
 from pipelines.decide import decide
+from pipelines.demo import (
+    DEMO_HOUSEHOLDS,
+    DEMO_PROVINCE,
+    DEMO_ROOT,
+    Demo,
+    landing_is_current,
+    synthesise_demo,
+    write_demo_deans,
+)
 from pipelines.settings import DEFAULT_LANDING_ROOT, Settings, SettingsError, privacy_from_env
 
-DEMO_WAREHOUSE = Path("data/warehouse.duckdb")
-DEMO_SEED = 2026
-DEMO_HOUSEHOLDS = 4000
-DEMO_COMMUNES = 6
-DEMO_PROVINCE = "04"  # Cao Bằng's code; the demo's communes are generated
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +61,11 @@ def _print_marts(warehouse: Warehouse, province_code: str) -> None:
 
 
 def _run(
-    settings: Settings, province_code: str | None = None, *, allow_shrink: bool = False
+    settings: Settings,
+    province_code: str | None = None,
+    *,
+    allow_shrink: bool = False,
+    instance: dg.DagsterInstance | None = None,
 ) -> None:
     from pipelines.runner import run_province
 
@@ -65,7 +75,7 @@ def _run(
         settings.check()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = run_province(settings, province_code, allow_shrink=allow_shrink)
+    report = run_province(settings, province_code, instance, allow_shrink=allow_shrink)
     click.echo(f"Province {report.province_code}:")
     if report.interrupted:
         click.echo(f"Run {report.run_id} was interrupted and is reported failed.", err=True)
@@ -570,42 +580,55 @@ def _parse_rates(pairs: tuple[str, ...]) -> dict[str, float] | None:
 
 
 @main.command()
-def demo() -> None:
-    """Synthesise a small province (once) and run the whole pipeline on it.
+@click.option(
+    "--data",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEMO_ROOT,
+    show_default=True,
+    help="Root of everything the demo writes: landing/04, warehouse.duckdb, exports/04, "
+    "dagster_home (unless DAGSTER_HOME is set).",
+)
+@click.option(
+    "--households",
+    type=click.IntRange(min=1),
+    default=DEMO_HOUSEHOLDS,
+    show_default=True,
+    help="Households of the synthetic province (6 communes at the default size, "
+    "one per ~650 households below it, at least 2).",
+)
+def demo(root: Path, households: int) -> None:
+    """Synthesise a small province (once) and run the whole pipeline on it, then write
+    each commune's đề án (Word) and annexes (Excel) to <data>/exports/04/de_an.
 
-    Idempotent: the landing folder is written only when missing, so a second run
-    re-loads byte-identical files and republishes the same marts.
+    Idempotent: the landing folder is written only when missing or of another size, so
+    a second run re-loads byte-identical files and republishes the same marts.
+
+    \b
+    Examples:
+      hamlets demo
+      hamlets demo --data /tmp/demo --households 600
     """
-    from geodata.synthetic import synthesise_province
+    from pipelines.runner import local_instance
 
-    landing = DEFAULT_LANDING_ROOT / DEMO_PROVINCE
-    manifest = landing / "demo.json"
-    wanted = {"seed": DEMO_SEED, "households": DEMO_HOUSEHOLDS, "communes": DEMO_COMMUNES}
-    if not manifest.exists() or json.loads(manifest.read_text()) != wanted:
-        click.echo(f"Synthesising a demo province into {landing} ...")
-        synthesise_province(
-            landing,
-            seed=DEMO_SEED,
-            households=DEMO_HOUSEHOLDS,
-            n_communes=DEMO_COMMUNES,
-            error_rate=0.003,
-            province_code=DEMO_PROVINCE,
-        )
-        manifest.write_text(json.dumps(wanted))
+    spec = Demo(root, households)
+    if landing_is_current(spec):
+        click.echo(f"Reusing demo landing folder {spec.landing}")
     else:
-        click.echo(f"Reusing demo landing folder {landing}")
-    settings = Settings(f"duckdb:///{DEMO_WAREHOUSE}", DEFAULT_LANDING_ROOT, lock_wait_s=0)
-    _run(settings, DEMO_PROVINCE)
-    from assets.exports.dean import write_commune_deans
-
-    folder = settings.exports_root / DEMO_PROVINCE / "de_an"
-    deans = write_commune_deans(Warehouse(settings.warehouse_url), DEMO_PROVINCE, folder)
-    click.echo(f"Wrote the đề án (Word) and annexes (Excel) of {len(deans)} communes to {folder}")
+        click.echo(f"Synthesising a demo province into {spec.landing} ...")
+        synthesise_demo(spec)
+    _run(spec.settings, DEMO_PROVINCE, instance=local_instance(spec.dagster_home))
+    deans = write_demo_deans(spec)
+    click.echo(
+        f"Wrote the đề án (Word) and annexes (Excel) of {len(deans)} communes to "
+        f"{spec.deans_folder}"
+    )
     click.echo(
         "\nLook at the results:\n"
-        f"  warehouse   {DEMO_WAREHOUSE.resolve()} (schemas raw, staging, quality, "
+        f"  warehouse   {spec.warehouse_path.resolve()} (schemas raw, staging, quality, "
         "planning, marts)\n"
         '  SQL         .venv/bin/python -c "import duckdb; '
-        f"print(duckdb.connect('{DEMO_WAREHOUSE}').sql('from marts.merger_options_current'))\"\n"
+        f"print(duckdb.connect('{spec.warehouse_path}')"
+        ".sql('from marts.merger_options_current'))\"\n"
         "  Dagster UI  make dev   (then open http://127.0.0.1:3000)"
     )

@@ -39,17 +39,22 @@ class RunReport:
     interrupted: bool = False  # SIGINT/SIGTERM stopped the run (reported FAILURE)
 
 
-def local_instance() -> dg.DagsterInstance:
-    """Run history in DAGSTER_HOME (default data/dagster_home), shared with `dagster dev`.
+def local_instance(home: Path | None = None) -> dg.DagsterInstance:
+    """Run history in ``home``, else DAGSTER_HOME (default data/dagster_home), shared
+    with `dagster dev`.
 
     SQLite storage; telemetry off, since provincial machines are often offline.
     """
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME.resolve())))
+    from_env = home is None
+    if home is None:
+        home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME.resolve())))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         shutil.copy(LOCAL_INSTANCE_CONFIG, config)
-    return dg.DagsterInstance.get()
+    if from_env:
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(home.resolve()))
 
 
 def landed_province(settings: Settings, province_code: str | None = None) -> str:
