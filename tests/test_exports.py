@@ -18,6 +18,7 @@ import shapely
 from hostile import HOSTILE, assert_text_not_formulas
 
 from assets.exports.files import (
+    OPTION_LABELS_VI,
     hamlets_before,
     slug,
     write_commune_map,
@@ -26,6 +27,7 @@ from assets.exports.files import (
     write_province_map,
 )
 from assets.exports.location import Exports
+from assets.exports.office import TOTAL_LABEL
 from assets.exports.province import export_province
 from assets.exports.safe import looks_like_formula, remove_stale
 from assets.planning.options import PlanResult
@@ -143,10 +145,21 @@ def test_commune_workbook_has_vietnamese_headers_and_sheets(tmp_path):
     assert costs["Số người hoạt động KCT sau"].tolist() == [6]
     today = sheets["Hiện trạng"]
     assert {"Mã thôn/TDP", "Số hộ (đếm)", "Tình trạng đạt chuẩn"} <= set(today.columns)
-    assert set(today["Tình trạng đạt chuẩn"]) == {"Dưới ngưỡng bắt buộc sắp xếp", "Đạt chuẩn"}
+    hamlets_today, total = today.iloc[:-1], today.iloc[-1]
+    assert set(hamlets_today["Tình trạng đạt chuẩn"]) == {
+        "Dưới ngưỡng bắt buộc sắp xếp",
+        "Đạt chuẩn",
+    }
+    # Counts add up in a "Tổng cộng" row; the standard does not.
+    assert total["Mã thôn/TDP"] == TOTAL_LABEL
+    assert (total["Số hộ (đếm)"], total["Số nhân khẩu (đếm)"]) == (360, 1440)
+    assert pd.isna(total["Tiêu chuẩn số hộ"])
     after = sheets["PA Tối thiểu"]
-    assert after["Số hộ (đếm)"].tolist() == [160, 200]
-    assert set(after["Đạt chuẩn"]) == {"Có"}
+    assert after["Số hộ (đếm)"].tolist() == [160, 200, 360]
+    assert after["Số thôn/TDP hợp thành"].tolist() == [2, 1, 3]
+    assert after.iloc[-1]["Mã đơn vị sau sắp xếp"] == TOTAL_LABEL
+    assert set(after["Đạt chuẩn"].dropna()) == {"Có"}
+    assert TOTAL_LABEL not in set(costs.iloc[:, 0])  # options are alternatives: no sum
 
 
 def test_maps_are_written(tmp_path):
@@ -239,6 +252,55 @@ def test_a_commune_gone_from_the_publication_leaves_no_files(published, tmp_path
     assert sorted(p.name for p in folder.iterdir()) == [f for f in files if not f.startswith(gone)]
     assert again["commune_workbooks"] == len(communes) - 1
     assert (first["removed_files"], again["removed_files"]) == (0, 2)
+
+
+ADDITIVE_HAMLET_COUNTS = (
+    "households",
+    "population",
+    "issue_count",
+    "held_households",
+    "held_persons",
+)
+
+
+@pytest.mark.integration
+def test_commune_workbooks_total_what_the_marts_publish(published, tmp_path):
+    """Each commune workbook's "Tổng cộng" rows equal the published marts' sums: the
+    hamlets' counts today, and each option's units."""
+    from openpyxl import load_workbook
+
+    settings, _ = published
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(Warehouse(settings.warehouse_url).path, copy)
+    warehouse = Warehouse(f"duckdb:///{copy}")
+    exported = export_province(warehouse, Exports(tmp_path / "exports"))
+    hamlets = warehouse.read_table("marts.hamlets_current")
+    units = pd.DataFrame(warehouse.read_table("marts.merged_units_current"))
+    summary = warehouse.read_table("marts.commune_summary_current").set_index("commune_code")
+    label = {c: FIELDS[c].label_vi for c in FIELDS}
+    workbooks = sorted((exported["folder"] / "xa").glob("*.xlsx"))
+    assert len(workbooks) == len(summary)
+    for path in workbooks:
+        code = path.name.split("_")[0]
+        book = load_workbook(path)
+        rows = list(book["Hiện trạng"].iter_rows(values_only=True))
+        headers, total = rows[0], rows[-1]
+        mine = hamlets[hamlets["commune_code"] == code]
+        assert total[0] == TOTAL_LABEL and len(rows) == len(mine) + 2
+        for column in ADDITIVE_HAMLET_COUNTS:
+            assert total[headers.index(label[column])] == mine[column].sum(), (path, column)
+        for column in ("households", "population"):
+            assert total[headers.index(label[column])] == summary.loc[code, column]
+        assert book["Hiện trạng"][f"A{len(rows)}"].font.b
+        options = units[units["commune_code"] == code].groupby("option_name")
+        assert len(options) == 3
+        for option, group in options:
+            rows = list(book[f"PA {OPTION_LABELS_VI[option]}"].iter_rows(values_only=True))
+            headers, total = rows[0], rows[-1]
+            assert total[0] == TOTAL_LABEL and len(rows) == len(group) + 2
+            for column in ("member_count", "households", "population"):
+                assert total[headers.index(label[column])] == group[column].sum(), (option, column)
+            assert total[headers.index(label["member_count"])] == len(mine)  # every hamlet once
 
 
 def test_the_plan_csv_writes_formula_like_codes_as_text(tmp_path):

@@ -165,6 +165,25 @@ def geopackage_styles(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> list
     return styles
 
 
+# Figures that add up over a sheet's rows: hamlets' or units' counts. A standard, a
+# score or a per-option figure (the cost sheet's rows are alternatives) does not.
+ADDITIVE_COLUMNS = (
+    "member_count",
+    "households",
+    "population",
+    "issue_count",
+    "held_households",
+    "held_persons",
+    "area_km2",
+)
+
+
+def additive_headers(sheet: pd.DataFrame) -> list[str]:
+    """The columns of ``sheet`` (Vietnamese headers) its "Tổng cộng" row sums."""
+    labels = {FIELDS[c].label_vi for c in ADDITIVE_COLUMNS}
+    return [c for c in sheet.columns if c in labels]
+
+
 COST_SHEET_COLUMNS = (
     "option_name",
     "units_before",
@@ -185,8 +204,9 @@ def write_commune_workbooks(
     assignments: pd.DataFrame,
     options: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """One workbook per commune: hamlets before, units after each option, part-time
-    positions and allowance fund per option, and the explanation of every merge."""
+    """One workbook per commune: hamlets before, units after each option (each with a
+    "Tổng cộng" row of its counts), part-time positions and allowance fund per option,
+    and the explanation of every merge."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     before_by = dict(tuple(pd.DataFrame(before).drop(columns="geometry").groupby("commune_code")))
@@ -201,17 +221,15 @@ def write_commune_workbooks(
                 compliance_status=hamlets["compliance_status"].map(COMPLIANCE_LABELS_VI)
             ).sort_values("hamlet_code")
             today = with_vietnamese_headers(hamlets.drop(columns=["commune_code"]))
-            write_sheet(workbook, today, "Hiện trạng")
+            write_sheet(workbook, today, "Hiện trạng", totals=additive_headers(today))
             after = units_by.get(commune.commune_code, pd.DataFrame(columns=units.columns))
             for option, group in after.groupby("option_name", sort=True):
                 sheet = group[[c for c in UNIT_SHEET_COLUMNS if c in group.columns]].assign(
                     is_compliant=group["is_compliant"].map({True: "Có", False: "Không"})
                 )
-                write_sheet(
-                    workbook,
-                    with_vietnamese_headers(sheet),
-                    f"PA {OPTION_LABELS_VI.get(option, option)}",
-                )
+                shown = with_vietnamese_headers(sheet)
+                name = f"PA {OPTION_LABELS_VI.get(option, option)}"
+                write_sheet(workbook, shown, name, totals=additive_headers(shown))
             costs = cost_by.get(commune.commune_code)
             if costs is not None:
                 sheet = costs[list(COST_SHEET_COLUMNS)].assign(
