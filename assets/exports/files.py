@@ -123,22 +123,40 @@ def write_province_geopackage(
             group.drop(columns=["run_id"]).to_file(partial, layer=f"units_{option}", driver="GPKG")
         # An attribute table (no geometry) in the same GeoPackage.
         pyogrio.write_dataframe(dictionary, partial, layer="data_dictionary", driver="GPKG")
-        write_layer_styles(partial, geopackage_styles(before, units))
+        write_layer_styles(partial, geopackage_styles(communes, before, units))
     return path
 
 
 COMPLIANT_EXPRESSION = "CASE WHEN \"is_compliant\" THEN 'yes' ELSE 'no' END"
 
 
-def geopackage_styles(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> list[LayerStyle]:
-    """QGIS styles of the main layers: hamlets by compliance; each option's units by
-    unit (neighbours differ) and, as a second style, by compliance."""
+COMMUNE_KIND_STYLE = {  # the commune's kind decides its hamlets' kind (thôn or TDP)
+    "xa": ("#33a02c", "Xã"),
+    "phuong": ("#6a3d9a", "Phường"),
+    "dac_khu": ("#1f78b4", "Đặc khu"),
+}
+
+
+def geopackage_styles(
+    communes: gpd.GeoDataFrame, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame
+) -> list[LayerStyle]:
+    """QGIS styles of the main layers: communes' borders by kind (unfilled, so the
+    hamlets show through); hamlets by compliance; each option's units by unit
+    (neighbours differ) and, as a second style, by compliance."""
+    kinds = [
+        Category(k, colour, label)
+        for k, (colour, label) in COMMUNE_KIND_STYLE.items()
+        if k in set(communes["unit_kind"])
+    ]
+    commune_fields = [c for c in communes.columns if c != "geometry"]
     statuses = [
         Category(k, c, COMPLIANCE_LABELS_VI[k])
         for k, c in COMPLIANCE_COLOURS.items()
         if k in set(before["compliance_status"])
     ]
     styles = [
+        LayerStyle("communes", "Loại đơn vị hành chính", "unit_kind", kinds, commune_fields,
+                   True, "Ranh giới xã, phường, đặc khu theo loại", outline_only=True),
         LayerStyle("hamlets_before", "Tình trạng đạt chuẩn", "compliance_status", statuses,
                    [c for c in before.columns if c != "geometry"], True,
                    "Thôn, tổ dân phố hiện nay theo tình trạng đạt chuẩn"),
