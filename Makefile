@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format dev clean lock wheel-check
+.PHONY: demo test lint format dev clean lock wheel-check screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
+
+# The README's screenshots, taken by the tests that drive the real thing: the map editor
+# in headless Chromium and page 1 of a đề án printed by LibreOffice (docs/*.png).
+screenshots: $(STAMP)
+	HAMLETS_SCREENSHOTS=docs $(VENV)/bin/pytest tests/test_map_editor_browser.py tests/test_dean_pdf.py
 
 # Build the wheel, install it with the pinned set in a fresh venv, run it outside the checkout.
 wheel-check:

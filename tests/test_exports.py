@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import xml.etree.ElementTree as ET
 
 import geopandas as gpd
 import pandas as pd
@@ -18,6 +20,7 @@ import shapely
 from hostile import HOSTILE, assert_text_not_formulas
 
 from assets.exports.files import (
+    OPTION_LABELS_VI,
     hamlets_before,
     slug,
     write_commune_map,
@@ -26,6 +29,7 @@ from assets.exports.files import (
     write_province_map,
 )
 from assets.exports.location import Exports
+from assets.exports.office import TOTAL_LABEL
 from assets.exports.province import export_province
 from assets.exports.safe import looks_like_formula, remove_stale
 from assets.planning.assembly import PlanResult
@@ -143,10 +147,21 @@ def test_commune_workbook_has_vietnamese_headers_and_sheets(tmp_path):
     assert costs["Số người hoạt động KCT sau"].tolist() == [6]
     today = sheets["Hiện trạng"]
     assert {"Mã thôn/TDP", "Số hộ (đếm)", "Tình trạng đạt chuẩn"} <= set(today.columns)
-    assert set(today["Tình trạng đạt chuẩn"]) == {"Dưới ngưỡng bắt buộc sắp xếp", "Đạt chuẩn"}
+    hamlets_today, total = today.iloc[:-1], today.iloc[-1]
+    assert set(hamlets_today["Tình trạng đạt chuẩn"]) == {
+        "Dưới ngưỡng bắt buộc sắp xếp",
+        "Đạt chuẩn",
+    }
+    # Counts add up in a "Tổng cộng" row; the standard does not.
+    assert total["Mã thôn/TDP"] == TOTAL_LABEL
+    assert (total["Số hộ (đếm)"], total["Số nhân khẩu (đếm)"]) == (360, 1440)
+    assert pd.isna(total["Tiêu chuẩn số hộ"])
     after = sheets["PA Tối thiểu"]
-    assert after["Số hộ (đếm)"].tolist() == [160, 200]
-    assert set(after["Đạt chuẩn"]) == {"Có"}
+    assert after["Số hộ (đếm)"].tolist() == [160, 200, 360]
+    assert after["Số thôn/TDP hợp thành"].tolist() == [2, 1, 3]
+    assert after.iloc[-1]["Mã đơn vị sau sắp xếp"] == TOTAL_LABEL
+    assert set(after["Đạt chuẩn"].dropna()) == {"Có"}
+    assert TOTAL_LABEL not in set(costs.iloc[:, 0])  # options are alternatives: no sum
 
 
 def test_maps_are_written(tmp_path):
@@ -241,6 +256,62 @@ def test_a_commune_gone_from_the_publication_leaves_no_files(published, tmp_path
     assert (first["removed_files"], again["removed_files"]) == (0, 2)
 
 
+ADDITIVE_HAMLET_COUNTS = (
+    "households",
+    "population",
+    "issue_count",
+    "held_households",
+    "held_persons",
+)
+
+
+@pytest.fixture(scope="module")
+def exported(published, tmp_path_factory) -> tuple[Warehouse, dict[str, object]]:
+    """The published province exported once, from a copy of its warehouse."""
+    settings, _ = published
+    folder = tmp_path_factory.mktemp("exported")
+    copy = folder / "w.duckdb"
+    shutil.copy(Warehouse(settings.warehouse_url).path, copy)
+    warehouse = Warehouse(f"duckdb:///{copy}")
+    return warehouse, export_province(warehouse, Exports(folder / "exports"))
+
+
+@pytest.mark.integration
+def test_commune_workbooks_total_what_the_marts_publish(exported):
+    """Each commune workbook's "Tổng cộng" rows equal the published marts' sums: the
+    hamlets' counts today, and each option's units."""
+    from openpyxl import load_workbook
+
+    warehouse, exported = exported
+    hamlets = warehouse.read_table("marts.hamlets_current")
+    units = pd.DataFrame(warehouse.read_table("marts.merged_units_current"))
+    summary = warehouse.read_table("marts.commune_summary_current").set_index("commune_code")
+    label = {c: FIELDS[c].label_vi for c in FIELDS}
+    workbooks = sorted((exported["folder"] / "xa").glob("*.xlsx"))
+    assert len(workbooks) == len(summary)
+    for path in workbooks:
+        code = path.name.split("_")[0]
+        book = load_workbook(path)
+        rows = list(book["Hiện trạng"].iter_rows(values_only=True))
+        headers, total = rows[0], rows[-1]
+        mine = hamlets[hamlets["commune_code"] == code]
+        assert total[0] == TOTAL_LABEL and len(rows) == len(mine) + 2
+        for column in ADDITIVE_HAMLET_COUNTS:
+            assert total[headers.index(label[column])] == mine[column].sum(), (path, column)
+        for column in ("households", "population"):
+            assert total[headers.index(label[column])] == summary.loc[code, column]
+        assert book["Hiện trạng"][f"A{len(rows)}"].font.b
+        options = units[units["commune_code"] == code].groupby("option_name")
+        assert len(options) == 3
+        for option, group in options:
+            rows = list(book[f"PA {OPTION_LABELS_VI[option]}"].iter_rows(values_only=True))
+            headers, total = rows[0], rows[-1]
+            assert total[0] == TOTAL_LABEL and len(rows) == len(group) + 2
+            for column in ("member_count", "households", "population"):
+                assert total[headers.index(label[column])] == group[column].sum(), (option, column)
+            assert total[headers.index(label["member_count"])] == len(mine)  # every hamlet once
+
+
 def test_the_plan_csv_writes_formula_like_codes_as_text(tmp_path):
     codes = ["=1+1", "+1", "-1", "@A1", "04001001"]
     assignments = pd.DataFrame(
@@ -303,9 +374,6 @@ def test_the_commune_map_is_worth_printing(tmp_path):
 
 
 def test_the_geopackage_opens_styled_in_qgis(tmp_path):
-    import sqlite3
-    import xml.etree.ElementTree as ET
-
     hamlets, compliance, units, communes, _ = _frames()
     hamlets.loc[0, "hamlet_name"] = HOSTILE[0]
     before = hamlets_before(hamlets, compliance)
@@ -323,6 +391,7 @@ def test_the_geopackage_opens_styled_in_qgis(tmp_path):
         "useAsDefault", "description", "owner", "ui", "update_time",
     } <= set(rows[0])  # fmt: skip
     assert [(r["f_table_name"], r["useAsDefault"]) for r in rows] == [
+        ("communes", 1),
         ("hamlets_before", 1),
         ("units_minimal", 1),
         ("units_minimal", 0),
@@ -344,14 +413,14 @@ def test_the_geopackage_opens_styled_in_qgis(tmp_path):
         aliases = {a.get("field"): a.get("name") for a in root.find("aliases")}
         return renderer.get("attr"), shown, aliases
 
-    attr, shown, aliases = categories(rows[0])
+    attr, shown, aliases = categories(rows[1])
     assert attr == "compliance_status"
     assert shown == [
         ("meets_standard", "Đạt chuẩn", "127,191,127,255"),
         ("below_mandatory_floor", "Dưới ngưỡng bắt buộc sắp xếp", "239,101,72,255"),
     ]
     assert aliases["households"] == "Số hộ (đếm)" and aliases["hamlet_code"] == "Mã thôn/TDP"
-    attr, shown, aliases = categories(rows[1])
+    attr, shown, aliases = categories(rows[2])
     assert attr == "unit_id"
     assert [(v, label) for v, label, _ in shown] == [
         ("04001002", "Pác Bó (04001002)"),
@@ -359,7 +428,7 @@ def test_the_geopackage_opens_styled_in_qgis(tmp_path):
     ]
     assert shown[0][2] != shown[1][2]  # neighbouring units differ
     assert aliases["is_compliant"] == FIELDS["is_compliant"].label_vi
-    attr, shown, _ = categories(rows[2])
+    attr, shown, _ = categories(rows[3])
     assert '"is_compliant"' in attr and [label for _, label, _ in shown] == [
         "Đạt chuẩn",
         "Chưa đạt chuẩn",
@@ -367,6 +436,47 @@ def test_the_geopackage_opens_styled_in_qgis(tmp_path):
     # The hostile name was not in a category label (hamlets are by status), but every
     # style still parses as XML; the layers read back as before.
     assert gpd.read_file(path, layer="hamlets_before")["hamlet_name"][0] == HOSTILE[0]
+
+
+def _style(row: dict) -> tuple[ET.Element, list[tuple[str, str]], dict[str, str]]:
+    """A ``layer_styles`` row's renderer, its categories (value, label) and aliases."""
+    root = ET.fromstring(row["styleQML"].split("\n", 1)[1])
+    renderer = root.find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol"
+    shown = [(c.get("value"), c.get("label")) for c in renderer.find("categories")]
+    aliases = {a.get("field"): a.get("name") for a in root.find("aliases")}
+    return renderer, shown, aliases
+
+
+@pytest.mark.integration
+def test_every_map_layer_of_the_province_opens_styled(exported):
+    """Each geometry layer of the province's GeoPackage (communes, hamlets, each option's
+    units) has one default QGIS style: categories covering its features and the
+    Vietnamese alias of every column the data dictionary knows."""
+    _, exported = exported
+    path = exported["geopackage"]
+    with sqlite3.connect(path) as con:
+        con.row_factory = sqlite3.Row
+        styles = [dict(r) for r in con.execute("SELECT * FROM layer_styles ORDER BY id")]
+        layers = [r[0] for r in con.execute("SELECT table_name FROM gpkg_geometry_columns")]
+    assert sorted(layers) == [
+        "communes", "hamlets_before", "units_compliant", "units_consolidated", "units_minimal"
+    ]  # fmt: skip
+    for layer in layers:
+        [default] = [s for s in styles if s["f_table_name"] == layer and s["useAsDefault"]]
+        renderer, categories, aliases = _style(default)
+        features = gpd.read_file(path, layer=layer)
+        attr = renderer.get("attr")
+        assert categories, layer
+        assert set(features[attr].astype(str)) <= {v for v, _ in categories}, layer
+        assert all(label for _, label in categories), layer
+        known = [c for c in features.columns if c in FIELDS and c != "geometry"]
+        assert aliases == {c: FIELDS[c].label_vi for c in known} and len(aliases) >= 5, layer
+    [communes] = [s for s in styles if s["f_table_name"] == "communes"]
+    renderer, categories, _ = _style(communes)
+    assert ("xa", "Xã") in categories
+    fills = {o.get("value") for o in renderer.iter("Option") if o.get("name") == "style"}
+    assert fills == {"no"}  # borders only: the hamlets under them stay visible
 
 
 def test_the_dean_unit_maps_are_drawn_by_the_same_module(tmp_path):

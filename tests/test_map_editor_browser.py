@@ -17,6 +17,7 @@ import pytest
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from playwright.sync_api import sync_playwright
+from screenshots import keep_screenshot
 from test_decisions import copy_of, merging_commune
 from test_map_browser import OFFLINE, chromium
 from test_plan_editor import movable
@@ -31,7 +32,6 @@ from assets.warehouse import Warehouse
 pytestmark = pytest.mark.integration
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "review_merger_options.ipynb"
 LOOPBACK_ONLY = f"{OFFLINE}, EXCLUDE 127.0.0.1"  # Voilà, on loopback; nothing else
-SHOTS = "HAMLETS_SCREENSHOTS"  # set to a folder to keep the screenshots (docs/)
 
 
 def free_port() -> int:
@@ -146,8 +146,4 @@ def test_a_planner_moves_a_hamlet_on_the_map_and_saves_the_draft(published, tmp_
     assert decisions.loc[decision_id, "option_name"] == MANUAL
     stored = read_decision_assignments(warehouse, [decision_id])
     assert dict(zip(stored["hamlet_code"], stored["unit_id"], strict=True)) == expected.assignment
-    if os.environ.get(SHOTS):
-        Path(os.environ[SHOTS]).mkdir(parents=True, exist_ok=True)
-        (Path(os.environ[SHOTS]) / "map_editor.png").write_bytes(
-            (shots / "map_editor.png").read_bytes()
-        )
+    keep_screenshot(shots / "map_editor.png", "map_editor.png")

@@ -226,13 +226,18 @@ def current_table(hamlets: pd.DataFrame, rules: RulesProfile, on: date) -> pd.Da
 def write_default_template(path: Path) -> Path:
     """The standard administrative heading (Nghị định 30/2020/NĐ-CP layout): issuing
     body and number on the left, the national motto on the right, the place and date
-    left for the signature, and the bold centred title. A province replaces the file
-    with its own, keeping the placeholders."""
+    left for the signature, and the bold centred title, on A4 with the decree's margins
+    (python-docx's own default is US Letter). A province replaces the file with its own,
+    keeping the placeholders."""
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
+    from docx.shared import Mm, Pt
 
     document = Document()
+    for section in document.sections:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.top_margin = section.bottom_margin = Mm(20)
+        section.left_margin, section.right_margin = Mm(30), Mm(15)
     style = document.styles["Normal"]
     style.font.name = "Times New Roman"
     style.font.size = Pt(13)

@@ -123,22 +123,40 @@ def write_province_geopackage(
             group.drop(columns=["run_id"]).to_file(partial, layer=f"units_{option}", driver="GPKG")
         # An attribute table (no geometry) in the same GeoPackage.
         pyogrio.write_dataframe(dictionary, partial, layer="data_dictionary", driver="GPKG")
-        write_layer_styles(partial, geopackage_styles(before, units))
+        write_layer_styles(partial, geopackage_styles(communes, before, units))
     return path
 
 
 COMPLIANT_EXPRESSION = "CASE WHEN \"is_compliant\" THEN 'yes' ELSE 'no' END"
 
 
-def geopackage_styles(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> list[LayerStyle]:
-    """QGIS styles of the main layers: hamlets by compliance; each option's units by
-    unit (neighbours differ) and, as a second style, by compliance."""
+COMMUNE_KIND_STYLE = {  # the commune's kind decides its hamlets' kind (thôn or TDP)
+    "xa": ("#33a02c", "Xã"),
+    "phuong": ("#6a3d9a", "Phường"),
+    "dac_khu": ("#1f78b4", "Đặc khu"),
+}
+
+
+def geopackage_styles(
+    communes: gpd.GeoDataFrame, before: gpd.GeoDataFrame, units: gpd.GeoDataFrame
+) -> list[LayerStyle]:
+    """QGIS styles of the main layers: communes' borders by kind (unfilled, so the
+    hamlets show through); hamlets by compliance; each option's units by unit
+    (neighbours differ) and, as a second style, by compliance."""
+    kinds = [
+        Category(k, colour, label)
+        for k, (colour, label) in COMMUNE_KIND_STYLE.items()
+        if k in set(communes["unit_kind"])
+    ]
+    commune_fields = [c for c in communes.columns if c != "geometry"]
     statuses = [
         Category(k, c, COMPLIANCE_LABELS_VI[k])
         for k, c in COMPLIANCE_COLOURS.items()
         if k in set(before["compliance_status"])
     ]
     styles = [
+        LayerStyle("communes", "Loại đơn vị hành chính", "unit_kind", kinds, commune_fields,
+                   True, "Ranh giới xã, phường, đặc khu theo loại", outline_only=True),
         LayerStyle("hamlets_before", "Tình trạng đạt chuẩn", "compliance_status", statuses,
                    [c for c in before.columns if c != "geometry"], True,
                    "Thôn, tổ dân phố hiện nay theo tình trạng đạt chuẩn"),
@@ -165,6 +183,25 @@ def geopackage_styles(before: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> list
     return styles
 
 
+# Figures that add up over a sheet's rows: hamlets' or units' counts. A standard, a
+# score or a per-option figure (the cost sheet's rows are alternatives) does not.
+ADDITIVE_COLUMNS = (
+    "member_count",
+    "households",
+    "population",
+    "issue_count",
+    "held_households",
+    "held_persons",
+    "area_km2",
+)
+
+
+def additive_headers(sheet: pd.DataFrame) -> list[str]:
+    """The columns of ``sheet`` (Vietnamese headers) its "Tổng cộng" row sums."""
+    labels = {FIELDS[c].label_vi for c in ADDITIVE_COLUMNS}
+    return [c for c in sheet.columns if c in labels]
+
+
 COST_SHEET_COLUMNS = (
     "option_name",
     "units_before",
@@ -185,8 +222,9 @@ def write_commune_workbooks(
     assignments: pd.DataFrame,
     options: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """One workbook per commune: hamlets before, units after each option, part-time
-    positions and allowance fund per option, and the explanation of every merge."""
+    """One workbook per commune: hamlets before, units after each option (each with a
+    "Tổng cộng" row of its counts), part-time positions and allowance fund per option,
+    and the explanation of every merge."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     before_by = dict(tuple(pd.DataFrame(before).drop(columns="geometry").groupby("commune_code")))
@@ -201,17 +239,15 @@ def write_commune_workbooks(
                 compliance_status=hamlets["compliance_status"].map(COMPLIANCE_LABELS_VI)
             ).sort_values("hamlet_code")
             today = with_vietnamese_headers(hamlets.drop(columns=["commune_code"]))
-            write_sheet(workbook, today, "Hiện trạng")
+            write_sheet(workbook, today, "Hiện trạng", totals=additive_headers(today))
             after = units_by.get(commune.commune_code, pd.DataFrame(columns=units.columns))
             for option, group in after.groupby("option_name", sort=True):
                 sheet = group[[c for c in UNIT_SHEET_COLUMNS if c in group.columns]].assign(
                     is_compliant=group["is_compliant"].map({True: "Có", False: "Không"})
                 )
-                write_sheet(
-                    workbook,
-                    with_vietnamese_headers(sheet),
-                    f"PA {OPTION_LABELS_VI.get(option, option)}",
-                )
+                shown = with_vietnamese_headers(sheet)
+                name = f"PA {OPTION_LABELS_VI.get(option, option)}"
+                write_sheet(workbook, shown, name, totals=additive_headers(shown))
             costs = cost_by.get(commune.commune_code)
             if costs is not None:
                 sheet = costs[list(COST_SHEET_COLUMNS)].assign(

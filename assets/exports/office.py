@@ -52,11 +52,11 @@ def number_format(values: pd.Series) -> str | None:
 def totals_row(frame: pd.DataFrame, columns: list[str], label: str = TOTAL_LABEL) -> pd.DataFrame:
     """``frame`` with a last row summing ``columns`` and ``label`` in its first column
     (values, not formulas: a reader sees the figure even where formulas are not computed,
-    and it can be checked against the warehouse)."""
+    and it can be checked against the warehouse). The row holds only the label and the
+    sums, so each column keeps its type (a date column stays dates, not text)."""
     total = {c: frame[c].sum() for c in columns}
-    first = frame.columns[0]
-    total[first] = label
-    return pd.concat([frame, pd.DataFrame([total], columns=frame.columns)], ignore_index=True)
+    total[frame.columns[0]] = label
+    return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)[list(frame.columns)]
 
 
 def format_table(

@@ -2,7 +2,8 @@
 
 QGIS looks in a GeoPackage for a ``layer_styles`` table (its own convention, also used
 in PostGIS) and applies the row marked ``useAsDefault`` for the layer: here QML with
-categorised colours (hamlets by compliance, units by unit and by compliance) and the
+categorised colours (hamlets by compliance, units by unit and by compliance, communes'
+borders by kind) and the
 Vietnamese field aliases of the data dictionary, so a planner sees coloured layers and
 "Số hộ" instead of ``households`` without styling anything. The QML is built with
 ``xml.etree`` (names from offices become escaped attribute values, never markup).
@@ -43,6 +44,7 @@ class LayerStyle:
     fields: Sequence[str]  # the layer's attribute columns, in order (for the aliases)
     default: bool
     description: str
+    outline_only: bool = False  # coloured borders, no fill: a layer drawn over others
 
 
 def _qgis_colour(colour: str) -> str:
@@ -88,9 +90,14 @@ def qml(style: LayerStyle) -> str:
         )
         options = ET.SubElement(layer, "Option", {"type": "Map"})
         _option(options, "color", _qgis_colour(category.colour))
-        _option(options, "outline_color", "255,255,255,255")
-        _option(options, "outline_width", "0.4")
-        _option(options, "style", "solid")
+        if style.outline_only:
+            _option(options, "outline_color", _qgis_colour(category.colour))
+            _option(options, "outline_width", "0.8")
+            _option(options, "style", "no")
+        else:
+            _option(options, "outline_color", "255,255,255,255")
+            _option(options, "outline_width", "0.4")
+            _option(options, "style", "solid")
     shown = ET.SubElement(root, "aliases")
     for index, field in enumerate(style.fields):
         if field in FIELDS:
