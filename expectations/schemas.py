@@ -896,6 +896,26 @@ FIELDS: dict[str, Field] = {
             "anyway on an engineer's explicit override; empty for a normal publication",
             "Công bố dù số liệu giảm mạnh (ghi đè)",
         ),
+        # Columns the notebooks and the map editor compute (no warehouse table holds them).
+        Field("in_file", "int", "Records the landing file itself holds", "Số bản ghi trong tệp"),
+        Field("landed", "int", "Rows of the file in the raw layer", "Số dòng đã nạp"),
+        Field("staged", "int", "Rows of the file in the staging layer", "Số dòng đã chuẩn hóa"),
+        Field("rejected", "int", "Rows of the file rejected at staging", "Số dòng bị loại"),
+        Field("balanced", "bool", "The counts add up (nothing lost)", "Khớp số liệu"),
+        Field(
+            "consultation",
+            "string",
+            "The residents' consultation of a hamlet on the plan in force",
+            "Kết quả lấy ý kiến",
+        ),
+        Field(
+            "decision_status", "string", "Whether the commune has decided", "Tình trạng quyết định"
+        ),
+        Field("source", "string", "Published option, what-if or edited plan", "Nguồn"),
+        Field("unit_name", "string", "Name of a unit (its largest hamlet's)", "Tên đơn vị"),
+        Field("member_names", "string", "Names of a unit's hamlets", "Thôn/TDP thành viên"),
+        Field("is_contiguous", "bool", "The unit's hamlets touch one another", "Liền kề"),
+        Field("is_locked", "bool", "The planner locked the unit in the map editor", "Khóa"),
     ]
 }
 

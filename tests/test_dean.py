@@ -14,7 +14,7 @@ from docx import Document
 from hostile import FORMULAS, assert_text_not_formulas
 from openpyxl import load_workbook
 
-from assets.decisions.parameters import code_parameter, show_tables_in_full
+from assets.decisions.parameters import code_parameter
 from assets.exports.dean import SECTIONS
 from assets.exports.office import DATE_FORMAT, INTEGER_FORMAT, TOTAL_LABEL
 from assets.exports.safe import write_sheet
@@ -81,15 +81,6 @@ def test_papermill_codes_are_coerced_and_checked():
     for wrong in (4.5, "4a", 1234567, True):
         with pytest.raises(ValueError, match="commune"):
             code_parameter("commune", wrong)
-
-
-def test_notebook_tables_show_explanations_whole_and_vietnamese_numbers():
-    why = "Thôn Nà Rẻo dưới 50% tiêu chuẩn (Nghị định 185/2026/NĐ-CP, Điều 8, 10): sáp nhập"
-    frame = pd.DataFrame({"explanation": [why], "fund": [592_020_000.0]})
-    with pd.option_context("display.max_colwidth", 50, "display.float_format", None):
-        show_tables_in_full()
-        shown = repr(frame)
-    assert why in shown and "592.020.000" in shown and "e+08" not in shown
 
 
 @pytest.mark.integration

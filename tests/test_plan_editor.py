@@ -7,9 +7,15 @@ import pandas as pd
 import pytest
 from test_decisions import copy_of, merging_commune
 
-from assets.decisions.commune import load_commune
+from assets.decisions.commune import DecisionError, load_commune
 from assets.decisions.editor import NEW_UNIT, EditError, PlanEditor
-from assets.decisions.record import read_decision_assignments, read_decisions
+from assets.decisions.record import (
+    DECISION_ASSIGNMENTS,
+    DECISIONS,
+    read_decision_assignments,
+    read_decisions,
+    record_decision,
+)
 from assets.planning.assembly import MANUAL
 from assets.planning.constraints import MUST_NOT_MERGE, PlannerConstraints
 from assets.planning.rules import load_rules
@@ -154,3 +160,88 @@ def test_the_saved_draft_is_in_the_warehouse(editor):
     assert "Bản chỉnh sửa trên bản đồ" in row["note"]
     saved = read_decision_assignments(warehouse, [recorded.decision_id])
     assert dict(zip(saved["hamlet_code"], saved["unit_id"], strict=True)) == editor.assignment
+
+
+# --- reloading saved drafts ------------------------------------------------------------
+
+
+def saved_draft(editor: PlanEditor, warehouse: Warehouse) -> tuple[str, dict[str, str]]:
+    """A draft saved from the map: its decision id and the assignment it stored."""
+    hamlet, target = movable(editor)
+    editor.move(hamlet, target)
+    recorded = editor.save(warehouse, decided_by="chuyên viên", accept_below_standard=True)
+    return recorded.decision_id, dict(editor.assignment)
+
+
+def test_a_saved_draft_is_offered_and_reloaded_as_saved(editor):
+    editor, warehouse = editor
+    draft, assignment = saved_draft(editor, warehouse)
+    fresh = PlanEditor(editor.commune, editor.rules)
+    choices = dict((value, label) for label, value in fresh.start_choices(warehouse))
+    options = set(editor.commune.assignments["option_name"])
+    assert options < set(choices) and draft in choices
+    assert "Bản dự thảo" in choices[draft] and "chuyên viên" in choices[draft]
+    assert fresh.assignment != assignment
+    fresh.begin(warehouse, draft)
+    assert fresh.assignment == assignment and fresh.started_from == draft
+    stored = read_decision_assignments(warehouse, [draft])
+    assert fresh.units()["households"].sum() == editor.units()["households"].sum()
+    assert sorted(fresh.units()["unit_id"]) == sorted(stored["unit_id"].unique())
+    # Saved again unchanged it would only repeat itself; undo goes back to the option.
+    with pytest.raises(DecisionError, match="chưa sửa gì"):
+        fresh.save(warehouse, decided_by="chuyên viên", accept_below_standard=True)
+    assert fresh.undo() and fresh.started_from in options
+
+
+def test_drafts_of_another_commune_missing_or_stale_are_refused(editor):
+    editor, warehouse = editor
+    draft, assignment = saved_draft(editor, warehouse)
+    other_code = next(
+        c
+        for c in sorted(
+            warehouse.query("SELECT DISTINCT commune_code FROM marts.hamlets_current")[
+                "commune_code"
+            ]
+        )
+        if c != editor.commune.commune_code
+    )
+    other = load_commune(warehouse, "04", other_code)
+    theirs = record_decision(
+        warehouse, other, editor.rules, decided_by="cán bộ xã khác", option_name="compliant"
+    ).decision_id
+    # A draft whose hamlet codes changed since it was saved (a code the data no longer has).
+    stale = f"{editor.commune.commune_code}-stale"
+    first = sorted(assignment)[0]
+    changed = {(f"{first}X" if h == first else h): u for h, u in assignment.items()}
+    row = read_decisions(warehouse, "04").set_index("decision_id").loc[[draft]].reset_index()
+    with warehouse.transaction() as session:
+        warehouse.write_table(
+            DECISIONS, TABLES[DECISIONS].enforce(row.assign(decision_id=stale)), con=session,
+            append=True,
+        )  # fmt: skip
+        warehouse.write_table(
+            DECISION_ASSIGNMENTS,
+            TABLES[DECISION_ASSIGNMENTS].enforce(
+                pd.DataFrame(
+                    {
+                        "decision_id": stale,
+                        "province_code": "04",
+                        "commune_code": editor.commune.commune_code,
+                        "hamlet_code": list(changed),
+                        "unit_id": list(changed.values()),
+                    }
+                )
+            ),
+            con=session,
+            append=True,
+        )
+    kept = dict(editor.assignment)
+    for wrong, why in (
+        (theirs, f"là của xã {other_code}, không phải xã {editor.commune.commune_code}"),
+        ("04001-khong-co", "không có bản dự thảo 04001-khong-co"),
+        (stale, f"không còn khớp với dữ liệu hiện nay.*{first}X"),
+    ):
+        with pytest.raises(EditError, match=why):
+            editor.begin(warehouse, wrong)
+        assert editor.assignment == kept and editor.started_from != wrong
+    assert theirs not in {v for _, v in editor.start_choices(warehouse)}

@@ -98,7 +98,7 @@ def test_the_what_if_with_nothing_changed_reproduces_every_published_score():
         s: t.drop(columns="source").set_index("option_name") for s, t in table.groupby("source")
     }
     pd.testing.assert_frame_equal(
-        by_source["what-if"].drop(columns=["optimality_status"]),
-        by_source["published"].drop(columns=["optimality_status"]),
+        by_source[review.WHAT_IF_VI].drop(columns=["optimality_status"]),
+        by_source[review.PUBLISHED_VI].drop(columns=["optimality_status"]),
         check_dtype=False,
     )

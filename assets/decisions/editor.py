@@ -1,7 +1,10 @@
 """A planner's edit of a plan on the map, as plain logic the notebook's widget calls.
 
-The planner starts from a published option, moves hamlets between units (a click on the
-map), undoes, locks units they are done with and saves the result as a draft decision.
+The planner starts from a published option or from a draft saved earlier (any decision
+of the commune: its stored assignment, re-planned with today's counts), moves hamlets
+between units (a click on the map), undoes, locks units they are done with and saves the
+result as a draft decision. A draft of another commune, or one whose hamlets no longer
+fit the data (codes changed since it was saved), is refused with the reason.
 After every change the panel's figures come from the functions that score the published
 options (``plan_from_assignment``, then ``option_scores``), so an edited plan and the
 engine's plans compare figure for figure. A move that would break the rules every plan
@@ -14,17 +17,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 import pandas as pd
 
 from assets.decisions.commune import CommuneMarts, DecisionError
-from assets.decisions.record import RecordedDecision, record_decision
-from assets.decisions.review import scores_table
+from assets.decisions.record import (
+    RecordedDecision,
+    read_decision_assignments,
+    read_decisions,
+    record_decision,
+)
+from assets.decisions.review import PUBLISHED_VI, scores_table
+from assets.exports.files import OPTION_LABELS_VI
+from assets.exports.office import vn_number
 from assets.planning.assembly import PlanResult
 from assets.planning.constraints import LOCKED, PlannerConstraints
 from assets.planning.manual import assignment_problems, plan_from_assignment
 from assets.planning.rules import RulesProfile
 from assets.planning.scores import option_scores
+from assets.progress.records import VIETNAM
 from assets.warehouse import Warehouse
 from geodata.crs import metric_crs_for
 
@@ -45,7 +57,16 @@ UNIT_PANEL_COLUMNS = (
 
 
 class EditError(ValueError):
-    """A move the editor refuses; the message says why (Vietnamese)."""
+    """A move (or a draft to load) the editor refuses; the message says why (Vietnamese)."""
+
+
+class Step(NamedTuple):
+    """What undo goes back to: the assignment, its locks, and what it started from."""
+
+    assignment: dict[str, str]
+    locked_units: set[str]
+    started_from: str | None
+    start: dict[str, str]
 
 
 @dataclass
@@ -63,8 +84,9 @@ class PlanEditor:
     on: date = field(default_factory=date.today)
     assignment: dict[str, str] = field(default_factory=dict)
     locked_units: set[str] = field(default_factory=set)
-    history: list[tuple[dict[str, str], set[str]]] = field(default_factory=list)
-    started_from: str | None = None
+    history: list[Step] = field(default_factory=list)
+    started_from: str | None = None  # a published option's name, or a draft's decision_id
+    start: dict[str, str] = field(default_factory=dict)  # the assignment started from
 
     def __post_init__(self) -> None:
         self._compliance = self.commune.compliance()
@@ -73,6 +95,7 @@ class PlanEditor:
         self._names = self.commune.names()
         if self.assignment:
             self._plan = self._build()
+            self.start = dict(self.assignment)
         else:
             self.start_from(_first_option(self.commune))
 
@@ -81,11 +104,72 @@ class PlanEditor:
     def start_from(self, option_name: str) -> None:
         """Begin again from a published option (undo goes back to the previous state)."""
         chosen = self.commune.option_assignment(option_name)
+        self._begin(option_name, dict(zip(chosen["hamlet_code"], chosen["unit_id"], strict=True)))
+
+    def load_draft(self, warehouse: Warehouse, decision_id: str) -> None:
+        """Begin again from a saved draft (a decision of this commune): its assignment,
+        re-planned with today's counts. Refused, with the plan unchanged, when the draft
+        is not in the warehouse, is another commune's, or no longer fits the hamlets
+        (``assignment_problems``: codes changed since, a unit no longer connected)."""
+        commune = self.commune
+        decisions = read_decisions(warehouse, commune.province_code)
+        found = decisions[decisions["decision_id"] == decision_id]
+        if found.empty:
+            raise EditError(
+                f"không có bản dự thảo {decision_id} trong kho dữ liệu của tỉnh "
+                f"{commune.province_code}"
+            )
+        owner = str(found["commune_code"].iloc[0])
+        if owner != commune.commune_code:
+            raise EditError(
+                f"bản dự thảo {decision_id} là của xã {owner}, không phải xã {commune.commune_code}"
+            )
+        given = read_decision_assignments(warehouse, [decision_id])
+        if given.empty:
+            raise EditError(f"bản dự thảo {decision_id} không có phân công thôn/TDP nào")
+        given = given[["hamlet_code", "unit_id"]]
+        problems = assignment_problems(self._compliance, self._adjacency, given)
+        if problems:
+            raise EditError(
+                f"bản dự thảo {decision_id} không còn khớp với dữ liệu hiện nay "
+                "(hãy bắt đầu từ một phương án đã công bố): " + "; ".join(problems)
+            )
+        self._begin(decision_id, dict(zip(given["hamlet_code"], given["unit_id"], strict=True)))
+
+    def begin(self, warehouse: Warehouse, choice: str) -> None:
+        """Begin from ``choice``: a published option's name, else a saved draft's id."""
+        if choice in set(self.commune.assignments["option_name"]):
+            self.start_from(choice)
+        else:
+            self.load_draft(warehouse, choice)
+
+    def start_choices(self, warehouse: Warehouse) -> list[tuple[str, str]]:
+        """What the planner may start from, as (label, value): the published options,
+        then the commune's saved drafts, newest first."""
+        options = [
+            (f"Phương án {OPTION_LABELS_VI.get(o, o)}", str(o))
+            for o in sorted(self.commune.assignments["option_name"].unique())
+        ]
+        decisions = read_decisions(warehouse, self.commune.province_code)
+        mine = decisions[decisions["commune_code"] == self.commune.commune_code]
+        drafts = [
+            (
+                f"Bản dự thảo {vn_number(when.tz_convert(VIETNAM))} – {who} ({decision_id})",
+                str(decision_id),
+            )
+            for decision_id, when, who in zip(
+                mine["decision_id"], mine["decided_at"], mine["decided_by"], strict=True
+            )
+        ]
+        return options + drafts
+
+    def _begin(self, started_from: str, assignment: dict[str, str]) -> None:
         self._remember()
-        self.assignment = dict(zip(chosen["hamlet_code"], chosen["unit_id"], strict=True))
+        self.assignment = assignment
         self.locked_units = set()
-        self.started_from = option_name
+        self.started_from = started_from
         self._plan = self._build()
+        self.start = dict(self.assignment)
 
     def move(self, hamlet_code: str, unit_id: str) -> None:
         """Put a hamlet into a unit (``NEW_UNIT``: a unit of its own). Refused, with the
@@ -129,13 +213,21 @@ class PlanEditor:
         """Back one step; False when there is nothing to undo."""
         if not self.history:
             return False
-        self.assignment, self.locked_units = self.history.pop()
+        self.assignment, self.locked_units, self.started_from, self.start = self.history.pop()
         self._plan = self._build()
         return True
 
     def _remember(self) -> None:
         if self.assignment:
-            self.history.append((dict(self.assignment), set(self.locked_units)))
+            self.history.append(
+                Step(dict(self.assignment), set(self.locked_units), self.started_from, self.start)
+            )
+
+    def origin(self) -> str:
+        """What the edit started from, as the saved note says it."""
+        if self.started_from in set(self.commune.assignments["option_name"]):
+            return f"phương án {self.started_from}"
+        return f"bản dự thảo {self.started_from}"
 
     def _build(self) -> PlanResult:
         """The edited plan as the engine computes plans; unit labels become the engine's
@@ -211,7 +303,7 @@ class PlanEditor:
         columns = [*scores_table(edited).columns, "allowance_fund_before_vnd_per_year"]
         mine = edited[[c for c in columns if c in edited.columns]].assign(source=EDITED_VI)
         mine = mine.dropna(axis=1, how="all")  # no household points: no distance
-        published = scores_table(self.commune.options).assign(source="đã công bố")
+        published = scores_table(self.commune.options).assign(source=PUBLISHED_VI)
         return pd.concat([published, mine], ignore_index=True)
 
     def totals(self) -> dict[str, float]:
@@ -276,9 +368,11 @@ class PlanEditor:
         """Record the edited plan as a new draft decision (``record_decision``: checked
         by the engine's rules, author from the login or the OS user). The note says it
         was edited on the map, from which option, and lists any conflict."""
-        if not self.history:
-            raise DecisionError("chưa sửa gì: chọn phương án đã công bố thay vì lưu bản sửa")
-        parts = [f"{EDITED_VI} trên bản đồ từ phương án {self.started_from}."]
+        if not self.history or self.assignment == self.start:
+            raise DecisionError(
+                f"chưa sửa gì so với {self.origin()}: chọn nó thay vì lưu một bản sửa giống hệt"
+            )
+        parts = [f"{EDITED_VI} trên bản đồ từ {self.origin()}."]
         parts += [f"Xung đột: {c}." for c in self.conflicts()]
         if note.strip():
             parts.append(note.strip())

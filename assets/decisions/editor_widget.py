@@ -18,7 +18,8 @@ import ipywidgets as widgets
 from assets.decisions.commune import CommuneMarts, DecisionError
 from assets.decisions.editor import NEW_UNIT, EditError, PlanEditor
 from assets.exports.dean import write_commune_deans
-from assets.exports.files import with_vietnamese_headers
+from assets.exports.notebook_tables import planner_table
+from assets.exports.office import vn_number
 from assets.planning.manual import AssignmentError
 from assets.warehouse import Warehouse
 
@@ -26,13 +27,6 @@ PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
     "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
 )  # fmt: skip
-PANEL_HEADERS_VI = {
-    "unit_name": "Tên đơn vị",
-    "member_names": "Thôn/TDP thành viên",
-    "is_contiguous": "Liền kề",
-    "is_locked": "Khóa",
-    "source": "Nguồn",
-}
 CSS_CODE = "hamlet-"  # each hamlet's path carries class hamlet-<code> (tests click it)
 
 
@@ -78,19 +72,13 @@ def label_markers(editor: PlanEditor) -> list[ipyleaflet.Marker]:
         hamlets["hamlet_code"], hamlets.geometry, hamlets["households"], strict=True
     ):
         point = shape.representative_point()
-        text = f"{html.escape(editor.hamlet_name(code))}<br>{int(households):,} hộ".replace(
-            ",", "."
-        )
+        text = f"{html.escape(editor.hamlet_name(code))}<br>{vn_number(int(households))} hộ"
         icon = ipyleaflet.DivIcon(
             html=f'<div style="font-size:10px;white-space:nowrap">{text}</div>',
             icon_size=[90, 24],
         )
         markers.append(ipyleaflet.Marker(location=(point.y, point.x), icon=icon, draggable=False))
     return markers
-
-
-def _number(value: float) -> str:
-    return f"{value:,.0f}".replace(",", ".")
 
 
 def panel_html(editor: PlanEditor, message: str = "") -> str:
@@ -103,12 +91,13 @@ def panel_html(editor: PlanEditor, message: str = "") -> str:
         '<table class="editor-totals">'
         f'<tr><td>Số đơn vị</td><td class="units">{totals["units"]}</td></tr>'
         f'<tr><td>Đơn vị đạt chuẩn</td><td class="compliant">{totals["compliant_units"]}</td></tr>'
-        f'<tr><td>Tổng số hộ</td><td class="households">{_number(totals["households"])}</td></tr>'
+        f'<tr><td>Tổng số hộ</td><td class="households">{vn_number(totals["households"])}</td></tr>'
         "<tr><td>Quỹ phụ cấp hiện nay (đồng/năm)</td>"
-        f"<td>{_number(totals['allowance_fund_before_vnd_per_year'])}</td></tr>"
+        f"<td>{vn_number(round(totals['allowance_fund_before_vnd_per_year']))}</td></tr>"
         "<tr><td>Tiết kiệm (đồng/năm)</td>"
-        f"<td>{_number(totals['allowance_saving_vnd_per_year'])}</td></tr>"
-        f'<tr><td>Điểm tổng hợp</td><td class="composite">{totals["composite_score"]:.3f}</td></tr>'
+        f"<td>{vn_number(round(totals['allowance_saving_vnd_per_year']))}</td></tr>"
+        '<tr><td>Điểm tổng hợp</td><td class="composite">'
+        f"{vn_number(totals['composite_score'])}</td></tr>"
         "</table>"
     )
     conflicts = editor.conflicts()
@@ -120,25 +109,11 @@ def panel_html(editor: PlanEditor, message: str = "") -> str:
         is_contiguous=lambda u: u["is_contiguous"].map({True: "liền kề", False: "KHÔNG LIỀN KỀ"}),
         is_locked=lambda u: u["is_locked"].map({True: "khóa", False: ""}),
     )
-    parts.append(
-        with_vietnamese_headers(units)
-        .rename(columns=PANEL_HEADERS_VI)
-        .to_html(
-            index=False, escape=True, classes="editor-units", float_format=lambda v: f"{v:.2f}"
-        )
-    )
+    parts.append(planner_table(units).set_table_attributes('class="editor-units"').to_html())
     scores = editor.scores()[["source", "option_name", "units_after", "compliant_units_after",
                               "allowance_saving_vnd_per_year", "composite_score"]]  # fmt: skip
     parts.append("<p><b>So sánh với các phương án đã công bố</b></p>")
-    scores = scores.assign(
-        allowance_saving_vnd_per_year=scores["allowance_saving_vnd_per_year"].map(_number),
-        composite_score=scores["composite_score"].map(lambda v: f"{v:.3f}"),
-    )
-    parts.append(
-        with_vietnamese_headers(scores)
-        .rename(columns=PANEL_HEADERS_VI)
-        .to_html(index=False, escape=True)
-    )
+    parts.append(planner_table(scores).to_html())
     return "".join(parts)
 
 
@@ -155,7 +130,9 @@ def plan_editor_app(
     """The map and panel. ``communes`` fills the commune dropdown; ``load(code)`` returns
     a new ``PlanEditor`` for a chosen commune; with ``dean_folder`` a button writes the
     commune's đề án (Word and Excel annexes) there, as ``hamlets dean`` does, from the
-    decision in force (a saved draft included, marked DỰ THẢO)."""
+    decision in force (a saved draft included, marked DỰ THẢO). *Bắt đầu từ* lists the
+    published options and the commune's saved drafts (``PlanEditor.start_choices``); a
+    draft that no longer fits is refused in the panel, the plan left as it was."""
     hamlets = commune.hamlets.to_crs(4326)
     minx, miny, maxx, maxy = hamlets.total_bounds
     leaflet = ipyleaflet.Map(
@@ -166,7 +143,7 @@ def plan_editor_app(
     )
     leaflet.clear_layers()  # no base layer: no tile server, works offline
     leaflet.fit_bounds([[miny, minx], [maxy, maxx]])
-    state: dict = {"editor": editor, "layers": []}
+    state: dict = {"editor": editor, "layers": [], "drawing": False}
     panel = widgets.HTML()
     start = widgets.Dropdown(description="Bắt đầu từ")
     target = widgets.Dropdown(description="Chuyển vào")
@@ -184,7 +161,7 @@ def plan_editor_app(
     legend = ipyleaflet.LegendControl({}, title="Đơn vị", position="bottomright")
     leaflet.add(legend)
 
-    def redraw(message: str = "") -> None:
+    def redraw(message: str = "", *, choices: bool = False) -> None:
         ed: PlanEditor = state["editor"]
         for layer in state["layers"]:
             leaflet.remove(layer)
@@ -197,11 +174,16 @@ def plan_editor_app(
         colours = unit_colours(ed)
         legend.legend = {ed.unit_name(u): c for u, c in colours.items()}
         units = sorted(colours)
-        target.options = [(ed.unit_name(u) + f" ({u})", u) for u in units] + [
-            ("Đơn vị mới (tách riêng)", NEW_UNIT)
-        ]
-        start.options = sorted(ed.commune.assignments["option_name"].unique())
-        start.value = ed.started_from
+        state["drawing"] = True  # setting the dropdowns is not the planner choosing
+        try:
+            target.options = [(ed.unit_name(u) + f" ({u})", u) for u in units] + [
+                ("Đơn vị mới (tách riêng)", NEW_UNIT)
+            ]
+            if choices:
+                start.options = ed.start_choices(warehouse)
+            start.value = ed.started_from
+        finally:
+            state["drawing"] = False
         panel.value = panel_html(ed, message)
 
     def clicked(feature: dict | None = None, **_: object) -> None:
@@ -216,9 +198,14 @@ def plan_editor_app(
 
     def on_start(change: dict) -> None:
         ed: PlanEditor = state["editor"]
-        if change["new"] and change["new"] != ed.started_from:
-            ed.start_from(change["new"])
-            redraw()
+        if state["drawing"] or not change["new"] or change["new"] == ed.started_from:
+            return
+        try:
+            ed.begin(warehouse, change["new"])
+        except EditError as refused:
+            redraw(f"Không mở được: {refused}")
+            return
+        redraw()
 
     def on_undo(_: object) -> None:
         redraw("" if state["editor"].undo() else "Không còn gì để hoàn tác")
@@ -241,6 +228,7 @@ def plan_editor_app(
         saved.value = (
             f'<p class="editor-saved">Đã lưu bản dự thảo {html.escape(recorded.decision_id)}</p>'
         )
+        redraw(choices=True)  # the new draft joins *Bắt đầu từ*
 
     def on_dean(_: object) -> None:
         ed: PlanEditor = state["editor"]
@@ -254,7 +242,7 @@ def plan_editor_app(
     def on_commune(change: dict) -> None:
         if callable(load) and change["new"] != state["editor"].commune.commune_code:
             state["editor"] = load(change["new"])
-            redraw()
+            redraw(choices=True)
 
     start.observe(on_start, names="value")
     undo.on_click(on_undo)
@@ -262,7 +250,7 @@ def plan_editor_app(
     save.on_click(on_save)
     dean.on_click(on_dean)
     chooser.observe(on_commune, names="value")
-    redraw()
+    redraw(choices=True)
     controls = widgets.VBox([chooser, start, target, widgets.HBox([undo, lock])])
     saving = widgets.VBox([author, note, accept, save, *([dean] if dean_folder else []), saved])
     app = widgets.HBox(

@@ -1,4 +1,5 @@
-"""Notebook parameters as planners type them, and tables as planners read them.
+"""Notebook parameters as planners type them (tables as they read them:
+``assets.exports.notebook_tables``).
 
 papermill parses ``-p commune 04002`` as the number 4002 and ``-p province 04`` as 4:
 codes are text whose leading zeros matter, so a code parameter is coerced back to its
@@ -6,8 +7,6 @@ fixed width and validated here, with a message saying what was expected.
 """
 
 from __future__ import annotations
-
-import pandas as pd
 
 CODE_WIDTHS = {"province": 2, "commune": 5, "hamlet": 8}
 
@@ -29,12 +28,3 @@ def code_parameter(name: str, value: object, *, optional: bool = False) -> str |
     if not text.isdigit() or len(text) > width:
         raise ValueError(f"parameter {name}: expected a {width}-digit code, got {value!r}")
     return text.zfill(width)
-
-
-def show_tables_in_full() -> None:
-    """pandas shows text whole (an explanation is not cut at 50 characters) and figures
-    as Vietnamese write them (``1.234.567``, never ``5.92e+08``)."""
-    from assets.exports.dean import vn_number
-
-    pd.set_option("display.max_colwidth", None)
-    pd.set_option("display.float_format", vn_number)

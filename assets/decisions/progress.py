@@ -97,7 +97,9 @@ def decision_progress(overview: ProvinceOverview) -> pd.DataFrame:
     table = overview.communes.set_index("commune_code")[["commune_name"]].join(
         latest[["option_name", "decided_by", "decided_at", "decision_id"]], how="left"
     )
-    table["status"] = table["decision_id"].notna().map({True: "Đã quyết định", False: "Chưa"})
+    table["decision_status"] = (
+        table["decision_id"].notna().map({True: "Đã quyết định", False: "Chưa"})
+    )
     table["option_name"] = table["option_name"].map(
         lambda o: OPTION_LABELS_VI.get(o, "Điều chỉnh" if o == "manual" else o), na_action="ignore"
     )
@@ -108,6 +110,15 @@ def progress_summary(overview: ProvinceOverview) -> dict[str, int]:
     progress = decision_progress(overview)
     decided = int(progress["decision_id"].notna().sum())
     return {"communes": len(progress), "decided": decided, "pending": len(progress) - decided}
+
+
+def progress_text(overview: ProvinceOverview) -> str:
+    """The summary as the weekly report says it."""
+    counts = progress_summary(overview)
+    return (
+        f"Số xã: {counts['communes']}; đã có quyết định: {counts['decided']}; "
+        f"chưa có quyết định: {counts['pending']}"
+    )
 
 
 def compliance_map(overview: ProvinceOverview) -> folium.Map:

@@ -26,6 +26,7 @@ from assets.exports.files import (
     with_vietnamese_headers,
     write_commune_map,
 )
+from assets.exports.notebook_tables import planner_table
 from assets.marts.build import PublishStamp
 from assets.planning.assembly import OPTIONS, PlanResult
 from assets.planning.compliance import hamlet_compliance
@@ -52,6 +53,8 @@ SCORE_COLUMNS = (
     "optimality_status",
 )
 PARETO_STYLE = "background-color: #e5f5e0; font-weight: bold"
+PUBLISHED_VI = "đã công bố"  # scores of the published options, beside a re-run or an edit
+WHAT_IF_VI = "thử lại"
 
 
 def units_with_reasons(commune: CommuneMarts) -> gpd.GeoDataFrame:
@@ -99,12 +102,10 @@ def styled_scores(options: pd.DataFrame) -> Styler:
     """Scores with Vietnamese headers and the Pareto front highlighted."""
     table = scores_table(options)
     pareto = table["is_pareto_optimal"].astype(bool).to_numpy()
-    shown = with_vietnamese_headers(
+    shown = planner_table(
         table.assign(option_name=table["option_name"].map(lambda o: OPTION_LABELS_VI.get(o, o)))
     )
-    return shown.style.apply(
-        lambda row: [PARETO_STYLE if pareto[row.name] else ""] * len(row), axis=1
-    ).format(precision=2, thousands=".", decimal=",")
+    return shown.apply(lambda row: [PARETO_STYLE if pareto[row.name] else ""] * len(row), axis=1)
 
 
 def merge_explanations(commune: CommuneMarts, option_name: str | None = None) -> pd.DataFrame:
@@ -174,8 +175,8 @@ def what_if(
         hamlets=commune.hamlets,
         households=households,
     )
-    what = scores_table(scores).assign(source="what-if")
-    published = scores_table(commune.options).assign(source="published")
+    what = scores_table(scores).assign(source=WHAT_IF_VI)
+    published = scores_table(commune.options).assign(source=PUBLISHED_VI)
     keep = [c for c in what.columns if c in published.columns]
     return pd.concat([published[keep], what[keep]], ignore_index=True)
 

@@ -10,8 +10,10 @@ dates ``dd/mm/yyyy``, and A4 landscape, fitted to the page width.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import numbers
+from datetime import date, datetime, time
 
+import numpy as np
 import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -116,13 +118,19 @@ def _shown(value: object, fmt: str | None) -> str:
 
 
 def vn_number(value: object) -> str:
-    """A figure as Vietnamese documents write it (``1.234.567``, ``2,35``); text as is."""
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else ("Có" if value else "Không")
-    if isinstance(value, int | float) and not pd.isna(value):
+    """A figure as Vietnamese documents write it (``1.234.567``, ``2,35``), numpy's
+    included; a date ``dd/mm/yyyy`` (with ``hh:mm`` when it has a time); a missing value
+    empty; text as is."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "Có" if value else "Không"
+    if isinstance(value, numbers.Real):
         if float(value).is_integer():
             return f"{int(value):,}".replace(",", ".")
-        return f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+        return f"{float(value):,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    if isinstance(value, datetime) and value.time() != time():
+        return f"{value:%d/%m/%Y %H:%M}"
     if isinstance(value, date):
         return f"{value:%d/%m/%Y}"
-    return "" if pd.isna(value) else str(value)
+    return str(value)

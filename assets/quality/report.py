@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from assets.quality.holds import UNKNOWN_COMMUNE
 from assets.staging.defs import REJECTED_ROWS, STAGED_FROM
 from assets.staging.reconcile import reconcile_counts
 from assets.warehouse import Warehouse
 
+UNKNOWN_COMMUNE_VI = "Chưa rõ xã"  # records whose household's commune is unknown
 RESTRICTED_NOTICE = (
     "DỮ LIỆU HẠN CHẾ — chứa thông tin cá nhân (họ tên, số định danh, ngày sinh) theo "
     "Nghị định 13/2023/NĐ-CP và Luật Bảo vệ dữ liệu cá nhân: chỉ dùng trong đơn vị công an/"
@@ -26,7 +28,9 @@ RESTRICTED_NOTICE = (
 
 
 def issue_counts(warehouse: Warehouse, province_code: str) -> pd.DataFrame:
-    """Issues per commune (rows) and rule (columns), from the published counts."""
+    """Issues per rule (rows) and commune (columns), from the published counts. Rules
+    are rows: their keys (``required_missing``…) are values the notebook explains, not
+    headers."""
     counts = warehouse.query(
         "SELECT commune_code, rule, severity, sum(issue_count) AS issues "
         "FROM marts.validation_summary_current WHERE province_code = ? "
@@ -34,11 +38,12 @@ def issue_counts(warehouse: Warehouse, province_code: str) -> pd.DataFrame:
         [province_code],
     )
     counts["rule"] = counts["rule"] + " (" + counts["severity"] + ")"
+    counts["commune_code"] = counts["commune_code"].replace(UNKNOWN_COMMUNE, UNKNOWN_COMMUNE_VI)
     table = counts.pivot_table(
-        index="commune_code", columns="rule", values="issues", aggfunc="sum", fill_value=0
+        index="rule", columns="commune_code", values="issues", aggfunc="sum", fill_value=0
     )
     table["Tổng"] = table.sum(axis=1)
-    return table.astype("int64").rename_axis(index="Mã xã", columns="Quy tắc (mức độ)")
+    return table.astype("int64").rename_axis(index="Quy tắc (mức độ)", columns="Mã xã")
 
 
 def hamlet_records(warehouse: Warehouse, province_code: str, hamlet_code: str) -> pd.DataFrame:
