@@ -44,7 +44,8 @@ POSTGRES_TYPES: dict[str, str] = {
     "geometry": "geometry(Geometry, 4326)",
 }
 
-LAYERS = ("raw", "staging", "quality", "planning", "marts")
+# Flow order; ``meta`` describes the warehouse itself (its schema version), not data.
+LAYERS = ("raw", "staging", "quality", "planning", "marts", "meta")
 RESTRICTED_LAYERS = ("raw", "staging", "quality")
 
 # 12-digit personal identification number, or a 9-digit old identity card number
@@ -896,6 +897,10 @@ FIELDS: dict[str, Field] = {
             "anyway on an engineer's explicit override; empty for a normal publication",
             "Công bố dù số liệu giảm mạnh (ghi đè)",
         ),
+        # The warehouse's own schema (assets/warehouse/migrations.py).
+        Field("version", "int", "Warehouse schema version", "Phiên bản lược đồ kho dữ liệu"),
+        Field("applied_at", "timestamp", "When the version was applied (UTC)", "Thời điểm áp dụng"),
+        Field("description", "string", "What the version changed", "Mô tả"),
     ]
 }
 
@@ -1857,6 +1862,15 @@ TABLES: dict[str, Table] = {
                 "published_at",
             ),
             primary_key=("run_id", "week_date", "progress_status"),
+        ),
+        Table(
+            "meta",
+            "schema_versions",
+            "The warehouse's schema versions, one row per migration applied (a new "
+            "warehouse: one row, the version its tables were created at)",
+            ("version", "applied_at", "description"),
+            primary_key=("version",),
+            required=("version", "applied_at", "description"),
         ),
     ]
 }
