@@ -60,6 +60,11 @@ class Migration:
     apply: Callable[[Session, str], None]
 
 
+def _types(kind: str) -> dict[str, str]:
+    """The backend's SQL type of each logical type."""
+    return POSTGRES_TYPES if kind == "postgresql" else DUCKDB_TYPES
+
+
 def _baseline(session: Session, kind: str) -> None:
     """Nothing to change: the version a warehouse without a version row is taken at."""
 
@@ -135,7 +140,7 @@ def _since_2dba3cf(session: Session, kind: str) -> None:
     """Release 2dba3cf's tables to today's: the columns added since (older rows show them
     empty), and every ``_current`` view re-created over them. Tables added since are
     created from their contracts by the first run that writes them."""
-    types = POSTGRES_TYPES if kind == "postgresql" else DUCKDB_TYPES
+    types = _types(kind)
     for table, column, type_ in _COLUMNS_SINCE_2DBA3CF:
         if session.table_exists(table):
             session.execute(
@@ -210,8 +215,7 @@ def upgrade(warehouse: Warehouse) -> list[Migration]:
         stored = _stored_version(session)
         if stored is None:
             if not session.table_exists(SCHEMA_VERSIONS):
-                types = POSTGRES_TYPES if warehouse.kind == "postgresql" else DUCKDB_TYPES
-                session.execute(create_table_sql(TABLES[SCHEMA_VERSIONS], types))
+                session.execute(create_table_sql(TABLES[SCHEMA_VERSIONS], _types(warehouse.kind)))
             if not _holds_tables(session):
                 _record(session, LATEST_VERSION, "New warehouse, created from the contracts")
                 return []
