@@ -44,7 +44,8 @@ POSTGRES_TYPES: dict[str, str] = {
     "geometry": "geometry(Geometry, 4326)",
 }
 
-LAYERS = ("raw", "staging", "quality", "planning", "marts")
+# Flow order; ``meta`` describes the warehouse itself (its schema version), not data.
+LAYERS = ("raw", "staging", "quality", "planning", "marts", "meta")
 RESTRICTED_LAYERS = ("raw", "staging", "quality")
 
 # 12-digit personal identification number, or a 9-digit old identity card number
@@ -916,6 +917,10 @@ FIELDS: dict[str, Field] = {
         Field("member_names", "string", "Names of a unit's hamlets", "Thôn/TDP thành viên"),
         Field("is_contiguous", "bool", "The unit's hamlets touch one another", "Liền kề"),
         Field("is_locked", "bool", "The planner locked the unit in the map editor", "Khóa"),
+        # The warehouse's own schema (assets/warehouse/migrations.py).
+        Field("version", "int", "Warehouse schema version", "Phiên bản lược đồ kho dữ liệu"),
+        Field("applied_at", "timestamp", "When the version was applied (UTC)", "Thời điểm áp dụng"),
+        Field("description", "string", "What the version changed", "Mô tả"),
     ]
 }
 
@@ -1877,6 +1882,15 @@ TABLES: dict[str, Table] = {
                 "published_at",
             ),
             primary_key=("run_id", "week_date", "progress_status"),
+        ),
+        Table(
+            "meta",
+            "schema_versions",
+            "The warehouse's schema versions, one row per migration applied (a new "
+            "warehouse: one row, the version its tables were created at)",
+            ("version", "applied_at", "description"),
+            primary_key=("version",),
+            required=("version", "applied_at", "description"),
         ),
     ]
 }

@@ -138,14 +138,15 @@ def columns_to_add(
 
     Provinces share tables, so a table is extended rather than replaced when its
     contract gained a field since it was created (older rows then show it empty). A
-    table holding columns its contract no longer has is an error to migrate by hand.
+    table holding columns its contract no longer has needs a migration, as does any
+    change other than an added column.
     Only contract fields are ever added: a file's headers never become columns.
     """
     dropped = [c for c in existing if c not in df.columns]
     if dropped:
         raise WarehouseError(
             f"{qualified_name} holds columns {dropped} that its contract no longer has; "
-            "migrate the table (or drop it to rebuild from the landing files)"
+            "a migration (assets/warehouse/migrations.py) must drop or rename them"
         )
     types = {f.name: f.type for f in contract.fields} | dict.fromkeys(PARTITION_COLUMNS, "string")
     return [(check_identifier(c), types[c]) for c in df.columns if c not in existing]

@@ -15,6 +15,10 @@ is held by the process that runs the job, for the whole run:
 
 The kernel releases a ``flock`` and the server an advisory lock when the holding process
 dies, even by SIGKILL, so a killed run never leaves the warehouse locked.
+
+Whoever takes the lock is about to write, so it first brings the warehouse's schema to
+this code's version (``assets.warehouse.migrations``); a warehouse newer than the code
+is refused there, before anything is written.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assets.warehouse.base import WarehouseError, backend_of, duckdb_path_from_url, redacted
+from assets.warehouse.factory import Warehouse
+from assets.warehouse.migrations import upgrade
 
 POLL_SECONDS = 0.2
 # A writer tries this long even when told not to wait, so a sensor's momentary probe of a
@@ -140,7 +146,9 @@ def writer_lock(
     another holder, then raise :class:`WarehouseBusyError` naming the warehouse and the holder.
 
     Released when the block ends, however it ends, and by the OS or the server when the
-    process dies. Two holders in one process exclude each other too.
+    process dies. Two holders in one process exclude each other too. Once held, the
+    warehouse is upgraded to this code's schema version (:func:`upgrade`; a newer one
+    raises ``SchemaVersionError``) before the block runs.
     """
     me = Holder(
         pid=os.getpid(),
@@ -151,6 +159,7 @@ def writer_lock(
     )
     locker = _duckdb_lock if backend_of(url) == "duckdb" else _postgres_lock
     with locker(url, me, wait_s) as held:
+        upgrade(Warehouse(url))
         yield held
 
 
