@@ -16,6 +16,7 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
+from assets.materialised import row_count
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.quality.batches import (
     BATCH_PERSONS,
@@ -123,7 +124,6 @@ def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
     group_name="quality",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
 )
 def quality_hamlet_count_reconciliation(
     context: dg.AssetExecutionContext,
@@ -157,7 +157,6 @@ def quality_hamlet_count_reconciliation(
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
-    kinds={"duckdb"},
 )
 def quality_probable_duplicates(
     context: dg.AssetExecutionContext,
@@ -207,7 +206,6 @@ def quality_probable_duplicates(
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
-    kinds={"duckdb"},
 )
 def quality_record_issues(
     context: dg.AssetExecutionContext,
@@ -248,7 +246,6 @@ def quality_record_issues(
             key,
             deps=[PERSONS_KEY, dg.AssetKey(["quality", "record_issues"])],
             group_name="quality",
-            kinds={"duckdb"},
             description=description,
         )
         for key, description in (
@@ -281,11 +278,13 @@ def quality_persons(
         "person_batches": split.batches,
     }
     context.log.info(f"person records: {counts}")
-    for key, table in (
-        (CLEAN_KEY, "quality.persons_clean"),
-        (QUARANTINED_KEY, "quality.persons_quarantined"),
+    for key, table, rows in (
+        (CLEAN_KEY, "quality.persons_clean", split.records_clean),
+        (QUARANTINED_KEY, "quality.persons_quarantined", split.records_quarantined),
     ):
-        yield dg.MaterializeResult(asset_key=key, metadata={"table": table, **counts})
+        yield dg.MaterializeResult(
+            asset_key=key, metadata={"table": table, **counts, **row_count(rows)}
+        )
 
 
 HOUSEHOLDS_QUARANTINED_KEY = dg.AssetKey(["quality", "households_quarantined"])
@@ -302,7 +301,6 @@ HOUSEHOLDS_QUARANTINED_KEY = dg.AssetKey(["quality", "households_quarantined"])
     group_name="quality",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
 )
 def quality_households_quarantined(
     context: dg.AssetExecutionContext,

@@ -11,6 +11,7 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
+from assets.materialised import row_count
 from assets.planning.rules import RulesProfile
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_persons_in_chunks
@@ -64,7 +65,7 @@ def _warn_rejected(context: dg.AssetExecutionContext, table: str, rows: int) -> 
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "geopandas"},
+    kinds={"geopandas"},
 )
 def staging_communes(
     context: dg.AssetExecutionContext,
@@ -87,7 +88,7 @@ def staging_communes(
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "geopandas"},
+    kinds={"geopandas"},
 )
 def staging_hamlets(
     context: dg.AssetExecutionContext,
@@ -115,7 +116,6 @@ def staging_hamlets(
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
 )
 def staging_households(
     context: dg.AssetExecutionContext,
@@ -145,7 +145,6 @@ class ChunkConfig(dg.Config):
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
-    kinds={"duckdb"},
 )
 def staging_persons(
     context: dg.AssetExecutionContext,
@@ -163,6 +162,7 @@ def staging_persons(
         metadata={
             "table": "staging.persons",
             "rows": staged.rows,
+            **row_count(staged.rows),
             "rows_rejected": staged.rows_rejected,
             "chunks": staged.chunks,
             **staged.notes,
