@@ -1,5 +1,6 @@
 """The Dagster surface is derived from the contracts: descriptions, owners, kinds, column
-schemas and row counts of every stage and mart asset, and the README's data dictionary."""
+schemas and row counts of every stage and mart asset, the checks' failing counts, and
+the README's data dictionary."""
 
 from __future__ import annotations
 
@@ -184,3 +185,26 @@ def test_every_table_materialisation_carries_its_row_count(published, pipeline_i
         counted
     )
     assert counted["staging.persons"] > 1000
+
+
+@pytest.mark.integration
+def test_checks_report_per_province_with_failing_counts(published, pipeline_instance):
+    _, report = published
+    records = pipeline_instance.get_records_for_run(
+        run_id=report.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    assert len(evaluations) >= 12
+    for evaluation in evaluations:
+        assert evaluation.partition == report.province_code, evaluation.check_name
+        metadata = evaluation.metadata
+        if evaluation.check_name.endswith("_suite"):
+            assert "unexpected_values" in metadata, evaluation.check_name
+        elif evaluation.check_name != "safe_to_publish":
+            assert "failing_records" in metadata, evaluation.check_name
+            assert metadata["failing_records"].value >= 0
+    by_name = {(e.asset_key.to_user_string(), e.check_name): e for e in evaluations}
+    # The planted errors of the small province quarantine records: their count is shown.
+    quarantine = by_name[("quality/record_issues", "quarantine_share")].metadata
+    assert quarantine["failing_records"].value == quarantine["records_with_errors"].value > 0
+    assert by_name[("staging/persons", "rows_reconcile")].metadata["failing_records"].value == 0

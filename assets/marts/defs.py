@@ -174,6 +174,7 @@ def shrink_allowed(context: dg.OpExecutionContext | dg.AssetCheckExecutionContex
 
 @dg.asset_check(
     asset=dg.AssetKey(["planning", "hamlet_compliance"]),
+    partitions_def=PROVINCE_PARTITIONS,
     name="safe_to_publish",
     blocking=True,
     pool=WAREHOUSE_POOL,

@@ -182,6 +182,7 @@ STAGED_FROM = {
 def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(table.split(".")),
+        partitions_def=PROVINCE_PARTITIONS,
         name="rows_reconcile",
         blocking=True,
         pool=WAREHOUSE_POOL,
@@ -194,16 +195,25 @@ def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
         counts = reconcile_counts(
             warehouse.for_province(context.partition_key), table, STAGED_FROM[table], REJECTED_ROWS
         )
+        # Records the file holds that were not landed, and landed rows neither staged nor
+        # rejected (or counted twice): what the check finds missing.
+        unaccounted = (counts["in_file"] - counts["landed"]).abs() + (
+            counts["landed"] - counts["staged"] - counts["rejected"]
+        ).abs()
         return dg.AssetCheckResult(
             passed=bool(counts["balanced"].all()),
             metadata={
-                f"{row.source_file}": {
-                    "in_file": int(row.in_file),
-                    "landed": int(row.landed),
-                    "staged": int(row.staged),
-                    "rejected": int(row.rejected),
-                }
-                for row in counts.itertuples()
+                "failing_records": int(unaccounted.sum()),
+                "rows_rejected": int(counts["rejected"].sum()),
+                **{
+                    f"{row.source_file}": {
+                        "in_file": int(row.in_file),
+                        "landed": int(row.landed),
+                        "staged": int(row.staged),
+                        "rejected": int(row.rejected),
+                    }
+                    for row in counts.itertuples()
+                },
             },
         )
 
