@@ -29,6 +29,7 @@ from pipelines.locking import with_writer_lock
 from pipelines.progress import progress_job, weekly_progress_report
 from pipelines.sensors import landing_folder_sensor, nightly_refresh
 from pipelines.settings import Settings
+from pipelines.surface import with_surface
 
 ALL_ASSETS = [
     *LANDING_SPECS,
@@ -62,21 +63,6 @@ def build_resources(settings: Settings) -> dict[str, object]:
             remote=dg.EnvVar("HAMLETS_SPARK_REMOTE").get_value("") or "",
         ),
     }
-
-
-def with_warehouse_kind(assets: list, warehouse_kind: str) -> list:
-    """The assets as they are stored: the stage modules declare ``duckdb`` (the embedded
-    default); a PostgreSQL warehouse shows ``postgres`` in the UI instead."""
-    if warehouse_kind == "duckdb":
-        return assets
-
-    def swap(spec: dg.AssetSpec) -> dg.AssetSpec:
-        if "duckdb" not in spec.kinds:
-            return spec
-        tags = {key: value for key, value in spec.tags.items() if key != "dagster/kind/duckdb"}
-        return spec.replace_attributes(kinds=(spec.kinds - {"duckdb"}) | {"postgres"}, tags=tags)
-
-    return list(dg.map_asset_specs(swap, assets))
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
@@ -117,7 +103,7 @@ def build_defs(
     settings.check()  # e.g. production without HAMLETS_HASH_SECRET: the location won't load
     resources = build_resources(settings) | dict(resource_overrides or {})
     return dg.Definitions(
-        assets=with_warehouse_kind(ALL_ASSETS, Warehouse(settings.warehouse_url).kind),
+        assets=with_surface(ALL_ASSETS, Warehouse(settings.warehouse_url).kind),
         asset_checks=[*STAGING_CHECKS, *QUALITY_CHECKS, *MARTS_CHECKS],
         jobs=[province_job, progress_job],
         sensors=[landing_folder_sensor],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from assets.materialised import row_count
 from assets.warehouse import Warehouse
 
 
@@ -30,7 +31,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             warehouse = warehouse.for_province(context.asset_partition_key)
         rows = warehouse.write_table(name, obj)
-        context.add_output_metadata({"table": name, "rows_written": rows})
+        context.add_output_metadata({"table": name, "rows_written": rows, **row_count(rows)})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         warehouse = Warehouse(self.url)

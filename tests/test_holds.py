@@ -118,6 +118,9 @@ def test_reconciliation_fails_naming_commune_when_records_are_counted_nowhere_or
     assert result.severity == dg.AssetCheckSeverity.ERROR
     assert result.description == "; ".join(failures)
     assert str(unknown["household_id"]) not in result.description
+    # Its metadata counts the records at fault: the household and its members counted
+    # nowhere, and the person counted twice.
+    assert result.metadata["failing_records"].value == 1 + members + 1
 
 
 def test_correcting_the_hamlet_code_counts_the_household_in_its_hamlet(published, tmp_path):

@@ -4,15 +4,26 @@ materialisation."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from datetime import UTC, datetime
 
 import dagster as dg
+import pytest
 
-from assets.raw.landing import LANDING_ROLES, Landing
+from assets.raw import landing as landing_module
+from assets.raw.landing import LANDING_ROLES, Landing, file_sha256
 from assets.warehouse import Warehouse
+from pipelines import sensors
 from pipelines.build import build_defs
-from pipelines.sensors import PUBLISHED_KEY, landing_folder_sensor, nightly_refresh
+from pipelines.sensors import (
+    NIGHTLY_CRON,
+    PUBLISHED_KEY,
+    TIMEZONE,
+    landing_folder_sensor,
+    nightly_refresh,
+)
 from pipelines.settings import Settings
 
 FILES = (
@@ -86,6 +97,106 @@ def test_new_changed_and_identical_files(tmp_path, small_landing):
     both = _evaluate(root, cursor=changed.cursor)
     assert [r.partition_key for r in both.run_requests] == ["33"]
     assert not _evaluate(root, cursor=both.cursor).run_requests
+
+
+@pytest.fixture
+def provinces(tmp_path, small_landing):
+    """A landing root with two complete provinces (04, 33) and an incomplete one (01)."""
+    root = tmp_path / "landing"
+    for code in ("04", "33"):
+        shutil.copytree(small_landing, root / code, ignore=shutil.ignore_patterns("ground_truth"))
+    (root / "01").mkdir()
+    shutil.copy(small_landing / "communes.geojson", root / "01")
+    return root
+
+
+@pytest.fixture
+def hashed(monkeypatch) -> list[str]:
+    """The names of the files the sensor reads to hash, tick after tick."""
+    names: list[str] = []
+
+    def counting(path):
+        names.append(path.name)
+        return file_sha256(path)
+
+    monkeypatch.setattr(sensors, "file_sha256", counting, raising=False)
+    monkeypatch.setattr(landing_module, "file_sha256", counting)
+    return names
+
+
+def _requested(result) -> list[str]:
+    return sorted(r.partition_key for r in result.run_requests)
+
+
+def test_first_tick_requests_every_province_with_files(provinces, hashed):
+    first = _evaluate(provinces)
+    assert _requested(first) == ["04", "33"]
+    assert len(hashed) == 2 * len(FILES)  # the incomplete folder is not read
+    remembered = json.loads(first.cursor)["provinces"]
+    assert sorted(remembered) == ["04", "33"]
+    persons = remembered["04"]["persons"]
+    stat = (provinces / "04" / "persons.csv").stat()
+    assert persons == {
+        "name": "persons.csv",
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": file_sha256(provinces / "04" / "persons.csv"),
+    }
+
+
+def test_second_tick_with_nothing_changed_requests_and_reads_nothing(provinces, hashed):
+    first = _evaluate(provinces)
+    hashed.clear()
+    second = _evaluate(provinces, cursor=first.cursor)
+    assert second.run_requests == []
+    assert "no new or changed landing file" in second.skip_message
+    assert hashed == []
+
+
+def test_touched_file_is_hashed_once_and_requests_nothing(provinces, hashed):
+    first = _evaluate(provinces)
+    persons = provinces / "33" / "persons.csv"
+    stat = persons.stat()
+    os.utime(persons, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    hashed.clear()
+    touched = _evaluate(provinces, cursor=first.cursor)
+    assert touched.run_requests == []
+    assert hashed == ["persons.csv"]
+    # The new mtime is remembered: the next tick reads nothing again.
+    hashed.clear()
+    assert _evaluate(provinces, cursor=touched.cursor).run_requests == []
+    assert hashed == []
+
+
+def test_changing_one_province_file_requests_only_that_province(provinces, hashed):
+    first = _evaluate(provinces)
+    with (provinces / "33" / "households.csv").open("ab") as handle:
+        handle.write(b"\r\n")
+    hashed.clear()
+    changed = _evaluate(provinces, cursor=first.cursor)
+    assert _requested(changed) == ["33"]
+    assert changed.run_requests[0].tags["landing/changed"] == "households"
+    assert hashed == ["households.csv"]
+    assert [e.asset_key.path for e in changed.asset_events] == [["landing", "households"]]
+    assert not _evaluate(provinces, cursor=changed.cursor).run_requests
+
+
+def test_cursor_of_the_previous_form_requests_only_real_changes(provinces):
+    """A cursor written before the per-file cursor (a digest and each role's hash per
+    province) carries over: no run for an unchanged province after the upgrade."""
+    hashes = {code: sensors.landing_fingerprint(Landing(provinces / code)) for code in ("04", "33")}
+    old = json.dumps({code: {"digest": d, "files": h} for code, (d, h) in hashes.items()})
+    with (provinces / "04" / "persons.csv").open("ab") as handle:
+        handle.write(b"\r\n")
+    assert _requested(_evaluate(provinces, cursor=old)) == ["04"]
+
+
+def test_nightly_schedule_is_defined_for_the_province_job(tmp_path):
+    schedule = _defs(tmp_path / "landing").resolve_schedule_def("nightly_refresh")
+    assert schedule.cron_schedule == NIGHTLY_CRON == "0 1 * * *"
+    assert schedule.execution_timezone == TIMEZONE == "Asia/Ho_Chi_Minh"
+    assert schedule.job_name == landing_folder_sensor.job_name
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
 def _record_materialisations(instance, landing: Landing, code: str, *, publish: bool) -> None:

@@ -18,6 +18,7 @@ from assets.decisions.approved import approved_plan, resolved_decisions
 from assets.decisions.record import read_decision_assignments, read_decisions
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
+from assets.materialised import row_count
 from assets.planning.rules import RulesProfile
 from assets.progress.records import COUNCIL_APPROVALS, read_records
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
@@ -32,7 +33,6 @@ APPROVED_PUBLICATIONS = "marts.approved_publications"
         dg.AssetSpec(
             ["marts", name],
             group_name="marts",
-            kinds={"duckdb"},
             deps=[
                 ["planning", "hamlet_compliance"],
                 ["planning", "hamlet_adjacency"],
@@ -84,6 +84,7 @@ def publish_approved_plan(
         asset_key=["marts", "approved_plan"],
         metadata={
             "rows": len(plan.units),
+            **row_count(len(plan.units)),
             "communes_decided": communes,
             "stale_decisions": len(plan.stale),
             "rules_profile": rules.name,
@@ -93,6 +94,7 @@ def publish_approved_plan(
         asset_key=["marts", "approved_staffing"],
         metadata={
             "rows": len(plan.staffing),
+            **row_count(len(plan.staffing)),
             "positions_ending": int(plan.staffing["positions_ending"].sum()),
             "allowance_saving_vnd_per_year": float(
                 plan.staffing["allowance_saving_vnd_per_year"].sum()

@@ -26,6 +26,7 @@ from assets.marts.build import (
 )
 from assets.marts.guard import PublishGuard
 from assets.marts.publish import publish_marts
+from assets.materialised import row_count
 from assets.planning.rules import RulesProfile
 from assets.planning.scores import option_scores
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
@@ -56,7 +57,6 @@ MART_TABLES = (
         dg.AssetSpec(
             ["marts", name],
             group_name="marts",
-            kinds={"duckdb"},
             freshness_policy=MARTS_FRESHNESS,
             deps=[
                 ["planning", "merger_assignments"],
@@ -159,6 +159,7 @@ def publish_province_marts(
             asset_key=["marts", name],
             metadata={
                 "rows": len(df),
+                **row_count(len(df)),
                 "province_code": stamp.province_code,
                 "rules_profile": stamp.rules_profile,
                 "shrink_override": override or "",
@@ -173,6 +174,7 @@ def shrink_allowed(context: dg.OpExecutionContext | dg.AssetCheckExecutionContex
 
 @dg.asset_check(
     asset=dg.AssetKey(["planning", "hamlet_compliance"]),
+    partitions_def=PROVINCE_PARTITIONS,
     name="safe_to_publish",
     blocking=True,
     pool=WAREHOUSE_POOL,

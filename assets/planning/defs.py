@@ -28,7 +28,6 @@ from geodata.compactness import hamlet_measures
     group_name="planning",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
 )
 def planning_hamlet_compliance(
     context: dg.AssetExecutionContext,
@@ -77,7 +76,7 @@ def planning_hamlet_compliance(
     group_name="planning",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "geopandas"},
+    kinds={"geopandas"},
 )
 def planning_hamlet_adjacency(
     context: dg.AssetExecutionContext, hamlets: gpd.GeoDataFrame
@@ -90,12 +89,10 @@ def planning_hamlet_adjacency(
 
 @dg.multi_asset(
     outs={
-        "assignments": dg.AssetOut(key=["planning", "merger_assignments"], kinds={"duckdb"}),
-        "units": dg.AssetOut(key=["planning", "merger_units"], kinds={"duckdb"}),
-        "summary": dg.AssetOut(key=["planning", "merger_option_summary"], kinds={"duckdb"}),
-        "constraint_problems": dg.AssetOut(
-            key=["planning", "constraint_problems"], kinds={"duckdb"}
-        ),
+        "assignments": dg.AssetOut(key=["planning", "merger_assignments"]),
+        "units": dg.AssetOut(key=["planning", "merger_units"]),
+        "summary": dg.AssetOut(key=["planning", "merger_option_summary"]),
+        "constraint_problems": dg.AssetOut(key=["planning", "constraint_problems"]),
     },
     ins={
         "compliance": dg.AssetIn(["planning", "hamlet_compliance"]),

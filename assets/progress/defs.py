@@ -15,6 +15,7 @@ from assets.exports.location import Exports
 from assets.exports.safe import remove_partials
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
+from assets.materialised import row_count
 from assets.planning.rules import RulesProfile
 from assets.progress.consultation import load_consultation_file
 from assets.progress.deadlines import Deadlines
@@ -46,13 +47,11 @@ class ProgressReportConfig(dg.Config):
         dg.AssetSpec(
             ["marts", "commune_progress"],
             group_name="progress",
-            kinds={"duckdb"},
             deps=[["marts", "commune_summary"], ["marts", "approved_plan"], CONSULTATION_FILE_KEY],
         ),
         dg.AssetSpec(
             ["marts", "progress_timeline"],
             group_name="progress",
-            kinds={"duckdb"},
             deps=[["marts", "commune_summary"], ["marts", "approved_plan"]],
         ),
         dg.AssetSpec(
@@ -112,10 +111,13 @@ def progress_report(
     late = len(report.late)
     yield dg.MaterializeResult(
         asset_key=["marts", "commune_progress"],
-        metadata={"rows": len(progress), "report_date": str(as_of), "late_communes": late} | counts,
+        metadata={"rows": len(progress), "report_date": str(as_of), "late_communes": late}
+        | row_count(len(progress))
+        | counts,
     )
     yield dg.MaterializeResult(
-        asset_key=["marts", "progress_timeline"], metadata={"rows": len(timeline)}
+        asset_key=["marts", "progress_timeline"],
+        metadata={"rows": len(timeline), **row_count(len(timeline))},
     )
     yield dg.MaterializeResult(
         asset_key=PROGRESS_REPORT_KEY,

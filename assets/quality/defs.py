@@ -16,6 +16,7 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
+from assets.materialised import row_count
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.quality.batches import (
     BATCH_PERSONS,
@@ -123,7 +124,6 @@ def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
     group_name="quality",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
 )
 def quality_hamlet_count_reconciliation(
     context: dg.AssetExecutionContext,
@@ -157,7 +157,6 @@ def quality_hamlet_count_reconciliation(
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
-    kinds={"duckdb"},
 )
 def quality_probable_duplicates(
     context: dg.AssetExecutionContext,
@@ -207,7 +206,6 @@ def quality_probable_duplicates(
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
-    kinds={"duckdb"},
 )
 def quality_record_issues(
     context: dg.AssetExecutionContext,
@@ -248,7 +246,6 @@ def quality_record_issues(
             key,
             deps=[PERSONS_KEY, dg.AssetKey(["quality", "record_issues"])],
             group_name="quality",
-            kinds={"duckdb"},
             description=description,
         )
         for key, description in (
@@ -281,11 +278,13 @@ def quality_persons(
         "person_batches": split.batches,
     }
     context.log.info(f"person records: {counts}")
-    for key, table in (
-        (CLEAN_KEY, "quality.persons_clean"),
-        (QUARANTINED_KEY, "quality.persons_quarantined"),
+    for key, table, rows in (
+        (CLEAN_KEY, "quality.persons_clean", split.records_clean),
+        (QUARANTINED_KEY, "quality.persons_quarantined", split.records_quarantined),
     ):
-        yield dg.MaterializeResult(asset_key=key, metadata={"table": table, **counts})
+        yield dg.MaterializeResult(
+            asset_key=key, metadata={"table": table, **counts, **row_count(rows)}
+        )
 
 
 HOUSEHOLDS_QUARANTINED_KEY = dg.AssetKey(["quality", "households_quarantined"])
@@ -302,7 +301,6 @@ HOUSEHOLDS_QUARANTINED_KEY = dg.AssetKey(["quality", "households_quarantined"])
     group_name="quality",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
 )
 def quality_households_quarantined(
     context: dg.AssetExecutionContext,
@@ -334,6 +332,7 @@ def quality_households_quarantined(
 
 @dg.asset_check(
     asset=dg.AssetKey(["planning", "hamlet_compliance"]),
+    partitions_def=PROVINCE_PARTITIONS,
     name="records_counted_once",
     blocking=True,
     additional_deps=[
@@ -353,11 +352,17 @@ def records_counted_once(
     table = reconcile_warehouse(warehouse.for_province(context.partition_key))
     failures = reconciliation_failures(table)
     totals = table.drop(columns=["commune_code", "reconciles"]).sum()
+    # Records counted nowhere or twice, households and persons.
+    gaps = sum(
+        (table[f"{what}_staged"] - table[f"{what}_counted"] - table[f"{what}_held"]).abs().sum()
+        for what in ("households", "persons")
+    )
     return dg.AssetCheckResult(
         passed=not failures,
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(failures) if failures else None,
         metadata={
+            "failing_records": int(gaps),
             "communes": len(table),
             "communes_not_reconciling": len(failures),
             **{k: int(v) for k, v in totals.items()},
@@ -396,6 +401,7 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
 
     @dg.asset_check(
         asset=dg.AssetKey([contract.layer, contract.name]),
+        partitions_def=PROVINCE_PARTITIONS,
         name=f"{contract.name}_suite",
         blocking=blocking,
         additional_deps=needs,
@@ -436,10 +442,13 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
                 )
         # Domain rules are GX "warning" expectations: only a broken contract blocks.
         blocks = blocking and bool(result.critical_failures)
+        metadata = result.as_metadata()
+        # Values the failed expectations found (a record may fail several of them).
+        unexpected = sum(f["unexpected_count"] or 0 for f in metadata["failures"])
         return dg.AssetCheckResult(
             passed=result.success,
             severity=dg.AssetCheckSeverity.ERROR if blocks else dg.AssetCheckSeverity.WARN,
-            metadata=result.as_metadata(),
+            metadata={"unexpected_values": int(unexpected), **metadata},
         )
 
     return suite_check
@@ -451,6 +460,7 @@ class QuarantineCheckConfig(dg.Config):
 
 @dg.asset_check(
     asset=dg.AssetKey(["quality", "record_issues"]),
+    partitions_def=PROVINCE_PARTITIONS,
     name="quarantine_share",
     blocking=True,
     pool=WAREHOUSE_POOL,
@@ -491,6 +501,7 @@ def quarantine_share(
     return dg.AssetCheckResult(
         passed=share <= config.max_share,
         metadata={
+            "failing_records": with_errors,
             "records_in": records_in,
             "records_with_errors": with_errors,
             "share": round(share, 4),
@@ -501,6 +512,7 @@ def quarantine_share(
 
 @dg.asset_check(
     asset=dg.AssetKey(["staging", "hamlets"]),
+    partitions_def=PROVINCE_PARTITIONS,
     name="hamlet_partition",
     blocking=GEOMETRY_CHECK_BLOCKS,
     pool=WAREHOUSE_POOL,
@@ -522,12 +534,22 @@ def hamlet_partition(
         severity=dg.AssetCheckSeverity.ERROR
         if GEOMETRY_CHECK_BLOCKS
         else dg.AssetCheckSeverity.WARN,
-        metadata=problems,
+        # Hamlets at fault: invalid or collapsed polygons, and both of each overlapping pair
+        # (an upper bound: a hamlet may count more than once).
+        metadata={
+            "failing_records": int(
+                problems["invalid_polygons"]
+                + problems["collapsed_polygons"]
+                + 2 * problems["overlapping_pairs"]
+            ),
+            **problems,
+        },
     )
 
 
 @dg.asset_check(
     asset=dg.AssetKey(["quality", "hamlet_count_reconciliation"]),
+    partitions_def=PROVINCE_PARTITIONS,
     name="registry_matches_records",
     pool=WAREHOUSE_POOL,
     description="Every hamlet's declared households and population are within tolerance "
@@ -542,7 +564,7 @@ def registry_matches_records(
     return dg.AssetCheckResult(
         passed=out == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"hamlets": len(table), "out_of_tolerance": out},
+        metadata={"failing_records": out, "hamlets": len(table), "out_of_tolerance": out},
     )
 
 

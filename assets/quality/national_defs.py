@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from assets.materialised import row_count
 from assets.privacy import RecordReferences
 from assets.provinces import PROVINCE_PARTITIONS
 from assets.quality.defs import PERSONS_KEY, data_docs_dir
@@ -109,7 +110,7 @@ def national_duplicates(
         "pairs_linked": run.pairs_linked,
         "clusters": int(run.table["cluster_id"].nunique()),
     }
-    context.add_output_metadata(metadata)
+    context.add_output_metadata(metadata | row_count(len(run.table)))
     context.log.info(f"national duplicates: {metadata}")
 
 

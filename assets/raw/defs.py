@@ -29,7 +29,6 @@ def _raw_asset(role: str) -> dg.AssetsDefinition:
         group_name="raw",
         partitions_def=PROVINCE_PARTITIONS,
         pool=WAREHOUSE_POOL,
-        kinds={"duckdb"},
         description=f"{role.replace('_', ' ').capitalize()} as landed, every value text, "
         "plus lineage (source file, sha256, row, load id)",
     )

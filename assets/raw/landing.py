@@ -111,11 +111,19 @@ class Landing:
 
     def check(self) -> list[LandingFile]:
         """Every role's file, or one error listing all that are missing or ambiguous."""
-        found: list[LandingFile] = []
+        return [
+            LandingFile(role=role, path=path, sha256=file_sha256(path))
+            for role, path in self.paths().items()
+        ]
+
+    def paths(self) -> dict[str, Path]:
+        """Every role's file path, not yet hashed (the sensor hashes only what changed),
+        or one error listing all that are missing or ambiguous."""
+        found: dict[str, Path] = {}
         problems: list[str] = []
         for role in LANDING_ROLES:
             try:
-                found.append(self.file(role))
+                found[role] = locate_landing_file(self.path, role, root=self.root)
             except LandingFileError as exc:
                 problems.append(str(exc))
         if problems:
@@ -124,6 +132,12 @@ class Landing:
 
 
 def find_landing_file(landing_dir: Path, role: str, *, root: Path | None = None) -> LandingFile:
+    """The one file in ``landing_dir`` that carries ``role``, with its hash."""
+    path = locate_landing_file(landing_dir, role, root=root)
+    return LandingFile(role=role, path=path, sha256=file_sha256(path))
+
+
+def locate_landing_file(landing_dir: Path, role: str, *, root: Path | None = None) -> Path:
     """The one file in ``landing_dir`` that carries ``role``; it and the folder must be
     what they seem (no link, device or FIFO) and lie inside ``root``."""
     root = root or landing_dir
@@ -146,8 +160,7 @@ def find_landing_file(landing_dir: Path, role: str, *, root: Path | None = None)
         raise LandingFileError(
             f"{landing_dir}: several {role} files {[m.name for m in matches]}; keep one"
         )
-    path = checked_entry(matches[0], root)
-    return LandingFile(role=role, path=path, sha256=file_sha256(path))
+    return checked_entry(matches[0], root)
 
 
 def _header_share(line: str) -> float:

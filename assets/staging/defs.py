@@ -11,6 +11,7 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
+from assets.materialised import row_count
 from assets.planning.rules import RulesProfile
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_persons_in_chunks
@@ -64,7 +65,7 @@ def _warn_rejected(context: dg.AssetExecutionContext, table: str, rows: int) -> 
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "geopandas"},
+    kinds={"geopandas"},
 )
 def staging_communes(
     context: dg.AssetExecutionContext,
@@ -87,7 +88,7 @@ def staging_communes(
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "geopandas"},
+    kinds={"geopandas"},
 )
 def staging_hamlets(
     context: dg.AssetExecutionContext,
@@ -115,7 +116,6 @@ def staging_hamlets(
     group_name="staging",
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
 )
 def staging_households(
     context: dg.AssetExecutionContext,
@@ -145,7 +145,6 @@ class ChunkConfig(dg.Config):
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
-    kinds={"duckdb"},
 )
 def staging_persons(
     context: dg.AssetExecutionContext,
@@ -163,6 +162,7 @@ def staging_persons(
         metadata={
             "table": "staging.persons",
             "rows": staged.rows,
+            **row_count(staged.rows),
             "rows_rejected": staged.rows_rejected,
             "chunks": staged.chunks,
             **staged.notes,
@@ -182,6 +182,7 @@ STAGED_FROM = {
 def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(table.split(".")),
+        partitions_def=PROVINCE_PARTITIONS,
         name="rows_reconcile",
         blocking=True,
         pool=WAREHOUSE_POOL,
@@ -194,16 +195,25 @@ def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
         counts = reconcile_counts(
             warehouse.for_province(context.partition_key), table, STAGED_FROM[table], REJECTED_ROWS
         )
+        # Records the file holds that were not landed, and landed rows neither staged nor
+        # rejected (or counted twice): what the check finds missing.
+        unaccounted = (counts["in_file"] - counts["landed"]).abs() + (
+            counts["landed"] - counts["staged"] - counts["rejected"]
+        ).abs()
         return dg.AssetCheckResult(
             passed=bool(counts["balanced"].all()),
             metadata={
-                f"{row.source_file}": {
-                    "in_file": int(row.in_file),
-                    "landed": int(row.landed),
-                    "staged": int(row.staged),
-                    "rejected": int(row.rejected),
-                }
-                for row in counts.itertuples()
+                "failing_records": int(unaccounted.sum()),
+                "rows_rejected": int(counts["rejected"].sum()),
+                **{
+                    f"{row.source_file}": {
+                        "in_file": int(row.in_file),
+                        "landed": int(row.landed),
+                        "staged": int(row.staged),
+                        "rejected": int(row.rejected),
+                    }
+                    for row in counts.itertuples()
+                },
             },
         )
 
