@@ -53,6 +53,8 @@ READERS: dict[str, str] = {
     "notebook and `hamlets decide`",
     "marts": "planners (provincial Department of Home Affairs, commune People's Committees; "
     "role hamlets_planner) and the exports",
+    "meta": "the pipeline on start, which applies pending migrations "
+    "(assets/warehouse/migrations.py); engineers checking a warehouse's version",
 }
 # Per warehouse backend (``Warehouse.kind``): Dagster's kind (its icon) and column types.
 WAREHOUSES: dict[str, tuple[str, dict[str, str]]] = {
