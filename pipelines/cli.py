@@ -77,6 +77,10 @@ def _run(
         raise click.ClickException(str(exc)) from exc
     report = run_province(settings, province_code, instance, allow_shrink=allow_shrink)
     click.echo(f"Province {report.province_code}:")
+    if report.interrupted and report.success:
+        click.echo(f"Run {report.run_id} succeeded; warehouse: {report.warehouse_location}")
+        click.echo("Interrupted after the run's last step: no further province starts.", err=True)
+        sys.exit(130)
     if report.interrupted:
         click.echo(f"Run {report.run_id} was interrupted and is reported failed.", err=True)
         click.echo("The last published marts are unchanged.", err=True)
@@ -186,6 +190,9 @@ def run(
             _run(settings, code, allow_shrink=allow_shrink)
     except (WarehouseError, ValueError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:  # between runs (Dagster maps SIGTERM to SIGINT's handler)
+        click.echo("Interrupted between runs: no further province starts.", err=True)
+        sys.exit(130)
 
 
 @main.command()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +41,9 @@ class RunReport:
     warehouse_location: str
     # The reasons blocking checks gave (one line each), e.g. why publication was refused.
     blocked_by: tuple[str, ...] = ()
-    interrupted: bool = False  # SIGINT/SIGTERM stopped the run (reported FAILURE)
+    # SIGINT/SIGTERM arrived during the run: it is reported FAILURE, or, when the signal
+    # came after its last step, it finished (``success``) and nothing further may start.
+    interrupted: bool = False
 
 
 def local_instance(home: Path | None = None) -> dg.DagsterInstance:
@@ -105,11 +112,14 @@ def run_province(
     instance = instance or local_instance()
     fail_abandoned_runs(instance)
     run_id = str(uuid.uuid4())
-    with writer_lock(
-        settings.warehouse_url,
-        province_code=province_code,
-        run_id=run_id,
-        wait_s=settings.lock_wait_s,
+    with (
+        writer_lock(
+            settings.warehouse_url,
+            province_code=province_code,
+            run_id=run_id,
+            wait_s=settings.lock_wait_s,
+        ),
+        signals_received() as received,
     ):
         result = job.execute_in_process(
             partition_key=province_code,
@@ -145,8 +155,41 @@ def run_province(
         failed_checks=failed_checks,
         warehouse_location=Warehouse(settings.warehouse_url).location,
         blocked_by=blocked_by,
-        interrupted=_interrupted(result.all_events),
+        interrupted=_interrupted(result.all_events) or bool(received & _INTERRUPTS),
     )
+
+
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def signals_received() -> Iterator[set[int]]:
+    """The signals Python handled while in the block, whoever's handler ran.
+
+    Dagster captures SIGINT/SIGTERM during a run and raises them only when a step starts;
+    one that arrives after the last step is dropped when the run ends. The interpreter's
+    wakeup fd sees every handled signal, so the caller can still stop. Main thread only
+    (elsewhere the set stays empty).
+    """
+    received: set[int] = set()
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    try:
+        yield received
+    finally:
+        signal.set_wakeup_fd(previous)
+        try:
+            while chunk := reader.recv(4096):
+                received.update(chunk)
+        except BlockingIOError:
+            pass
+        reader.close()
+        writer.close()
 
 
 def _interrupted(events: list[dg.DagsterEvent]) -> bool:
