@@ -26,6 +26,8 @@ from pipelines.settings import DEFAULT_LANDING_ROOT, Settings, SettingsError, pr
 if TYPE_CHECKING:
     import dagster as dg
 
+    from pipelines.runner import RunReport
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
@@ -60,6 +62,15 @@ def _print_marts(warehouse: Warehouse, province_code: str) -> None:
         click.echo(f"  marts.{view}: {rows} rows")
 
 
+def _marts_state(report: RunReport) -> str:
+    if report.published:
+        return (
+            "The marts were published before the run stopped; its later outputs "
+            "(exports, progress report) are incomplete."
+        )
+    return "The last published marts are unchanged."
+
+
 def _run(
     settings: Settings,
     province_code: str | None = None,
@@ -83,7 +94,7 @@ def _run(
         sys.exit(130)
     if report.interrupted:
         click.echo(f"Run {report.run_id} was interrupted and is reported failed.", err=True)
-        click.echo("The last published marts are unchanged.", err=True)
+        click.echo(_marts_state(report), err=True)
         sys.exit(130)  # stop here: no further province after an interrupt
     if not report.success:
         for reason in report.blocked_by:
@@ -93,7 +104,7 @@ def _run(
             click.echo(f"  {error}", err=True)
         if report.failed_checks:
             click.echo(f"Failed checks: {', '.join(report.failed_checks)}", err=True)
-        click.echo("The last published marts are unchanged. See `make dev` for the run log.")
+        click.echo(f"{_marts_state(report)} See `make dev` for the run log.")
         sys.exit(1)
     click.echo(f"Run {report.run_id} succeeded; warehouse: {report.warehouse_location}")
     if report.failed_checks:

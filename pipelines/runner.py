@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.marts.defs import ALLOW_SHRINK_TAG
+from assets.marts.defs import ALLOW_SHRINK_TAG, PUBLISH_STEP
 from assets.provinces import check_province_code
 from assets.raw.landing import Landing, LandingFileError
 from assets.warehouse import Warehouse
@@ -44,6 +44,8 @@ class RunReport:
     # SIGINT/SIGTERM arrived during the run: it is reported FAILURE, or, when the signal
     # came after its last step, it finished (``success``) and nothing further may start.
     interrupted: bool = False
+    # The marts were published before the run stopped (a later step, e.g. exports, failed).
+    published: bool = False
 
 
 def local_instance(home: Path | None = None) -> dg.DagsterInstance:
@@ -156,6 +158,10 @@ def run_province(
         warehouse_location=Warehouse(settings.warehouse_url).location,
         blocked_by=blocked_by,
         interrupted=_interrupted(result.all_events) or bool(received & _INTERRUPTS),
+        published=any(
+            event.event_type == dg.DagsterEventType.STEP_SUCCESS and event.step_key == PUBLISH_STEP
+            for event in result.all_events
+        ),
     )
 
 

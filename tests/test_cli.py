@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
+from assets.warehouse import Warehouse
 from pipelines.cli import main
 
 
@@ -134,3 +135,22 @@ def test_decide_step_records_the_communes_steps_on_its_plan_in_force(tmp_path):
         ["new", "party_opinion", pd.Timestamp("2026-06-12"), ""],
     ]
     assert len(read_records(Warehouse(url), COMMUNE_STEPS, "04", history=True)) == 3
+
+
+def test_a_run_failing_after_publication_says_the_marts_were_published(
+    tmp_path, small_landing, monkeypatch
+):
+    """A step after publish_marts failing (here the exports folder is a file) must not
+    claim that the last published marts are unchanged: they are this run's."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "exports").write_text("not a folder")
+    warehouse = tmp_path / "w.duckdb"
+    result = CliRunner().invoke(
+        main, ["run", "--landing", str(small_landing.parent), "--warehouse", str(warehouse)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "exports__province_files" in result.output
+    assert "The marts were published before the run stopped" in result.output
+    assert "marts are unchanged" not in result.output
+    published = Warehouse(str(warehouse)).query("SELECT count(*) AS n FROM marts.hamlets_current")
+    assert published.n.item() > 0

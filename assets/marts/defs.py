@@ -41,6 +41,7 @@ MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(
 # A run carrying this tag publishes figures the shrink guard would refuse (deliberate
 # changes only); a tag, not an environment setting, so no standing override outlives it.
 ALLOW_SHRINK_TAG = "hamlets/allow_shrink"
+PUBLISH_STEP = "publish_marts"  # the step after which the marts are public
 MART_TABLES = (
     "hamlets",
     "merger_assignments",
@@ -72,7 +73,7 @@ MART_TABLES = (
         )
         for name in MART_TABLES
     ],
-    name="publish_marts",
+    name=PUBLISH_STEP,
     partitions_def=PROVINCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     description="Publish the marts for the province atomically (aggregates only).",
