@@ -40,9 +40,9 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assets.planning.assembly import OPTIONS
 from assets.planning.compliance import hamlet_compliance
 from assets.planning.graph import components
+from assets.planning.option_kinds import OPTIONS
 from assets.planning.options import plan_options
 from assets.planning.rules import load_rules
 from geodata.adjacency import hamlet_adjacency

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from test_plan_options import HOUSEHOLDS_5X5, ND185, _check_units, _grid
 
-from assets.planning.assembly import OPTIONS
 from assets.planning.constraints import (
     LOCKED,
     MUST_MERGE,
@@ -21,6 +20,7 @@ from assets.planning.constraints import (
     read_constraints,
     set_constraint,
 )
+from assets.planning.option_kinds import OPTIONS
 from assets.planning.options import plan_options
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES

@@ -7,8 +7,9 @@ import pytest
 from planning_inputs import compliance_rows
 from test_plan_options import ND185, _grid
 
-from assets.planning.assembly import MANUAL, UNIT_COLUMNS
+from assets.planning.assembly import UNIT_COLUMNS
 from assets.planning.manual import AssignmentError, assignment_problems, plan_from_assignment
+from assets.planning.option_kinds import MANUAL
 from assets.planning.options import plan_options
 from geodata.compactness import hamlet_measures
 

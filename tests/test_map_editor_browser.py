@@ -25,7 +25,7 @@ from test_plan_editor import movable
 from assets.decisions.commune import load_commune
 from assets.decisions.editor import PlanEditor
 from assets.decisions.record import read_decision_assignments, read_decisions
-from assets.planning.assembly import MANUAL
+from assets.planning.option_kinds import MANUAL
 from assets.planning.rules import load_rules
 from assets.warehouse import Warehouse
 

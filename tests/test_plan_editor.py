@@ -16,8 +16,8 @@ from assets.decisions.record import (
     read_decisions,
     record_decision,
 )
-from assets.planning.assembly import MANUAL
 from assets.planning.constraints import MUST_NOT_MERGE, PlannerConstraints
+from assets.planning.option_kinds import MANUAL
 from assets.planning.rules import load_rules
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES

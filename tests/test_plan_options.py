@@ -11,8 +11,9 @@ import pytest
 from planning_inputs import compliance_rows
 from shapely.geometry import box
 
-from assets.planning.assembly import OPTIONS, SUMMARY_COLUMNS, UNIT_COLUMNS
+from assets.planning.assembly import SUMMARY_COLUMNS, UNIT_COLUMNS
 from assets.planning.minimal import minimal_option
+from assets.planning.option_kinds import OPTIONS
 from assets.planning.options import consolidated_targets, plan_options
 from assets.planning.rules import load_rules
 from expectations.schemas import TABLES

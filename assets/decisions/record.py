@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from assets.decisions.commune import CommuneMarts, DecisionError
-from assets.planning.assembly import MANUAL, PlanResult
+from assets.planning.assembly import PlanResult
 from assets.planning.manual import plan_from_assignment
+from assets.planning.option_kinds import MANUAL
 from assets.planning.rules import RulesProfile
 from assets.warehouse import Warehouse
 from assets.warehouse.roles import recorded_author

@@ -28,8 +28,9 @@ from assets.exports.files import (
 )
 from assets.exports.notebook_tables import planner_table
 from assets.marts.build import PublishStamp
-from assets.planning.assembly import OPTIONS, PlanResult
+from assets.planning.assembly import PlanResult
 from assets.planning.compliance import hamlet_compliance
+from assets.planning.option_kinds import OPTIONS
 from assets.planning.options import plan_options
 from assets.planning.rules import RulesProfile
 from assets.planning.scores import option_scores

@@ -18,16 +18,12 @@ import pandas as pd
 from assets.planning.compliance import AWAITING, BELOW_STANDARD, EXEMPT, format_count
 from assets.planning.constraints import LOCKED_VI
 from assets.planning.explain import Explainer, Member, UnitFacts, noncompliance_reason
-from assets.planning.minimal import MINIMAL
+from assets.planning.option_kinds import MINIMAL, OPTIONS
 from assets.planning.rules import RulesProfile
 from assets.planning.solve import FEASIBLE, HEURISTIC, OPTIMAL, Solved
 from expectations.schemas import TABLES
 from geodata.compactness import unit_compactness
 
-COMPLIANT = "compliant"
-CONSOLIDATED = "consolidated"
-OPTIONS = (MINIMAL, COMPLIANT, CONSOLIDATED)
-MANUAL = "manual"  # a planner's hand-edited assignment (``manual.plan_from_assignment``)
 NOT_MANDATORY_VI = "dưới tiêu chuẩn nhưng không dưới ngưỡng bắt buộc: không bắt buộc sắp xếp"
 MANUAL_BELOW_VI = "phương án điều chỉnh để đơn vị dưới tiêu chuẩn dù cụm liền kề có thể đạt"
 

@@ -21,11 +21,10 @@ from assets.planning.compliance import (
     EXEMPT,
     SPECIAL_STATUSES,
 )
+from assets.planning.option_kinds import CONSOLIDATED
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.solve import FEASIBLE, OPTIMAL
 from assets.planning.wording import awaiting_vi, count_vi, distance_vi, name_lookup, upper_first
-
-CONSOLIDATED = "consolidated"
 
 
 @dataclass(frozen=True)

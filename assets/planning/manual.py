@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from assets.planning.assembly import (
-    MANUAL,
     PlanResult,
     compliance_reasons,
     solved_from_assignment,
@@ -29,6 +28,7 @@ from assets.planning.compliance import (
 )
 from assets.planning.explain import Explainer
 from assets.planning.graph import components, hamlet_graph
+from assets.planning.option_kinds import MANUAL
 from assets.planning.rules import RulesProfile
 from expectations.schemas import TABLES
 

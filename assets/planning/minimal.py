@@ -27,14 +27,13 @@ from assets.planning.compliance import (
 )
 from assets.planning.constraints import APART_VI, LOCKED_VI, PlannerConstraints
 from assets.planning.graph import component_totals, components
+from assets.planning.option_kinds import MINIMAL
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.wording import awaiting_vi, name_lookup
 from assets.planning.wording import count_vi as _count
 from assets.planning.wording import distance_vi as _distance
 from assets.planning.wording import upper_first as _upper_first
 from expectations.schemas import TABLES
-
-MINIMAL = "minimal"
 
 
 @dataclass(frozen=True)

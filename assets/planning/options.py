@@ -38,8 +38,6 @@ import numpy as np
 import pandas as pd
 
 from assets.planning.assembly import (
-    COMPLIANT,
-    OPTIONS,
     PlanResult,
     assignment_rows,
     empty_result,
@@ -61,7 +59,8 @@ from assets.planning.constraints import (
 )
 from assets.planning.explain import Explainer
 from assets.planning.graph import hamlet_graph
-from assets.planning.minimal import MINIMAL, minimal_option
+from assets.planning.minimal import minimal_option
+from assets.planning.option_kinds import COMPLIANT, MINIMAL, OPTIONS
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
 from assets.planning.solve import Solved, solve_clusters
 from expectations.schemas import TABLES

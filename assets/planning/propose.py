@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from assets.exports.safe import atomic_write, csv_safe
-from assets.planning.assembly import OPTIONS, PlanResult
+from assets.planning.assembly import PlanResult
 from assets.planning.compliance import hamlet_compliance
+from assets.planning.option_kinds import OPTIONS
 from assets.planning.options import DEFAULT_TIME_LIMIT_S, plan_options
 from assets.planning.rules import HAMLET_KINDS, RulesError, RulesProfile, load_rules
 from geodata.adjacency import hamlet_adjacency
