@@ -87,14 +87,17 @@ def step(
       hamlets decide step --province 04 --commune 04001 --step party_opinion \\
           --date 12/06/2026 --document "45-CV/ĐU"
     """
+    from assets.decisions.commune import recording
     from assets.progress.records import STEP_LABELS_VI, ProgressRecordError, record_commune_step
 
     day = parse_day(step_date)
+    warehouse = Warehouse(warehouse_url)
     try:
-        row = record_commune_step(
-            Warehouse(warehouse_url), province_code, commune_code, step, step_date=day,
-            document=document, decision_id=decision_id, recorded_by=recorded_by, note=note,
-        )  # fmt: skip
+        with recording(warehouse, province_code):
+            row = record_commune_step(
+                warehouse, province_code, commune_code, step, step_date=day,
+                document=document, decision_id=decision_id, recorded_by=recorded_by, note=note,
+            )  # fmt: skip
     except (ProgressRecordError, WarehouseError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -134,20 +137,23 @@ def resolution(
       hamlets decide resolution --province 04 --commune 04001 \\
           --number "12/NQ-HĐND" --date 20/06/2026
     """
+    from assets.decisions.commune import recording
     from assets.progress.records import ProgressRecordError, record_council_resolution
 
     day = parse_day(resolution_date)
     try:
-        row = record_council_resolution(
-            Warehouse(warehouse_url),
-            province_code,
-            commune_code,
-            resolution_number=resolution_number,
-            resolution_date=day,
-            decision_id=decision_id,
-            recorded_by=recorded_by,
-            note=note,
-        )
+        warehouse = Warehouse(warehouse_url)
+        with recording(warehouse, province_code):
+            row = record_council_resolution(
+                warehouse,
+                province_code,
+                commune_code,
+                resolution_number=resolution_number,
+                resolution_date=day,
+                decision_id=decision_id,
+                recorded_by=recorded_by,
+                note=note,
+            )
     except (ProgressRecordError, WarehouseError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -201,7 +207,7 @@ def draft(
     Example:
       hamlets decide draft --province 04 --commune 04001 --option compliant
     """
-    from assets.decisions.commune import DecisionError, load_commune
+    from assets.decisions.commune import DecisionError, load_commune, recording
     from assets.decisions.record import record_decision
     from assets.planning.rules import RulesError, load_rules
 
@@ -209,10 +215,11 @@ def draft(
     try:
         commune = load_commune(warehouse, province_code, commune_code)
         rules = load_rules(commune.rules_profile, override_path=rules_override)
-        recorded = record_decision(
-            warehouse, commune, rules, decided_by=decided_by, note=note,
-            option_name=option_name, accept_below_standard=accept_below_standard,
-        )  # fmt: skip
+        with recording(warehouse, province_code):
+            recorded = record_decision(
+                warehouse, commune, rules, decided_by=decided_by, note=note,
+                option_name=option_name, accept_below_standard=accept_below_standard,
+            )  # fmt: skip
     except (DecisionError, RulesError, WarehouseError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -250,6 +257,7 @@ def consult(
       hamlets decide consult --province 04 --file lay_y_kien.xlsx \\
           --rules-override tinh_04.yaml
     """
+    from assets.decisions.commune import recording
     from assets.planning.rules import RulesError, load_rules
     from assets.progress.consultation import record_consultation_file
     from assets.progress.records import ProgressRecordError
@@ -257,9 +265,11 @@ def consult(
 
     try:
         rules = load_rules(profile, override_path=rules_override)
-        outcome = record_consultation_file(
-            Warehouse(warehouse_url), results_file, province_code, rules, recorded_by=recorded_by
-        )
+        warehouse = Warehouse(warehouse_url)
+        with recording(warehouse, province_code):
+            outcome = record_consultation_file(
+                warehouse, results_file, province_code, rules, recorded_by=recorded_by
+            )
     except (ProgressRecordError, RulesError, LandingFileError, WarehouseError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     rows = outcome.rows

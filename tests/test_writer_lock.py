@@ -399,3 +399,44 @@ def test_a_signal_during_a_duckdb_session_interrupts_rather_than_failing_one_ste
         timer.cancel()
         signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 20
+
+
+def test_a_planners_record_waits_for_a_run_writing_and_names_it(tmp_path, monkeypatch):
+    """`hamlets decide` (and the notebook's and map editor's saves, through the same
+    ``recording``) take the writer lock a run holds: while a run writes, the record is
+    refused after the wait, naming the run, and nothing is written; then it lands."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    import assets.decisions.commune as commune
+    from assets.progress.records import COMMUNE_STEPS, read_records
+    from expectations.schemas import TABLES
+    from pipelines.cli import main
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    warehouse = Warehouse(url)
+    decision = {
+        "decision_id": "d1", "province_code": "04", "commune_code": "04001",
+        "option_name": "compliant", "decided_by": "Lan", "note": "",
+        "decided_at": datetime(2026, 6, 1, tzinfo=UTC), "based_on_run_id": "r",
+        "rules_profile": "nd185_2026",
+    }  # fmt: skip
+    warehouse.write_table("planning.decisions", TABLES["planning.decisions"].enforce(
+        pd.DataFrame([decision])
+    ))  # fmt: skip
+    monkeypatch.setattr(commune, "RECORDING_WAIT_S", 0.5)
+    args = ["decide", "step", "--warehouse", url, "--province", "04", "--commune", "04001",
+            "--step", "party_opinion", "--date", "10/06/2026", "--by", "Lan"]  # fmt: skip
+    holder = _holder(url, "04")
+    try:
+        refused = CliRunner().invoke(main, args)
+    finally:
+        _kill(holder)
+    assert refused.exit_code == 1, refused.output
+    assert f"run {RUN_ID} of province 04" in refused.output
+    assert read_records(warehouse, COMMUNE_STEPS, "04").empty
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert read_records(warehouse, COMMUNE_STEPS, "04")["decision_id"].tolist() == ["d1"]

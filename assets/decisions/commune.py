@@ -9,6 +9,8 @@ and boundary, from which the compliance input and the adjacency are rebuilt.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pandas as pd
 
 from assets.planning.compliance import COMPLIANCE_INPUT_COLUMNS
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
+from assets.warehouse.writer_lock import writer_lock
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures
 from geodata.crs import STORAGE_CRS
@@ -130,6 +133,25 @@ def open_warehouse(url: str | None = None) -> Warehouse:
     if warehouse.kind == "duckdb" and not warehouse.path.is_absolute():
         return Warehouse(f"duckdb:///{repository_path(warehouse.path)}")
     return warehouse
+
+
+# A planner recording a decision waits this long for a run that is publishing.
+RECORDING_WAIT_S = 60.0
+
+
+@contextmanager
+def recording(
+    warehouse: Warehouse, province_code: str, wait_s: float | None = None
+) -> Iterator[None]:
+    """Hold the warehouse's writer lock while a planner's record is written, as a run does.
+
+    A run publishing at that moment finishes first (or the planner is told which run
+    writes, ``WarehouseBusyError``), and a warehouse of an earlier version is upgraded
+    before the record lands in it.
+    """
+    wait_s = RECORDING_WAIT_S if wait_s is None else wait_s
+    with writer_lock(warehouse.url, province_code=province_code, wait_s=wait_s):
+        yield
 
 
 def repository_path(path: str | Path) -> Path:

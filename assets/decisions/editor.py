@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from assets.decisions.commune import CommuneMarts, DecisionError
+from assets.decisions.commune import CommuneMarts, DecisionError, recording
 from assets.decisions.record import (
     RecordedDecision,
     read_decision_assignments,
@@ -376,15 +376,16 @@ class PlanEditor:
         parts += [f"Xung đột: {c}." for c in self.conflicts()]
         if note.strip():
             parts.append(note.strip())
-        return record_decision(
-            warehouse,
-            self.commune,
-            self.rules,
-            decided_by=decided_by,
-            note=" ".join(parts),
-            assignment=_frame(self.assignment),
-            accept_below_standard=accept_below_standard,
-        )
+        with recording(warehouse, self.commune.province_code):
+            return record_decision(
+                warehouse,
+                self.commune,
+                self.rules,
+                decided_by=decided_by,
+                note=" ".join(parts),
+                assignment=_frame(self.assignment),
+                accept_below_standard=accept_below_standard,
+            )
 
 
 def _frame(assignment: dict[str, str]) -> pd.DataFrame:

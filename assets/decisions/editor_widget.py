@@ -21,7 +21,7 @@ from assets.exports.dean import write_commune_deans
 from assets.exports.notebook_tables import planner_table
 from assets.exports.office import vn_number
 from assets.planning.manual import AssignmentError
-from assets.warehouse import Warehouse
+from assets.warehouse import Warehouse, WarehouseError
 
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -222,7 +222,7 @@ def plan_editor_app(
                 warehouse, decided_by=author.value or None, note=note.value,
                 accept_below_standard=accept.value,
             )  # fmt: skip
-        except (DecisionError, AssignmentError) as refused:
+        except (DecisionError, AssignmentError, WarehouseError) as refused:
             saved.value = f'<p style="color:#b30000">{html.escape(str(refused))}</p>'
             return
         saved.value = (
