@@ -1036,7 +1036,7 @@ def _first_uncastable(frame: pd.DataFrame, column: str, type_: str) -> str:
             break
     if bad is None:
         return "an unknown row"
-    if {"source_file", "source_row_number"} <= set(frame.columns):
+    if set(RECORD_PLACE) <= set(frame.columns):
         row = frame.iloc[bad]
         return f"{row['source_file']} row {row['source_row_number']}"
     return f"position {bad + 1} of the rows written"
@@ -1056,11 +1056,41 @@ def _cast(values: pd.Series, type_: str) -> pd.Series:
 
 
 LINEAGE = ("source_file", "source_sha256", "source_row_number", "load_id")
+# Where a record sits in its landing file (file, data row): what a clerk needs to fix it.
+RECORD_PLACE = (LINEAGE[0], LINEAGE[2])
 # Raw only: a workbook record's sheet and Excel row (source_row_number stays the running
 # record number of the file, so keys and record ids are unique across sheets).
 WORKBOOK_LINEAGE = ("source_sheet", "sheet_row_number")
 # What every raw table holds besides the landed columns its role names.
 RAW_TRAILER = ("extra_values", "read_problem", "unread_text", *LINEAGE, *WORKBOOK_LINEAGE)
+
+# Each record's own columns, declared once: the raw, staging and quality tables that
+# hold the record derive theirs from these, so a new column is one line here (and its
+# Field). Required: a record without them cannot be staged.
+PERSON_COLUMNS = (
+    "citizen_id",
+    "full_name",
+    "birth_date",
+    "sex",
+    "household_id",
+    "relation_to_head",
+    "ethnicity",
+)
+PERSON_REQUIRED = ("citizen_id", "full_name", "birth_date", "household_id", "sex")
+# What staging reads from a person record's own columns (birth date, relation, values).
+PERSON_READINGS = (
+    "birth_date_is_partial",
+    "birth_date_order_unproven",
+    "is_household_head",
+    "invalid_values",
+)
+HOUSEHOLD_COLUMNS = ("household_id", "hamlet_code", "longitude", "latitude")
+HOUSEHOLD_REQUIRED = ("household_id", "hamlet_code")
+# A households file may place a household by its commune and hamlet name instead of the
+# hamlet code (STAND_INS); staging resolves them to hamlet_code and keeps neither.
+HOUSEHOLD_LOCATORS = ("commune_code", "hamlet_name")
+# What a quarantine table adds to a held record: where it is and why it is held.
+QUARANTINE_TRAILER = (*RECORD_PLACE, "reasons")
 
 # The columns each landing role may bring, and those it must (the raw contracts).
 LANDED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -1081,22 +1111,8 @@ LANDED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("commune_code", "hamlet_code", "hamlet_name", "hamlet_kind"),
     ),
-    "households": (
-        ("household_id", "hamlet_code", "longitude", "latitude", "commune_code", "hamlet_name"),
-        ("household_id", "hamlet_code"),
-    ),
-    "persons": (
-        (
-            "citizen_id",
-            "full_name",
-            "birth_date",
-            "sex",
-            "household_id",
-            "relation_to_head",
-            "ethnicity",
-        ),
-        ("citizen_id", "full_name", "birth_date", "household_id", "sex"),
-    ),
+    "households": ((*HOUSEHOLD_COLUMNS, *HOUSEHOLD_LOCATORS), HOUSEHOLD_REQUIRED),
+    "persons": (PERSON_COLUMNS, PERSON_REQUIRED),
 }
 GEODATA_ROLES = ("communes", "hamlet_boundaries")
 # A required column another may stand in for, per role: a households file that names
@@ -1190,38 +1206,24 @@ TABLES: dict[str, Table] = {
             "staging",
             "households",
             "Households with their location",
-            ("household_id", "hamlet_code", "longitude", "latitude", "record_id", *LINEAGE),
+            ("record_id", *HOUSEHOLD_COLUMNS, *LINEAGE),
             primary_key=("household_id",),
-            required=("household_id", "hamlet_code"),
+            required=HOUSEHOLD_REQUIRED,
         ),
         Table(
             "staging",
             "persons",
             "Residents, one row per person record",
-            (
-                "record_id",
-                "citizen_id",
-                "full_name",
-                "birth_date",
-                "birth_date_is_partial",
-                "birth_date_order_unproven",
-                "sex",
-                "household_id",
-                "relation_to_head",
-                "is_household_head",
-                "ethnicity",
-                "invalid_values",
-                *LINEAGE,
-            ),
+            ("record_id", *PERSON_COLUMNS, *PERSON_READINGS, *LINEAGE),
             primary_key=("record_id",),
-            required=("record_id", "citizen_id", "full_name", "birth_date", "household_id", "sex"),
+            required=("record_id", *PERSON_REQUIRED),
         ),
         Table(
             "staging",
             "rejected_rows",
             "Landed rows that could not be staged, each with its file, row and reason",
-            ("table_name", "source_file", "source_row_number", "field_name", "reason"),
-            required=("table_name", "source_file", "source_row_number", "reason"),
+            ("table_name", *RECORD_PLACE, "field_name", "reason"),
+            required=("table_name", *RECORD_PLACE, "reason"),
         ),
         Table(
             "staging",
@@ -1268,50 +1270,22 @@ TABLES: dict[str, Table] = {
             "quality",
             "persons_clean",
             "Person records with no error-level issue",
-            (
-                "record_id",
-                "citizen_id",
-                "full_name",
-                "birth_date",
-                "sex",
-                "household_id",
-                "relation_to_head",
-                "is_household_head",
-                "ethnicity",
-            ),
+            ("record_id", *PERSON_COLUMNS, "is_household_head"),
             primary_key=("record_id",),
         ),
         Table(
             "quality",
             "persons_quarantined",
             "Person records held back, with their reasons",
-            (
-                "record_id",
-                "citizen_id",
-                "full_name",
-                "birth_date",
-                "sex",
-                "household_id",
-                "relation_to_head",
-                "source_file",
-                "source_row_number",
-                "reasons",
-            ),
+            ("record_id", *PERSON_COLUMNS, *QUARANTINE_TRAILER),
             primary_key=("record_id",),
         ),
         Table(
             "quality",
             "households_quarantined",
             "Household records held back, with their reasons; their members are held too",
-            (
-                "record_id",
-                "household_id",
-                "hamlet_code",
-                "commune_code",
-                "source_file",
-                "source_row_number",
-                "reasons",
-            ),
+            # commune_code: the hamlet's, or for an unknown hamlet the point's commune.
+            ("record_id", *HOUSEHOLD_COLUMNS, "commune_code", *QUARANTINE_TRAILER),
             primary_key=("record_id",),
         ),
         Table(
