@@ -109,6 +109,52 @@ class Field:
         return tuple(dict.fromkeys(header_key(f) for f in forms))
 
 
+# Families of fields that read alike, each written once.
+
+
+def _households_and_persons(
+    names: tuple[str, str], description: str, label_vi: str, *, persons: str = "Residents"
+) -> tuple[Field, Field]:
+    """A count of households and its count of persons: ``{}`` in the description takes
+    "Households" then ``persons``, in the label "Số hộ" then "Số nhân khẩu"."""
+    return (
+        Field(names[0], "int", description.format("Households"), label_vi.format("Số hộ")),
+        Field(names[1], "int", description.format(persons), label_vi.format("Số nhân khẩu")),
+    )
+
+
+def _before_and_after(
+    name: str, type_: str, description: str, label_vi: str
+) -> tuple[Field, Field]:
+    """A figure before merging and after: ``{}`` in the name and description takes
+    "before" then "after", in the label "trước" then "sau"."""
+    return (
+        Field(name.format("before"), type_, description.format("before"), label_vi.format("trước")),
+        Field(name.format("after"), type_, description.format("after"), label_vi.format("sau")),
+    )
+
+
+def _without_special_cases(name: str, description: str, label_vi: str) -> Field:
+    """A unit count of the reading that judges special cases awaiting the province's
+    guidance (Art. 10.3) as ordinary units."""
+    return Field(
+        f"{name}_without_special_cases",
+        "int",
+        description,
+        f"{label_vi} nếu không tính diện đặc thù chờ hướng dẫn",
+    )
+
+
+def _day(name: str, what: str, label_vi: str, **rules: object) -> Field:
+    """A calendar day (no time of day): "Day ``what``"."""
+    return Field(name, "date", f"Day {what}", label_vi, **rules)
+
+
+def _moment(name: str, what: str, label_vi: str) -> Field:
+    """A point in time, always stored in UTC: "When ``what`` (UTC)"."""
+    return Field(name, "timestamp", f"When {what} (UTC)", label_vi)
+
+
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in [
@@ -501,17 +547,11 @@ FIELDS: dict[str, Field] = {
         Field("records_clean", "int", "Records that passed", "Số bản ghi hợp lệ"),
         Field("records_quarantined", "int", "Records quarantined", "Số bản ghi bị cách ly"),
         Field("issue_count", "int", "Number of issues", "Số lỗi"),
-        Field(
-            "held_households",
-            "int",
-            "Households held in quarantine, not yet in the counts",
-            "Số hộ đang tạm giữ (chưa tính)",
-        ),
-        Field(
-            "held_persons",
-            "int",
-            "Person records held in quarantine, not yet in the counts",
-            "Số nhân khẩu đang tạm giữ (chưa tính)",
+        *_households_and_persons(
+            ("held_households", "held_persons"),
+            "{} held in quarantine, not yet in the counts",
+            "{} đang tạm giữ (chưa tính)",
+            persons="Person records",
         ),
         Field(
             "cluster_id",
@@ -545,17 +585,10 @@ FIELDS: dict[str, Field] = {
             "Fields that differ in a linked pair of the group (names of fields, not values)",
             "Trường khác nhau",
         ),
-        Field(
-            "counted_households",
-            "int",
-            "Households counted from the staged records",
-            "Số hộ (đếm từ dữ liệu)",
-        ),
-        Field(
-            "counted_population",
-            "int",
-            "Residents counted from the staged records",
-            "Số nhân khẩu (đếm từ dữ liệu)",
+        *_households_and_persons(
+            ("counted_households", "counted_population"),
+            "{} counted from the staged records",
+            "{} (đếm từ dữ liệu)",
         ),
         Field(
             "within_tolerance",
@@ -565,8 +598,9 @@ FIELDS: dict[str, Field] = {
         ),
         # Planning.
         Field("region", "string", "Region (vùng) of the standard", "Vùng"),
-        Field("households", "int", "Households counted from clean records", "Số hộ (đếm)"),
-        Field("population", "int", "Residents counted from clean records", "Số nhân khẩu (đếm)"),
+        *_households_and_persons(
+            ("households", "population"), "{} counted from clean records", "{} (đếm)"
+        ),
         Field(
             "standard_households",
             "int",
@@ -609,22 +643,19 @@ FIELDS: dict[str, Field] = {
         Field("member_count", "int", "Number of hamlets in the unit", "Số thôn/TDP hợp thành"),
         Field("is_compliant", "bool", "Unit meets its standard or is exempt", "Đạt chuẩn"),
         Field("hamlets", "int", "Number of hamlets", "Số thôn/TDP"),
-        Field("units_before", "int", "Units before merging", "Số đơn vị trước"),
-        Field("units_after", "int", "Units after merging", "Số đơn vị sau"),
+        *_before_and_after("units_{}", "int", "Units {} merging", "Số đơn vị {}"),
         Field("compliant_units_after", "int", "Compliant units after", "Số đơn vị đạt chuẩn sau"),
         Field("noncompliant_units_after", "int", "Units still below", "Số đơn vị chưa đạt sau"),
         Field("households_moved", "int", "Households whose unit changes", "Số hộ thay đổi đơn vị"),
-        Field(
-            "units_after_without_special_cases",
-            "int",
+        _without_special_cases(
+            "units_after",
             "Units after merging if special cases awaiting guidance were judged as ordinary",
-            "Số đơn vị sau nếu không tính diện đặc thù chờ hướng dẫn",
+            "Số đơn vị sau",
         ),
-        Field(
-            "noncompliant_units_after_without_special_cases",
-            "int",
+        _without_special_cases(
+            "noncompliant_units_after",
             "Units still below in that reading",
-            "Số đơn vị chưa đạt sau nếu không tính diện đặc thù chờ hướng dẫn",
+            "Số đơn vị chưa đạt sau",
         ),
         Field("below_standard_hamlets", "int", "Hamlets below standard", "Số thôn/TDP dưới chuẩn"),
         Field("exempt_hamlets", "int", "Hamlets exempt", "Số thôn/TDP đặc thù"),
@@ -670,21 +701,14 @@ FIELDS: dict[str, Field] = {
             "Số hộ trung vị/đơn vị",
         ),
         Field("min_polsby_popper", "float", "Least compact unit", "Độ gọn thấp nhất"),
-        Field(
-            "positions_before", "int", "Part-time positions before", "Số người hoạt động KCT trước"
+        *_before_and_after(
+            "positions_{}", "int", "Part-time positions {}", "Số người hoạt động KCT {}"
         ),
-        Field("positions_after", "int", "Part-time positions after", "Số người hoạt động KCT sau"),
-        Field(
-            "allowance_fund_before_vnd_per_year",
+        *_before_and_after(
+            "allowance_fund_{}_vnd_per_year",
             "float",
-            "Yearly allowance fund before (VND)",
-            "Quỹ phụ cấp trước (đồng/năm)",
-        ),
-        Field(
-            "allowance_fund_after_vnd_per_year",
-            "float",
-            "Yearly allowance fund after (VND)",
-            "Quỹ phụ cấp sau (đồng/năm)",
+            "Yearly allowance fund {} (VND)",
+            "Quỹ phụ cấp {} (đồng/năm)",
         ),
         Field(
             "allowance_saving_vnd_per_year",
@@ -724,7 +748,7 @@ FIELDS: dict[str, Field] = {
         Field("decision_id", "string", "Identifier of the decision", "Mã quyết định"),
         Field("decided_by", "string", "Planner who recorded the decision", "Người quyết định"),
         Field("note", "string", "Planner's note", "Ghi chú"),
-        Field("decided_at", "timestamp", "When the decision was recorded (UTC)", "Thời điểm"),
+        _moment("decided_at", "the decision was recorded", "Thời điểm"),
         Field(
             "based_on_run_id",
             "string",
@@ -766,7 +790,7 @@ FIELDS: dict[str, Field] = {
         ),
         Field("set_by", "string", "Planner who set the constraint", "Người đặt ràng buộc"),
         Field("constraint_reason", "string", "Why the constraint was set", "Lý do ràng buộc"),
-        Field("set_at", "timestamp", "When the constraint was set (UTC)", "Thời điểm đặt"),
+        _moment("set_at", "the constraint was set", "Thời điểm đặt"),
         Field(
             "is_active",
             "bool",
@@ -799,10 +823,9 @@ FIELDS: dict[str, Field] = {
             aliases=("khong tan thanh", "khong dong y", "so ho khong dong y"),
             min_value=0,
         ),
-        Field(
+        _day(
             "consulted_date",
-            "date",
-            "Day the residents were consulted",
+            "the residents were consulted",
             "Ngày lấy ý kiến",
             aliases=("ngay lay y kien",),
         ),
@@ -824,11 +847,10 @@ FIELDS: dict[str, Field] = {
         ),
         Field("is_passed", "bool", "The hamlet's residents approve the merge", "Đạt (tán thành)"),
         Field("recorded_by", "string", "Staff member who recorded it", "Người ghi nhận"),
-        Field("recorded_at", "timestamp", "When it was recorded (UTC)", "Thời điểm ghi nhận"),
-        Field(
+        _moment("recorded_at", "it was recorded", "Thời điểm ghi nhận"),
+        _day(
             "approved_date",
-            "date",
-            "Day the commune People's Council approved the plan",
+            "the commune People's Council approved the plan",
             "Ngày HĐND xã thông qua",
         ),
         Field(
@@ -846,18 +868,16 @@ FIELDS: dict[str, Field] = {
             "Bước",
             allowed_values=("advisory_conference", "party_opinion"),
         ),
-        Field("step_date", "date", "Day the step was held or given", "Ngày thực hiện"),
+        _day("step_date", "the step was held or given", "Ngày thực hiện"),
         Field("document", "string", "Minutes or document of the step (number)", "Văn bản"),
-        Field(
+        _day(
             "advisory_conference_date",
-            "date",
-            "Day of the hamlet representatives' conference with the Fatherland Front",
+            "of the hamlet representatives' conference with the Fatherland Front",
             "Ngày hội nghị đại biểu thôn/TDP với MTTQ",
         ),
-        Field(
+        _day(
             "party_opinion_date",
-            "date",
-            "Day the commune party committee gave its opinion on the plan",
+            "the commune party committee gave its opinion on the plan",
             "Ngày cấp ủy cho ý kiến",
         ),
         Field(
@@ -867,12 +887,7 @@ FIELDS: dict[str, Field] = {
             "Tiến độ",
             allowed_values=("no_plan", "plan_drafted", "consulted", "approved"),
         ),
-        Field(
-            "plan_drafted_date",
-            "date",
-            "Day the commune first had a plan (first decision)",
-            "Ngày có đề án",
-        ),
+        _day("plan_drafted_date", "the commune first had a plan (first decision)", "Ngày có đề án"),
         Field(
             "has_failed_consultation",
             "bool",
@@ -885,11 +900,11 @@ FIELDS: dict[str, Field] = {
             "Deadlines passed without the commune reaching the status they require",
             "Mốc đã quá hạn",
         ),
-        Field("report_date", "date", "Day the progress report describes", "Ngày báo cáo"),
-        Field("week_date", "date", "Day (a Monday) of the weekly count", "Tuần (ngày)"),
+        _day("report_date", "the progress report describes", "Ngày báo cáo"),
+        _day("week_date", "(a Monday) of the weekly count", "Tuần (ngày)"),
         # Publishing.
         Field("run_id", "string", "Dagster run that published the row", "Mã lần chạy"),
-        Field("published_at", "timestamp", "When the row was published (UTC)", "Thời điểm công bố"),
+        _moment("published_at", "the row was published", "Thời điểm công bố"),
         Field(
             "shrink_override",
             "string",
@@ -919,7 +934,7 @@ FIELDS: dict[str, Field] = {
         Field("is_locked", "bool", "The planner locked the unit in the map editor", "Khóa"),
         # The warehouse's own schema (assets/warehouse/migrations.py).
         Field("version", "int", "Warehouse schema version", "Phiên bản lược đồ kho dữ liệu"),
-        Field("applied_at", "timestamp", "When the version was applied (UTC)", "Thời điểm áp dụng"),
+        _moment("applied_at", "the version was applied", "Thời điểm áp dụng"),
         Field("description", "string", "What the version changed", "Mô tả"),
     ]
 }
@@ -1137,6 +1152,47 @@ def _raw_table(role: str) -> Table:
     )
 
 
+# Columns several marts share, each family declared once.
+# What every published row carries: the rules it was computed under and its publication.
+PUBLICATION_STAMP = ("rules_profile", "run_id", "published_at")
+# A unit after merging as planners see it, in an option or in the approved plan.
+MERGED_UNIT_COLUMNS = (
+    "unit_id",
+    "hamlet_kind",
+    "member_hamlet_codes",
+    "member_count",
+    "households",
+    "population",
+    "standard_households",
+    "is_compliant",
+    "compliance_reason",
+    "polsby_popper",
+    "area_km2",
+    "geometry",
+)
+# A hamlet's size against its standard, as planning judges it and the marts publish it.
+HAMLET_COMPLIANCE = (
+    "hamlet_kind",
+    "region",
+    "declared_households",
+    "households",
+    "population",
+    "standard_households",
+    "mandatory_floor_households",
+    "exemption_category",
+    "special_category_source",
+    "registry_special_category",
+    "compliance_status",
+    "compliance_reason",
+)
+# The yearly allowance funds of the part-time positions before and after, and the saving.
+ALLOWANCE_FUNDS = (
+    "allowance_fund_before_vnd_per_year",
+    "allowance_fund_after_vnd_per_year",
+    "allowance_saving_vnd_per_year",
+)
+
+
 TABLES: dict[str, Table] = {
     t.qualified_name: t
     for t in [
@@ -1342,18 +1398,7 @@ TABLES: dict[str, Table] = {
             (
                 "hamlet_code",
                 "commune_code",
-                "hamlet_kind",
-                "region",
-                "declared_households",
-                "households",
-                "population",
-                "standard_households",
-                "mandatory_floor_households",
-                "exemption_category",
-                "special_category_source",
-                "registry_special_category",
-                "compliance_status",
-                "compliance_reason",
+                *HAMLET_COMPLIANCE,
                 "rules_profile",
             ),
             primary_key=("hamlet_code",),
@@ -1576,26 +1621,13 @@ TABLES: dict[str, Table] = {
                 "hamlet_code",
                 "name_prefix",
                 "hamlet_name",
-                "hamlet_kind",
-                "region",
-                "declared_households",
-                "households",
-                "population",
-                "standard_households",
-                "mandatory_floor_households",
-                "exemption_category",
-                "special_category_source",
-                "registry_special_category",
-                "compliance_status",
-                "compliance_reason",
+                *HAMLET_COMPLIANCE,
                 "issue_count",
                 "held_households",
                 "held_persons",
                 "area_km2",
                 "geometry",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "hamlet_code"),
         ),
@@ -1611,9 +1643,7 @@ TABLES: dict[str, Table] = {
                 "unit_id",
                 "is_merged",
                 "explanation",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "option_name", "hamlet_code"),
         ),
@@ -1625,21 +1655,8 @@ TABLES: dict[str, Table] = {
                 "province_code",
                 "commune_code",
                 "option_name",
-                "unit_id",
-                "hamlet_kind",
-                "member_hamlet_codes",
-                "member_count",
-                "households",
-                "population",
-                "standard_households",
-                "is_compliant",
-                "compliance_reason",
-                "polsby_popper",
-                "area_km2",
-                "geometry",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *MERGED_UNIT_COLUMNS,
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "option_name", "unit_id"),
         ),
@@ -1666,15 +1683,11 @@ TABLES: dict[str, Table] = {
                 "ethnic_cohesion",
                 "positions_before",
                 "positions_after",
-                "allowance_fund_before_vnd_per_year",
-                "allowance_fund_after_vnd_per_year",
-                "allowance_saving_vnd_per_year",
+                *ALLOWANCE_FUNDS,
                 "composite_score",
                 "is_pareto_optimal",
                 "optimality_status",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "option_name", "commune_code"),
         ),
@@ -1694,12 +1707,8 @@ TABLES: dict[str, Table] = {
                 "households_moved",
                 "positions_before",
                 "positions_after",
-                "allowance_fund_before_vnd_per_year",
-                "allowance_fund_after_vnd_per_year",
-                "allowance_saving_vnd_per_year",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *ALLOWANCE_FUNDS,
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "province_code", "option_name"),
         ),
@@ -1721,9 +1730,7 @@ TABLES: dict[str, Table] = {
                 "awaiting_guidance_hamlets",
                 "held_households",
                 "held_persons",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "commune_code"),
         ),
@@ -1738,9 +1745,7 @@ TABLES: dict[str, Table] = {
                 "rule",
                 "severity",
                 "issue_count",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "commune_code", "table_name", "rule", "severity"),
         ),
@@ -1761,24 +1766,11 @@ TABLES: dict[str, Table] = {
                 "commune_code",
                 "decision_id",
                 "option_name",
-                "unit_id",
-                "hamlet_kind",
-                "member_hamlet_codes",
-                "member_count",
-                "households",
-                "population",
-                "standard_households",
-                "is_compliant",
-                "compliance_reason",
-                "polsby_popper",
-                "area_km2",
-                "geometry",
+                *MERGED_UNIT_COLUMNS,
                 "decided_at",
                 "resolution_number",
                 "approved_date",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "unit_id"),
         ),
@@ -1799,12 +1791,8 @@ TABLES: dict[str, Table] = {
                 "positions_kept",
                 "positions_ending",
                 "ending_hamlet_codes",
-                "allowance_fund_before_vnd_per_year",
-                "allowance_fund_after_vnd_per_year",
-                "allowance_saving_vnd_per_year",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *ALLOWANCE_FUNDS,
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "unit_id"),
         ),
@@ -1835,9 +1823,7 @@ TABLES: dict[str, Table] = {
                 "decision_id",
                 "late_milestones",
                 "report_date",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "commune_code"),
         ),
@@ -1851,9 +1837,7 @@ TABLES: dict[str, Table] = {
                 "progress_status",
                 "communes",
                 "report_date",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "week_date", "progress_status"),
         ),
