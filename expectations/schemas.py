@@ -1,9 +1,15 @@
 """The data contracts: every warehouse table and its columns, described once.
 
-Warehouse DDL, the Great Expectations suites, the landing-file header dictionary and
-the Vietnamese/English data dictionary are all generated from these descriptions, so a
-column is renamed or re-typed here and nowhere else (the pattern of PUDL's
-``metadata/fields.py``).
+Warehouse DDL, the Great Expectations suites, the landing-file header dictionary, the
+Dagster column schemas and the Vietnamese/English data dictionary are all generated from
+these descriptions, so a column is renamed or re-typed here and nowhere else (the pattern
+of PUDL's ``metadata/fields.py``).
+
+A column of a person or household record is one line in ``PERSON_COLUMNS`` or
+``HOUSEHOLD_COLUMNS`` and its ``Field``: the raw, staging, clean and quarantine tables
+take it from there, and ``tests/test_contracts.py`` holds what the stages write to these
+declarations. A warehouse already holding those tables gets it by a migration step
+(``assets/warehouse/migrations.py``).
 """
 
 from __future__ import annotations
