@@ -1,9 +1,15 @@
 """The data contracts: every warehouse table and its columns, described once.
 
-Warehouse DDL, the Great Expectations suites, the landing-file header dictionary and
-the Vietnamese/English data dictionary are all generated from these descriptions, so a
-column is renamed or re-typed here and nowhere else (the pattern of PUDL's
-``metadata/fields.py``).
+Warehouse DDL, the Great Expectations suites, the landing-file header dictionary, the
+Dagster column schemas and the Vietnamese/English data dictionary are all generated from
+these descriptions, so a column is renamed or re-typed here and nowhere else (the pattern
+of PUDL's ``metadata/fields.py``).
+
+A column of a person or household record is one line in ``PERSON_COLUMNS`` or
+``HOUSEHOLD_COLUMNS`` and its ``Field``: the raw, staging, clean and quarantine tables
+take it from there, and ``tests/test_contracts.py`` holds what the stages write to these
+declarations. A warehouse already holding those tables gets it by a migration step
+(``assets/warehouse/migrations.py``).
 """
 
 from __future__ import annotations
@@ -107,6 +113,52 @@ class Field:
         """Every normalised header under which this field may arrive in a landing file."""
         forms = (self.name, self.label_vi, *self.aliases)
         return tuple(dict.fromkeys(header_key(f) for f in forms))
+
+
+# Families of fields that read alike, each written once.
+
+
+def _households_and_persons(
+    names: tuple[str, str], description: str, label_vi: str, *, persons: str = "Residents"
+) -> tuple[Field, Field]:
+    """A count of households and its count of persons: ``{}`` in the description takes
+    "Households" then ``persons``, in the label "Số hộ" then "Số nhân khẩu"."""
+    return (
+        Field(names[0], "int", description.format("Households"), label_vi.format("Số hộ")),
+        Field(names[1], "int", description.format(persons), label_vi.format("Số nhân khẩu")),
+    )
+
+
+def _before_and_after(
+    name: str, type_: str, description: str, label_vi: str
+) -> tuple[Field, Field]:
+    """A figure before merging and after: ``{}`` in the name and description takes
+    "before" then "after", in the label "trước" then "sau"."""
+    return (
+        Field(name.format("before"), type_, description.format("before"), label_vi.format("trước")),
+        Field(name.format("after"), type_, description.format("after"), label_vi.format("sau")),
+    )
+
+
+def _without_special_cases(name: str, description: str, label_vi: str) -> Field:
+    """A unit count of the reading that judges special cases awaiting the province's
+    guidance (Art. 10.3) as ordinary units."""
+    return Field(
+        f"{name}_without_special_cases",
+        "int",
+        description,
+        f"{label_vi} nếu không tính diện đặc thù chờ hướng dẫn",
+    )
+
+
+def _day(name: str, what: str, label_vi: str, **rules: object) -> Field:
+    """A calendar day (no time of day): "Day ``what``"."""
+    return Field(name, "date", f"Day {what}", label_vi, **rules)
+
+
+def _moment(name: str, what: str, label_vi: str) -> Field:
+    """A point in time, always stored in UTC: "When ``what`` (UTC)"."""
+    return Field(name, "timestamp", f"When {what} (UTC)", label_vi)
 
 
 FIELDS: dict[str, Field] = {
@@ -501,17 +553,11 @@ FIELDS: dict[str, Field] = {
         Field("records_clean", "int", "Records that passed", "Số bản ghi hợp lệ"),
         Field("records_quarantined", "int", "Records quarantined", "Số bản ghi bị cách ly"),
         Field("issue_count", "int", "Number of issues", "Số lỗi"),
-        Field(
-            "held_households",
-            "int",
-            "Households held in quarantine, not yet in the counts",
-            "Số hộ đang tạm giữ (chưa tính)",
-        ),
-        Field(
-            "held_persons",
-            "int",
-            "Person records held in quarantine, not yet in the counts",
-            "Số nhân khẩu đang tạm giữ (chưa tính)",
+        *_households_and_persons(
+            ("held_households", "held_persons"),
+            "{} held in quarantine, not yet in the counts",
+            "{} đang tạm giữ (chưa tính)",
+            persons="Person records",
         ),
         Field(
             "cluster_id",
@@ -545,17 +591,10 @@ FIELDS: dict[str, Field] = {
             "Fields that differ in a linked pair of the group (names of fields, not values)",
             "Trường khác nhau",
         ),
-        Field(
-            "counted_households",
-            "int",
-            "Households counted from the staged records",
-            "Số hộ (đếm từ dữ liệu)",
-        ),
-        Field(
-            "counted_population",
-            "int",
-            "Residents counted from the staged records",
-            "Số nhân khẩu (đếm từ dữ liệu)",
+        *_households_and_persons(
+            ("counted_households", "counted_population"),
+            "{} counted from the staged records",
+            "{} (đếm từ dữ liệu)",
         ),
         Field(
             "within_tolerance",
@@ -565,8 +604,9 @@ FIELDS: dict[str, Field] = {
         ),
         # Planning.
         Field("region", "string", "Region (vùng) of the standard", "Vùng"),
-        Field("households", "int", "Households counted from clean records", "Số hộ (đếm)"),
-        Field("population", "int", "Residents counted from clean records", "Số nhân khẩu (đếm)"),
+        *_households_and_persons(
+            ("households", "population"), "{} counted from clean records", "{} (đếm)"
+        ),
         Field(
             "standard_households",
             "int",
@@ -609,22 +649,19 @@ FIELDS: dict[str, Field] = {
         Field("member_count", "int", "Number of hamlets in the unit", "Số thôn/TDP hợp thành"),
         Field("is_compliant", "bool", "Unit meets its standard or is exempt", "Đạt chuẩn"),
         Field("hamlets", "int", "Number of hamlets", "Số thôn/TDP"),
-        Field("units_before", "int", "Units before merging", "Số đơn vị trước"),
-        Field("units_after", "int", "Units after merging", "Số đơn vị sau"),
+        *_before_and_after("units_{}", "int", "Units {} merging", "Số đơn vị {}"),
         Field("compliant_units_after", "int", "Compliant units after", "Số đơn vị đạt chuẩn sau"),
         Field("noncompliant_units_after", "int", "Units still below", "Số đơn vị chưa đạt sau"),
         Field("households_moved", "int", "Households whose unit changes", "Số hộ thay đổi đơn vị"),
-        Field(
-            "units_after_without_special_cases",
-            "int",
+        _without_special_cases(
+            "units_after",
             "Units after merging if special cases awaiting guidance were judged as ordinary",
-            "Số đơn vị sau nếu không tính diện đặc thù chờ hướng dẫn",
+            "Số đơn vị sau",
         ),
-        Field(
-            "noncompliant_units_after_without_special_cases",
-            "int",
+        _without_special_cases(
+            "noncompliant_units_after",
             "Units still below in that reading",
-            "Số đơn vị chưa đạt sau nếu không tính diện đặc thù chờ hướng dẫn",
+            "Số đơn vị chưa đạt sau",
         ),
         Field("below_standard_hamlets", "int", "Hamlets below standard", "Số thôn/TDP dưới chuẩn"),
         Field("exempt_hamlets", "int", "Hamlets exempt", "Số thôn/TDP đặc thù"),
@@ -670,21 +707,14 @@ FIELDS: dict[str, Field] = {
             "Số hộ trung vị/đơn vị",
         ),
         Field("min_polsby_popper", "float", "Least compact unit", "Độ gọn thấp nhất"),
-        Field(
-            "positions_before", "int", "Part-time positions before", "Số người hoạt động KCT trước"
+        *_before_and_after(
+            "positions_{}", "int", "Part-time positions {}", "Số người hoạt động KCT {}"
         ),
-        Field("positions_after", "int", "Part-time positions after", "Số người hoạt động KCT sau"),
-        Field(
-            "allowance_fund_before_vnd_per_year",
+        *_before_and_after(
+            "allowance_fund_{}_vnd_per_year",
             "float",
-            "Yearly allowance fund before (VND)",
-            "Quỹ phụ cấp trước (đồng/năm)",
-        ),
-        Field(
-            "allowance_fund_after_vnd_per_year",
-            "float",
-            "Yearly allowance fund after (VND)",
-            "Quỹ phụ cấp sau (đồng/năm)",
+            "Yearly allowance fund {} (VND)",
+            "Quỹ phụ cấp {} (đồng/năm)",
         ),
         Field(
             "allowance_saving_vnd_per_year",
@@ -724,7 +754,7 @@ FIELDS: dict[str, Field] = {
         Field("decision_id", "string", "Identifier of the decision", "Mã quyết định"),
         Field("decided_by", "string", "Planner who recorded the decision", "Người quyết định"),
         Field("note", "string", "Planner's note", "Ghi chú"),
-        Field("decided_at", "timestamp", "When the decision was recorded (UTC)", "Thời điểm"),
+        _moment("decided_at", "the decision was recorded", "Thời điểm"),
         Field(
             "based_on_run_id",
             "string",
@@ -766,7 +796,7 @@ FIELDS: dict[str, Field] = {
         ),
         Field("set_by", "string", "Planner who set the constraint", "Người đặt ràng buộc"),
         Field("constraint_reason", "string", "Why the constraint was set", "Lý do ràng buộc"),
-        Field("set_at", "timestamp", "When the constraint was set (UTC)", "Thời điểm đặt"),
+        _moment("set_at", "the constraint was set", "Thời điểm đặt"),
         Field(
             "is_active",
             "bool",
@@ -799,10 +829,9 @@ FIELDS: dict[str, Field] = {
             aliases=("khong tan thanh", "khong dong y", "so ho khong dong y"),
             min_value=0,
         ),
-        Field(
+        _day(
             "consulted_date",
-            "date",
-            "Day the residents were consulted",
+            "the residents were consulted",
             "Ngày lấy ý kiến",
             aliases=("ngay lay y kien",),
         ),
@@ -824,11 +853,10 @@ FIELDS: dict[str, Field] = {
         ),
         Field("is_passed", "bool", "The hamlet's residents approve the merge", "Đạt (tán thành)"),
         Field("recorded_by", "string", "Staff member who recorded it", "Người ghi nhận"),
-        Field("recorded_at", "timestamp", "When it was recorded (UTC)", "Thời điểm ghi nhận"),
-        Field(
+        _moment("recorded_at", "it was recorded", "Thời điểm ghi nhận"),
+        _day(
             "approved_date",
-            "date",
-            "Day the commune People's Council approved the plan",
+            "the commune People's Council approved the plan",
             "Ngày HĐND xã thông qua",
         ),
         Field(
@@ -846,18 +874,16 @@ FIELDS: dict[str, Field] = {
             "Bước",
             allowed_values=("advisory_conference", "party_opinion"),
         ),
-        Field("step_date", "date", "Day the step was held or given", "Ngày thực hiện"),
+        _day("step_date", "the step was held or given", "Ngày thực hiện"),
         Field("document", "string", "Minutes or document of the step (number)", "Văn bản"),
-        Field(
+        _day(
             "advisory_conference_date",
-            "date",
-            "Day of the hamlet representatives' conference with the Fatherland Front",
+            "of the hamlet representatives' conference with the Fatherland Front",
             "Ngày hội nghị đại biểu thôn/TDP với MTTQ",
         ),
-        Field(
+        _day(
             "party_opinion_date",
-            "date",
-            "Day the commune party committee gave its opinion on the plan",
+            "the commune party committee gave its opinion on the plan",
             "Ngày cấp ủy cho ý kiến",
         ),
         Field(
@@ -867,12 +893,7 @@ FIELDS: dict[str, Field] = {
             "Tiến độ",
             allowed_values=("no_plan", "plan_drafted", "consulted", "approved"),
         ),
-        Field(
-            "plan_drafted_date",
-            "date",
-            "Day the commune first had a plan (first decision)",
-            "Ngày có đề án",
-        ),
+        _day("plan_drafted_date", "the commune first had a plan (first decision)", "Ngày có đề án"),
         Field(
             "has_failed_consultation",
             "bool",
@@ -885,11 +906,11 @@ FIELDS: dict[str, Field] = {
             "Deadlines passed without the commune reaching the status they require",
             "Mốc đã quá hạn",
         ),
-        Field("report_date", "date", "Day the progress report describes", "Ngày báo cáo"),
-        Field("week_date", "date", "Day (a Monday) of the weekly count", "Tuần (ngày)"),
+        _day("report_date", "the progress report describes", "Ngày báo cáo"),
+        _day("week_date", "(a Monday) of the weekly count", "Tuần (ngày)"),
         # Publishing.
         Field("run_id", "string", "Dagster run that published the row", "Mã lần chạy"),
-        Field("published_at", "timestamp", "When the row was published (UTC)", "Thời điểm công bố"),
+        _moment("published_at", "the row was published", "Thời điểm công bố"),
         Field(
             "shrink_override",
             "string",
@@ -919,7 +940,7 @@ FIELDS: dict[str, Field] = {
         Field("is_locked", "bool", "The planner locked the unit in the map editor", "Khóa"),
         # The warehouse's own schema (assets/warehouse/migrations.py).
         Field("version", "int", "Warehouse schema version", "Phiên bản lược đồ kho dữ liệu"),
-        Field("applied_at", "timestamp", "When the version was applied (UTC)", "Thời điểm áp dụng"),
+        _moment("applied_at", "the version was applied", "Thời điểm áp dụng"),
         Field("description", "string", "What the version changed", "Mô tả"),
     ]
 }
@@ -1036,7 +1057,7 @@ def _first_uncastable(frame: pd.DataFrame, column: str, type_: str) -> str:
             break
     if bad is None:
         return "an unknown row"
-    if {"source_file", "source_row_number"} <= set(frame.columns):
+    if set(RECORD_PLACE) <= set(frame.columns):
         row = frame.iloc[bad]
         return f"{row['source_file']} row {row['source_row_number']}"
     return f"position {bad + 1} of the rows written"
@@ -1056,11 +1077,41 @@ def _cast(values: pd.Series, type_: str) -> pd.Series:
 
 
 LINEAGE = ("source_file", "source_sha256", "source_row_number", "load_id")
+# Where a record sits in its landing file (file, data row): what a clerk needs to fix it.
+RECORD_PLACE = (LINEAGE[0], LINEAGE[2])
 # Raw only: a workbook record's sheet and Excel row (source_row_number stays the running
 # record number of the file, so keys and record ids are unique across sheets).
 WORKBOOK_LINEAGE = ("source_sheet", "sheet_row_number")
 # What every raw table holds besides the landed columns its role names.
 RAW_TRAILER = ("extra_values", "read_problem", "unread_text", *LINEAGE, *WORKBOOK_LINEAGE)
+
+# Each record's own columns, declared once: the raw, staging and quality tables that
+# hold the record derive theirs from these, so a new column is one line here (and its
+# Field). Required: a record without them cannot be staged.
+PERSON_COLUMNS = (
+    "citizen_id",
+    "full_name",
+    "birth_date",
+    "sex",
+    "household_id",
+    "relation_to_head",
+    "ethnicity",
+)
+PERSON_REQUIRED = ("citizen_id", "full_name", "birth_date", "household_id", "sex")
+# What staging reads from a person record's own columns (birth date, relation, values).
+PERSON_READINGS = (
+    "birth_date_is_partial",
+    "birth_date_order_unproven",
+    "is_household_head",
+    "invalid_values",
+)
+HOUSEHOLD_COLUMNS = ("household_id", "hamlet_code", "longitude", "latitude")
+HOUSEHOLD_REQUIRED = ("household_id", "hamlet_code")
+# A households file may place a household by its commune and hamlet name instead of the
+# hamlet code (STAND_INS); staging resolves them to hamlet_code and keeps neither.
+HOUSEHOLD_LOCATORS = ("commune_code", "hamlet_name")
+# What a quarantine table adds to a held record: where it is and why it is held.
+QUARANTINE_TRAILER = (*RECORD_PLACE, "reasons")
 
 # The columns each landing role may bring, and those it must (the raw contracts).
 LANDED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -1081,22 +1132,8 @@ LANDED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("commune_code", "hamlet_code", "hamlet_name", "hamlet_kind"),
     ),
-    "households": (
-        ("household_id", "hamlet_code", "longitude", "latitude", "commune_code", "hamlet_name"),
-        ("household_id", "hamlet_code"),
-    ),
-    "persons": (
-        (
-            "citizen_id",
-            "full_name",
-            "birth_date",
-            "sex",
-            "household_id",
-            "relation_to_head",
-            "ethnicity",
-        ),
-        ("citizen_id", "full_name", "birth_date", "household_id", "sex"),
-    ),
+    "households": ((*HOUSEHOLD_COLUMNS, *HOUSEHOLD_LOCATORS), HOUSEHOLD_REQUIRED),
+    "persons": (PERSON_COLUMNS, PERSON_REQUIRED),
 }
 GEODATA_ROLES = ("communes", "hamlet_boundaries")
 # A required column another may stand in for, per role: a households file that names
@@ -1119,6 +1156,47 @@ def _raw_table(role: str) -> Table:
         required=(*required, *(("geometry",) if geometry else ())),
         as_landed=True,
     )
+
+
+# Columns several marts share, each family declared once.
+# What every published row carries: the rules it was computed under and its publication.
+PUBLICATION_STAMP = ("rules_profile", "run_id", "published_at")
+# A unit after merging as planners see it, in an option or in the approved plan.
+MERGED_UNIT_COLUMNS = (
+    "unit_id",
+    "hamlet_kind",
+    "member_hamlet_codes",
+    "member_count",
+    "households",
+    "population",
+    "standard_households",
+    "is_compliant",
+    "compliance_reason",
+    "polsby_popper",
+    "area_km2",
+    "geometry",
+)
+# A hamlet's size against its standard, as planning judges it and the marts publish it.
+HAMLET_COMPLIANCE = (
+    "hamlet_kind",
+    "region",
+    "declared_households",
+    "households",
+    "population",
+    "standard_households",
+    "mandatory_floor_households",
+    "exemption_category",
+    "special_category_source",
+    "registry_special_category",
+    "compliance_status",
+    "compliance_reason",
+)
+# The yearly allowance funds of the part-time positions before and after, and the saving.
+ALLOWANCE_FUNDS = (
+    "allowance_fund_before_vnd_per_year",
+    "allowance_fund_after_vnd_per_year",
+    "allowance_saving_vnd_per_year",
+)
 
 
 TABLES: dict[str, Table] = {
@@ -1190,38 +1268,24 @@ TABLES: dict[str, Table] = {
             "staging",
             "households",
             "Households with their location",
-            ("household_id", "hamlet_code", "longitude", "latitude", "record_id", *LINEAGE),
+            ("record_id", *HOUSEHOLD_COLUMNS, *LINEAGE),
             primary_key=("household_id",),
-            required=("household_id", "hamlet_code"),
+            required=HOUSEHOLD_REQUIRED,
         ),
         Table(
             "staging",
             "persons",
             "Residents, one row per person record",
-            (
-                "record_id",
-                "citizen_id",
-                "full_name",
-                "birth_date",
-                "birth_date_is_partial",
-                "birth_date_order_unproven",
-                "sex",
-                "household_id",
-                "relation_to_head",
-                "is_household_head",
-                "ethnicity",
-                "invalid_values",
-                *LINEAGE,
-            ),
+            ("record_id", *PERSON_COLUMNS, *PERSON_READINGS, *LINEAGE),
             primary_key=("record_id",),
-            required=("record_id", "citizen_id", "full_name", "birth_date", "household_id", "sex"),
+            required=("record_id", *PERSON_REQUIRED),
         ),
         Table(
             "staging",
             "rejected_rows",
             "Landed rows that could not be staged, each with its file, row and reason",
-            ("table_name", "source_file", "source_row_number", "field_name", "reason"),
-            required=("table_name", "source_file", "source_row_number", "reason"),
+            ("table_name", *RECORD_PLACE, "field_name", "reason"),
+            required=("table_name", *RECORD_PLACE, "reason"),
         ),
         Table(
             "staging",
@@ -1268,50 +1332,22 @@ TABLES: dict[str, Table] = {
             "quality",
             "persons_clean",
             "Person records with no error-level issue",
-            (
-                "record_id",
-                "citizen_id",
-                "full_name",
-                "birth_date",
-                "sex",
-                "household_id",
-                "relation_to_head",
-                "is_household_head",
-                "ethnicity",
-            ),
+            ("record_id", *PERSON_COLUMNS, "is_household_head"),
             primary_key=("record_id",),
         ),
         Table(
             "quality",
             "persons_quarantined",
             "Person records held back, with their reasons",
-            (
-                "record_id",
-                "citizen_id",
-                "full_name",
-                "birth_date",
-                "sex",
-                "household_id",
-                "relation_to_head",
-                "source_file",
-                "source_row_number",
-                "reasons",
-            ),
+            ("record_id", *PERSON_COLUMNS, *QUARANTINE_TRAILER),
             primary_key=("record_id",),
         ),
         Table(
             "quality",
             "households_quarantined",
             "Household records held back, with their reasons; their members are held too",
-            (
-                "record_id",
-                "household_id",
-                "hamlet_code",
-                "commune_code",
-                "source_file",
-                "source_row_number",
-                "reasons",
-            ),
+            # commune_code: the hamlet's, or for an unknown hamlet the point's commune.
+            ("record_id", *HOUSEHOLD_COLUMNS, "commune_code", *QUARANTINE_TRAILER),
             primary_key=("record_id",),
         ),
         Table(
@@ -1368,18 +1404,7 @@ TABLES: dict[str, Table] = {
             (
                 "hamlet_code",
                 "commune_code",
-                "hamlet_kind",
-                "region",
-                "declared_households",
-                "households",
-                "population",
-                "standard_households",
-                "mandatory_floor_households",
-                "exemption_category",
-                "special_category_source",
-                "registry_special_category",
-                "compliance_status",
-                "compliance_reason",
+                *HAMLET_COMPLIANCE,
                 "rules_profile",
             ),
             primary_key=("hamlet_code",),
@@ -1602,26 +1627,13 @@ TABLES: dict[str, Table] = {
                 "hamlet_code",
                 "name_prefix",
                 "hamlet_name",
-                "hamlet_kind",
-                "region",
-                "declared_households",
-                "households",
-                "population",
-                "standard_households",
-                "mandatory_floor_households",
-                "exemption_category",
-                "special_category_source",
-                "registry_special_category",
-                "compliance_status",
-                "compliance_reason",
+                *HAMLET_COMPLIANCE,
                 "issue_count",
                 "held_households",
                 "held_persons",
                 "area_km2",
                 "geometry",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "hamlet_code"),
         ),
@@ -1637,9 +1649,7 @@ TABLES: dict[str, Table] = {
                 "unit_id",
                 "is_merged",
                 "explanation",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "option_name", "hamlet_code"),
         ),
@@ -1651,21 +1661,8 @@ TABLES: dict[str, Table] = {
                 "province_code",
                 "commune_code",
                 "option_name",
-                "unit_id",
-                "hamlet_kind",
-                "member_hamlet_codes",
-                "member_count",
-                "households",
-                "population",
-                "standard_households",
-                "is_compliant",
-                "compliance_reason",
-                "polsby_popper",
-                "area_km2",
-                "geometry",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *MERGED_UNIT_COLUMNS,
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "option_name", "unit_id"),
         ),
@@ -1692,15 +1689,11 @@ TABLES: dict[str, Table] = {
                 "ethnic_cohesion",
                 "positions_before",
                 "positions_after",
-                "allowance_fund_before_vnd_per_year",
-                "allowance_fund_after_vnd_per_year",
-                "allowance_saving_vnd_per_year",
+                *ALLOWANCE_FUNDS,
                 "composite_score",
                 "is_pareto_optimal",
                 "optimality_status",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "option_name", "commune_code"),
         ),
@@ -1720,12 +1713,8 @@ TABLES: dict[str, Table] = {
                 "households_moved",
                 "positions_before",
                 "positions_after",
-                "allowance_fund_before_vnd_per_year",
-                "allowance_fund_after_vnd_per_year",
-                "allowance_saving_vnd_per_year",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *ALLOWANCE_FUNDS,
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "province_code", "option_name"),
         ),
@@ -1747,9 +1736,7 @@ TABLES: dict[str, Table] = {
                 "awaiting_guidance_hamlets",
                 "held_households",
                 "held_persons",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "commune_code"),
         ),
@@ -1764,9 +1751,7 @@ TABLES: dict[str, Table] = {
                 "rule",
                 "severity",
                 "issue_count",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "commune_code", "table_name", "rule", "severity"),
         ),
@@ -1787,24 +1772,11 @@ TABLES: dict[str, Table] = {
                 "commune_code",
                 "decision_id",
                 "option_name",
-                "unit_id",
-                "hamlet_kind",
-                "member_hamlet_codes",
-                "member_count",
-                "households",
-                "population",
-                "standard_households",
-                "is_compliant",
-                "compliance_reason",
-                "polsby_popper",
-                "area_km2",
-                "geometry",
+                *MERGED_UNIT_COLUMNS,
                 "decided_at",
                 "resolution_number",
                 "approved_date",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "unit_id"),
         ),
@@ -1825,12 +1797,8 @@ TABLES: dict[str, Table] = {
                 "positions_kept",
                 "positions_ending",
                 "ending_hamlet_codes",
-                "allowance_fund_before_vnd_per_year",
-                "allowance_fund_after_vnd_per_year",
-                "allowance_saving_vnd_per_year",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *ALLOWANCE_FUNDS,
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "unit_id"),
         ),
@@ -1861,9 +1829,7 @@ TABLES: dict[str, Table] = {
                 "decision_id",
                 "late_milestones",
                 "report_date",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "commune_code"),
         ),
@@ -1877,9 +1843,7 @@ TABLES: dict[str, Table] = {
                 "progress_status",
                 "communes",
                 "report_date",
-                "rules_profile",
-                "run_id",
-                "published_at",
+                *PUBLICATION_STAMP,
             ),
             primary_key=("run_id", "week_date", "progress_status"),
         ),

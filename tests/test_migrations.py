@@ -130,7 +130,7 @@ def test_an_old_warehouse_is_upgraded_on_start_and_keeps_its_history(old_warehou
 
     _start(warehouse)
 
-    assert _versions(warehouse)["version"].tolist() == [1, 2] == [1, LATEST_VERSION]
+    assert _versions(warehouse)["version"].tolist() == [1, 2, 3] == [1, 2, LATEST_VERSION]
     # Every row kept, in the columns it had.
     for table, rows in before.items():
         pd.testing.assert_frame_equal(_rows(warehouse, table, list(rows.columns)), rows, obj=table)
@@ -170,7 +170,7 @@ def test_an_old_warehouse_is_upgraded_on_start_and_keeps_its_history(old_warehou
 
 
 def test_a_second_start_applies_nothing(old_warehouse):
-    assert [m.version for m in upgrade(old_warehouse)] == [2]
+    assert [m.version for m in upgrade(old_warehouse)] == [2, 3]
     versions = _versions(old_warehouse)
     before = _snapshot(old_warehouse)
     assert upgrade(old_warehouse) == []
@@ -194,7 +194,7 @@ def test_a_warehouse_newer_than_the_code_is_refused(old_warehouse):
     message = str(refused.value)
     assert f"schema version {newer} (A later release)" in message
     assert f"this code's version {LATEST_VERSION}" in message
-    assert _versions(old_warehouse)["version"].tolist() == [1, 2, newer]
+    assert _versions(old_warehouse)["version"].tolist() == [1, 2, 3, newer]
 
 
 def test_a_new_warehouse_starts_at_the_latest_version(tmp_path):
@@ -211,13 +211,14 @@ def test_a_failed_migration_leaves_the_warehouse_as_it_was(tmp_path, monkeypatch
     _load(warehouse, "duckdb")
 
     def fails(session, kind: str) -> None:
-        raise RuntimeError("step 3 failed")
+        raise RuntimeError("the last step failed")
 
+    last = LATEST_VERSION + 1
     monkeypatch.setattr(
-        migrations, "MIGRATIONS", (*migrations.MIGRATIONS, Migration(3, "fails", fails))
+        migrations, "MIGRATIONS", (*migrations.MIGRATIONS, Migration(last, "fails", fails))
     )
-    monkeypatch.setattr(migrations, "LATEST_VERSION", 3)
-    with pytest.raises(RuntimeError, match="step 3 failed"):
+    monkeypatch.setattr(migrations, "LATEST_VERSION", last)
+    with pytest.raises(RuntimeError, match="the last step failed"):
         _start(warehouse)
     assert schema_version(warehouse) is None
     with warehouse.connect() as session:
@@ -243,7 +244,7 @@ def test_todays_pipeline_publishes_into_an_upgraded_warehouse(small_landing, tmp
     )
     report = run_province(settings, instance=dg.DagsterInstance.ephemeral())
     assert report.success, report.errors
-    assert _versions(warehouse)["version"].tolist() == [1, LATEST_VERSION]
+    assert _versions(warehouse)["version"].tolist() == [1, 2, LATEST_VERSION]
     publications = warehouse.read_table(PUBLICATIONS)
     assert len(publications) == 3
     assert set(before[PUBLICATIONS]["run_id"]) < set(publications["run_id"])

@@ -26,7 +26,7 @@ from assets.quality.validate import (
     shared_key_issues,
 )
 from assets.warehouse import Session, Warehouse
-from expectations.schemas import TABLES
+from expectations.schemas import RECORD_PLACE, TABLES
 
 # Persons per batch: about 0.5 GB of frames and rule work at a time.
 BATCH_PERSONS = 200_000
@@ -114,7 +114,7 @@ def commune_batches(
 def in_file_order(df: pd.DataFrame) -> pd.DataFrame:
     """Rows as landed (file, then row): rules such as "the first head listed" rely on
     it, and SQL returns a filtered read in no particular order."""
-    return df.sort_values(["source_file", "source_row_number"], kind="stable", ignore_index=True)
+    return df.sort_values(list(RECORD_PLACE), kind="stable", ignore_index=True)
 
 
 def read_batch(warehouse: Warehouse, con: Session, table: str, batch: CommuneBatch) -> pd.DataFrame:

@@ -56,7 +56,6 @@ LANDING_ROLES: dict[str, tuple[str, ...]] = {
 }
 TABULAR_SUFFIXES = (".csv", *WORKBOOK_SUFFIXES)
 GEO_SUFFIXES = (".geojson", ".gpkg", ".zip")
-LINEAGE_COLUMNS = ("source_file", "source_sha256", "source_row_number", "load_id")
 SOURCE_CRS = "source_crs"  # raw geodata: the CRS the file declares (empty when none)
 LANDED_FILES = "raw.landed_files"  # each file's headers and records counted from the file
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from assets.planning.rules import RulesProfile
 from assets.raw.headers import LandingFileError, to_canonical
-from assets.raw.landing import LINEAGE_COLUMNS, SOURCE_CRS
+from assets.raw.landing import SOURCE_CRS
 from assets.staging.codes import (
     CodeReading,
     citizen_ids,
@@ -54,6 +54,8 @@ from expectations.schemas import (
     CITIZEN_ID_PATTERN,
     FIELDS,
     LANDED_COLUMNS,
+    LINEAGE,
+    PERSON_READINGS,
     STAND_INS,
     TABLES,
     WORKBOOK_LINEAGE,
@@ -427,7 +429,7 @@ def stage_hamlets(
     registry["declared_population"] = parse_int(registry["declared_population"])
     registry["exemption_category"] = clean_text(registry["exemption_category"])
     merged = boundaries[["hamlet_code", "geometry"]].merge(
-        registry.drop(columns=[*LINEAGE_COLUMNS, *WORKBOOK_LINEAGE], errors="ignore"),
+        registry.drop(columns=[*LINEAGE, *WORKBOOK_LINEAGE], errors="ignore"),
         on="hamlet_code",
         how="inner",
         validate="one_to_one",
@@ -526,7 +528,7 @@ def _hamlet_kinds(
 
 def _landed_columns(contract: Table, derived: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """The contract's columns that arrive in the landing file, and those it must have."""
-    landed = tuple(c for c in contract.columns if c not in derived and c not in LINEAGE_COLUMNS)
+    landed = tuple(c for c in contract.columns if c not in derived and c not in LINEAGE)
     return {"wanted": landed, "required": tuple(c for c in contract.required if c in landed)}
 
 
@@ -664,8 +666,7 @@ def stage_persons(
     two-digit years before ``as_of`` (default today)."""
     contract = TABLES["staging.persons"]
     name = contract.qualified_name
-    derived = ("record_id", "is_household_head", "birth_date_is_partial", "invalid_values")
-    columns = _landed_columns(contract, derived=(*derived, "birth_date_order_unproven"))
+    columns = _landed_columns(contract, derived=("record_id", *PERSON_READINGS))
     df = to_canonical(raw, source_file=_source_file(raw, "persons"), **columns)
     df["record_id"] = _record_ids(raw)
     df, empty = _reject_empty_rows(df, name, columns["wanted"])

@@ -136,23 +136,45 @@ def _current_view_sql(mart: str, publications: str) -> str:
     )
 
 
-def _since_2dba3cf(session: Session, kind: str) -> None:
-    """Release 2dba3cf's tables to today's: the columns added since (older rows show them
-    empty), and every ``_current`` view re-created over them. Tables added since are
-    created from their contracts by the first run that writes them."""
+def _add_columns(session: Session, kind: str, columns: tuple[tuple[str, str, str], ...]) -> None:
+    """Each (table, column, logical type) added to its table where the table is stored
+    (older rows show it empty); a table not stored yet is created whole by its first
+    write."""
     types = _types(kind)
-    for table, column, type_ in _COLUMNS_SINCE_2DBA3CF:
+    for table, column, type_ in columns:
         if session.table_exists(table):
             session.execute(
                 f"ALTER TABLE {qualified_identifier(table)} "
                 f"ADD COLUMN IF NOT EXISTS {quote_identifier(column)} {types[type_]}"
             )
+
+
+def _since_2dba3cf(session: Session, kind: str) -> None:
+    """Release 2dba3cf's tables to today's: the columns added since (older rows show them
+    empty), and every ``_current`` view re-created over them. Tables added since are
+    created from their contracts by the first run that writes them."""
+    _add_columns(session, kind, _COLUMNS_SINCE_2DBA3CF)
     for publications, marts in _CURRENT_VIEWS.items():
         if not session.table_exists(publications):
             continue
         for mart in marts:
             if session.table_exists(f"marts.{mart}"):
                 session.execute(_current_view_sql(f"marts.{mart}", publications))
+
+
+# Quarantine tables derived from their record's columns (expectations.schemas): a held
+# record keeps every column it was staged with. Frozen as at version 3.
+_QUARANTINE_COLUMNS = (
+    ("quality.persons_quarantined", "ethnicity", "string"),
+    ("quality.households_quarantined", "longitude", "float"),
+    ("quality.households_quarantined", "latitude", "float"),
+)
+
+
+def _whole_quarantined_records(session: Session, kind: str) -> None:
+    """Quarantine tables hold the whole record: held rows written before show the added
+    columns empty until the next run rewrites the province's quarantine."""
+    _add_columns(session, kind, _QUARANTINE_COLUMNS)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -162,6 +184,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "Columns added since 2dba3cf (workbook lineage, special-case sources, held "
         "records, commune steps' dates, resolution numbers…); _current views re-created",
         _since_2dba3cf,
+    ),
+    Migration(
+        3,
+        "Quarantined records keep all their columns (persons: ethnicity; households: "
+        "longitude, latitude)",
+        _whole_quarantined_records,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
