@@ -70,7 +70,10 @@ def test_worker_processes_write_the_files_a_serial_run_writes(tmp_path, monkeypa
 
     monkeypatch.setattr(commune_files, "ProcessPoolExecutor", counted)
     serial = write_commune_files(tmp_path / "serial", province, workers=1)
-    assert pools == []
+    monkeypatch.setattr(commune_files, "_usable_cpus", lambda: 1)
+    write_commune_files(tmp_path / "one_cpu", province, workers=2)
+    assert pools == []  # one worker, or one CPU to run on: no pool
+    monkeypatch.setattr(commune_files, "_usable_cpus", lambda: 2)
     parallel = write_commune_files(tmp_path / "parallel", province, workers=2)
     assert pools == [2]
     codes = province.communes["commune_code"].tolist()

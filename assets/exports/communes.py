@@ -10,6 +10,7 @@ each file through ``safe.atomic_write``); only the order in time differs.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,13 @@ class CommuneSlice:
         )
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on: workers beyond them only add their start-up."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def write_slice(folder: Path, part: CommuneSlice) -> tuple[list[Path], list[Path]]:
     """Workbooks and maps of the communes of ``part``, in its communes' order."""
     workbooks = write_commune_workbooks(
@@ -78,9 +86,14 @@ def write_commune_files(
 ) -> tuple[list[Path], list[Path]]:
     """Every commune's workbook and map under ``folder``, in the communes' order:
     by ``workers`` processes (spawned, so no lock or connection of this process is
-    inherited), or here when there are few communes, one worker, or this process may
-    not start others (a daemonic executor process)."""
+    inherited), or here when there are few communes, one worker or one usable CPU, or
+    this process may not start others (a daemonic executor process).
+
+    Two workers cost about 4 s of CPU more than one process at 20 communes (each
+    imports pandas, matplotlib and openpyxl and loads its fonts): they pay on two free
+    cores, not on a saturated machine."""
     codes = province.communes["commune_code"].tolist()
+    workers = min(workers, _usable_cpus())
     serial = (
         workers < 2
         or len(codes) < MIN_PARALLEL_COMMUNES
