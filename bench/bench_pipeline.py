@@ -6,7 +6,8 @@
     .venv/bin/python bench/bench_pipeline.py --size all          # the three, and growth
 
 Prints wall time and peak resident memory per step (times from the run's event log,
-memory sampled every 50 ms), the total, and peak memory of the run. The run executes
+memory of this process and its worker processes sampled every 50 ms), the total, and
+peak memory of the run. The run executes
 in-process on DuckDB; the landing folder is synthesised first in a child process, so
 neither its time nor its memory is counted. ``all`` runs each size in
 its own process and prints the table and the growth ratio between sizes (time ratio
@@ -16,6 +17,7 @@ over persons ratio: at most 2.2 for twice the data is the goal).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import resource
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import psutil
 
 from geodata.synthetic import synthesise_province
 from pipelines.runner import run_province
@@ -43,8 +46,9 @@ SIZES = {
 
 
 class RssSampler:
-    """Samples this process's resident memory in a thread, so each step's peak can be
-    read off its start and end times (ru_maxrss gives the run's peak only)."""
+    """Samples the resident memory of this process and of its child processes (the
+    exports' worker processes) together, in a thread, so each step's peak can be read
+    off its start and end times (ru_maxrss gives this process's peak only)."""
 
     def __init__(self, interval_s: float = 0.05) -> None:
         self.samples: list[tuple[float, int]] = []
@@ -52,12 +56,22 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
+    @staticmethod
+    def _children_rss(me: psutil.Process) -> int:
+        total = 0
+        for child in me.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # ended since it was listed
+                total += child.memory_info().rss
+        return total
+
     def _sample(self) -> None:
         page = resource.getpagesize()
+        me = psutil.Process()
         with open("/proc/self/statm") as statm:
             while not self._stop.is_set():
                 statm.seek(0)
-                self.samples.append((time.time(), int(statm.read().split()[1]) * page))
+                own = int(statm.read().split()[1]) * page
+                self.samples.append((time.time(), own + self._children_rss(me)))
                 self._stop.wait(self._interval_s)
 
     def __enter__(self) -> RssSampler:
@@ -141,6 +155,9 @@ def run_size(size: str, work: Path | None) -> dict[str, object]:
         "errors": list(report.errors),
         "total_s": round(total, 1),
         "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+        # This process and its workers together, as sampled (the synthesis child ended
+        # before the run).
+        "peak_with_workers_gb": sampler.peak_gb(0, float("inf")),
         "steps": step_figures(instance, report.run_id, sampler),
     }
 
@@ -151,7 +168,11 @@ def print_run(result: dict) -> None:
     for step, (seconds, peak_gb) in sorted(result["steps"].items(), key=lambda kv: -kv[1][0]):
         print(f"  {step:<48} {seconds:7.1f} s {peak_gb:7.2f} GB")
     print(f"  {'total (run)':<48} {result['total_s']:7.1f} s   success={result['success']}")
-    print(f"  peak memory {result['peak_gb']:.2f} GB", flush=True)
+    print(
+        f"  peak memory {result['peak_gb']:.2f} GB (this process), "
+        f"{result['peak_with_workers_gb']:.2f} GB with its worker processes",
+        flush=True,
+    )
 
 
 def main() -> int:

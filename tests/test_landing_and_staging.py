@@ -194,3 +194,30 @@ def test_extra_columns_are_reported_not_fatal(tmp_path):
     assert [json.loads(v) for v in raw["extra_values"]] == [{"Ghi chú": "xx"}] * 3
     assert "Ghi chú" not in raw.columns
     assert len(stage_persons(raw).table) == 3
+
+
+def test_invalid_values_are_shaped_one_by_one_not_every_value(tmp_path, monkeypatch):
+    """Only the invalid values are shaped (a province's IDs are all distinct: shaping
+    each valid one was most of the notes' time), and a row blank but for its last
+    column is kept, not rejected as empty."""
+    from assets.staging import normalise
+
+    shaped: list[int] = []
+    shapes = normalise.value_shapes
+
+    def counting(values: pd.Series) -> pd.Series:
+        shaped.append(len(values))
+        return shapes(values)
+
+    monkeypatch.setattr(normalise, "value_shapes", counting)
+    valid = [f"00409000{i:04d},Người {i},05/03/1990,Nam,H{i},Chủ hộ,Tày" for i in range(200)]
+    lines = PERSONS_CSV.splitlines()
+    text = "\n".join([lines[0], *valid, lines[3], ",,,,,,Tày"]) + "\n"
+    staged = stage_persons(load_raw(_landing(tmp_path, text)))
+    persons = staged.table
+    assert len(persons) == 202 and staged.rejected.empty
+    notes = persons["invalid_values"]
+    assert notes.iloc[:200].isna().all()
+    assert notes.iloc[200] == "citizen_id: 7 characters, digits | sex: 1 character, letters"
+    assert pd.isna(notes.iloc[201])
+    assert sum(shaped) <= 2  # the invalid ID and sex; never the 200 valid rows

@@ -11,11 +11,13 @@ dates ``dd/mm/yyyy``, and A4 landscape, fitted to the page width.
 from __future__ import annotations
 
 import numbers
+from copy import copy
 from datetime import date, datetime, time
 
 import numpy as np
 import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -79,13 +81,24 @@ def format_table(
         cell.border = _BOX
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         fmt = number_format(frame[column])
+        # A body cell's style follows from the style it had and whether it holds text:
+        # worked out once per such pair and copied to the column's other cells (each
+        # style set through openpyxl hashes the whole style; most of the workbooks' time).
+        styled: dict[tuple[tuple[int, ...] | None, bool], StyleArray] = {}
         for row in range(header + 1, last + 1):
             body = sheet.cell(row=row, column=index)
+            text = fmt is None and isinstance(body.value, str)
+            key = (None if body._style is None else tuple(body._style), text)
+            known = styled.get(key)
+            if known is not None:
+                body._style = copy(known)
+                continue
             body.border = _BOX
             if fmt is not None:
                 body.number_format = fmt
-            elif isinstance(body.value, str):
+            elif text:
                 body.alignment = Alignment(vertical="top", wrap_text=True)
+            styled[key] = copy(body._style)
         letter = get_column_letter(index)
         longest = max(
             [len(str(column)) // 2 + 2]  # headers wrap onto two lines

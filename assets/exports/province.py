@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
+from assets.exports.communes import CommuneSlice, write_commune_files
 from assets.exports.files import (
     commune_layer,
     hamlets_before,
-    write_commune_map,
-    write_commune_workbooks,
     write_province_geopackage,
     write_province_map,
 )
@@ -30,7 +27,8 @@ def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]
         hamlets = warehouse.read_table("staging.hamlets", con=con)
         compliance = warehouse.read_table("planning.hamlet_compliance", con=con)
         assignments = warehouse.read_table("planning.merger_assignments", con=con)
-        issues = warehouse.read_table("quality.record_issues", con=con)
+        # Issues are counted per hamlet: their other columns are not needed.
+        issues = warehouse.read_table("quality.record_issues", con=con, columns=["hamlet_code"])
         units = warehouse.read_table("marts.merged_units_current", con=con)
         options = warehouse.read_table("marts.merger_options_current", con=con)
         # What each hamlet's counts do not yet include: records held in quarantine.
@@ -47,19 +45,10 @@ def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]
         before,
         units,
     )
-    workbooks = write_commune_workbooks(
-        folder / "xa", communes, before, pd.DataFrame(units), assignments, pd.DataFrame(options)
+    workbooks, maps = write_commune_files(
+        folder / "xa", CommuneSlice(communes, before, units, assignments, pd.DataFrame(options))
     )
     html = write_province_map(folder / f"ban_do_tinh_{province}.html", before, units)
-    maps: list[Path] = [
-        write_commune_map(
-            folder / "xa" / f"{path.stem}.png",
-            communes[communes["commune_code"] == code],
-            before[before["commune_code"] == code],
-            units[units["commune_code"] == code],
-        )
-        for code, path in zip(communes["commune_code"], workbooks, strict=True)
-    ]
     # Communes gone from the publication (or renamed) leave no workbook or map behind.
     removed = remove_stale(folder / "xa", [*workbooks, *maps], (".xlsx", ".png"))
     removed += remove_partials(folder)

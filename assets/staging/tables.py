@@ -238,9 +238,16 @@ def _reject_empty_rows(
     df: pd.DataFrame, table_name: str, landed: tuple[str, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     df, unread = _reject_unreadable(df, table_name)
-    present = [c for c in landed if c in df.columns]
-    blank = [df[c].isna() | df[c].astype("string").str.strip().eq("") for c in present]
-    empty = pd.concat(blank, axis=1).all(axis=1).fillna(True).to_numpy(dtype=bool)
+    # Column by column, looking only at the rows blank so far: after the first column
+    # almost none are left, instead of every column of every row being stripped.
+    empty = np.ones(len(df), dtype=bool)
+    for column in (c for c in landed if c in df.columns):
+        at = np.flatnonzero(empty)
+        if not len(at):
+            break
+        values = df[column].iloc[at]
+        blank = values.isna() | values.astype("string").str.strip().eq("")
+        empty[at] = blank.fillna(True).to_numpy(dtype=bool)
     rejects = rejected_rows(
         table_name, df[empty], field_name="*", reason="the row is empty (no value in any column)"
     )
@@ -673,11 +680,11 @@ def stage_persons(
     typed_ids = df["citizen_id"]
     id_reading = citizen_ids(typed_ids)
     df, _, id_readings = _read_codes(df, name, id_reading, reject=False)
-    # An ID typed but not readable as 12 (or old 9) digits is invalid, not missing.
-    unreadable_id = (
-        clean_text(typed_ids).fillna("").ne("")
-        & ~df["citizen_id"].str.contains(CITIZEN_ID_PATTERN, regex=True, na=False)
-    ).to_numpy(dtype=bool)
+    # An ID typed but not readable as 12 (or old 9) digits is invalid, not missing
+    # (whether it was typed is asked of the few IDs not read: they are all distinct).
+    unreadable_id = ~df["citizen_id"].str.contains(CITIZEN_ID_PATTERN, regex=True, na=False)
+    unreadable_id = unreadable_id.to_numpy(dtype=bool)
+    unreadable_id[unreadable_id] = clean_text(typed_ids[unreadable_id]).notna().to_numpy()
     df["citizen_id"] = df["citizen_id"].mask(unreadable_id)
     df["full_name"] = person_name_case(df["full_name"])
     births = read_dates(df, "birth_date", table_name=name, as_of=as_of, orders=date_orders)
