@@ -17,7 +17,7 @@ from expectations.citizen_id import (
 )
 from expectations.schemas import TABLES
 from expectations.suites import validate_frame
-from geodata import synthetic_names
+from synthetic import names as synthetic_names
 
 PERSONS = TABLES["staging.persons"]
 AS_OF = "2026-01-01"

@@ -22,7 +22,7 @@ from assets.quality.duplicates import find_probable_duplicates
 from assets.raw.landing import Landing, load_raw
 from assets.staging.tables import stage_communes, stage_hamlets, stage_households, stage_persons
 from expectations.schemas import strip_diacritics
-from geodata.synthetic import synthesise_province
+from synthetic.province import synthesise_province
 
 PER_KIND = 30
 # Real alternate spellings: where the tone mark sits (old and new style), and y/i.

@@ -14,7 +14,7 @@ from assets.quality.duplicates import (
 from assets.raw.landing import Landing, load_raw
 from assets.staging.tables import stage_communes, stage_hamlets, stage_households, stage_persons
 from expectations.schemas import TABLES
-from geodata.synthetic import synthesise_province
+from synthetic.province import synthesise_province
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from assets.quality.settings import QualitySettings
 from assets.quality.validate import quality_issues
 from assets.raw.landing import Landing, load_raw
 from assets.staging.tables import stage_communes, stage_hamlets, stage_households, stage_persons
-from geodata.synthetic import synthesise_province
-from geodata.synthetic_files import AS_OF
+from synthetic.files import AS_OF
+from synthetic.province import synthesise_province
 
 SEED = 31
 

@@ -29,7 +29,7 @@ from assets.raw.landing import Landing, load_raw
 from assets.staging.tables import stage_persons
 from assets.warehouse import Warehouse
 from expectations.schemas import strip_diacritics
-from geodata.synthetic import synthesise_province
+from synthetic.province import synthesise_province
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
 

@@ -43,9 +43,9 @@ from assets.staging.tables import (
     stage_persons,
 )
 from assets.warehouse import Warehouse
-from geodata.synthetic import synthesise_province
 from pipelines.runner import run_province
 from pipelines.settings import Settings
+from synthetic.province import synthesise_province
 
 NBSP, ZWSP = "\u00a0", "\u200b"
 

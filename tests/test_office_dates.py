@@ -18,9 +18,9 @@ from assets.staging.defs import staging_persons
 from assets.staging.tables import Staged, stage_persons
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES
-from geodata.synthetic import synthesise_province
 from pipelines.build import build_resources
 from pipelines.settings import Settings
+from synthetic.province import synthesise_province
 
 HEADER = ["Số ĐDCN", "Họ và tên", "Ngày sinh", "Giới tính", "Mã hộ", "Quan hệ với chủ hộ"]
 AS_OF = dt.date(2026, 1, 15)

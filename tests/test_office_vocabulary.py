@@ -32,9 +32,9 @@ from assets.staging.tables import (
 )
 from assets.warehouse import Warehouse
 from expectations.schemas import FIELDS, LANDED_COLUMNS, header_key
-from geodata.synthetic import synthesise_province
 from pipelines.runner import run_province
 from pipelines.settings import Settings
+from synthetic.province import synthesise_province
 
 # --- 1. Headers ----------------------------------------------------------------------
 

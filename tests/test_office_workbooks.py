@@ -22,8 +22,8 @@ from assets.raw.headers import LandingFileError
 from assets.raw.landing import find_landing_file, load_raw
 from assets.raw.workbooks import cell_text
 from assets.staging.tables import stage_households, stage_persons
-from geodata.synthetic import synthesise_province
-from geodata.synthetic_files import HOUSEHOLD_HEADERS, PERSON_HEADERS
+from synthetic.files import HOUSEHOLD_HEADERS, PERSON_HEADERS
+from synthetic.province import synthesise_province
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VALUE_COLUMNS = {

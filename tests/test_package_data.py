@@ -14,7 +14,7 @@ from pathlib import Path
 from hamlets_config import data_path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("assets", "expectations", "geodata", "hamlets_config", "pipelines")
+PACKAGES = ("assets", "expectations", "geodata", "hamlets_config", "pipelines", "synthetic")
 MODULE_PATH = re.compile(r"__file__")
 
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from assets.warehouse import Warehouse
-from geodata.synthetic import synthesise_province
 from pipelines.runner import landed_province, run_province
 from pipelines.settings import Settings
+from synthetic.province import synthesise_province
 
 PROVINCES = {"04": 11, "33": 12}  # code -> seed
 

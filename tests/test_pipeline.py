@@ -224,7 +224,7 @@ def test_bad_file_fails_the_run_with_a_message_naming_file_and_column(published,
 
 
 def test_messy_province_reconciles_and_loses_no_planted_record(tmp_path):
-    from geodata.synthetic import synthesise_province
+    from synthetic.province import synthesise_province
 
     landing = tmp_path / "messy" / "04"
     synthesise_province(

@@ -1,6 +1,6 @@
 """Every record rule proven against errors planted by this test's own code (issue 18).
 
-Independent of ``hamlets synth``'s planting (``geodata.synthetic_errors``): a clean
+Independent of ``hamlets synth``'s planting (``synthetic.errors``): a clean
 synthetic province of 6,000 households is written once, then this module mistypes its
 landed files as an office would (a digit of an ID slipped, a date typed 20xx for 19xx,
 a head's relation left blank, a household number that does not exist…), at least
@@ -30,10 +30,10 @@ from assets.quality.validate import quality_issues
 from assets.raw.landing import Landing, load_raw
 from assets.staging.tables import stage_communes, stage_hamlets, stage_households, stage_persons
 from expectations.reference import CITIZEN_ID_PREFIXES
-from geodata.synthetic import synthesise_province
+from synthetic.province import synthesise_province
 
 PER_KIND = 32
-AS_OF = dt.date(2026, 1, 1)  # the synthetic extract's date (geodata.synthetic_files.AS_OF)
+AS_OF = dt.date(2026, 1, 1)  # the synthetic extract's date (synthetic.files.AS_OF)
 SETTINGS = QualitySettings(as_of=AS_OF)
 PERSONS_FILE = "persons.csv"
 HOUSEHOLDS_FILE = "households.csv"

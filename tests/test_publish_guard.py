@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from assets.marts.defs import publish_province_marts
 from assets.marts.guard import judge
 from assets.warehouse import Warehouse
-from geodata.synthetic import synthesise_province
 from pipelines.build import build_resources
 from pipelines.cli import main
 from pipelines.runner import RunReport, run_province
 from pipelines.settings import Settings, SettingsError
+from synthetic.province import synthesise_province
 
 PROVINCE = "04"
 COUNTS = {"hamlets": 10, "households": 1000, "persons": 4000}

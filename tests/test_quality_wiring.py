@@ -15,10 +15,10 @@ from assets.quality.defs import data_docs_dir
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES
 from expectations.suites import validate_frame
-from geodata.synthetic import synthesise_province
 from pipelines.build import build_defs
 from pipelines.runner import run_province
 from pipelines.settings import Settings
+from synthetic.province import synthesise_province
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ import pytest
 import shapely
 
 from expectations.schemas import header_key
-from geodata.synthetic import (
+from synthetic.names import OLD_PROVINCE_CODES, PROVINCES
+from synthetic.province import (
     COMMUNE_COLUMNS,
     ERROR_TYPE_NAMES,
     HOUSEHOLD_HEADERS,
@@ -25,7 +26,6 @@ from geodata.synthetic import (
     SynthesisSummary,
     synthesise_province,
 )
-from geodata.synthetic_names import OLD_PROVINCE_CODES, PROVINCES
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 CAO_BANG = REALDATA / "communes_04_cao_bang.geojson"

@@ -30,11 +30,11 @@ from assets.staging.tables import stage_communes, stage_hamlets
 from assets.warehouse import Warehouse
 from geodata.crs import STORAGE_CRS
 from geodata.crs_detection import PROJECTED_CANDIDATES, to_storage_crs
-from geodata.synthetic import synthesise_province
-from geodata.synthetic_names import PROVINCES
 from geodata.vn2000 import OFFICIAL_TOWGS84, province_meridians, tm3_meridians, vn2000_epsg
 from pipelines.runner import run_province
 from pipelines.settings import Settings
+from synthetic.names import PROVINCES
+from synthetic.province import synthesise_province
 
 CAO_BANG_TM3 = "EPSG:9210"  # VN-2000 / TM-3 105-45, Cao Bằng's meridian
 VN2000_UTM_48N = "EPSG:3405"

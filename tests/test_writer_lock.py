@@ -30,13 +30,13 @@ from assets.warehouse.writer_lock import (
     process_token,
     writer_lock,
 )
-from geodata.synthetic import synthesise_province
 from hamlets_config import data_path
 from pipelines.build import build_defs
 from pipelines.locking import PROCESS_TAG, fail_abandoned_runs
 from pipelines.runner import signals_received
 from pipelines.sensors import landing_folder_sensor, read_cursor
 from pipelines.settings import Settings
+from synthetic.province import synthesise_province
 
 ROOT = Path(__file__).resolve().parents[1]
 HAMLETS = Path(sys.executable).with_name("hamlets")

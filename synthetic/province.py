@@ -16,9 +16,9 @@ Calibration (per region, ``REGION_PROFILES``) follows the published anchors: Cao
 had ~1,460 xóm/TDP for ~133,000 households (median ~85 households, long right tail);
 Red River Delta thôn have a median of ~300-350 households.
 
-Module layout: this module builds the province; ``synthetic_errors`` plants errors and
-writes their ground truth; ``synthetic_files`` holds file names, headers, writers and
-the file-level mess; ``synthetic_names`` the word lists.
+Module layout: this module builds the province; ``synthetic.errors`` plants errors and
+writes their ground truth; ``synthetic.files`` holds file names, headers, writers and
+the file-level mess; ``synthetic.names`` the word lists.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ import pandas as pd
 import shapely
 import yaml
 
-from geodata import synthetic_errors as errors
-from geodata import synthetic_names as names
 from geodata.crs import STORAGE_CRS, area_km2
-from geodata.synthetic_errors import ERROR_TYPE_NAMES, ERROR_TYPES, MAX_ERROR_RATE
-from geodata.synthetic_files import (
+from hamlets_config import data_path
+from synthetic import errors, names
+from synthetic.errors import ERROR_TYPE_NAMES, ERROR_TYPES, MAX_ERROR_RATE
+from synthetic.files import (
     AS_OF,
     COMMUNE_COLUMNS,
     COMMUNES_FILE,
@@ -72,7 +72,6 @@ from geodata.synthetic_files import (
     write_registry,
     write_truth_csv,
 )
-from hamlets_config import data_path
 
 __all__ = [
     "COMMUNE_COLUMNS",
@@ -219,7 +218,7 @@ def synthesise_province(
     Planted errors, listed in ``ground_truth/planted_errors.csv`` (file, row, field,
     error_type): ``error_rate`` is the share of units given an error, split over the
     error types of each unit (person rows, household rows, hamlets; see
-    ``synthetic_errors.ERROR_TYPES``), at least one of each type when positive.
+    ``synthetic.errors.ERROR_TYPES``), at least one of each type when positive.
     ``error_rates`` sets the rate of single types (e.g. ``{"sex_missing": 0.02}``; 0
     turns a type off). ``geometry_errors`` False leaves the boundaries clean; a float
     sets the share of hamlets given a geometry error.

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata.synthetic_files import (
+from synthetic.files import (
     AS_OF,
     ERROR_COLUMNS,
     HAMLETS_FILE,
