@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hamlets_config import data_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("assets", "expectations", "geodata", "hamlets_config", "pipelines", "synthetic")
 MODULE_PATH = re.compile(r"__file__")
 

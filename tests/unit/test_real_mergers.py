@@ -13,7 +13,7 @@ import pytest
 from assets.planning.compliance import hamlet_compliance
 from assets.planning.rules import load_rules
 
-FIXTURE = Path(__file__).parent / "fixtures" / "real_mergers.csv"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "real_mergers.csv"
 OUTCOME = {
     "below_mandatory_floor": "mandatory",
     "below_standard": "encouraged",

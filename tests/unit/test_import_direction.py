@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Each package and the packages it may import (its own modules aside).
 ALLOWED = {
     "pipelines": {"assets", "synthetic", "geodata", "expectations", "hamlets_config"},

@@ -27,7 +27,7 @@ from expectations.suites import (
 
 PERSONS = TABLES["staging.persons"]
 HAMLETS = TABLES["staging.hamlets"]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def person(n: int, **overrides: object) -> dict[str, object]:

@@ -166,7 +166,7 @@ def test_rules_show_prints_each_categorys_list_and_source(tmp_path: Path) -> Non
     assert "tỉnh chưa cung cấp; theo cột diện đặc thù của sổ đăng ký" in out
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PLANNING_NOTEBOOKS = ("province_overview", "review_merger_options")
 
 

@@ -27,7 +27,7 @@ from synthetic.province import (
     synthesise_province,
 )
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 CAO_BANG = REALDATA / "communes_04_cao_bang.geojson"
 HUNG_YEN = REALDATA / "communes_33_hung_yen.geojson"
 LANDING = (
@@ -46,7 +46,7 @@ TEXT_FILES = (
     "ground_truth/hamlets_truth.csv",
     "ground_truth/file_mess.csv",
 )
-# Error types the lead's integration test expects the pipeline to flag (tests/test_pipeline).
+# Error types the lead's integration test expects the pipeline to flag (test_pipeline.py).
 PIPELINE_TYPES = {
     "citizen_id_malformed",
     "citizen_id_duplicate",

@@ -16,7 +16,7 @@ from pipelines import surface
 from pipelines.build import build_defs
 from pipelines.settings import Settings
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 STAGE_GROUPS = ("raw", "staging", "quality", "planning", "marts")
 URLS = {"duckdb": "duckdb:///{tmp}/w.duckdb", "postgresql": "postgresql+psycopg2://u@localhost/db"}
 

@@ -2,7 +2,7 @@
 
 ``tests/asset_graph.json`` holds, per asset, its group, dependencies, partitions, owners,
 kinds and checks, as dagster-open-platform snapshots its definitions. A deliberate change
-refreshes it: ``HAMLETS_UPDATE_SNAPSHOT=1 pytest tests/test_asset_graph.py``, and the diff
+refreshes it: ``HAMLETS_UPDATE_SNAPSHOT=1 pytest tests/unit/test_asset_graph.py``, and the diff
 of the JSON file is reviewed with the change. Without that variable it is never written.
 """
 
@@ -18,7 +18,7 @@ import dagster as dg
 from pipelines.build import build_defs
 from pipelines.settings import Settings
 
-SNAPSHOT = Path(__file__).resolve().parent / "asset_graph.json"
+SNAPSHOT = Path(__file__).resolve().parents[1] / "asset_graph.json"
 UPDATE_VARIABLE = "HAMLETS_UPDATE_SNAPSHOT"
 
 

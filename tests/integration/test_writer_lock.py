@@ -38,7 +38,7 @@ from pipelines.sensors import landing_folder_sensor, read_cursor
 from pipelines.settings import Settings
 from synthetic.province import synthesise_province
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HAMLETS = Path(sys.executable).with_name("hamlets")
 HOLD = """
 import sys, time

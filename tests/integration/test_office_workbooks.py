@@ -25,7 +25,7 @@ from assets.staging.tables import stage_households, stage_persons
 from synthetic.files import HOUSEHOLD_HEADERS, PERSON_HEADERS
 from synthetic.province import synthesise_province
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 VALUE_COLUMNS = {
     "persons": [
         "citizen_id",

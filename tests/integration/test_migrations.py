@@ -38,7 +38,7 @@ from assets.warehouse.migrations import (
 from assets.warehouse.writer_lock import writer_lock
 from expectations.schemas import LAYERS, TABLES
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RECORDS = (
     "planning.decisions",
     "planning.decision_assignments",

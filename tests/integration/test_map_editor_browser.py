@@ -30,7 +30,7 @@ from assets.planning.rules import load_rules
 from assets.warehouse import Warehouse
 
 pytestmark = pytest.mark.integration
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "review_merger_options.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "review_merger_options.ipynb"
 LOOPBACK_ONLY = f"{OFFLINE}, EXCLUDE 127.0.0.1"  # Voilà, on loopback; nothing else
 
 

@@ -32,7 +32,7 @@ from pipelines.cli import main
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Two communes of three hamlets, most below the 150 households of a mountain thôn: merged.
 HOUSEHOLDS = 600
 CITIZEN_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")

@@ -23,7 +23,7 @@ from assets.planning.rules import load_rules
 from assets.warehouse import Warehouse
 
 pytestmark = pytest.mark.integration
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAMES = ("review_merger_options", "validation_report", "province_overview")
 
 

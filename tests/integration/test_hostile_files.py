@@ -341,7 +341,7 @@ def test_a_hostile_run_leaks_nothing_to_stderr_or_dagster_home(small_landing, tm
         capture_output=True,
         text=True,
         env=env,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-2000:]
