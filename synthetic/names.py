@@ -14,6 +14,8 @@ from typing import Any
 # The old province codes live with the data rules that check citizen IDs; re-exported
 # here for the generator, which draws the IDs it writes from them.
 from expectations.reference import OLD_PROVINCE_CODES as OLD_PROVINCE_CODES
+
+# The provinces live in geodata (CRS detection reads their centres); re-exported here.
 from geodata.provinces import PROVINCES as PROVINCES
 from geodata.provinces import ProvinceInfo as ProvinceInfo
 
