@@ -1,11 +1,12 @@
 # Two commands do everything on a fresh machine with Python 3.11 and pip:
 #   make demo   build .venv if needed, synthesise a small province, run the whole pipeline
-#   make test   build .venv if needed, lint, run the test suite
+#   make test   build .venv if needed, lint, run the test suite (unit and integration)
+#   make test-unit  lint and the unit tests only (under a minute: no warehouse run, no PostGIS)
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format dev clean lock wheel-check screenshots
+.PHONY: demo test test-unit lint format dev clean lock wheel-check screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +22,16 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
+# tests/unit only: everything under tests/integration carries the `integration` marker.
+test-unit: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -m "not integration"
+
 # The README's screenshots, taken by the tests that drive the real thing: the map editor
 # in headless Chromium and page 1 of a đề án printed by LibreOffice (docs/*.png).
 screenshots: $(STAMP)
-	HAMLETS_SCREENSHOTS=docs $(VENV)/bin/pytest tests/test_map_editor_browser.py tests/test_dean_pdf.py
+	HAMLETS_SCREENSHOTS=docs $(VENV)/bin/pytest tests/integration/test_map_editor_browser.py tests/integration/test_dean_pdf.py
 
 # Build the wheel, install it with the pinned set in a fresh venv, run it outside the checkout.
 wheel-check:

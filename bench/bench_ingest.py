@@ -18,7 +18,7 @@ from pathlib import Path
 
 from assets.raw.landing import find_landing_file, load_raw
 from assets.staging.tables import stage_households, stage_persons
-from geodata.synthetic import synthesise_province
+from synthetic.province import synthesise_province
 
 GOAL_SECONDS = 60.0
 

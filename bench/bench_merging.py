@@ -4,7 +4,7 @@
     /tmp/benchvenv/bin/python bench/bench_merging.py --peers # + spopt and pygeoda
     .venv/bin/python bench/bench_merging.py --country        # ~100,000 hamlets, 3 options
 
-Instances: synthetic hamlets (``geodata.synthetic.synthesise_province``, cached under
+Instances: synthetic hamlets (``synthetic.province.synthesise_province``, cached under
 ``--cache``) inside the real communes of ``../shared/realdata/`` (Cao Bằng, Hưng Yên, Hà
 Nội), at the ND 185/2026 standards, households from the generator's ground truth.
 Every method plans the same clusters (connected hamlets of one kind in one commune,
@@ -48,7 +48,7 @@ from assets.planning.rules import load_rules
 from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures, polsby_popper
 from geodata.crs import to_metric
-from geodata.synthetic import synthesise_province
+from synthetic.province import synthesise_province
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 # (households, seed) per province: ~20-30 hamlets per commune, as in real provinces.

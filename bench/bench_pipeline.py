@@ -31,9 +31,9 @@ from pathlib import Path
 import dagster as dg
 import psutil
 
-from geodata.synthetic import synthesise_province
 from pipelines.runner import run_province
 from pipelines.settings import Settings
+from synthetic.province import synthesise_province
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 PROVINCE = "04"

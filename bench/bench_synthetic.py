@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geodata.synthetic import synthesise_province
+from synthetic.province import synthesise_province
 
 GOAL_SECONDS = 60.0
 GOAL_MEMORY_GB = 4.0

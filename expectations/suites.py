@@ -427,7 +427,7 @@ def to_gx_frame(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     GeoDataFrame into a DataFrame. Pandas nullable dtypes (``string``, ``Int64``,
     ``boolean``) with ``pd.NA`` are passed as they are: GX 1.24.1 counts them as missing
     and evaluates the contract's expectations on them correctly (tested in
-    ``tests/test_suites.py``), so converting to object/float would only cost a copy.
+    ``tests/integration/test_suites.py``), so converting to object/float would only cost a copy.
     """
     geometry = set(table.geometry_columns)
     keep = [

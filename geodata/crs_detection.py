@@ -20,7 +20,7 @@ import pyproj
 import shapely
 
 from geodata.crs import STORAGE_CRS
-from geodata.synthetic_names import PROVINCES
+from geodata.provinces import PROVINCES
 from geodata.vn2000 import meridian_label, province_meridians, read_vn2000, vn2000_epsg
 
 # Vietnam with a margin, in degrees.

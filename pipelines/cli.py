@@ -276,7 +276,7 @@ def synth(
       hamlets synth --out data/landing/04 --seed 1 --households 133000 \\
           --communes ../shared/realdata/communes_04_cao_bang.geojson
     """
-    from geodata.synthetic import synthesise_province
+    from synthetic.province import synthesise_province
 
     summary = synthesise_province(
         out,

@@ -82,7 +82,7 @@ def landing_is_current(demo: Demo) -> bool:
 
 def synthesise_demo(demo: Demo) -> None:
     """Write the demo province's landing folder, with a few planted record errors."""
-    from geodata.synthetic import synthesise_province
+    from synthetic.province import synthesise_province
 
     synthesise_province(
         demo.landing,

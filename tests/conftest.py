@@ -12,9 +12,9 @@ import dagster as dg
 import pytest
 from sqlalchemy.engine import make_url
 
-from geodata.synthetic import synthesise_province
 from pipelines.runner import RunReport, run_province
 from pipelines.settings import Settings
+from synthetic.province import synthesise_province
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 

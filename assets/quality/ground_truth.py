@@ -1,6 +1,6 @@
 """Score the quality stage against a synthetic province's planted errors.
 
-``geodata.synthetic`` writes ``ground_truth/planted_errors.csv`` (file, row, field,
+``synthetic.province`` writes ``ground_truth/planted_errors.csv`` (file, row, field,
 error_type). Each person/household/registry error type is caught by one or more rules;
 this module measures, per type, how many planted errors the rules found (recall) and how
 many of the rules' findings are planted errors (precision). Used by the tests and the
