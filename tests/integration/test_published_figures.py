@@ -6,7 +6,7 @@ shared run (the ``published`` fixture: seed 11, 1,500 households, 4 communes, pl
 errors) without what differs between two runs of the same files: run ids, timestamps,
 the report date and what follows from today's date, and geometries (their areas are
 kept). A deliberate change refreshes it:
-``HAMLETS_UPDATE_SNAPSHOT=1 pytest tests/test_published_figures.py``, and the diff of the
+``HAMLETS_UPDATE_SNAPSHOT=1 pytest tests/integration/test_published_figures.py``, and the diff of the
 JSON file is reviewed with the change. Without that variable it is never written.
 """
 
@@ -22,7 +22,7 @@ import pandas as pd
 
 from assets.warehouse import Warehouse
 
-SNAPSHOT = Path(__file__).resolve().parent / "fixtures" / "published_figures.json"
+SNAPSHOT = Path(__file__).resolve().parents[1] / "fixtures" / "published_figures.json"
 UPDATE_VARIABLE = "HAMLETS_UPDATE_SNAPSHOT"
 # Differ between two runs of the same landing files, or with the day the test runs.
 RUN_COLUMNS = {"run_id", "published_at", "report_date", "late_milestones", "geometry"}
