@@ -6,8 +6,8 @@ shared run (the ``published`` fixture: seed 11, 1,500 households, 4 communes, pl
 errors) without what differs between two runs of the same files: run ids, timestamps,
 the report date and what follows from today's date, and geometries (their areas are
 kept). A deliberate change refreshes it:
-``HAMLETS_UPDATE_SNAPSHOT=1 pytest tests/integration/test_published_figures.py``, and the diff of the
-JSON file is reviewed with the change. Without that variable it is never written.
+``HAMLETS_UPDATE_SNAPSHOT=1 pytest tests/integration/test_published_figures.py``, and the
+diff of the JSON file is reviewed with the change. Without that variable it is never written.
 """
 
 from __future__ import annotations
