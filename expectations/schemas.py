@@ -7,7 +7,7 @@ of PUDL's ``metadata/fields.py``).
 
 A column of a person or household record is one line in ``PERSON_COLUMNS`` or
 ``HOUSEHOLD_COLUMNS`` and its ``Field``: the raw, staging, clean and quarantine tables
-take it from there, and ``tests/test_contracts.py`` holds what the stages write to these
+take it from there, and ``tests/integration/test_contracts.py`` holds what the stages write to these
 declarations. A warehouse already holding those tables gets it by a migration step
 (``assets/warehouse/migrations.py``).
 """
