@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE, PublishGuard
 from assets.privacy import DEVELOPMENT_SECRET, MIN_SECRET_BYTES, RecordReferences
+from assets.run_settings import RunSettings, parse_as_of
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
 # One folder per province under the root, named by its two-digit code: data/landing/04/
@@ -54,6 +56,9 @@ class Settings:
     # Runs the daemon launches wait: nobody is at a terminal to start them again. The
     # CLI refuses at once unless told to wait (hamlets run --wait-for-lock).
     lock_wait_s: float = 600.0
+    # The population extract's day every step of a run judges by; None: the day in Vietnam
+    # each run is created (``hamlets run`` passes today's date).
+    as_of: dt.date | None = None
     mode: str = "development"  # production refuses to start without a hash secret
     # Key of the record references (assets.privacy); never in a repr, log or metadata.
     hash_secret: bytes | None = field(default=None, repr=False)
@@ -119,9 +124,21 @@ class Settings:
             else (DEFAULT_EXPORTS_DIR)
         )
 
+    def run_settings(self) -> RunSettings:
+        """The run-wide resource every asset and check reads (``assets.run_settings``)."""
+        return RunSettings(
+            as_of=self.as_of.isoformat() if self.as_of else "",
+            rules_profile=self.rules_profile or "",
+            rules_override=str(self.rules_override) if self.rules_override else "",
+            exports_dir=str(self.exports_root),
+            max_shrink_share=self.max_shrink_share,
+            exact_time_limit_s=self.exact_time_limit_s,
+        )
+
     @classmethod
     def from_env(cls) -> Settings:
         override = os.environ.get("HAMLETS_RULES_OVERRIDE")
+        as_of = os.environ.get("HAMLETS_AS_OF")
         return cls(
             warehouse_url=os.environ.get("HAMLETS_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
             landing_root=Path(os.environ.get("HAMLETS_LANDING_ROOT", str(DEFAULT_LANDING_ROOT))),
@@ -136,5 +153,6 @@ class Settings:
                 os.environ.get("HAMLETS_MAX_SHRINK_SHARE") or DEFAULT_MAX_SHRINK_SHARE
             ),
             lock_wait_s=float(os.environ.get("HAMLETS_LOCK_WAIT_S", "600")),
+            as_of=parse_as_of(as_of) if as_of else None,
             **privacy_from_env(),
         )
