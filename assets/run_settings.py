@@ -82,16 +82,17 @@ class RunSettings(dg.ConfigurableResource):
         if context.instance is not None and context.run_id:
             record = context.instance.get_run_record_by_id(context.run_id)
             created = record.create_timestamp if record is not None else None
-        self._as_of_date = self._resolve_as_of(created)
+        self._as_of_date = self.resolve_as_of(created)
         self._rules = self.load_rules()
 
-    def _resolve_as_of(self, created: dt.datetime | None = None) -> dt.date:
+    def resolve_as_of(self, created: dt.datetime | None = None) -> dt.date:
+        """The as-of date, else the day in Vietnam at ``created`` (default: now)."""
         return parse_as_of(self.as_of) if self.as_of else today(created)
 
     @property
     def as_of_date(self) -> dt.date:
         if self._as_of_date is None:  # used outside a run (tests, schedules)
-            self._as_of_date = self._resolve_as_of()
+            self._as_of_date = self.resolve_as_of()
         return self._as_of_date
 
     @property
