@@ -153,6 +153,13 @@ class Settings:
                 os.environ.get("HAMLETS_MAX_SHRINK_SHARE") or DEFAULT_MAX_SHRINK_SHARE
             ),
             lock_wait_s=float(os.environ.get("HAMLETS_LOCK_WAIT_S", "600")),
-            as_of=parse_as_of(as_of) if as_of else None,
+            as_of=_as_of_from_env(as_of) if as_of else None,
             **privacy_from_env(),
         )
+
+
+def _as_of_from_env(text: str) -> dt.date:
+    try:
+        return parse_as_of(text)
+    except ValueError as exc:
+        raise SettingsError(f"HAMLETS_AS_OF is {text!r}; set it to a date YYYY-MM-DD") from exc

@@ -22,7 +22,7 @@ from assets.warehouse import Warehouse
 from geodata.synthetic import synthesise_province
 from pipelines.cli import main
 from pipelines.runner import RunReport, run_province
-from pipelines.settings import Settings
+from pipelines.settings import Settings, SettingsError
 
 PROVINCE = "04"
 AS_OF = dt.date(2026, 1, 1)
@@ -57,6 +57,16 @@ def test_an_empty_as_of_is_the_day_in_vietnam_the_run_was_created():
     assert RunSettings(as_of="2025-06-30").resolve_as_of(created) == dt.date(2025, 6, 30)
     with pytest.raises(ValueError, match=r"run_settings\.as_of: '30/06/2025'"):
         RunSettings(as_of="30/06/2025").check()
+
+
+def test_the_code_location_takes_the_as_of_date_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HAMLETS_AS_OF", "2026-01-01")
+    assert Settings.from_env().run_settings().as_of == "2026-01-01"
+    monkeypatch.setenv("HAMLETS_AS_OF", "1/1/2026")
+    with pytest.raises(SettingsError, match="HAMLETS_AS_OF is '1/1/2026'"):
+        Settings.from_env()
+    monkeypatch.delenv("HAMLETS_AS_OF")
+    assert Settings.from_env().run_settings().as_of == ""
 
 
 def _plant_birth_date(folder: Path, born: dt.date) -> str:
