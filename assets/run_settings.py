@@ -24,18 +24,18 @@ from assets.exports.location import Exports
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE, PublishGuard
 from assets.planning.rules import RulesProfile, load_rules
 from assets.planning.settings import PlanningSettings
+from assets.progress.records import VIETNAM
 from assets.quality.batches import BATCH_PERSONS
 from assets.quality.settings import MAX_QUARANTINE_SHARE, QualitySettings
 
 RUN_SETTINGS = "run_settings"  # the resource's key in the Definitions
-# Extracts are dated, deadlines fall and newborns are registered on days in Vietnam.
-TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_EXPORTS_DIR = "data/exports"
 
 
 def today(at: dt.datetime | None = None) -> dt.date:
-    """The day in Vietnam at ``at`` (default: now)."""
-    return (at or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(TIMEZONE)).date()
+    """The day in Vietnam at ``at`` (default: now): extracts are dated, deadlines fall
+    and newborns are registered on days in Vietnam, not in UTC."""
+    return (at or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(VIETNAM)).date()
 
 
 def parse_as_of(text: str) -> dt.date:
