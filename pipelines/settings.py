@@ -11,12 +11,11 @@ from pathlib import Path
 
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE, PublishGuard
 from assets.privacy import DEVELOPMENT_SECRET, MIN_SECRET_BYTES, RecordReferences
-from assets.run_settings import RunSettings, parse_as_of
+from assets.run_settings import DEFAULT_EXPORTS_DIR, RunSettings, parse_as_of
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
 # One folder per province under the root, named by its two-digit code: data/landing/04/
 DEFAULT_LANDING_ROOT = Path("data/landing")
-DEFAULT_EXPORTS_DIR = Path("data/exports")  # for warehouses that are not a file
 MODES = ("development", "production")
 logger = logging.getLogger(__name__)
 GENERATE_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
@@ -121,7 +120,7 @@ class Settings:
         return (
             warehouse.path.parent / "exports"
             if warehouse.kind == "duckdb"
-            else (DEFAULT_EXPORTS_DIR)
+            else Path(DEFAULT_EXPORTS_DIR)  # for warehouses that are not a file
         )
 
     def run_settings(self) -> RunSettings:
