@@ -8,12 +8,8 @@ import dagster as dg
 
 from assets.decisions.defs import DECISION_ASSETS
 from assets.exports.defs import EXPORT_ASSETS
-from assets.exports.location import Exports
 from assets.marts.defs import MARTS_ASSETS, MARTS_CHECKS
-from assets.marts.guard import PublishGuard
 from assets.planning.defs import PLANNING_ASSETS
-from assets.planning.rules import load_rules
-from assets.planning.settings import PlanningSettings
 from assets.progress.deadlines import load_deadlines
 from assets.progress.defs import PROGRESS_ASSETS
 from assets.provinces import MEMORY_HEAVY_TAGS
@@ -21,6 +17,7 @@ from assets.quality.defs import QUALITY_ASSETS, QUALITY_CHECKS
 from assets.quality.national_defs import NATIONAL_ASSETS, SparkResource
 from assets.raw.defs import LANDING_SPECS, RAW_ASSETS
 from assets.raw.landing import Landing
+from assets.run_settings import RUN_SETTINGS
 from assets.staging.defs import STAGING_ASSETS, STAGING_CHECKS
 from assets.warehouse import Warehouse
 from pipelines.io_managers import WarehouseIOManager
@@ -46,16 +43,17 @@ ALL_ASSETS = [
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
+    """The resources of every run; the run-wide values are one resource, ``run_settings``
+    (checked here, so bad rules or a bad date stop the code location from loading)."""
+    run_settings = settings.run_settings()
+    run_settings.check()
     return {
         "warehouse": Warehouse(settings.warehouse_url),
         "landing": Landing(settings.landing_root),
-        "rules": load_rules(settings.rules_profile, override_path=settings.rules_override),
+        RUN_SETTINGS: run_settings,
         "io_manager": WarehouseIOManager(url=settings.warehouse_url),
-        "exports": Exports(settings.exports_root),
-        "planning": PlanningSettings(exact_time_limit_s=settings.exact_time_limit_s),
         "record_references": settings.record_references,
         "deadlines": load_deadlines(),
-        "publish_guard": PublishGuard(max_shrink_share=settings.max_shrink_share),
         # Where national duplicate detection runs: local[2] here; a master or Spark
         # Connect URL from the environment on a cluster (README, "The country on Spark").
         "spark": SparkResource(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE
+from assets.run_settings import today
 from assets.warehouse import Warehouse, WarehouseError
 from pipelines.decide import decide
 from pipelines.demo import (
@@ -141,6 +143,15 @@ def _run(
     help="Province override of the rules file.",
 )
 @click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Day of the population extract, which every step judges by: birth dates after "
+    "it are errors, ages are counted at it, the progress report describes it "
+    "(default: today in Vietnam).",
+)
+@click.option(
     "--max-shrink-share",
     type=click.FloatRange(0.0, 1.0),
     envvar="HAMLETS_MAX_SHRINK_SHARE",
@@ -171,6 +182,7 @@ def run(
     warehouse_url: str,
     profile: str | None,
     rules_override: Path | None,
+    as_of: dt.datetime | None,
     max_shrink_share: float,
     allow_shrink: bool,
     wait_for_lock: float,
@@ -180,6 +192,7 @@ def run(
     \b
     Example:
       hamlets run --landing data/landing --province 04 --warehouse data/warehouse.duckdb
+      hamlets run --province 04 --as-of 2026-05-31
     """
     from assets.raw.landing import Landing
 
@@ -190,6 +203,8 @@ def run(
         rules_override,
         max_shrink_share=max_shrink_share,
         lock_wait_s=wait_for_lock,
+        # One day for every province of this command, even one that runs past midnight.
+        as_of=as_of.date() if as_of else today(),
     )
     codes = list(provinces) or Landing(landing).province_codes()
     if not codes:

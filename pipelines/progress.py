@@ -2,7 +2,8 @@
 
 The directives ask each province to report progress weekly against fixed deadlines;
 every Monday morning (Vietnam time) the schedule requests the report for every province
-that has a landing folder, dated that Monday.
+that has a landing folder, dated that Monday: the run's ``run_settings`` resource, as the
+code location sets it, with that Monday as its as-of date.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dagster as dg
 
 from assets.progress.defs import PROGRESS_ASSETS
 from assets.raw.landing import Landing
+from assets.run_settings import RunSettings
 from pipelines.sensors import TIMEZONE, province_folders
 
 PROGRESS_JOB_NAME = "weekly_progress_report"
@@ -32,11 +34,13 @@ progress_job = dg.define_asset_job(
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 def weekly_progress_report(
-    context: dg.ScheduleEvaluationContext, landing: dg.ResourceParam[Landing]
+    context: dg.ScheduleEvaluationContext,
+    landing: dg.ResourceParam[Landing],
+    run_settings: RunSettings,
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """Request the progress report of every province, as of the scheduled Monday."""
     day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
-    config = {"ops": {"progress_report": {"config": {"as_of": day.isoformat()}}}}
+    config = run_settings.run_config(as_of=day.isoformat())
     requests = [
         dg.RunRequest(
             partition_key=code,

@@ -101,7 +101,9 @@ def run_province(
     """Materialise every asset and run every check for one province's landing folder.
 
     ``allow_shrink`` tags the run so that figures the publication guard would refuse
-    (a deliberate large change) are published, and the publication records it.
+    (a deliberate large change) are published, and the publication records it. The run's
+    settings, ``settings.as_of`` among them, reach its steps once, as the ``run_settings``
+    resource of :func:`build_defs`; no step takes them as op config.
 
     The run holds the warehouse's writer lock from before it is created to its end,
     waiting up to ``settings.lock_wait_s`` for another run's (else WarehouseBusyError, and no

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Mapping
@@ -10,11 +11,11 @@ from pathlib import Path
 
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE, PublishGuard
 from assets.privacy import DEVELOPMENT_SECRET, MIN_SECRET_BYTES, RecordReferences
+from assets.run_settings import DEFAULT_EXPORTS_DIR, RunSettings, parse_as_of
 from assets.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
 # One folder per province under the root, named by its two-digit code: data/landing/04/
 DEFAULT_LANDING_ROOT = Path("data/landing")
-DEFAULT_EXPORTS_DIR = Path("data/exports")  # for warehouses that are not a file
 MODES = ("development", "production")
 logger = logging.getLogger(__name__)
 GENERATE_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
@@ -54,6 +55,9 @@ class Settings:
     # Runs the daemon launches wait: nobody is at a terminal to start them again. The
     # CLI refuses at once unless told to wait (hamlets run --wait-for-lock).
     lock_wait_s: float = 600.0
+    # The population extract's day every step of a run judges by; None: the day in Vietnam
+    # each run is created (``hamlets run`` passes today's date).
+    as_of: dt.date | None = None
     mode: str = "development"  # production refuses to start without a hash secret
     # Key of the record references (assets.privacy); never in a repr, log or metadata.
     hash_secret: bytes | None = field(default=None, repr=False)
@@ -116,12 +120,24 @@ class Settings:
         return (
             warehouse.path.parent / "exports"
             if warehouse.kind == "duckdb"
-            else (DEFAULT_EXPORTS_DIR)
+            else Path(DEFAULT_EXPORTS_DIR)  # for warehouses that are not a file
+        )
+
+    def run_settings(self) -> RunSettings:
+        """The run-wide resource every asset and check reads (``assets.run_settings``)."""
+        return RunSettings(
+            as_of=self.as_of.isoformat() if self.as_of else "",
+            rules_profile=self.rules_profile or "",
+            rules_override=str(self.rules_override) if self.rules_override else "",
+            exports_dir=str(self.exports_root),
+            max_shrink_share=self.max_shrink_share,
+            exact_time_limit_s=self.exact_time_limit_s,
         )
 
     @classmethod
     def from_env(cls) -> Settings:
         override = os.environ.get("HAMLETS_RULES_OVERRIDE")
+        as_of = os.environ.get("HAMLETS_AS_OF")
         return cls(
             warehouse_url=os.environ.get("HAMLETS_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
             landing_root=Path(os.environ.get("HAMLETS_LANDING_ROOT", str(DEFAULT_LANDING_ROOT))),
@@ -136,5 +152,13 @@ class Settings:
                 os.environ.get("HAMLETS_MAX_SHRINK_SHARE") or DEFAULT_MAX_SHRINK_SHARE
             ),
             lock_wait_s=float(os.environ.get("HAMLETS_LOCK_WAIT_S", "600")),
+            as_of=_as_of_from_env(as_of) if as_of else None,
             **privacy_from_env(),
         )
+
+
+def _as_of_from_env(text: str) -> dt.date:
+    try:
+        return parse_as_of(text)
+    except ValueError as exc:
+        raise SettingsError(f"HAMLETS_AS_OF is {text!r}; set it to a date YYYY-MM-DD") from exc

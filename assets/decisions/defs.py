@@ -19,9 +19,9 @@ from assets.decisions.record import read_decision_assignments, read_decisions
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.materialised import row_count
-from assets.planning.rules import RulesProfile
 from assets.progress.records import COUNCIL_APPROVALS, read_records
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
 
 APPROVED_TABLES = ("approved_plan", "approved_staffing")
@@ -54,12 +54,12 @@ APPROVED_PUBLICATIONS = "marts.approved_publications"
 def publish_approved_plan(
     context: dg.AssetExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
-    rules: dg.ResourceParam[RulesProfile],
+    run_settings: RunSettings,
     compliance: pd.DataFrame,
     adjacency: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
 ):
-    province = context.partition_key
+    province, rules = context.partition_key, run_settings.rules
     decisions = resolved_decisions(
         read_decisions(warehouse, province), read_records(warehouse, COUNCIL_APPROVALS, province)
     )

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from assets.exports.location import Exports
 from assets.exports.province import export_province
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
 
 
@@ -19,10 +19,10 @@ from assets.warehouse import Warehouse
 def province_files(
     context: dg.AssetExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
-    exports: dg.ResourceParam[Exports],
+    run_settings: RunSettings,
 ) -> dg.MaterializeResult:
     """GeoPackage and interactive map of the province; Excel and PNG per commune."""
-    written = export_province(warehouse.for_province(context.partition_key), exports)
+    written = export_province(warehouse.for_province(context.partition_key), run_settings.exports())
     return dg.MaterializeResult(
         metadata={
             "folder": dg.MetadataValue.path(str(written["folder"])),

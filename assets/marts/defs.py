@@ -24,13 +24,12 @@ from assets.marts.build import (
     province_summary,
     validation_summary,
 )
-from assets.marts.guard import PublishGuard
 from assets.marts.publish import publish_marts
 from assets.materialised import row_count
-from assets.planning.rules import RulesProfile
 from assets.planning.scores import option_scores
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.quality.holds import held_by_place
+from assets.run_settings import RunSettings
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
 
@@ -81,12 +80,12 @@ MART_TABLES = (
 def publish_province_marts(
     context: dg.AssetExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
-    rules: dg.ResourceParam[RulesProfile],
-    publish_guard: dg.ResourceParam[PublishGuard],
+    run_settings: RunSettings,
 ):
     warehouse = warehouse.for_province(context.partition_key)
+    rules = run_settings.rules
     # Judged again here, so materialising the marts alone cannot skip the guard.
-    verdict = publish_guard.verdict(warehouse)
+    verdict = run_settings.publish_guard().verdict(warehouse)
     if verdict.blocked and not shrink_allowed(context):
         raise dg.Failure(description=verdict.reason, metadata=verdict.metadata)
     override = verdict.summary if verdict.blocked else None
@@ -186,11 +185,11 @@ def shrink_allowed(context: dg.OpExecutionContext | dg.AssetCheckExecutionContex
 def safe_to_publish(
     context: dg.AssetCheckExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
-    publish_guard: dg.ResourceParam[PublishGuard],
+    run_settings: RunSettings,
 ) -> dg.AssetCheckResult:
     """Blocks everything built on the new counts (merger options, marts, exports) until
     the figures are believable, so a bad upload never replaces the published ones."""
-    verdict = publish_guard.verdict(warehouse.for_province(context.partition_key))
+    verdict = run_settings.publish_guard().verdict(warehouse.for_province(context.partition_key))
     overridden = verdict.blocked and shrink_allowed(context)
     if overridden:
         context.log.warning(f"{ALLOW_SHRINK_TAG} override: {verdict.reason}")

@@ -7,10 +7,9 @@ import pandas as pd
 from assets.planning.compliance import count_hamlet_sizes, hamlet_compliance, with_commune_kinds
 from assets.planning.constraints import PlannerConstraints, majority_ethnicity, read_constraints
 from assets.planning.options import plan_options
-from assets.planning.rules import RulesProfile
-from assets.planning.settings import PlanningSettings
 from assets.privacy import RecordReferences
 from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.run_settings import RunSettings
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
 from geodata.adjacency import hamlet_adjacency
@@ -31,7 +30,7 @@ from geodata.compactness import hamlet_measures
 )
 def planning_hamlet_compliance(
     context: dg.AssetExecutionContext,
-    rules: dg.ResourceParam[RulesProfile],
+    run_settings: RunSettings,
     record_references: dg.ResourceParam[RecordReferences],
     warehouse: dg.ResourceParam[Warehouse],
     hamlets: gpd.GeoDataFrame,
@@ -39,6 +38,7 @@ def planning_hamlet_compliance(
     households: pd.DataFrame,
 ) -> pd.DataFrame:
     """Each hamlet's households counted from clean records, against its standard."""
+    rules = run_settings.rules
     # Only each clean record's household is counted: one column, not the person table.
     persons_clean = warehouse.for_province(context.partition_key).read_table(
         "quality.persons_clean", columns=["household_id"]
@@ -107,8 +107,7 @@ def planning_hamlet_adjacency(
 )
 def planning_merger_options(
     context: dg.AssetExecutionContext,
-    rules: dg.ResourceParam[RulesProfile],
-    planning: dg.ResourceParam[PlanningSettings],
+    run_settings: RunSettings,
     warehouse: dg.ResourceParam[Warehouse],
     compliance: pd.DataFrame,
     adjacency: pd.DataFrame,
@@ -120,6 +119,7 @@ def planning_merger_options(
     Planners' constraints (``planning.constraints``, written from the notebooks) hold in
     every option; communes whose constraints contradict each other are listed in
     ``planning.constraint_problems`` and left as they are."""
+    planning = run_settings.planning()
     names = (hamlets["name_prefix"].fillna("") + " " + hamlets["hamlet_name"]).str.strip()
     names.index = hamlets["hamlet_code"]
     warehouse = warehouse.for_province(context.partition_key)
@@ -128,7 +128,7 @@ def planning_merger_options(
     result = plan_options(
         compliance,
         adjacency,
-        rules,
+        run_settings.rules,
         names=names,
         measures=hamlet_measures(hamlets),
         time_limit_s_per_commune=planning.exact_time_limit_s,

@@ -6,40 +6,27 @@ than declared as assets. The ``weekly_progress_report`` schedule requests it eve
 Monday for every province; the province job also refreshes it.
 """
 
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.exports.location import Exports
 from assets.exports.safe import remove_partials
 from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.materialised import row_count
-from assets.planning.rules import RulesProfile
 from assets.progress.consultation import load_consultation_file
 from assets.progress.deadlines import Deadlines
 from assets.progress.records import load_progress_records
 from assets.progress.report import ProgressReport, write_chart, write_workbook
-from assets.progress.status import TIMEZONE, commune_progress, progress_timeline, status_counts
+from assets.progress.status import commune_progress, progress_timeline, status_counts
 from assets.provinces import PROVINCE_NAMES, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.raw.landing import Landing
+from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
 
 PROGRESS_PUBLICATIONS = "marts.progress_publications"
 PROGRESS_REPORT_KEY = dg.AssetKey(["exports", "progress_report"])
 CONSULTATION_FILE_KEY = dg.AssetKey(["planning", "consultation_file"])
-
-
-class ProgressReportConfig(dg.Config):
-    """``as_of``: the report's day (YYYY-MM-DD); empty for today in Vietnam."""
-
-    as_of: str = ""
-
-    def day(self) -> date:
-        if self.as_of:
-            return date.fromisoformat(self.as_of)
-        return datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
 @dg.multi_asset(
@@ -68,21 +55,20 @@ class ProgressReportConfig(dg.Config):
 )
 def progress_report(
     context: dg.AssetExecutionContext,
-    config: ProgressReportConfig,
     warehouse: dg.ResourceParam[Warehouse],
-    rules: dg.ResourceParam[RulesProfile],
-    exports: dg.ResourceParam[Exports],
+    run_settings: RunSettings,
     deadlines: dg.ResourceParam[Deadlines],
 ):
+    """The report describes the run's as-of date (``run_settings.as_of``)."""
     province = context.partition_key
-    as_of = config.day()
+    as_of = run_settings.as_of_date
     records = load_progress_records(warehouse, province)
     due = deadlines.for_province(province)
     progress = commune_progress(records, as_of, due)
     timeline = progress_timeline(records, as_of, due)
     stamp = PublishStamp(
         province_code=province,
-        rules_profile=rules.name,
+        rules_profile=run_settings.rules.name,
         run_id=context.run.run_id,
         published_at=datetime.now(UTC),
     )
@@ -104,7 +90,7 @@ def progress_report(
         progress=progress,
         timeline=timeline,
     )
-    folder = exports.folder_for(province) / "tien_do"
+    folder = run_settings.exports().folder_for(province) / "tien_do"
     workbook, chart = write_workbook(report, folder), write_chart(report, folder)
     remove_partials(folder)  # what a killed run left; earlier weeks' reports stay
     counts = {f"communes_{s}": int(n) for s, n in status_counts(progress).items()}
@@ -141,14 +127,14 @@ def consultation_file(
     context: dg.AssetExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
     landing: dg.ResourceParam[Landing],
-    rules: dg.ResourceParam[RulesProfile],
+    run_settings: RunSettings,
 ) -> dg.MaterializeResult:
     """Residents' consultation results from the province's landing folder (a
     ``consultations`` or ``lay_y_kien`` file), when one is there; a rejected merge
     becomes a must-not-merge constraint before the merger options are planned."""
     province = context.partition_key
     folder = landing.for_province(province).path
-    outcome = load_consultation_file(warehouse, folder, province, rules)
+    outcome = load_consultation_file(warehouse, folder, province, run_settings.rules)
     if outcome is None:
         return dg.MaterializeResult(metadata={"file": "none", "hamlets": 0})
     for row in outcome.failed.itertuples(index=False):

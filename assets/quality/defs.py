@@ -9,7 +9,6 @@ asset metadata, and logs, carry counts only, never IDs, names or birth dates. Da
 :func:`data_docs_dir`).
 """
 
-import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -19,7 +18,6 @@ import pandas as pd
 from assets.materialised import row_count
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
 from assets.quality.batches import (
-    BATCH_PERSONS,
     commune_batches,
     read_batch,
     record_issues_by_commune,
@@ -33,8 +31,9 @@ from assets.quality.holds import (
     reconcile_warehouse,
     reconciliation_failures,
 )
-from assets.quality.settings import QualitySettings
+from assets.quality.settings import MAX_QUARANTINE_SHARE
 from assets.quality.validate import count_reconciliation
+from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
 from expectations.schemas import TABLES
 from expectations.suites import (
@@ -53,54 +52,19 @@ _HOUSEHOLD_INS = {
 PERSONS_KEY = dg.AssetKey(["staging", "persons"])
 CLEAN_KEY = dg.AssetKey(["quality", "persons_clean"])
 QUARANTINED_KEY = dg.AssetKey(["quality", "persons_quarantined"])
-# Above this share of quarantined person records, counts per hamlet are not published.
-MAX_QUARANTINE_SHARE = 0.05
 # Staging's repair should leave a partition; until it reliably does (see the lead's notes
 # on collapsed hamlets), a broken partition warns instead of blocking.
 GEOMETRY_CHECK_BLOCKS = False
 
 
-class QualityConfig(dg.Config):
-    """Run config of the record rules (defaults: ``assets.quality.settings``)."""
-
-    as_of: str = ""  # extract date, YYYY-MM-DD; empty: today (UTC)
-    head_min_age: int = QualitySettings.head_min_age
-    max_age_years: int = QualitySettings.max_age_years
-    max_household_members: int = QualitySettings.max_household_members
-    count_tolerance_share: float = QualitySettings.count_tolerance_share
-    count_tolerance_abs: int = QualitySettings.count_tolerance_abs
-    point_tolerance_m: float = QualitySettings.point_tolerance_m
-    # Person records read at a time (whole communes; a larger commune alone).
-    batch_persons: int = BATCH_PERSONS
-
-    def settings(self) -> QualitySettings:
-        return QualitySettings(
-            as_of=dt.date.fromisoformat(self.as_of) if self.as_of else None,
-            head_min_age=self.head_min_age,
-            max_age_years=self.max_age_years,
-            max_household_members=self.max_household_members,
-            count_tolerance_share=self.count_tolerance_share,
-            count_tolerance_abs=self.count_tolerance_abs,
-            point_tolerance_m=self.point_tolerance_m,
-        )
-
-
 class DuplicateConfig(dg.Config):
-    """Run config of probable duplicate detection (defaults: ``DuplicateSettings``)."""
+    """Run config of probable duplicate detection (defaults: ``DuplicateSettings``): op
+    config, not run settings, since this step alone reads it."""
 
     threshold: float = DuplicateSettings.threshold
     u_max_pairs: float = DuplicateSettings.u_max_pairs
     seed: int = DuplicateSettings.seed
     threads: int = 0  # 0: DuckDB's default (all cores)
-
-
-class SuiteCheckConfig(dg.Config):
-    """Where Data Docs go (empty: beside the warehouse) and the suites' reference date."""
-
-    data_docs_dir: str = ""
-    as_of: str = ""
-    head_min_age: int = QualitySettings.head_min_age
-    batch_persons: int = BATCH_PERSONS
 
 
 def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
@@ -127,7 +91,7 @@ def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
 )
 def quality_hamlet_count_reconciliation(
     context: dg.AssetExecutionContext,
-    config: QualityConfig,
+    run_settings: RunSettings,
     warehouse: dg.ResourceParam[Warehouse],
     households: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
@@ -138,7 +102,7 @@ def quality_hamlet_count_reconciliation(
     persons = warehouse.for_province(context.partition_key).read_table(
         "staging.persons", columns=["household_id"]
     )
-    df = count_reconciliation(pd.DataFrame(hamlets), households, persons, config.settings())
+    df = count_reconciliation(pd.DataFrame(hamlets), households, persons, run_settings.quality())
     context.add_output_metadata(
         {
             "hamlets": len(df),
@@ -209,7 +173,7 @@ def quality_probable_duplicates(
 )
 def quality_record_issues(
     context: dg.AssetExecutionContext,
-    config: QualityConfig,
+    run_settings: RunSettings,
     warehouse: dg.ResourceParam[Warehouse],
     duplicates: pd.DataFrame,
     reconciliation: pd.DataFrame,
@@ -217,14 +181,15 @@ def quality_record_issues(
     """One row per record and broken rule, across persons, households and the registry;
     person records are read a few communes at a time."""
     warehouse = warehouse.for_province(context.partition_key)
+    settings = run_settings.quality()
     with warehouse.connect() as con:
         issues, batches = record_issues_by_commune(
             warehouse,
             con,
-            config.settings(),
+            settings,
             reconciliation,
             duplicates=duplicates,
-            max_persons=config.batch_persons,
+            max_persons=run_settings.batch_persons,
         )
     counts = issues.groupby(["table_name", "rule"]).size()
     context.add_output_metadata(
@@ -235,6 +200,7 @@ def quality_record_issues(
             "errors": int(issues["severity"].eq("error").sum()),
             "warnings": int(issues["severity"].eq("warning").sum()),
             "by_rule": {f"{t}:{r}": int(n) for (t, r), n in counts.items()},
+            "as_of": settings.reference_date.isoformat(),
         }
     )
     return issues
@@ -258,14 +224,16 @@ def quality_record_issues(
     op_tags=MEMORY_HEAVY_TAGS,
 )
 def quality_persons(
-    context: dg.AssetExecutionContext, config: QualityConfig, warehouse: dg.ResourceParam[Warehouse]
+    context: dg.AssetExecutionContext,
+    run_settings: RunSettings,
+    warehouse: dg.ResourceParam[Warehouse],
 ):
     """Split person records into clean and quarantined, commune batch by batch, in one
     transaction; the counts always reconcile."""
     warehouse = warehouse.for_province(context.partition_key)
     issues = warehouse.read_table("quality.record_issues")
     with warehouse.transaction() as con:
-        split = split_persons_by_commune(warehouse, con, issues, config.batch_persons)
+        split = split_persons_by_commune(warehouse, con, issues, run_settings.batch_persons)
     if split.records_clean + split.records_quarantined != split.records_in:
         raise dg.Failure(
             f"person records do not reconcile: {split.records_in} in, {split.records_clean} "
@@ -372,12 +340,13 @@ def records_counted_once(
 
 
 def _suite_parameters(
-    table_name: str, warehouse: Warehouse, config: SuiteCheckConfig
+    table_name: str, warehouse: Warehouse, run_settings: RunSettings
 ) -> dict[str, object]:
-    """The values the table's suite parameters take in this run."""
-    parameters: dict[str, object] = {HEAD_MIN_AGE: config.head_min_age}
-    if config.as_of:
-        parameters[AS_OF] = config.as_of
+    """The values the table's suite parameters take in this run: the record rules'."""
+    parameters: dict[str, object] = {
+        HEAD_MIN_AGE: run_settings.head_min_age,
+        AS_OF: run_settings.as_of_date.isoformat(),
+    }
     if table_name == "staging.households":
         rows, params = warehouse.rows_filter("staging.hamlets")
         codes = warehouse.query(f"SELECT hamlet_code FROM staging.hamlets WHERE {rows}", params)[
@@ -411,11 +380,11 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
     def suite_check(
         context: dg.AssetCheckExecutionContext,
         warehouse: dg.ResourceParam[Warehouse],
-        config: SuiteCheckConfig,
+        run_settings: RunSettings,
     ) -> dg.AssetCheckResult:
         warehouse = warehouse.for_province(context.partition_key)
-        parameters = _suite_parameters(table_name, warehouse, config)
-        docs = data_docs_dir(warehouse, config.data_docs_dir)
+        parameters = _suite_parameters(table_name, warehouse, run_settings)
+        docs = data_docs_dir(warehouse, run_settings.data_docs_dir)
         if table_name != "staging.persons":
             result = validate_frame(
                 warehouse.read_table(contract.qualified_name),
@@ -427,7 +396,7 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
         else:
             # Persons a few communes at a time; Data Docs show each batch as a run.
             with warehouse.connect() as con:
-                batches = commune_batches(warehouse, con, max_persons=config.batch_persons)
+                batches = commune_batches(warehouse, con, max_persons=run_settings.batch_persons)
                 result = combine_results(
                     [
                         validate_frame(
@@ -448,14 +417,15 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
         return dg.AssetCheckResult(
             passed=result.success,
             severity=dg.AssetCheckSeverity.ERROR if blocks else dg.AssetCheckSeverity.WARN,
-            metadata={"unexpected_values": int(unexpected), **metadata},
+            metadata={
+                "unexpected_values": int(unexpected),
+                # The day the persons suite judged birth dates and ages at.
+                **({"as_of": parameters[AS_OF]} if table_name == "staging.persons" else {}),
+                **metadata,
+            },
         )
 
     return suite_check
-
-
-class QuarantineCheckConfig(dg.Config):
-    max_share: float = MAX_QUARANTINE_SHARE
 
 
 @dg.asset_check(
@@ -471,7 +441,7 @@ class QuarantineCheckConfig(dg.Config):
 def quarantine_share(
     context: dg.AssetCheckExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
-    config: QuarantineCheckConfig,
+    run_settings: RunSettings,
 ) -> dg.AssetCheckResult:
     warehouse = warehouse.for_province(context.partition_key)
     persons, persons_params = warehouse.rows_filter("staging.persons")
@@ -499,13 +469,13 @@ def quarantine_share(
     with_errors = int(counts["records_with_errors"])
     share = with_errors / records_in if records_in else 0.0
     return dg.AssetCheckResult(
-        passed=share <= config.max_share,
+        passed=share <= run_settings.max_quarantine_share,
         metadata={
             "failing_records": with_errors,
             "records_in": records_in,
             "records_with_errors": with_errors,
             "share": round(share, 4),
-            "max_share": config.max_share,
+            "max_share": run_settings.max_quarantine_share,
         },
     )
 

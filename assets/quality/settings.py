@@ -1,6 +1,7 @@
-"""Thresholds of the quality stage, in one place (the Dagster config mirrors them).
+"""Thresholds of the quality stage, in one place.
 
-Each is a judgement, not a legal figure, so each is configurable per run.
+Each is a judgement, not a legal figure, so each is configurable per run: a run takes
+them from its ``run_settings`` resource (``assets.run_settings.RunSettings.quality``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from expectations.household_rules import HEAD_MIN_AGE_YEARS
+
+# Above this share of quarantined person records, counts per hamlet are not published.
+MAX_QUARANTINE_SHARE = 0.05
 
 
 @dataclass(frozen=True)

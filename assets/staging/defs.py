@@ -5,15 +5,13 @@ Each asset stages one table and records the landed rows it could not stage in
 table proves that every landed row is either staged or rejected with a reason.
 """
 
-import datetime as dt
-
 import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
 from assets.materialised import row_count
-from assets.planning.rules import RulesProfile
 from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.run_settings import RunSettings
 from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_persons_in_chunks
 from assets.staging.readings import VALUE_READINGS, combine_readings, readings_summary
 from assets.staging.reconcile import reconcile_counts
@@ -70,12 +68,13 @@ def _warn_rejected(context: dg.AssetExecutionContext, table: str, rows: int) -> 
 def staging_communes(
     context: dg.AssetExecutionContext,
     warehouse: dg.ResourceParam[Warehouse],
-    rules: dg.ResourceParam[RulesProfile],
+    run_settings: RunSettings,
     raw: gpd.GeoDataFrame,
 ) -> gpd.GeoDataFrame:
     """Communes typed, codes zero-padded, geometry repaired, area in km² from UTM, and
     the region of the standard each is held to."""
-    return _record(context, warehouse, "staging.communes", stage_communes(raw, rules))
+    staged = stage_communes(raw, run_settings.rules)
+    return _record(context, warehouse, "staging.communes", staged)
 
 
 @dg.asset(
@@ -130,12 +129,10 @@ def staging_households(
 
 
 class ChunkConfig(dg.Config):
-    """Landed rows staged at a time (a large province's file is never whole in memory),
-    and the extract date two-digit birth years must not pass (as the quality stage's
-    ``as_of``, YYYY-MM-DD; empty: today, UTC)."""
+    """Landed rows staged at a time (a large province's file is never whole in memory):
+    op config, since this step alone reads it."""
 
     chunk_rows: int = CHUNK_ROWS
-    as_of: str = ""
 
 
 @dg.asset(
@@ -150,11 +147,13 @@ def staging_persons(
     context: dg.AssetExecutionContext,
     config: ChunkConfig,
     warehouse: dg.ResourceParam[Warehouse],
+    run_settings: RunSettings,
 ) -> dg.MaterializeResult:
     """Person records typed and normalised (restricted: personal data), staged a slice
-    of landed rows at a time in one transaction."""
+    of landed rows at a time in one transaction; two-digit birth years do not pass the
+    run's as-of date."""
     warehouse = warehouse.for_province(context.partition_key)
-    as_of = dt.date.fromisoformat(config.as_of) if config.as_of else None
+    as_of = run_settings.as_of_date
     with warehouse.transaction() as con:
         staged = stage_persons_in_chunks(warehouse, con, as_of=as_of, rows=config.chunk_rows)
     _warn_rejected(context, "staging.persons", staged.rows_rejected)
@@ -165,6 +164,7 @@ def staging_persons(
             **row_count(staged.rows),
             "rows_rejected": staged.rows_rejected,
             "chunks": staged.chunks,
+            "as_of": as_of.isoformat(),
             **staged.notes,
         }
     )

@@ -270,16 +270,14 @@ def test_a_synthetic_province_rewritten_in_office_forms_stages_the_same_birth_da
 
     # The Dagster assets, staging in slices smaller than the month-first block.
     settings = Settings(
-        warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}", landing_root=landing.parent
+        warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}", landing_root=landing.parent, as_of=AS_OF
     )
     raw_persons = next(a for a in RAW_ASSETS if a.key == dg.AssetKey(["raw", "persons"]))
     result = dg.materialize(
         [raw_persons, staging_persons],
         partition_key="04",
         resources=build_resources(settings),
-        run_config={
-            "ops": {"staging__persons": {"config": {"as_of": str(AS_OF), "chunk_rows": 97}}}
-        },
+        run_config={"ops": {"staging__persons": {"config": {"chunk_rows": 97}}}},
     )
     assert result.success
     metadata = result.asset_materializations_for_node("staging__persons")[0].metadata

@@ -294,6 +294,7 @@ def test_deadlines_come_from_the_configuration(tmp_path):
 
 def test_the_monday_schedule_requests_every_province(tmp_path, small_landing):
     from assets.raw.landing import Landing
+    from assets.run_settings import RUN_SETTINGS
     from pipelines.build import build_defs
     from pipelines.progress import PROGRESS_JOB_NAME, weekly_progress_report
     from pipelines.settings import Settings
@@ -301,21 +302,28 @@ def test_the_monday_schedule_requests_every_province(tmp_path, small_landing):
     root = tmp_path / "landing"
     for code in ("04", "33"):
         shutil.copytree(small_landing, root / code, ignore=shutil.ignore_patterns("ground_truth"))
-    defs = build_defs(Settings(warehouse_url=str(tmp_path / "w.duckdb"), landing_root=root))
+    settings = Settings(
+        warehouse_url=str(tmp_path / "w.duckdb"), landing_root=root, rules_profile="tt04_2012"
+    )
+    defs = build_defs(settings)
     schedule = defs.resolve_schedule_def("weekly_progress_report")
     assert schedule.cron_schedule == "0 7 * * 1"
     assert schedule.execution_timezone == "Asia/Ho_Chi_Minh"
     assert schedule.job_name == PROGRESS_JOB_NAME
     context = dg.build_schedule_context(
-        resources={"landing": Landing(root)},
+        resources={"landing": Landing(root), RUN_SETTINGS: settings.run_settings()},
         # Monday 07:00 in Vietnam is 00:00 UTC.
         scheduled_execution_time=datetime(2026, 6, 15, 0, tzinfo=UTC),
         repository_def=defs.get_repository_def(),
     )
     requests = weekly_progress_report.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["04", "33"]
-    config = requests[0].run_config["ops"]["progress_report"]["config"]
-    assert config == {"as_of": "2026-06-15"}
+    # The run's settings resource, dated that Monday; the location's other settings kept
+    # (a resource's run config replaces all its values).
+    config = requests[0].run_config["resources"][RUN_SETTINGS]["config"]
+    assert config["as_of"] == "2026-06-15"
+    assert config == settings.run_settings().model_dump() | {"as_of": "2026-06-15"}
+    assert config["rules_profile"] == "tt04_2012"
 
 
 @pytest.mark.integration
@@ -363,7 +371,7 @@ def test_the_asset_publishes_progress_from_recorded_decisions_and_consultations(
     result = job.execute_in_process(
         partition_key="04",
         instance=dg.DagsterInstance.ephemeral(),
-        run_config={"ops": {"progress_report": {"config": {"as_of": "2026-07-01"}}}},
+        run_config=settings.run_settings().run_config(as_of="2026-07-01"),
     )
     assert result.success
     progress = warehouse.read_table("marts.commune_progress_current").set_index("commune_code")
