@@ -5,6 +5,9 @@ Codes are two-digit text ("04" for Cao Bằng), the form the communes files carr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import dagster as dg
 from vietnam_provinces import Province
 
@@ -32,3 +35,21 @@ WAREHOUSE_POOL = "warehouse"
 # Steps that hold a province's person records in memory; executors limit how many run
 # at once (tag_concurrency_limits in config/).
 MEMORY_HEAVY_TAGS = {"hamlets/memory": "heavy"}
+
+
+def _of_a_province(decorator: Callable[..., Any]) -> Callable[..., Any]:
+    def province_decorator(**kwargs: Any) -> Any:
+        return decorator(partitions_def=PROVINCE_PARTITIONS, pool=WAREHOUSE_POOL, **kwargs)
+
+    province_decorator.__doc__ = (
+        f"``dg.{decorator.__name__}`` for a step of a province's run: partitioned by "
+        "province, and holding a slot of the warehouse pool."
+    )
+    return province_decorator
+
+
+# The decorators of every asset and check a province's run materialises, so the
+# partitioning and the pool are said once.
+province_asset = _of_a_province(dg.asset)
+province_multi_asset = _of_a_province(dg.multi_asset)
+province_asset_check = _of_a_province(dg.asset_check)

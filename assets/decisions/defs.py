@@ -20,7 +20,7 @@ from assets.marts.build import PublishStamp
 from assets.marts.publish import publish_marts
 from assets.materialised import row_count
 from assets.progress.records import COUNCIL_APPROVALS, read_records
-from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.provinces import province_multi_asset
 from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
 
@@ -28,7 +28,7 @@ APPROVED_TABLES = ("approved_plan", "approved_staffing")
 APPROVED_PUBLICATIONS = "marts.approved_publications"
 
 
-@dg.multi_asset(
+@province_multi_asset(
     specs=[
         dg.AssetSpec(
             ["marts", name],
@@ -47,8 +47,6 @@ APPROVED_PUBLICATIONS = "marts.approved_publications"
         "hamlets": dg.AssetIn(["staging", "hamlets"]),
     },
     name="publish_approved_plan",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     description="Publish each commune's approved units and staffing from its council resolution.",
 )
 def publish_approved_plan(

@@ -3,17 +3,15 @@
 import dagster as dg
 
 from assets.exports.province import export_province
-from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.provinces import province_asset
 from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
 
 
-@dg.asset(
+@province_asset(
     key=["exports", "province_files"],
     deps=[["marts", "merged_units"], ["marts", "merger_options"]],
     group_name="exports",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     kinds={"file"},
 )
 def province_files(

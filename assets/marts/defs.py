@@ -27,7 +27,7 @@ from assets.marts.build import (
 from assets.marts.publish import publish_marts
 from assets.materialised import row_count
 from assets.planning.scores import option_scores
-from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.provinces import province_asset_check, province_multi_asset
 from assets.quality.holds import held_by_place
 from assets.run_settings import RunSettings
 from assets.staging.tables import province_code_of
@@ -52,7 +52,7 @@ MART_TABLES = (
 )
 
 
-@dg.multi_asset(
+@province_multi_asset(
     specs=[
         dg.AssetSpec(
             ["marts", name],
@@ -73,8 +73,6 @@ MART_TABLES = (
         for name in MART_TABLES
     ],
     name=PUBLISH_STEP,
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     description="Publish the marts for the province atomically (aggregates only).",
 )
 def publish_province_marts(
@@ -172,12 +170,10 @@ def shrink_allowed(context: dg.OpExecutionContext | dg.AssetCheckExecutionContex
     return context.run.tags.get(ALLOW_SHRINK_TAG, "").strip().lower() == "true"
 
 
-@dg.asset_check(
+@province_asset_check(
     asset=dg.AssetKey(["planning", "hamlet_compliance"]),
-    partitions_def=PROVINCE_PARTITIONS,
     name="safe_to_publish",
     blocking=True,
-    pool=WAREHOUSE_POOL,
     description="No required landing file is empty and the province's hamlets, households "
     "and persons did not fall beyond the allowed share (HAMLETS_MAX_SHRINK_SHARE) against "
     f"its last publication; run tag {ALLOW_SHRINK_TAG}=true publishes a deliberate change",

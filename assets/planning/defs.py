@@ -8,7 +8,7 @@ from assets.planning.compliance import count_hamlet_sizes, hamlet_compliance, wi
 from assets.planning.constraints import PlannerConstraints, majority_ethnicity, read_constraints
 from assets.planning.options import plan_options
 from assets.privacy import RecordReferences
-from assets.provinces import PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.provinces import province_asset, province_multi_asset
 from assets.run_settings import RunSettings
 from assets.staging.tables import province_code_of
 from assets.warehouse import Warehouse
@@ -16,7 +16,7 @@ from geodata.adjacency import hamlet_adjacency
 from geodata.compactness import hamlet_measures
 
 
-@dg.asset(
+@province_asset(
     key=["planning", "hamlet_compliance"],
     ins={
         "hamlets": dg.AssetIn(["staging", "hamlets"]),
@@ -25,8 +25,6 @@ from geodata.compactness import hamlet_measures
     },
     deps=[dg.AssetKey(["quality", "persons_clean"])],
     group_name="planning",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
 )
 def planning_hamlet_compliance(
     context: dg.AssetExecutionContext,
@@ -70,12 +68,10 @@ def planning_hamlet_compliance(
     return df
 
 
-@dg.asset(
+@province_asset(
     key=["planning", "hamlet_adjacency"],
     ins={"hamlets": dg.AssetIn(["staging", "hamlets"])},
     group_name="planning",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     kinds={"geopandas"},
 )
 def planning_hamlet_adjacency(
@@ -87,7 +83,7 @@ def planning_hamlet_adjacency(
     return df
 
 
-@dg.multi_asset(
+@province_multi_asset(
     outs={
         "assignments": dg.AssetOut(key=["planning", "merger_assignments"]),
         "units": dg.AssetOut(key=["planning", "merger_units"]),
@@ -102,8 +98,6 @@ def planning_hamlet_adjacency(
     # Consultation results from the landing folder may add constraints: read them first.
     deps=[["planning", "consultation_file"]],
     group_name="planning",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
 )
 def planning_merger_options(
     context: dg.AssetExecutionContext,

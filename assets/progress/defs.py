@@ -19,7 +19,7 @@ from assets.progress.deadlines import Deadlines
 from assets.progress.records import load_progress_records
 from assets.progress.report import ProgressReport, write_chart, write_workbook
 from assets.progress.status import commune_progress, progress_timeline, status_counts
-from assets.provinces import PROVINCE_NAMES, PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.provinces import PROVINCE_NAMES, province_asset, province_multi_asset
 from assets.raw.landing import Landing
 from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
@@ -29,7 +29,7 @@ PROGRESS_REPORT_KEY = dg.AssetKey(["exports", "progress_report"])
 CONSULTATION_FILE_KEY = dg.AssetKey(["planning", "consultation_file"])
 
 
-@dg.multi_asset(
+@province_multi_asset(
     specs=[
         dg.AssetSpec(
             ["marts", "commune_progress"],
@@ -49,8 +49,6 @@ CONSULTATION_FILE_KEY = dg.AssetKey(["planning", "consultation_file"])
         ),
     ],
     name="progress_report",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     description="Each commune's progress against the directive's deadlines, weekly.",
 )
 def progress_report(
@@ -115,12 +113,10 @@ def progress_report(
     )
 
 
-@dg.asset(
+@province_asset(
     key=CONSULTATION_FILE_KEY,
     deps=[["staging", "hamlets"]],
     group_name="progress",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     kinds={"file"},
 )
 def consultation_file(

@@ -16,7 +16,14 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.materialised import row_count
-from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.provinces import (
+    MEMORY_HEAVY_TAGS,
+    PROVINCE_PARTITIONS,
+    WAREHOUSE_POOL,
+    province_asset,
+    province_asset_check,
+    province_multi_asset,
+)
 from assets.quality.batches import (
     commune_batches,
     read_batch,
@@ -81,13 +88,11 @@ def data_docs_dir(warehouse: Warehouse, configured: str = "") -> Path:
     return Path("data") / "restricted" / "data_docs"
 
 
-@dg.asset(
+@province_asset(
     key=["quality", "hamlet_count_reconciliation"],
     ins=_HOUSEHOLD_INS,
     deps=[PERSONS_KEY],
     group_name="quality",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
 )
 def quality_hamlet_count_reconciliation(
     context: dg.AssetExecutionContext,
@@ -113,13 +118,11 @@ def quality_hamlet_count_reconciliation(
     return df
 
 
-@dg.asset(
+@province_asset(
     key=["quality", "probable_duplicates"],
     ins=_HOUSEHOLD_INS,
     deps=[PERSONS_KEY],
     group_name="quality",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
 )
 def quality_probable_duplicates(
@@ -155,7 +158,7 @@ def quality_probable_duplicates(
     return run.table
 
 
-@dg.asset(
+@province_asset(
     key=["quality", "record_issues"],
     ins={
         "duplicates": dg.AssetIn(["quality", "probable_duplicates"]),
@@ -167,8 +170,6 @@ def quality_probable_duplicates(
         dg.AssetKey(["staging", "communes"]),  # hamlet kinds follow the commune's
     ],
     group_name="quality",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
 )
 def quality_record_issues(
@@ -206,7 +207,7 @@ def quality_record_issues(
     return issues
 
 
-@dg.multi_asset(
+@province_multi_asset(
     specs=[
         dg.AssetSpec(
             key,
@@ -219,8 +220,6 @@ def quality_record_issues(
             (QUARANTINED_KEY, "Person records held back, each with its reasons (restricted)"),
         )
     ],
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
 )
 def quality_persons(
@@ -258,7 +257,7 @@ def quality_persons(
 HOUSEHOLDS_QUARANTINED_KEY = dg.AssetKey(["quality", "households_quarantined"])
 
 
-@dg.asset(
+@province_asset(
     key=HOUSEHOLDS_QUARANTINED_KEY,
     ins={
         "households": dg.AssetIn(["staging", "households"]),
@@ -267,8 +266,6 @@ HOUSEHOLDS_QUARANTINED_KEY = dg.AssetKey(["quality", "households_quarantined"])
     },
     deps=[PERSONS_KEY, dg.AssetKey(["quality", "record_issues"]), CLEAN_KEY],
     group_name="quality",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
 )
 def quality_households_quarantined(
     context: dg.AssetExecutionContext,
@@ -298,9 +295,8 @@ def quality_households_quarantined(
     return held
 
 
-@dg.asset_check(
+@province_asset_check(
     asset=dg.AssetKey(["planning", "hamlet_compliance"]),
-    partitions_def=PROVINCE_PARTITIONS,
     name="records_counted_once",
     blocking=True,
     additional_deps=[
@@ -310,7 +306,6 @@ def quality_households_quarantined(
         dg.AssetKey(["staging", "households"]),
         dg.AssetKey(["staging", "hamlets"]),
     ],
-    pool=WAREHOUSE_POOL,
     description="Per commune, every staged household and person record is counted in a "
     "hamlet or held in quarantine, exactly once: staged = counted + held",
 )
@@ -428,12 +423,10 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
     return suite_check
 
 
-@dg.asset_check(
+@province_asset_check(
     asset=dg.AssetKey(["quality", "record_issues"]),
-    partitions_def=PROVINCE_PARTITIONS,
     name="quarantine_share",
     blocking=True,
-    pool=WAREHOUSE_POOL,
     description="Few enough person records are quarantined (with their households) for "
     "hamlet counts to hold "
     f"(default at most {MAX_QUARANTINE_SHARE:.0%})",
@@ -480,12 +473,10 @@ def quarantine_share(
     )
 
 
-@dg.asset_check(
+@province_asset_check(
     asset=dg.AssetKey(["staging", "hamlets"]),
-    partitions_def=PROVINCE_PARTITIONS,
     name="hamlet_partition",
     blocking=GEOMETRY_CHECK_BLOCKS,
-    pool=WAREHOUSE_POOL,
     description="Staged hamlet polygons are valid, do not overlap and none collapsed "
     "(staging's repairs are listed in staging.geometry_adjustments)",
 )
@@ -517,11 +508,9 @@ def hamlet_partition(
     )
 
 
-@dg.asset_check(
+@province_asset_check(
     asset=dg.AssetKey(["quality", "hamlet_count_reconciliation"]),
-    partitions_def=PROVINCE_PARTITIONS,
     name="registry_matches_records",
-    pool=WAREHOUSE_POOL,
     description="Every hamlet's declared households and population are within tolerance "
     "of the records (a warning: planning counts from the records)",
 )

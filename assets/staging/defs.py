@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.materialised import row_count
-from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL
+from assets.provinces import MEMORY_HEAVY_TAGS, PROVINCE_PARTITIONS, WAREHOUSE_POOL, province_asset
 from assets.run_settings import RunSettings
 from assets.staging.chunks import CHUNK_ROWS, REJECTED_ROWS, stage_persons_in_chunks
 from assets.staging.readings import VALUE_READINGS, combine_readings, readings_summary
@@ -57,12 +57,10 @@ def _warn_rejected(context: dg.AssetExecutionContext, table: str, rows: int) -> 
         context.log.warning(f"{table}: {rows} landed rows rejected; see {REJECTED_ROWS}")
 
 
-@dg.asset(
+@province_asset(
     key=["staging", "communes"],
     ins={"raw": dg.AssetIn(["raw", "communes"])},
     group_name="staging",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     kinds={"geopandas"},
 )
 def staging_communes(
@@ -77,7 +75,7 @@ def staging_communes(
     return _record(context, warehouse, "staging.communes", staged)
 
 
-@dg.asset(
+@province_asset(
     key=["staging", "hamlets"],
     ins={
         "raw_boundaries": dg.AssetIn(["raw", "hamlet_boundaries"]),
@@ -85,8 +83,6 @@ def staging_communes(
         "communes": dg.AssetIn(["staging", "communes"]),
     },
     group_name="staging",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     kinds={"geopandas"},
 )
 def staging_hamlets(
@@ -106,15 +102,13 @@ def staging_hamlets(
     )
 
 
-@dg.asset(
+@province_asset(
     key=["staging", "households"],
     ins={
         "raw": dg.AssetIn(["raw", "households"]),
         "hamlets": dg.AssetIn(["staging", "hamlets"]),
     },
     group_name="staging",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
 )
 def staging_households(
     context: dg.AssetExecutionContext,
@@ -135,12 +129,10 @@ class ChunkConfig(dg.Config):
     chunk_rows: int = CHUNK_ROWS
 
 
-@dg.asset(
+@province_asset(
     key=["staging", "persons"],
     deps=[dg.AssetKey(["raw", "persons"])],
     group_name="staging",
-    partitions_def=PROVINCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     op_tags=MEMORY_HEAVY_TAGS,
 )
 def staging_persons(
