@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -24,18 +23,12 @@ from assets.exports.location import Exports
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE, PublishGuard
 from assets.planning.rules import RulesProfile, load_rules
 from assets.planning.settings import PlanningSettings
-from assets.progress.records import VIETNAM
+from assets.progress.records import day_in_vietnam
 from assets.quality.batches import BATCH_PERSONS
 from assets.quality.settings import MAX_QUARANTINE_SHARE, QualitySettings
 
 RUN_SETTINGS = "run_settings"  # the resource's key in the Definitions
 DEFAULT_EXPORTS_DIR = "data/exports"
-
-
-def today(at: dt.datetime | None = None) -> dt.date:
-    """The day in Vietnam at ``at`` (default: now): extracts are dated, deadlines fall
-    and newborns are registered on days in Vietnam, not in UTC."""
-    return (at or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(VIETNAM)).date()
 
 
 def parse_as_of(text: str) -> dt.date:
@@ -87,7 +80,7 @@ class RunSettings(dg.ConfigurableResource):
 
     def resolve_as_of(self, created: dt.datetime | None = None) -> dt.date:
         """The as-of date, else the day in Vietnam at ``created`` (default: now)."""
-        return parse_as_of(self.as_of) if self.as_of else today(created)
+        return parse_as_of(self.as_of) if self.as_of else day_in_vietnam(created)
 
     @property
     def as_of_date(self) -> dt.date:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from assets.marts.guard import DEFAULT_MAX_SHRINK_SHARE
-from assets.run_settings import today
+from assets.progress.records import day_in_vietnam
 from assets.warehouse import Warehouse, WarehouseError
 from pipelines.decide import decide
 from pipelines.demo import (
@@ -204,7 +204,7 @@ def run(
         max_shrink_share=max_shrink_share,
         lock_wait_s=wait_for_lock,
         # One day for every province of this command, even one that runs past midnight.
-        as_of=as_of.date() if as_of else today(),
+        as_of=as_of.date() if as_of else day_in_vietnam(),
     )
     codes = list(provinces) or Landing(landing).province_codes()
     if not codes:

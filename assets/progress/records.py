@@ -31,6 +31,14 @@ from assets.warehouse.roles import recorded_author, upgrade_primary_key
 from expectations.schemas import TABLES
 
 VIETNAM = "Asia/Ho_Chi_Minh"  # every recorded day is the day in Vietnam
+
+
+def day_in_vietnam(at: datetime | None = None) -> date:
+    """The day in Vietnam at ``at`` (default: now): extracts are dated, deadlines fall
+    and newborns are registered on days in Vietnam, not in UTC."""
+    return (at or datetime.now(UTC)).astimezone(ZoneInfo(VIETNAM)).date()
+
+
 CONSULTATIONS = "planning.consultations"
 COUNCIL_APPROVALS = "planning.council_approvals"
 COMMUNE_STEPS = "planning.commune_steps"
@@ -189,7 +197,7 @@ def record_council_approval(
         raise ProgressRecordError("nghị quyết của HĐND xã: thiếu số nghị quyết")
     day = pd.Timestamp(approved_date).normalize()
     drafted = _vietnam_day(decision["decided_at"])
-    today = today or datetime.now(ZoneInfo(VIETNAM)).date()
+    today = today or day_in_vietnam()
     if day < drafted:
         raise ProgressRecordError(
             f"nghị quyết {number} ngày {day:%d/%m/%Y}: trước ngày có đề án ({drafted:%d/%m/%Y})"
@@ -257,7 +265,7 @@ def record_commune_step(
             )
     day = pd.Timestamp(step_date).normalize()
     drafted = _vietnam_day(decision["decided_at"])
-    if day < drafted or day > pd.Timestamp(today or datetime.now(ZoneInfo(VIETNAM)).date()):
+    if day < drafted or day > pd.Timestamp(today or day_in_vietnam()):
         raise ProgressRecordError(
             f"{STEP_LABELS_VI[step]} ngày {day:%d/%m/%Y}: ngoài khoảng từ ngày có đề án "
             f"({drafted:%d/%m/%Y}) đến hôm nay"

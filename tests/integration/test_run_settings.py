@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from assets.progress.records import day_in_vietnam
 from assets.quality.person_rules import BIRTH_DATE_FUTURE
-from assets.run_settings import RunSettings, today
+from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
 from pipelines.cli import main
 from pipelines.runner import RunReport, run_province
@@ -45,7 +46,7 @@ def test_hamlets_run_passes_the_as_of_date_once_for_every_province(tmp_path, mon
     assert seen[0].run_settings().as_of == "2026-01-01"
     seen.clear()
     CliRunner().invoke(main, ["run", *where, *provinces])
-    assert [s.as_of for s in seen] == [today()]
+    assert [s.as_of for s in seen] == [day_in_vietnam()]
     bad = CliRunner().invoke(main, ["run", *where, "--as-of", "01/01/2026"])
     assert bad.exit_code == 2 and "--as-of" in bad.output
 
@@ -108,11 +109,11 @@ def _future_birth_issues(warehouse: Warehouse, citizen_id: str) -> pd.DataFrame:
 def test_the_as_of_date_decides_a_future_birth_and_every_step_of_a_run_shares_it(tmp_path):
     """Born between 1 January 2026 and today: an error as of 1 January, not as of today;
     each run's staging, record issues, persons suite and progress report name one day."""
-    if today() - AS_OF < dt.timedelta(days=2):
+    if day_in_vietnam() - AS_OF < dt.timedelta(days=2):
         pytest.skip("needs a day strictly between the as-of date and today")
     landing = tmp_path / "landing" / PROVINCE
     synthesise_province(landing, seed=23, households=300, n_communes=2, error_rate=0.0)
-    citizen_id = _plant_birth_date(landing, AS_OF + (today() - AS_OF) / 2)
+    citizen_id = _plant_birth_date(landing, AS_OF + (day_in_vietnam() - AS_OF) / 2)
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     warehouse = Warehouse(url)
     instance = dg.DagsterInstance.ephemeral()
@@ -139,5 +140,5 @@ def test_the_as_of_date_decides_a_future_birth_and_every_step_of_a_run_shares_it
     assert _future_birth_issues(warehouse, citizen_id).empty
     seen = _as_of_seen(instance, current.run_id)
     created = instance.get_run_record_by_id(current.run_id).create_timestamp
-    assert set(seen.values()) == {today(created).isoformat()}, seen
+    assert set(seen.values()) == {day_in_vietnam(created).isoformat()}, seen
     assert len(seen) == 4
