@@ -113,17 +113,17 @@ def run_province(
     first. SIGINT or SIGTERM during the run reports it FAILURE (``interrupted``).
 
     ``progress`` shows the run advancing on stderr (``pipelines.run_progress``): "bar"
-    (the console's Dagster lines then only from warnings up), "lines" (one per finished
-    step) or "off".
+    or "lines" (one per finished step), the console's Dagster lines then only from
+    warnings up; or "off".
     """
     province_code = landed_province(settings, province_code)
     defs = build_defs(settings)
     job = defs.resolve_job_def(PROVINCE_JOB_NAME)
     loggers: dict[str, object] = {"console": {"config": {"log_level": log_level}}}
     if progress != "off":
+        # The steps' count lines stay in the run's log (the UI), and on the bar.
         loggers |= progress_run_config(job, bar=progress == "bar")
-        if progress == "bar":
-            loggers["console"] = {"config": {"log_level": "WARNING"}}
+        loggers["console"] = {"config": {"log_level": "WARNING"}}
     instance = instance or local_instance()
     fail_abandoned_runs(instance)
     run_id = str(uuid.uuid4())
