@@ -667,7 +667,9 @@ def _fields_compared(
     differ or are missing on one side in some pair (differing); a field missing on both
     sides of every pair is neither. Names are compared as written (lower case)."""
     pairs = linked[linked["unique_id_l"].isin(cluster_of.index)]
-    values = frame.set_index("unique_id")
+    # The compared fields of the clusters' records only, not a copy of the province.
+    members = frame["unique_id"].isin(cluster_of.index).to_numpy(dtype=bool)
+    values = frame.loc[members, ["unique_id", *FIELDS]].set_index("unique_id")
     left, right = values.loc[pairs["unique_id_l"]], values.loc[pairs["unique_id_r"]]
     cluster = pairs["unique_id_l"].map(cluster_of).to_numpy()
     agree: dict[str, list[str]] = {}
