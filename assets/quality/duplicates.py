@@ -472,6 +472,33 @@ def _training_rules():
     return [block_on("birth_date")]
 
 
+# The record columns the deterministic rules read.
+PRIOR_COLUMNS = ["unique_id", "citizen_id", "name_folded", "birth_date", "sex"]
+
+
+def _estimated_prior(db_api, frame: pd.DataFrame) -> float:
+    """Splink's estimate of the prior from the deterministic rules at ``PRIOR_RECALL``,
+    made on the columns those rules read only: Splink copies its input for the
+    self-join, and a copy of every compared column was the step's memory peak."""
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator
+
+    records = db_api.register(frame[PRIOR_COLUMNS], table_name="persons_for_prior")
+    # The comparison is a placeholder: the estimate reads the rules and counts only.
+    creator = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[cl.ExactMatch("sex")],
+    )
+    linker = Linker(records, creator, log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(
+        _deterministic_rules(), recall=PRIOR_RECALL
+    )
+    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+    records.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+    return prior
+
+
 def _trained_linker(
     con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, settings: DuplicateSettings
 ) -> tuple:
@@ -482,22 +509,18 @@ def _trained_linker(
 
     total = len(frame) * (len(frame) - 1) / 2
     deterministic = _deterministic_pairs(frame)
-    # With no deterministic match the prior is that of one pair the rules missed.
-    prior = 1 / (PRIOR_RECALL * total)
     con.execute("SET enable_progress_bar = false")
     if settings.threads:
         con.execute(f"SET threads = {int(settings.threads)}")
     db_api = DuckDBAPI(con)
+    # With no deterministic match the prior is that of one pair the rules missed.
+    prior = _estimated_prior(db_api, frame) if deterministic else 1 / (PRIOR_RECALL * total)
     creator = _settings(frame, settings, prior)
     linker = Linker(
         db_api.register(frame, table_name="persons_for_splink"),
         creator,
         log_level=logging.WARNING,
     )
-    if deterministic:
-        linker.training.estimate_probability_two_random_records_match(
-            _deterministic_rules(), recall=PRIOR_RECALL
-        )
     if settings.em and deterministic >= MIN_FOR_EM:
         for rule in _training_rules():
             linker.training.estimate_parameters_using_expectation_maximisation(

@@ -7,9 +7,13 @@ import pandas as pd
 import pytest
 
 from assets.quality.duplicates import (
+    PRIOR_RECALL,
     SCORED_AT_LEAST,
     DuplicateSettings,
+    _deterministic_rules,
+    _estimated_prior,
     _predicted_pairs,
+    _settings,
     _trained_linker,
     birth_year_bands,
     find_probable_duplicates,
@@ -166,3 +170,21 @@ def test_banded_prediction_finds_exactly_the_pairs_of_one_prediction(staged):
     pd.testing.assert_frame_equal(banded.table, one.table)
     assert (banded.pairs_scored, banded.pairs_linked) == (one.pairs_scored, one.pairs_linked)
     assert planted <= set(banded.table["record_id"])
+
+
+def test_the_prior_is_splinks_estimate_over_every_column(staged):
+    from splink import DuckDBAPI, Linker
+
+    frame = splink_input(staged["persons"])
+    con = duckdb.connect(":memory:")
+    try:
+        db_api = DuckDBAPI(con)
+        creator = _settings(frame, DuplicateSettings(), 0.5)
+        linker = Linker(db_api.register(frame, table_name="every_column"), creator)
+        linker.training.estimate_probability_two_random_records_match(
+            _deterministic_rules(), recall=PRIOR_RECALL
+        )
+        expected = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+        assert _estimated_prior(db_api, frame) == expected != 0.5
+    finally:
+        con.close()
