@@ -24,12 +24,7 @@ from assets.provinces import (
     province_asset_check,
     province_multi_asset,
 )
-from assets.quality.batches import (
-    commune_batches,
-    read_batch,
-    record_issues_by_commune,
-    split_persons_by_commune,
-)
+from assets.quality.batches import commune_batches, read_batch, record_issues_by_commune
 from assets.quality.cross_checks import hamlet_geometry_problems
 from assets.quality.duplicates import SPLINK_COLUMNS, DuplicateSettings, find_probable_duplicates
 from assets.quality.holds import (
@@ -39,6 +34,7 @@ from assets.quality.holds import (
     reconciliation_failures,
 )
 from assets.quality.settings import MAX_QUARANTINE_SHARE
+from assets.quality.split import split_persons_by_commune
 from assets.quality.validate import count_reconciliation
 from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
@@ -230,9 +226,8 @@ def quality_persons(
     """Split person records into clean and quarantined, commune batch by batch, in one
     transaction; the counts always reconcile."""
     warehouse = warehouse.for_province(context.partition_key)
-    issues = warehouse.read_table("quality.record_issues")
     with warehouse.transaction() as con:
-        split = split_persons_by_commune(warehouse, con, issues, run_settings.batch_persons)
+        split = split_persons_by_commune(warehouse, con, run_settings.batch_persons)
     if split.records_clean + split.records_quarantined != split.records_in:
         raise dg.Failure(
             f"person records do not reconcile: {split.records_in} in, {split.records_clean} "
