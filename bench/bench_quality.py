@@ -11,7 +11,7 @@ modules imported before the clock starts and its outputs dropped first (as in a
 province's first run; ``--rerun`` keeps them), so the process' peak memory
 (``ru_maxrss``) is the step's; its CPU seconds (user + sys) are
 what a shared machine cannot distort, wall seconds are printed beside them. With
-``--profile`` the step runs under cProfile and the top functions are printed.
+``--profile`` the step runs under cProfile (CPU time) and the top functions are printed.
 """
 
 from __future__ import annotations
@@ -48,13 +48,13 @@ def _drop_outputs(step: str, url: str) -> None:
 def _run_step(step: str, url: str, province: str, batch_persons: int, docs: str) -> None:
     import pandas as pd
 
-    from assets.quality.batches import commune_batches, read_batch, record_issues_by_commune
+    from assets.quality.batches import record_issues_by_commune
     from assets.quality.holds import hold_households, persons_per_household
+    from assets.quality.persons_suite import validate_persons_by_commune
     from assets.quality.settings import QualitySettings
     from assets.quality.split import split_persons_by_commune
     from assets.warehouse import Warehouse
-    from expectations.schemas import TABLES
-    from expectations.suites import AS_OF, HEAD_MIN_AGE, combine_results, validate_frame
+    from expectations.suites import AS_OF, HEAD_MIN_AGE
 
     if step == "imports":  # paid once per process, not by the step timed
         from expectations.suites import _gx
@@ -88,21 +88,15 @@ def _run_step(step: str, url: str, province: str, batch_persons: int, docs: str)
         warehouse.write_table("quality.households_quarantined", held)
         print(f"  {len(held)} households held")
     elif step == "suite":
-        table = TABLES["staging.persons"]
         parameters = {HEAD_MIN_AGE: settings.head_min_age, AS_OF: "2026-05-31"}
         with warehouse.connect() as con:
-            batches = commune_batches(warehouse, con, max_persons=batch_persons)
-            result = combine_results(
-                [
-                    validate_frame(
-                        read_batch(warehouse, con, "staging.persons", batch),
-                        table,
-                        parameters=parameters,
-                        data_docs_dir=docs or None,
-                        run_name=f"bench batch {number} of {len(batches)}",
-                    )
-                    for number, batch in enumerate(batches, start=1)
-                ]
+            result = validate_persons_by_commune(
+                warehouse,
+                con,
+                parameters=parameters,
+                run_name="bench",
+                data_docs_dir=docs or None,
+                max_persons=batch_persons,
             )
         print(f"  success={result.success} failed={result.failed} of {result.evaluated}")
         for o in result.outcomes:
@@ -115,13 +109,13 @@ def _child(step: str, args: argparse.Namespace, url: str, out: multiprocessing.Q
     if not args.rerun:
         _drop_outputs(step, url)
     started, cpu = time.perf_counter(), time.process_time()
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     if profiler:
         profiler.enable()
     _run_step(step, url, args.province, args.batch_persons, args.data_docs)
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(40)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out.put((time.perf_counter() - started, time.process_time() - cpu, usage.ru_maxrss / 1024**2))
 
@@ -134,6 +128,7 @@ def main() -> None:
     parser.add_argument("--batch-persons", type=int, default=200_000)
     parser.add_argument("--data-docs", default="", help="write the suite's Data Docs here")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="pstats order, e.g. tottime")
     parser.add_argument("--rerun", action="store_true", help="keep the outputs (a re-run)")
     parser.add_argument("--keep", type=Path, help="copy to this path and keep it")
     args = parser.parse_args()
