@@ -55,7 +55,7 @@ def held_condition(warehouse: Warehouse) -> tuple[str, list[object]]:
     theirs, theirs_params = _errors_of(warehouse, HOUSEHOLDS, "j")
     households, households_params = warehouse.rows_filter(HOUSEHOLDS, "h")
     sql = (
-        f"(record_id IN (SELECT i.record_id FROM {ISSUES} i WHERE {own}) "
+        f"(coalesce(record_id IN (SELECT i.record_id FROM {ISSUES} i WHERE {own}), FALSE) "
         "OR coalesce(household_id IN (SELECT h.household_id FROM staging.households h "
         f"JOIN {ISSUES} j ON j.record_id = h.record_id WHERE {theirs} AND {households} "
         "AND h.household_id IS NOT NULL), FALSE))"
@@ -132,7 +132,7 @@ def split_persons_by_commune(
             reasons = pd.concat([reasons, members[reasons.columns]], ignore_index=True)
         clean, quarantined = split_clean_quarantined(rows, reasons)
         if len(clean):
-            raise AssertionError("a held record has no error-level issue")
+            raise RuntimeError("a record held in SQL has no error-level issue to hold it by")
         quarantined = QUARANTINED.enforce(quarantined[list(QUARANTINED.columns)])
         warehouse.write_table(QUARANTINED.qualified_name, quarantined, con=con, append=True)
         quarantined_rows += len(quarantined)
