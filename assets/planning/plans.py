@@ -125,6 +125,23 @@ class Cluster:
     def n(self) -> int:
         return len(self.codes)
 
+    @cached_property
+    def content(self) -> tuple:
+        """Everything a solver reads, as one hashable value: clusters with equal
+        ``content`` get equal plans (the same cluster under two options or readings)."""
+        return (
+            self.codes,
+            self.households,
+            self.targets,
+            self.exempt,
+            self.neighbours,
+            tuple(sorted(self.shared_dm.items())),
+            self.areas,
+            self.perimeters,
+            tuple(sorted(self.apart)),
+            tuple(sorted(self.together)),
+        )
+
     @property
     def constrained(self) -> bool:
         return bool(self.apart or self.together)
