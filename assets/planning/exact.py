@@ -48,6 +48,7 @@ from assets.planning.plans import (
     Score,
     canonical,
     is_compliant,
+    mask_households,
     mask_members,
     minimal_cores,
     score,
@@ -259,8 +260,7 @@ def _improve_uniform(
             listed.extend(found)
         cores = None if listed is None else tuple(listed)
     if cores is not None:
-        h = cluster.households
-        window = [c for c in cores if sum(h[v] for v in mask_members(c)) <= cap]
+        window = [c for c in cores if mask_households(cluster, c) <= cap]
         if len(window) <= PACKING_MAX_COLUMNS:
             return _solve_packing(cluster, window, units + 1, time_limit)
     if cluster.n > FLOW_MAX_HAMLETS:
