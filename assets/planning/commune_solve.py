@@ -111,11 +111,11 @@ def solve_communes(
     back to the standard) is solved once: the plans are equal by determinism, and the
     copy reports no seconds, as none were spent on it.
 
-    In ``workers`` processes (no more than the CPUs this process may use; spawned, so
-    no lock, connection or thread of this process is inherited) when the communes hold
-    at least ``MIN_PARALLEL_HAMLETS`` hamlets to search; each worker is sent one commune's
-    clusters at a time, the largest first, so the workers end together. The result is a
-    serial run's: every commune is solved alone, on a deterministic budget."""
+    In ``workers`` processes (no more than the CPUs this process may use): this one and
+    ``workers`` - 1 spawned helpers (no lock, connection or thread of this process is
+    inherited), when the communes hold at least ``MIN_PARALLEL_HAMLETS`` hamlets to
+    search; a helper is sent one commune's clusters at a time. The result is a serial
+    run's: every commune is solved alone, on a deterministic budget."""
     keys = [tuple(c.content for c in clusters) for clusters in communes]
     first: dict[tuple, int] = {}
     unique = [k for k, key in enumerate(keys) if first.setdefault(key, k) == k]
@@ -141,7 +141,18 @@ def _solve_all(
     order = sorted(range(len(jobs)), key=lambda k: (-sum(c.n for c in communes[k]), k))
     out: list[list[ClusterOutcome]] = [[] for _ in jobs]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for k, solved in zip(order, pool.map(_solve_job, [jobs[k] for k in order]), strict=True):
-            out[k] = solved
+    # This process solves too, from the smallest commune up, while ``workers`` - 1
+    # spawned helpers take them from the largest down: one process fewer to start, and
+    # the two ends meet when the communes run out. A commune a helper has not taken yet
+    # can be cancelled there and solved here; helpers take them in order, so the first
+    # that cannot be cancelled means every larger one is taken too.
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+        futures = [pool.submit(_solve_job, jobs[k]) for k in order]
+        for k, future in zip(reversed(order), reversed(futures), strict=True):
+            if not future.cancel():
+                break
+            out[k] = _solve_job(jobs[k])
+        for k, future in zip(order, futures, strict=True):
+            if not future.cancelled():
+                out[k] = future.result()
     return out

@@ -54,7 +54,7 @@ def test_worker_processes_plan_what_a_serial_run_plans(monkeypatch) -> None:
     assert pools == []  # one worker, or one CPU to run on: no pool
     monkeypatch.setattr(commune_solve, "usable_cpus", lambda: 2)
     parallel = plan_options(compliance, adjacency, ND185, workers=2)
-    assert pools == [(2, "spawn")]  # one pool for every option and reading
+    assert pools == [(1, "spawn")]  # one helper, for every option and reading; and this process
     pd.testing.assert_frame_equal(serial.assignments, parallel.assignments)
     pd.testing.assert_frame_equal(serial.units, parallel.units)
     pd.testing.assert_frame_equal(
