@@ -10,7 +10,6 @@ each file through ``safe.atomic_write``); only the order in time differs.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.exports.files import write_commune_map, write_commune_workbooks
+from assets.workers import usable_cpus as _usable_cpus  # shared since merger22
 
 EXPORT_WORKERS = 2
 # Below this many communes a worker's start (importing pandas, matplotlib, openpyxl:
@@ -50,13 +50,6 @@ class CommuneSlice:
             rows(self.assignments),
             None if self.options is None else rows(self.options),
         )
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on: workers beyond them only add their start-up."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def write_slice(folder: Path, part: CommuneSlice) -> tuple[list[Path], list[Path]]:
