@@ -90,6 +90,8 @@ def _raw_blocks_asset(role: str) -> dg.AssetsDefinition:
                 warehouse.write_table(table, block, con=con, append=number > 0)
                 rows += len(block)
                 last = block
+                # The count so far, as the IO manager logs a table's (the progress bar).
+                context.log.info(f"{table}: {rows:,} rows written")
             landed = landed_file_row(last)
             warehouse.write_table(
                 LANDED_FILES, landed, con=con, replace_where={"landing_role": role}
