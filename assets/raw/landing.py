@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +24,14 @@ import pandas as pd
 from assets.raw.encodings import detect_and_decode
 from assets.raw.headers import (
     KNOWN_HEADERS,
+    HeaderMatch,
     LandingFileError,
     check_headers,
     clean_header,
     header_share,
     match_headers,
 )
-from assets.raw.records import TextFileError, read_records
+from assets.raw.records import TextFileError, record_blocks
 from assets.raw.safety import (
     checked_archive,
     checked_entry,
@@ -38,7 +40,15 @@ from assets.raw.safety import (
 )
 from assets.raw.shapefiles import read_geo_layer
 from assets.raw.workbooks import WORKBOOK_SUFFIXES, read_workbook
-from expectations.schemas import FIELDS, GEODATA_ROLES, LANDED_COLUMNS, STAND_INS, TABLES
+from assets.staging.normalise import by_distinct_value
+from expectations.schemas import (
+    FIELDS,
+    GEODATA_ROLES,
+    LANDED_COLUMNS,
+    STAND_INS,
+    TABLES,
+    Table,
+)
 
 # Every written form of a known header, lower-cased, to spot a header row among data.
 _HEADER_FORMS = (
@@ -216,6 +226,32 @@ def _clean(
     return [names[i] for i in keep], values
 
 
+def _header_like_rows(values: pd.DataFrame, forms: frozenset[str] | set[str]) -> np.ndarray:
+    """Positions of the rows where at least half the cells (and two) are header forms.
+
+    Columns are read fewest distinct values first, each once per distinct value, and
+    only on the rows that can still reach the threshold: after the first columns no row
+    of data is left, so a million names and IDs are never looked at.
+    """
+
+    @by_distinct_value
+    def is_header_form(cells: pd.Series) -> pd.Series:
+        return cells.fillna("").str.strip().str.lower().isin(forms)
+
+    width = len(values.columns)
+    threshold = max(2, (width + 1) // 2)
+    sample = values.iloc[:10_000]
+    order = sorted(range(width), key=lambda i: sample.iloc[:, i].nunique(dropna=False))
+    hits = np.zeros(len(values), dtype=int)
+    rows = np.arange(len(values))
+    for done, position in enumerate(order):
+        rows = rows[hits[rows] + (width - done) >= threshold]
+        if not len(rows):
+            break
+        hits[rows] += is_header_form(values.iloc[rows, position]).to_numpy(dtype=int)
+    return np.flatnonzero(hits >= threshold)
+
+
 def _mark_header_rows(
     path: Path,
     values: pd.DataFrame,
@@ -226,12 +262,7 @@ def _mark_header_rows(
 ) -> None:
     """A data row that reads as a header: the same header again (two exports joined) is
     a record to reject; another one means the columns change meaning part way."""
-    forms = _HEADER_FORMS | {h.lower() for h in values.columns}
-    hits = sum(
-        values[c].fillna("").str.strip().str.lower().isin(forms).to_numpy(dtype=int)
-        for c in values.columns
-    )
-    like = np.flatnonzero(np.asarray(hits) >= max(2, (len(values.columns) + 1) // 2))
+    like = _header_like_rows(values, _HEADER_FORMS | {h.lower() for h in values.columns})
     header = [h.lower() for h in values.columns]
     for i in like:
         cells = [clean_header(v).lower() for v in values.iloc[i].fillna("")]
@@ -250,36 +281,46 @@ def _mark_header_rows(
 def read_landed(path: Path) -> LandedTable:
     """Any landing file, read strictly: CSV record by record, a workbook's data
     sheets (``assets.raw.workbooks``), or geodata feature by feature."""
+    [table] = read_landed_blocks(path)
+    return table
+
+
+def read_landed_blocks(path: Path, lines: int | None = None) -> Iterator[LandedTable]:
+    """:func:`read_landed` a block of records at a time: a CSV about ``lines`` lines
+    at a time (``assets.raw.records.record_blocks``; all at once when ``None``), a
+    workbook or geodata file whole. Row numbers and counts are each block's own part
+    of the file's."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return _read_csv(path)
-        if suffix in WORKBOOK_SUFFIXES:
-            return _read_workbook(path)
-        return _read_geodata(path)
+            yield from _read_csv(path, lines)
+        elif suffix in WORKBOOK_SUFFIXES:
+            yield _read_workbook(path)
+        else:
+            yield _read_geodata(path)
     except (TextFileError, OSError, ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, LandingFileError):
             raise
         raise LandingFileError(f"{path.name}: cannot be read: {exc}") from exc
 
 
-def _read_csv(path: Path) -> LandedTable:
+def _read_csv(path: Path, lines: int | None) -> Iterator[LandedTable]:
     decoded = detect_and_decode(read_landing_bytes(path), header_score=_header_share)
-    records = read_records(decoded.text)
-    problem, text = records.problem.copy(), records.text.copy()
-    headers, values = _clean(
-        path, records.header, records.values, records.row_number, problem, text
-    )
-    return LandedTable(
-        headers,
-        values,
-        records.row_number,
-        problem,
-        text,
-        records.data_lines,
-        records.continuation_lines,
-        decoded.encoding,
-    )
+    for records in record_blocks(decoded.text, lines):
+        problem, text = records.problem.copy(), records.text.copy()
+        headers, values = _clean(
+            path, records.header, records.values, records.row_number, problem, text
+        )
+        yield LandedTable(
+            headers,
+            values,
+            records.row_number,
+            problem,
+            text,
+            records.data_lines,
+            records.continuation_lines,
+            decoded.encoding,
+        )
 
 
 def _read_workbook(path: Path) -> LandedTable:
@@ -379,20 +420,70 @@ def load_raw(landing_file: LandingFile) -> pd.DataFrame:
     encoding and the records counted from the file itself; :func:`landed_file_row`);
     ``df.attrs["encoding"]`` its encoding.
     """
+    [df] = load_raw_blocks(landing_file)
+    return df
+
+
+# Lines of a landed CSV read, typed and written at a time: about 0.3 GB of frames.
+BLOCK_LINES = 250_000
+
+
+def load_raw_blocks(landing_file: LandingFile, lines: int | None = None) -> Iterator[pd.DataFrame]:
+    """:func:`load_raw` a block of about ``lines`` lines at a time (a CSV; other files
+    whole; all at once when ``None``), so a province's file is never one frame: each
+    block's ``attrs["landed_file"]`` counts the file up to the end of that block, so
+    the last one's is the file's."""
     role, path = landing_file.role, landing_file.path
     contract = TABLES[f"raw.{role}"]
-    landed = read_landed(path)
     wanted, required = LANDED_COLUMNS[role]
-    if role in GEODATA_ROLES and landed.geometry is None:
-        raise LandingFileError(f"{path.name}: the {role} file must be geodata (with geometry)")
-    match = match_headers(
-        landed.headers,
-        source_file=path.name,
-        wanted=wanted,
-        required=required,
-        has_geometry=landed.geometry is not None,
-        stand_ins=STAND_INS.get(role),
-    )
+    counts = dict.fromkeys(("data_lines", "continuation_lines", "records", "unreadable"), 0)
+    for landed in read_landed_blocks(path, lines):
+        if role in GEODATA_ROLES and landed.geometry is None:
+            raise LandingFileError(f"{path.name}: the {role} file must be geodata (with geometry)")
+        match = match_headers(
+            landed.headers,
+            source_file=path.name,
+            wanted=wanted,
+            required=required,
+            has_geometry=landed.geometry is not None,
+            stand_ins=STAND_INS.get(role),
+        )
+        df = _fitted(landing_file, contract, landed, match, wanted)
+        counts["data_lines"] += landed.data_lines
+        counts["continuation_lines"] += landed.continuation_lines
+        counts["records"] += len(df)
+        counts["unreadable"] += int(landed.problem.notna().sum())
+        df.attrs["encoding"] = landed.encoding
+        df.attrs["landed_file"] = {
+            "landing_role": role,
+            "source_file": path.name,
+            "source_sha256": landing_file.sha256,
+            "load_id": landing_file.load_id,
+            "text_encoding": landed.encoding,
+            "headers_as_landed": json.dumps(landed.headers, ensure_ascii=False),
+            "header_mapping": json.dumps(match.columns, ensure_ascii=False),
+            "unrecognised_headers": json.dumps(match.unrecognised, ensure_ascii=False),
+            "data_lines": counts["data_lines"],
+            "continuation_lines": counts["continuation_lines"],
+            "records": counts["records"],
+            "unreadable_records": counts["unreadable"],
+            "header_row_number": None,
+            "rows_skipped": None,
+            "workbook_sheets": None,
+            **(landed.layout or {}),
+        }
+        yield df
+
+
+def _fitted(
+    landing_file: LandingFile,
+    contract: Table,
+    landed: LandedTable,
+    match: HeaderMatch,
+    wanted: tuple[str, ...],
+) -> pd.DataFrame:
+    """A block of landed records under the raw contract's columns, with lineage."""
+    path = landing_file.path
     n = len(landed.values)
     by_column = {column: header for header, column in match.columns.items()}
     frame = pd.DataFrame(index=range(n))
@@ -415,31 +506,12 @@ def load_raw(landing_file: LandingFile) -> pd.DataFrame:
     frame["sheet_row_number"] = (
         landed.sheet_row if landed.sheet_row is not None else pd.array([pd.NA] * n, "Int64")
     )
-    if role in GEODATA_ROLES:
+    if landing_file.role in GEODATA_ROLES:
         frame["source_crs"] = landed.source_crs
         frame = gpd.GeoDataFrame(frame, geometry=landed.geometry.values, crs=landed.geometry.crs)
     df = contract.enforce(frame)
-    if role in GEODATA_ROLES:
+    if landing_file.role in GEODATA_ROLES:
         df = gpd.GeoDataFrame(df, geometry="geometry", crs=landed.geometry.crs)
-    df.attrs["encoding"] = landed.encoding
-    df.attrs["landed_file"] = {
-        "landing_role": role,
-        "source_file": path.name,
-        "source_sha256": landing_file.sha256,
-        "load_id": landing_file.load_id,
-        "text_encoding": landed.encoding,
-        "headers_as_landed": json.dumps(landed.headers, ensure_ascii=False),
-        "header_mapping": json.dumps(match.columns, ensure_ascii=False),
-        "unrecognised_headers": json.dumps(match.unrecognised, ensure_ascii=False),
-        "data_lines": landed.data_lines,
-        "continuation_lines": landed.continuation_lines,
-        "records": n,
-        "unreadable_records": int(landed.problem.notna().sum()),
-        "header_row_number": None,
-        "rows_skipped": None,
-        "workbook_sheets": None,
-        **(landed.layout or {}),
-    }
     return df
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -138,7 +139,9 @@ def read_records(text: str) -> TextRecords:
     reread, continuation = _read_suspects(suspect, delimiter, width)
     frame = pd.concat([values.loc[~quoted], reread.drop(columns=["problem", "text"])])
     frame = frame.sort_index()
-    problem = _cell_problems(frame, header, reread["problem"].reindex(frame.index))
+    plain = _cell_flags_arrow(split, valid_numbers).loc[~quoted]
+    flags = pd.concat([plain, _cell_flags(reread[list(range(width))])]).reindex(frame.index)
+    problem = _cell_problems(flags, header, reread["problem"].reindex(frame.index))
     text_of = reread["text"].reindex(frame.index).astype("string")
     unread = problem.notna().to_numpy()
     missing_text = unread & text_of.isna().to_numpy()
@@ -155,6 +158,59 @@ def read_records(text: str) -> TextRecords:
         continuation_lines=continuation,
         delimiter=delimiter,
     )
+
+
+def record_blocks(text: str, lines: int | None = None) -> Iterator[TextRecords]:
+    """The records of ``text`` as :func:`read_records` reads them, about ``lines`` lines
+    at a time (all at once when ``None``), so a province's file is never one frame.
+
+    A block starts only at a line that splits cleanly without a quote: such a line is a
+    record by itself and no record's quoted cell runs across it (``_read_suspects``
+    joins suspect lines only), so each block reads as it does within the whole file.
+    Row numbers are the file's; a file whose lines end in a lone CR (old Mac Excel) is
+    one block.
+    """
+    header_line = first_line(text)
+    body = len(header_line) + (2 if text.startswith("\r\n", len(header_line)) else 1)
+    body = min(body, len(text))
+    if lines is None or body >= len(text):
+        yield read_records(text)
+        return
+    delimiter = sniff_delimiter(header_line)
+    width = len(parse_line(header_line, delimiter)[0] or [])  # unreadable: read_records says
+    step = max(1, (len(text) - body) * lines // max(1, text.count("\n", body)))
+    start, offset = body, 0
+    while start < len(text):
+        cut = _clean_line_after(text, start + step, delimiter, width)
+        records = read_records(text[:body] + text[start:cut])
+        yield replace(records, row_number=records.row_number + offset)
+        offset += records.data_lines
+        start = cut
+
+
+def _clean_line_after(text: str, position: int, delimiter: str, width: int) -> int:
+    """The start of the first line at or after ``position`` (just after a line feed)
+    that is a record no other can take in: no quote, no carriage return inside, the
+    header's number of fields; the end of ``text`` when there is none."""
+    while True:
+        newline = text.find("\n", min(position, len(text)) - 1) if position > 0 else -1
+        if newline < 0:
+            return len(text)
+        start = newline + 1
+        end = text.find("\n", start)
+        line = text[start : len(text) if end < 0 else end]
+        if line.endswith("\r"):
+            line = line[:-1]
+        if (
+            start < len(text)
+            and QUOTE not in line
+            and "\r" not in line
+            and line.count(delimiter) + 1 == width
+        ):
+            return start
+        if end < 0:
+            return len(text)
+        position = end + 1
 
 
 def _split_lines(text: str, delimiter: str, width: int) -> tuple[pa.Table, dict[int, str]]:
@@ -241,14 +297,35 @@ def _read_suspects(lines: dict[int, str], delimiter: str, width: int) -> tuple[p
     return frame, continuation
 
 
-def _cell_problems(frame: pd.DataFrame, header: list[str], problem: pd.Series) -> pd.Series:
-    """Add the problems a cell shows: a NUL byte, or more characters than any value."""
-    problem = problem.copy()
+def _cell_flags_arrow(table: pa.Table, index: np.ndarray) -> pd.DataFrame:
+    """For each cell of the lines Arrow split: a NUL byte in it (``nul<i>``), more
+    characters than any value (``long<i>``); computed in Arrow, not per Python string."""
+    flags = {}
+    for position, column in enumerate(table.columns):
+        flags[f"nul{position}"] = pc.match_substring(column, "\x00").to_numpy(zero_copy_only=False)
+        length = pc.utf8_length(column)
+        flags[f"long{position}"] = pc.greater(length, MAX_CELL_CHARS).to_numpy(zero_copy_only=False)
+    return pd.DataFrame(flags, index=index, dtype=bool)
+
+
+def _cell_flags(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same flags for the few records a strict parser read (missing cells: none)."""
+    flags = {}
     for position in frame.columns:
         column = frame[position]
+        flags[f"nul{position}"] = column.str.contains("\x00", regex=False).fillna(False)
+        flags[f"long{position}"] = column.str.len().gt(MAX_CELL_CHARS).fillna(False)
+    return pd.DataFrame(flags, index=frame.index, dtype=bool)
+
+
+def _cell_problems(flags: pd.DataFrame, header: list[str], problem: pd.Series) -> pd.Series:
+    """Add the problems a cell shows (``_cell_flags``): a NUL byte, or more characters
+    than any value; the first column's first problem names the record's."""
+    problem = problem.copy()
+    for position in range(len(header)):
         name = header[position] or f"column {position + 1}"
-        nul = column.str.contains("\x00", regex=False).fillna(False).to_numpy() & problem.isna()
+        nul = flags[f"nul{position}"].to_numpy(dtype=bool) & problem.isna()
         problem[nul] = f"the cell under {name!r} contains a NUL byte"
-        long = column.str.len().gt(MAX_CELL_CHARS).fillna(False).to_numpy() & problem.isna()
+        long = flags[f"long{position}"].to_numpy(dtype=bool) & problem.isna()
         problem[long] = f"the cell under {name!r} is longer than {MAX_CELL_CHARS} characters"
     return problem

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from assets.staging.dates import DateOrders, order_evidence, reference_date
+from assets.staging.dates import DateForms, DateOrders, order_evidence, reference_date
 from assets.staging.readings import VALUE_READINGS, combine_readings, readings_summary
 from assets.staging.tables import Staged, stage_persons
 from assets.warehouse import Session, Warehouse
@@ -106,13 +106,15 @@ def date_orders_of(
     *,
     as_of: dt.date,
     rows: int = CHUNK_ROWS,
+    forms: DateForms | None = None,
 ) -> DateOrders:
     """The day/month order of each landed file and block, from the whole file's
     ``column`` read a slice at a time: a file's order is the file's, not a slice's, and
-    a block may run across slices. Rows the raw layer could not read give no evidence."""
+    a block may run across slices. Rows the raw layer could not read give no evidence.
+    ``forms`` (of the same ``as_of``) keeps the values read for the staging pass."""
     lineage = ("source_file", "source_row_number", "read_problem", column)
     evidence = [
-        order_evidence(chunk[chunk["read_problem"].isna()], column, as_of)
+        order_evidence(chunk[chunk["read_problem"].isna()], column, as_of, forms)
         for chunk in raw_chunks(warehouse, con, raw_table, rows, columns=lineage)
     ]
     return DateOrders.from_evidence(pd.concat(evidence, ignore_index=True))
@@ -122,8 +124,12 @@ def stage_persons_in_chunks(
     warehouse: Warehouse, con: Session, *, as_of: dt.date | None = None, rows: int = CHUNK_ROWS
 ) -> StagedCounts:
     """``staging.persons`` from ``raw.persons`` in slices, birth dates read in the order
-    of their whole file (two passes: the evidence, then the staging)."""
+    of their whole file (two passes: the evidence, then the staging; each distinct date
+    parsed once for both)."""
     as_of = reference_date(as_of)
-    orders = date_orders_of(warehouse, con, "raw.persons", "birth_date", as_of=as_of, rows=rows)
-    stage = functools.partial(stage_persons, as_of=as_of, date_orders=orders)
+    forms = DateForms(as_of)
+    orders = date_orders_of(
+        warehouse, con, "raw.persons", "birth_date", as_of=as_of, rows=rows, forms=forms
+    )
+    stage = functools.partial(stage_persons, as_of=as_of, date_orders=orders, date_forms=forms)
     return stage_in_chunks(warehouse, con, "raw.persons", "staging.persons", stage, rows)

@@ -181,6 +181,42 @@ def parse_date_forms(values: pd.Series, as_of: dt.date | None = None) -> pd.Data
     return by_distinct_value(functools.partial(_parse, as_of=reference_date(as_of)))(values)
 
 
+class DateForms:
+    """``parse_date_forms`` that remembers each distinct value it has read, for the
+    slices of one staging: a province's birth dates repeat the same few tens of
+    thousands of values in every slice and in both passes (the order evidence, then
+    the staging), so each is parsed once. At most ``limit`` values are remembered
+    (a file of all-distinct values then costs what it costs without)."""
+
+    def __init__(self, as_of: dt.date | None = None, limit: int = 1_000_000) -> None:
+        self.as_of = reference_date(as_of)
+        self.limit = limit
+        self._parse = functools.partial(_parse, as_of=self.as_of)
+        missing = self._parse(pd.Series([pd.NA], dtype="string")).reset_index(drop=True)
+        self._values = pd.Index([], dtype="string")
+        self._forms = missing.iloc[:0]
+        self._missing = missing
+
+    def __call__(self, values: pd.Series) -> pd.DataFrame:
+        """The same frame as ``parse_date_forms(values, as_of)``."""
+        codes, distinct = pd.factorize(values.astype("string"), use_na_sentinel=True)
+        distinct = pd.Index(distinct, dtype="string")
+        at = self._values.get_indexer(distinct)
+        new = at < 0
+        forms = self._forms
+        if new.any():
+            parsed = self._parse(pd.Series(distinct[new], dtype="string"))
+            at[new] = len(forms) + np.arange(int(new.sum()))
+            forms = pd.concat([forms, parsed.reset_index(drop=True)], ignore_index=True)
+            if len(forms) <= self.limit:
+                self._values, self._forms = self._values.append(distinct[new]), forms
+        table = pd.concat([forms, self._missing], ignore_index=True)
+        rows = np.full(len(codes), len(forms), dtype="int64")  # missing: the last row
+        present = codes >= 0
+        rows[present] = at[codes[present]]
+        return table.take(rows).set_axis(values.index)
+
+
 def parse_dates(values: pd.Series, as_of: dt.date | None = None) -> pd.Series:
     """Each value read alone (no file to show an order): day-first, the legal form; a
     value readable only month-first is not swapped but missing, as is anything else
@@ -188,9 +224,16 @@ def parse_dates(values: pd.Series, as_of: dt.date | None = None) -> pd.Series:
     return parse_date_forms(values, as_of)["day_first"]
 
 
-def order_evidence(frame: pd.DataFrame, column: str, as_of: dt.date | None = None) -> pd.DataFrame:
-    """The rows of ``frame`` (with lineage) whose ``column`` proves an order."""
-    evidence = parse_date_forms(frame[column], as_of)["evidence"]
+def order_evidence(
+    frame: pd.DataFrame,
+    column: str,
+    as_of: dt.date | None = None,
+    forms: DateForms | None = None,
+) -> pd.DataFrame:
+    """The rows of ``frame`` (with lineage) whose ``column`` proves an order (read by
+    ``forms`` when given, which must be of the same ``as_of``)."""
+    parse = forms or functools.partial(parse_date_forms, as_of=as_of)
+    evidence = parse(frame[column])["evidence"]
     proven = evidence.notna().to_numpy()
     return pd.DataFrame(
         {
@@ -323,16 +366,20 @@ def read_dates(
     table_name: str,
     as_of: dt.date | None = None,
     orders: DateOrders | None = None,
+    forms: DateForms | None = None,
 ) -> DatesRead:
     """Read ``frame[column]`` (with lineage) in the order of each row's file or block.
 
     ``orders`` come from the whole files (``DateOrders.of``); by default from
-    ``frame`` itself, which must then hold whole files.
+    ``frame`` itself, which must then hold whole files. ``forms`` (of the same
+    ``as_of``) reads values already met in an earlier slice without parsing them again.
     """
     as_of = reference_date(as_of)
+    if forms is not None and forms.as_of != as_of:
+        raise ValueError(f"date forms read at {forms.as_of}, dates to read at {as_of}")
     if orders is None:
         orders = DateOrders.of(frame, column, as_of)
-    parsed = parse_date_forms(frame[column], as_of)
+    parsed = forms(frame[column]) if forms is not None else parse_date_forms(frame[column], as_of)
     table = orders.table
     segment = orders.segment_of(frame)
     order = table["order"].to_numpy()[segment]

@@ -27,7 +27,7 @@ from assets.staging.codes import (
     household_ids,
     province_codes,
 )
-from assets.staging.dates import DateOrders, read_dates
+from assets.staging.dates import DateForms, DateOrders, read_dates
 from assets.staging.hamlet_names import RESOLVED, RESOLVED_FOLDED, resolve_hamlet_names
 from assets.staging.normalise import (
     THON,
@@ -666,11 +666,16 @@ def _hamlets_by_name(
 
 
 def stage_persons(
-    raw: pd.DataFrame, *, as_of: dt.date | None = None, date_orders: DateOrders | None = None
+    raw: pd.DataFrame,
+    *,
+    as_of: dt.date | None = None,
+    date_orders: DateOrders | None = None,
+    date_forms: DateForms | None = None,
 ) -> Staged:
     """Persons typed; birth dates read in the day/month order their file or block shows
     (``date_orders``, from the whole files when ``raw`` is a slice of them) with
-    two-digit years before ``as_of`` (default today)."""
+    two-digit years before ``as_of`` (default today); ``date_forms`` (of that ``as_of``)
+    remembers the dates earlier slices read."""
     contract = TABLES["staging.persons"]
     name = contract.qualified_name
     columns = _landed_columns(contract, derived=("record_id", *PERSON_READINGS))
@@ -687,7 +692,9 @@ def stage_persons(
     unreadable_id[unreadable_id] = clean_text(typed_ids[unreadable_id]).notna().to_numpy()
     df["citizen_id"] = df["citizen_id"].mask(unreadable_id)
     df["full_name"] = person_name_case(df["full_name"])
-    births = read_dates(df, "birth_date", table_name=name, as_of=as_of, orders=date_orders)
+    births = read_dates(
+        df, "birth_date", table_name=name, as_of=as_of, orders=date_orders, forms=date_forms
+    )
     df["birth_date"] = births.dates
     df["birth_date_is_partial"] = births.partial
     df["birth_date_order_unproven"] = births.order_unproven
