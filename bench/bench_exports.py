@@ -7,7 +7,8 @@ already published, e.g. ``bench_pipeline.py --size large --work DIR``'s.
 Copies the warehouse first (DuckDB locks the file it opens), then calls the plain
 function the asset calls (``export_province``). Prints CPU seconds of this process and
 of its worker processes, the peak resident memory of both together (sampled every
-50 ms) and wall seconds per phase (wall means little on a busy machine).
+50 ms), and wall and CPU seconds of the province's own files, written while the workers
+write the communes' (wall means little on a busy machine).
 ``--profile N`` instead profiles (cProfile) reading the inputs and writing the first
 ``N`` communes' files in this process, the way one worker writes them, and prints the
 top functions by cumulative time.
@@ -80,7 +81,7 @@ def main() -> int:
             return profile(warehouse, args.out, args.profile)
         commune_files.EXPORT_WORKERS = args.workers
         timer = PhaseTimer()
-        for name in ("write_province_geopackage", "write_commune_files", "write_province_map"):
+        for name in ("write_province_geopackage", "write_province_map"):
             timer.wrap(province_export, name)
         wall = time.perf_counter()
         with RssSampler() as sampler:
@@ -106,18 +107,21 @@ def profile(warehouse: Warehouse, out: Path, communes: int) -> int:
     """cProfile of the inputs' read and ``communes`` communes written in this process."""
     captured: dict[str, object] = {}
 
-    def capture(folder: Path, province: commune_files.CommuneSlice, workers: int = 1):
-        captured["folder"], captured["province"] = folder, province
-        folder.mkdir(parents=True, exist_ok=True)
-        return [], []
+    class Capture(commune_files.CommuneWriters):
+        def __enter__(self) -> Capture:
+            captured["folder"], captured["province"] = self.folder, self.province
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            self.folder.mkdir(parents=True, exist_ok=True)
 
     stubbed = {
         name: getattr(province_export, name)
-        for name in ("write_province_geopackage", "write_province_map", "write_commune_files")
+        for name in ("write_province_geopackage", "write_province_map", "CommuneWriters")
     }
     province_export.write_province_geopackage = lambda path, *a: path
     province_export.write_province_map = lambda path, *a: path
-    province_export.write_commune_files = capture
+    province_export.CommuneWriters = Capture
     reading = cProfile.Profile(time.process_time)
     reading.enable()
     province_export.export_province(warehouse, Exports(out))
