@@ -96,7 +96,6 @@ def add_polygons(
         colours = list(np.asarray(colours, dtype=object)[present])
     patches = [PathPatch(path) for path in polygon_paths(geometries[present])]
     ax.add_collection(PatchCollection(patches, facecolor=colours, **style), autolim=True)
-    ax.autoscale_view()
 
 
 def add_boundaries(ax: Axes, geometries: np.ndarray, **style: object) -> None:
@@ -109,7 +108,6 @@ def add_boundaries(ax: Axes, geometries: np.ndarray, **style: object) -> None:
     coords, index = shapely.get_coordinates(lines, return_index=True)
     segments = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
     ax.add_collection(LineCollection(segments, **style), autolim=True)
-    ax.autoscale_view()
 
 
 def draw_panel(
