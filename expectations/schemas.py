@@ -1069,6 +1069,8 @@ def _cast(values: pd.Series, type_: str) -> pd.Series:
     if type_ == "timestamp":
         return pd.to_datetime(values, errors="raise", utc=True).astype("datetime64[ns, UTC]")
     if type_ == "string":
+        if isinstance(values.dtype, pd.StringDtype) and values.dtype == pd.StringDtype():
+            return values  # text already (every read): no per-value check needed
         # Keep leading zeros: only ever cast what is already text or missing.
         non_text = values.dropna().map(type).ne(str)
         if non_text.any():

@@ -40,7 +40,7 @@ import functools
 import html
 import shutil
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -476,8 +476,13 @@ def _prune_runs(directory: Path, suite_name: str, keep: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _write_data_docs(runner: _Runner, run_id: Any, suite_name: str) -> str:
-    """Render this run's page, the suite's page and the index; returns the index path."""
+def _write_data_docs(runner: _Runner, run_ids: Sequence[Any], suite_name: str) -> str:
+    """Render these runs' pages, the suite's page and the index; returns the index path.
+
+    One build for all the runs of a table read in batches: each build renders the
+    index and compiles GX's templates again (about a second), so a build per batch
+    cost more than validating the batch.
+    """
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
     )
@@ -487,14 +492,14 @@ def _write_data_docs(runner: _Runner, run_id: Any, suite_name: str) -> str:
     store = site.context.validation_results_store
     with site.lock:
         _prune_runs(site.directory, suite_name, DATA_DOCS_KEEP_RUNS)
-        this_run = [
+        these_runs = [
             key
             for key in store.list_keys()
-            if key.run_id == run_id and key.expectation_suite_identifier.name == suite_name
+            if key.run_id in run_ids and key.expectation_suite_identifier.name == suite_name
         ]
         site.context.build_data_docs(
             site_names=[DATA_DOCS_SITE],
-            resource_identifiers=[ExpectationSuiteIdentifier(name=suite_name), *this_run],
+            resource_identifiers=[ExpectationSuiteIdentifier(name=suite_name), *these_runs],
         )
         mark_restricted(site.directory)
     return str(site.directory / "index.html")
@@ -555,13 +560,44 @@ def validate_frame(
     ``data_docs_dir`` the run is also rendered as Data Docs HTML there (a restricted
     location: see the module docstring), under ``run_name`` (e.g. the Dagster run id).
     """
+    return validate_batches(
+        [(run_name, df)], table, parameters=parameters, data_docs_dir=data_docs_dir
+    )[0]
+
+
+def validate_batches(
+    batches: Iterable[tuple[str | None, pd.DataFrame]],
+    table: Table,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    data_docs_dir: Path | str | None = None,
+) -> list[SuiteResult]:
+    """Validate each frame of ``batches`` (run name, frame) as a run of its own, as
+    :func:`validate_frame` does, and render the Data Docs of all of them once, after
+    the last (``batches`` may be a generator: one frame is held at a time).
+
+    Returns each run's result, every one naming the Data Docs index when written
+    (combine them with :func:`combine_results`).
+    """
     from great_expectations.core.run_identifier import RunIdentifier
 
     directory = None if data_docs_dir is None else str(Path(data_docs_dir).resolve())
     runner = _runner(table, directory)
-    frame = to_gx_frame(df, table)
     values = suite_parameters(table, parameters)
-    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
+    runs: list[tuple[Any, list[ExpectationOutcome]]] = []
+    for run_name, df in batches:
+        run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
+        runs.append((run_id, _validate(runner, to_gx_frame(df, table), values, run_id)))
+        del df  # before the next batch is read
+    ids = [run_id for run_id, _ in runs]
+    docs = _write_data_docs(runner, ids, table.qualified_name) if directory and runs else None
+    return [SuiteResult.of(table.qualified_name, outcomes, docs) for _, outcomes in runs]
+
+
+def _validate(
+    runner: _Runner, frame: pd.DataFrame, values: Mapping[str, Any], run_id: Any
+) -> list[ExpectationOutcome]:
+    """One GX run of the runner's suite on ``frame``, reduced to counts."""
     with runner.lock:
         try:
             run = runner.validation.run(
@@ -594,5 +630,4 @@ def validate_frame(
                 severity=_severity(config),
             )
         )
-    docs = _write_data_docs(runner, run_id, table.qualified_name) if directory else None
-    return SuiteResult.of(table.qualified_name, outcomes, docs)
+    return outcomes

@@ -24,6 +24,7 @@ from pipelines.io_managers import WarehouseIOManager
 from pipelines.jobs import province_job
 from pipelines.locking import with_writer_lock
 from pipelines.progress import progress_job, weekly_progress_report
+from pipelines.run_progress import LOGGERS
 from pipelines.sensors import landing_folder_sensor, nightly_refresh
 from pipelines.settings import Settings
 from pipelines.surface import with_surface
@@ -108,4 +109,5 @@ def build_defs(
         schedules=[nightly_refresh, weekly_progress_report],
         resources=resources,
         executor=build_executor(settings),
+        loggers=LOGGERS,
     )

@@ -73,12 +73,18 @@ def _marts_state(report: RunReport) -> str:
     return "The last published marts are unchanged."
 
 
+def _progress_shown() -> str:
+    """A bar on a terminal; one line per finished step where stderr is a file or pipe."""
+    return "bar" if sys.stderr.isatty() else "lines"
+
+
 def _run(
     settings: Settings,
     province_code: str | None = None,
     *,
     allow_shrink: bool = False,
     instance: dg.DagsterInstance | None = None,
+    progress: str = "off",
 ) -> None:
     from pipelines.runner import run_province
 
@@ -88,7 +94,9 @@ def _run(
         settings.check()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = run_province(settings, province_code, instance, allow_shrink=allow_shrink)
+    report = run_province(
+        settings, province_code, instance, allow_shrink=allow_shrink, progress=progress
+    )
     click.echo(f"Province {report.province_code}:")
     if report.interrupted and report.success:
         click.echo(f"Run {report.run_id} succeeded; warehouse: {report.warehouse_location}")
@@ -176,6 +184,12 @@ def _run(
     help="When another run is writing the warehouse, wait this long for it, then refuse "
     "(0: refuse at once, naming that run).",
 )
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show the run advancing on stderr: a bar of its steps with the running step's "
+    "latest count on a terminal, one line per finished step otherwise (default: on).",
+)
 def run(
     landing: Path,
     provinces: tuple[str, ...],
@@ -186,6 +200,7 @@ def run(
     max_shrink_share: float,
     allow_shrink: bool,
     wait_for_lock: float,
+    progress: bool | None,
 ):
     """Materialise the whole graph for each province's landing folder into WAREHOUSE.
 
@@ -207,13 +222,14 @@ def run(
         as_of=as_of.date() if as_of else day_in_vietnam(),
     )
     codes = list(provinces) or Landing(landing).province_codes()
+    shown = "off" if progress is False else _progress_shown()
     if not codes:
         raise click.ClickException(
             f"{landing}: no province folder; put each province's files in {landing}/<code>/"
         )
     try:
         for code in codes:
-            _run(settings, code, allow_shrink=allow_shrink)
+            _run(settings, code, allow_shrink=allow_shrink, progress=shown)
     except (WarehouseError, ValueError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:  # between runs (Dagster maps SIGTERM to SIGINT's handler)
@@ -650,7 +666,12 @@ def demo(root: Path, households: int) -> None:
     else:
         click.echo(f"Synthesising a demo province into {spec.landing} ...")
         synthesise_demo(spec)
-    _run(spec.settings, DEMO_PROVINCE, instance=local_instance(spec.dagster_home))
+    _run(
+        spec.settings,
+        DEMO_PROVINCE,
+        instance=local_instance(spec.dagster_home),
+        progress=_progress_shown(),
+    )
     deans = write_demo_deans(spec)
     click.echo(
         f"Wrote the đề án (Word) and annexes (Excel) of {len(deans)} communes to "

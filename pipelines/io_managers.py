@@ -31,10 +31,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             warehouse = warehouse.for_province(context.asset_partition_key)
         rows = warehouse.write_table(name, obj)
+        context.log.info(f"{name}: {rows:,} rows written")  # a count, on the progress bar
         context.add_output_metadata({"table": name, "rows_written": rows, **row_count(rows)})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         warehouse = Warehouse(self.url)
         if context.has_asset_partitions:
             warehouse = warehouse.for_province(context.asset_partition_key)
-        return warehouse.read_table(table_name(context.asset_key))
+        frame = warehouse.read_table(table_name(context.asset_key))
+        context.log.info(f"{table_name(context.asset_key)}: {len(frame):,} rows read")
+        return frame

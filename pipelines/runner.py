@@ -24,6 +24,7 @@ from hamlets_config import data_path
 from pipelines.build import build_defs
 from pipelines.jobs import PROVINCE_JOB_NAME
 from pipelines.locking import fail_abandoned_runs, run_tags
+from pipelines.run_progress import progress_run_config
 from pipelines.settings import Settings
 
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
@@ -97,6 +98,7 @@ def run_province(
     *,
     log_level: str = "INFO",
     allow_shrink: bool = False,
+    progress: str = "off",
 ) -> RunReport:
     """Materialise every asset and run every check for one province's landing folder.
 
@@ -109,10 +111,19 @@ def run_province(
     waiting up to ``settings.lock_wait_s`` for another run's (else WarehouseBusyError, and no
     run is recorded). Runs of this instance whose process was killed are marked failed
     first. SIGINT or SIGTERM during the run reports it FAILURE (``interrupted``).
+
+    ``progress`` shows the run advancing on stderr (``pipelines.run_progress``): "bar"
+    or "lines" (one per finished step), the console's Dagster lines then only from
+    warnings up; or "off".
     """
     province_code = landed_province(settings, province_code)
     defs = build_defs(settings)
     job = defs.resolve_job_def(PROVINCE_JOB_NAME)
+    loggers: dict[str, object] = {"console": {"config": {"log_level": log_level}}}
+    if progress != "off":
+        # The steps' count lines stay in the run's log (the UI), and on the bar.
+        loggers |= progress_run_config(job, bar=progress == "bar")
+        loggers["console"] = {"config": {"log_level": "WARNING"}}
     instance = instance or local_instance()
     fail_abandoned_runs(instance)
     run_id = str(uuid.uuid4())
@@ -129,7 +140,7 @@ def run_province(
             partition_key=province_code,
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            run_config={"loggers": loggers},
             run_id=run_id,
             tags={**run_tags(), **({ALLOW_SHRINK_TAG: "true"} if allow_shrink else {})},
         )

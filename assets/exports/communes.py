@@ -11,7 +11,6 @@ order in time differs.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,8 @@ import geopandas as gpd
 import pandas as pd
 
 from assets.exports.files import write_commune_map, write_commune_workbooks
+from assets.workers import may_start_workers
+from assets.workers import usable_cpus as _usable_cpus  # shared since merger22
 
 EXPORT_WORKERS = 2
 # Below this many communes a worker's start (importing pandas, matplotlib, openpyxl:
@@ -52,13 +53,6 @@ class CommuneSlice:
             rows(self.assignments),
             None if self.options is None else rows(self.options),
         )
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on: workers beyond them only add their start-up."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def write_slice(folder: Path, part: CommuneSlice) -> tuple[list[Path], list[Path]]:
@@ -108,11 +102,7 @@ class CommuneWriters:
 
     def __enter__(self) -> CommuneWriters:
         codes = self.province.communes["commune_code"].tolist()
-        if (
-            self.workers < 2
-            or len(codes) < MIN_PARALLEL_COMMUNES
-            or multiprocessing.current_process().daemon
-        ):
+        if self.workers < 2 or len(codes) < MIN_PARALLEL_COMMUNES or not may_start_workers():
             return self
         size = max(1, -(-len(codes) // (self.workers * SLICES_PER_WORKER)))
         self._parts = [self.province.take(codes[i : i + size]) for i in range(0, len(codes), size)]

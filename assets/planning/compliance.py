@@ -14,6 +14,7 @@ import pandas as pd
 
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesError, RulesProfile
 from assets.staging.tables import kind_by_commune
+from assets.warehouse import Warehouse
 from expectations.schemas import TABLES, header_key
 
 MEETS = "meets_standard"
@@ -45,7 +46,10 @@ def count_hamlet_sizes(
     A household whose every member was quarantined does not count: the standard is about
     people who actually live there, and quarantined records are not yet trusted. Persons
     whose household is not in ``households`` cannot be placed and are left out here (the
-    quality stage reports them).
+    quality stage reports them). ``persons_clean`` is one row per clean person
+    (``household_id``), or one per household with its clean ``persons`` already counted
+    (``clean_persons_per_household``: a million person rows need not leave the
+    warehouse).
 
     ``household_id`` is personal and an error message reaches the run log, so repeated
     households are named only by their keyed ``reference`` (``assets.privacy``), if given.
@@ -58,15 +62,36 @@ def count_hamlet_sizes(
             f"households: household_id must be unique; {len(repeated)} repeated{shown}; "
             "the quality stage should have quarantined them"
         )
-    placed = persons_clean[["household_id"]].merge(
+    if "persons" in persons_clean:
+        counted = persons_clean[["household_id", "persons"]]
+    else:
+        counted = (
+            persons_clean.groupby("household_id", dropna=False, sort=False)
+            .size()
+            .rename("persons")
+            .reset_index()
+        )
+    placed = counted.merge(
         households[["household_id", "hamlet_code"]], on="household_id", how="inner"
     )
     sizes = (
         placed.groupby("hamlet_code", sort=True)
-        .agg(households=("household_id", "nunique"), population=("household_id", "size"))
+        .agg(households=("household_id", "nunique"), population=("persons", "sum"))
         .reset_index()
     )
     return sizes.astype({"hamlet_code": "string", "households": "Int64", "population": "Int64"})
+
+
+def clean_persons_per_household(warehouse: Warehouse) -> pd.DataFrame:
+    """household_id, persons: the clean person records of each household of the
+    warehouse's province, counted where they are stored."""
+    persons, params = warehouse.rows_filter("quality.persons_clean")
+    with warehouse.connect(read_only=warehouse.kind == "duckdb") as con:
+        return con.query_df(
+            "SELECT household_id, count(*) AS persons FROM quality.persons_clean "
+            f"WHERE {persons} GROUP BY household_id",
+            params,
+        )
 
 
 def hamlet_compliance(

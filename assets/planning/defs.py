@@ -4,7 +4,12 @@ import dagster as dg
 import geopandas as gpd
 import pandas as pd
 
-from assets.planning.compliance import count_hamlet_sizes, hamlet_compliance, with_commune_kinds
+from assets.planning.compliance import (
+    clean_persons_per_household,
+    count_hamlet_sizes,
+    hamlet_compliance,
+    with_commune_kinds,
+)
 from assets.planning.constraints import PlannerConstraints, majority_ethnicity, read_constraints
 from assets.planning.options import plan_options
 from assets.privacy import RecordReferences
@@ -37,10 +42,8 @@ def planning_hamlet_compliance(
 ) -> pd.DataFrame:
     """Each hamlet's households counted from clean records, against its standard."""
     rules = run_settings.rules
-    # Only each clean record's household is counted: one column, not the person table.
-    persons_clean = warehouse.for_province(context.partition_key).read_table(
-        "quality.persons_clean", columns=["household_id"]
-    )
+    # Clean records per household, counted in the warehouse: no person row leaves it.
+    persons_clean = clean_persons_per_household(warehouse.for_province(context.partition_key))
     sizes = count_hamlet_sizes(households, persons_clean, reference=record_references.of)
     # The province's category lists must name hamlets and communes of this registry.
     rules.check_list_codes(hamlets["hamlet_code"], communes["commune_code"])

@@ -26,9 +26,11 @@ Three routes, by cluster:
   (clusters of up to ``TIEBREAK_EXACT_MAX_HAMLETS`` hamlets).
 
 Determinism: one worker, a fixed seed and a *deterministic* time limit
-(``max_deterministic_time``), so the same input gives the same plan on any machine load;
-a wall-clock cap of ten times the budget only guards against pathological slowness
-(hitting it would make the result depend on the machine; it is not hit in the benchmarks).
+(``max_deterministic_time``, a count of work done), and no wall-clock limit, so the same
+input gives the same plan on any machine and under any load. (A wall-clock cap of ten
+times the budget stood here until merger22: on a shared machine, with the load at 25
+processes per core, a two-second budget takes longer than that cap, and the plan would
+have depended on the load.)
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from assets.planning.plans import (
     Score,
     canonical,
     is_compliant,
+    mask_households,
     mask_members,
     minimal_cores,
     score,
@@ -64,7 +67,6 @@ SCENARIO_MAX_EXEMPT = 4
 TIEBREAK_EXACT_MAX_HAMLETS = 12
 # The flow model is attempted for the unit count on clusters up to this size.
 FLOW_MAX_HAMLETS = 150
-WALL_CAP_FACTOR = 10.0
 SEED = 20260526
 
 
@@ -258,8 +260,7 @@ def _improve_uniform(
             listed.extend(found)
         cores = None if listed is None else tuple(listed)
     if cores is not None:
-        h = cluster.households
-        window = [c for c in cores if sum(h[v] for v in mask_members(c)) <= cap]
+        window = [c for c in cores if mask_households(cluster, c) <= cap]
         if len(window) <= PACKING_MAX_COLUMNS:
             return _solve_packing(cluster, window, units + 1, time_limit)
     if cluster.n > FLOW_MAX_HAMLETS:
@@ -273,7 +274,6 @@ def _parameters(solver: cp_model.CpSolver, time_limit: float) -> None:
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = SEED
     solver.parameters.max_deterministic_time = max(time_limit, 0.01)
-    solver.parameters.max_time_in_seconds = max(time_limit, 0.01) * WALL_CAP_FACTOR + 1.0
     solver.parameters.log_search_progress = False
 
 

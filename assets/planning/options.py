@@ -62,7 +62,7 @@ from assets.planning.graph import hamlet_graph
 from assets.planning.minimal import minimal_option
 from assets.planning.option_kinds import COMPLIANT, MINIMAL, OPTIONS
 from assets.planning.rules import HAMLET_KIND_LABELS_VI, RulesProfile
-from assets.planning.solve import Solved, solve_clusters
+from assets.planning.solve import ClusterSearch, Solved, cluster_search, solve_communes
 from expectations.schemas import TABLES
 
 DEFAULT_TIME_LIMIT_S = 2.0
@@ -147,11 +147,12 @@ def plan_options(
         )["compliance_status"].to_numpy()
     )
     any_awaiting = bool((nodes["status"] == AWAITING).any())
+    searches: dict[tuple[str, bool], ClusterSearch] = {}
     for option in OPTIONS:
         if option not in options:
             continue
-        t0 = time.perf_counter()
         if option == MINIMAL:
+            t0 = time.perf_counter()
             frame = minimal_option(
                 compliance,
                 adjacency,
@@ -176,22 +177,26 @@ def plan_options(
                 strict[option] = solved_from_assignment(strict_nodes, alt, 0.0)
             continue
         targets, aim, fallback = _targets(nodes, option, rules, consolidated_target)
-        result = solve_clusters(
-            nodes, edges, targets, aim, fallback, time_limit_s_per_commune, workers, pairs, weights
-        )
-        solved[option] = result
-        if any_awaiting:
-            strict[option] = solve_clusters(
-                strict_nodes,
-                edges,
-                targets,
-                aim,
-                fallback,
-                time_limit_s_per_commune,
-                workers,
-                pairs,
-                weights,
+        for reading, graph in ((False, nodes), (True, strict_nodes)):
+            if reading and not any_awaiting:
+                continue
+            searches[(option, reading)] = cluster_search(
+                graph, edges, targets, aim, fallback, pairs, weights
             )
+    # Every option's communes in one pool: the workers start once and end together.
+    outcomes = iter(
+        solve_communes(
+            [c for search in searches.values() for c in search.clusters],
+            time_limit_s_per_commune,
+            workers,
+        )
+    )
+    for (option, reading), search in searches.items():
+        result = search.solved([next(outcomes) for _ in search.communes])
+        if reading:
+            strict[option] = result
+            continue
+        solved[option] = result
         assignments.append(assignment_rows(nodes, edges, option, result, explainer, rules))
     contract = TABLES["planning.merger_assignments"]
     out = pd.concat(assignments, ignore_index=True)

@@ -125,6 +125,23 @@ class Cluster:
     def n(self) -> int:
         return len(self.codes)
 
+    @cached_property
+    def content(self) -> tuple:
+        """Everything a solver reads, as one hashable value: clusters with equal
+        ``content`` get equal plans (the same cluster under two options or readings)."""
+        return (
+            self.codes,
+            self.households,
+            self.targets,
+            self.exempt,
+            self.neighbours,
+            tuple(sorted(self.shared_dm.items())),
+            self.areas,
+            self.perimeters,
+            tuple(sorted(self.apart)),
+            tuple(sorted(self.together)),
+        )
+
     @property
     def constrained(self) -> bool:
         return bool(self.apart or self.together)
@@ -163,6 +180,20 @@ class Cluster:
     @cached_property
     def neighbour_masks(self) -> tuple[int, ...]:
         return tuple(sum(1 << j for j in nb) for nb in self.neighbours)
+
+    @cached_property
+    def households_by_byte(self) -> tuple[tuple[int, ...], ...]:
+        """Per 8 hamlets (a byte of a bitmask), the households of each of its 256
+        subsets: ``mask_households`` adds one entry per byte, not one per member."""
+        out = []
+        for start in range(0, self.n, 8):
+            h = self.households[start : start + 8]
+            table = [0] * 256
+            for bits in range(1, 256):
+                low = (bits & -bits).bit_length() - 1
+                table[bits] = table[bits & (bits - 1)] + (h[low] if low < len(h) else 0)
+            out.append(tuple(table))
+        return tuple(out)
 
     def shared(self, i: int, j: int) -> int:
         return self.shared_dm.get((i, j) if i < j else (j, i), 0)
@@ -351,15 +382,37 @@ def minimal_cores(
 
 
 def _is_minimal(cluster: Cluster, sub: int, total: int, target: int) -> bool:
+    """Whether no member of the connected subset ``sub`` can leave with the rest still
+    connected and reaching ``target``. A member with one neighbour inside (a leaf) can
+    always leave connected, so only the others need a search."""
     slack = total - target
+    households = cluster.households
+    neighbours = cluster.neighbour_masks
     rest = sub
     while rest:
         low = rest & -rest
         rest ^= low
         u = low.bit_length() - 1
-        if cluster.households[u] <= slack and mask_connected(cluster, sub ^ low):
+        if households[u] > slack:
+            continue
+        inside = neighbours[u] & sub
+        if inside & (inside - 1) == 0:
+            return False
+        others = sub ^ low
+        if mask_reach(neighbours, inside & -inside, others) == others:
             return False
     return True
+
+
+def mask_households(cluster: Cluster, mask: int) -> int:
+    """Households of the hamlets of a bitmask."""
+    total = 0
+    for table in cluster.households_by_byte:
+        if not mask:
+            break
+        total += table[mask & 255]
+        mask >>= 8
+    return total
 
 
 def mask_members(mask: int) -> list[int]:

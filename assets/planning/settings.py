@@ -7,4 +7,5 @@ from dataclasses import dataclass
 class PlanningSettings:
     # CP-SAT deterministic seconds per commune and option; 0 = heuristic only.
     exact_time_limit_s: float = 2.0
-    workers: int = 1
+    # Processes for the communes' searches (no more than the usable CPUs; 1 = here).
+    workers: int = 2

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from assets.quality.holds import held_household_kinds, member_hold_issues
-from assets.quality.record_checks import split_clean_quarantined
 from assets.quality.settings import QualitySettings
 from assets.quality.validate import (
     duplicate_cluster_issues,
@@ -26,7 +23,7 @@ from assets.quality.validate import (
     shared_key_issues,
 )
 from assets.warehouse import Session, Warehouse
-from expectations.schemas import RECORD_PLACE, TABLES
+from expectations.schemas import RECORD_PLACE
 
 # Persons per batch: about 0.5 GB of frames and rule work at a time.
 BATCH_PERSONS = 200_000
@@ -117,9 +114,18 @@ def in_file_order(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(list(RECORD_PLACE), kind="stable", ignore_index=True)
 
 
-def read_batch(warehouse: Warehouse, con: Session, table: str, batch: CommuneBatch) -> pd.DataFrame:
-    """One batch's rows of a table keyed by household, in file order."""
+def read_batch(
+    warehouse: Warehouse,
+    con: Session,
+    table: str,
+    batch: CommuneBatch,
+    only: tuple[str, list[object]] | None = None,
+) -> pd.DataFrame:
+    """One batch's rows of a table keyed by household, in file order; with ``only`` (a
+    SQL condition and its parameters), just the rows it also selects."""
     where, params = batch_condition(warehouse, batch)
+    if only is not None:
+        where, params = f"({where}) AND {only[0]}", [*params, *only[1]]
     return in_file_order(warehouse.read_table(table, con=con, where=where, params=params))
 
 
@@ -174,57 +180,3 @@ def record_issues_by_commune(
         in_batch = read_batch(warehouse, con, "staging.households", batch)
         frames.append(person_issues(persons, in_batch, hamlets, settings))
     return finish_issues(frames, hamlets), batches
-
-
-@dataclass(frozen=True)
-class SplitCounts:
-    records_in: int
-    records_clean: int
-    records_quarantined: int
-    batches: int
-
-
-def split_persons_by_commune(
-    warehouse: Warehouse, con: Session, issues: pd.DataFrame, max_persons: int = BATCH_PERSONS
-) -> SplitCounts:
-    """Write ``quality.persons_clean`` and ``quality.persons_quarantined`` batch by batch
-    (in ``con``'s transaction): records with an error-level issue, or whose household
-    record has one, are quarantined with their reasons, the rest are clean, and nothing
-    is dropped.
-
-    Raises ValueError when an issue names a person record that is not staged: the
-    issues and the records would be of different runs.
-    """
-    clean_table = TABLES["quality.persons_clean"]
-    quarantined_table = TABLES["quality.persons_quarantined"]
-    person_issues = issues[issues["table_name"].eq(PERSONS) & issues["severity"].eq("error")]
-    issue_ids = person_issues["record_id"].astype("string")
-    named = np.zeros(len(person_issues), dtype=bool)
-    # Members of a held household are held with it (assets.quality.holds).
-    held_kinds = held_household_kinds(
-        issues,
-        warehouse.read_table("staging.households", con=con, columns=["record_id", "household_id"]),
-    )
-    counts = {"records_in": 0, "records_clean": 0, "records_quarantined": 0}
-    batches = commune_batches(warehouse, con, PERSONS, max_persons)
-    for number, batch in enumerate(batches):
-        persons = read_batch(warehouse, con, PERSONS, batch)
-        mine = issue_ids.isin(persons["record_id"].astype("string")).to_numpy(dtype=bool)
-        named |= mine
-        held_members = member_hold_issues(persons, held_kinds)
-        batch_issues = person_issues[mine]
-        if len(held_members):
-            batch_issues = pd.concat([batch_issues, held_members], ignore_index=True)
-        clean, quarantined = split_clean_quarantined(persons, batch_issues)
-        for table, rows in ((clean_table, clean), (quarantined_table, quarantined)):
-            rows = table.enforce(rows[list(table.columns)])
-            warehouse.write_table(table.qualified_name, rows, con=con, append=number > 0)
-        counts["records_in"] += len(persons)
-        counts["records_clean"] += len(clean)
-        counts["records_quarantined"] += len(quarantined)
-    if not named.all():
-        raise ValueError(
-            f"{int((~named).sum())} person issues name records that are not in "
-            f"{PERSONS}; materialise quality/record_issues again"
-        )
-    return SplitCounts(**counts, batches=len(batches))

@@ -24,12 +24,7 @@ from assets.provinces import (
     province_asset_check,
     province_multi_asset,
 )
-from assets.quality.batches import (
-    commune_batches,
-    read_batch,
-    record_issues_by_commune,
-    split_persons_by_commune,
-)
+from assets.quality.batches import record_issues_by_commune
 from assets.quality.cross_checks import hamlet_geometry_problems
 from assets.quality.duplicates import SPLINK_COLUMNS, DuplicateSettings, find_probable_duplicates
 from assets.quality.holds import (
@@ -38,7 +33,9 @@ from assets.quality.holds import (
     reconcile_warehouse,
     reconciliation_failures,
 )
+from assets.quality.persons_suite import validate_persons_by_commune
 from assets.quality.settings import MAX_QUARANTINE_SHARE
+from assets.quality.split import split_persons_by_commune
 from assets.quality.validate import count_reconciliation
 from assets.run_settings import RunSettings
 from assets.warehouse import Warehouse
@@ -47,7 +44,6 @@ from expectations.suites import (
     AS_OF,
     HEAD_MIN_AGE,
     KNOWN_HAMLET_CODES,
-    combine_results,
     validate_frame,
 )
 
@@ -230,9 +226,8 @@ def quality_persons(
     """Split person records into clean and quarantined, commune batch by batch, in one
     transaction; the counts always reconcile."""
     warehouse = warehouse.for_province(context.partition_key)
-    issues = warehouse.read_table("quality.record_issues")
     with warehouse.transaction() as con:
-        split = split_persons_by_commune(warehouse, con, issues, run_settings.batch_persons)
+        split = split_persons_by_commune(warehouse, con, run_settings.batch_persons)
     if split.records_clean + split.records_quarantined != split.records_in:
         raise dg.Failure(
             f"person records do not reconcile: {split.records_in} in, {split.records_clean} "
@@ -391,18 +386,13 @@ def _suite_check(table_name: str, *, blocking: bool) -> dg.AssetChecksDefinition
         else:
             # Persons a few communes at a time; Data Docs show each batch as a run.
             with warehouse.connect() as con:
-                batches = commune_batches(warehouse, con, max_persons=run_settings.batch_persons)
-                result = combine_results(
-                    [
-                        validate_frame(
-                            read_batch(warehouse, con, table_name, batch),
-                            contract,
-                            parameters=parameters,
-                            data_docs_dir=docs,
-                            run_name=f"{context.run.run_id} batch {number} of {len(batches)}",
-                        )
-                        for number, batch in enumerate(batches, start=1)
-                    ]
+                result = validate_persons_by_commune(
+                    warehouse,
+                    con,
+                    parameters=parameters,
+                    run_name=context.run.run_id,
+                    data_docs_dir=docs,
+                    max_persons=run_settings.batch_persons,
                 )
         # Domain rules are GX "warning" expectations: only a broken contract blocks.
         blocks = blocking and bool(result.critical_failures)

@@ -35,6 +35,12 @@ The model, and why it is set so (deterministic and offline by construction):
   starting from ``M_PRIORS``; birth date and the levels only a duplicate shows
   (``FIXED_M``) keep their priors, since EM cannot observe them in every register.
 
+- Scale: the model (u, prior, m) is trained once on the whole province, then pairs are
+  predicted band by band of whole birth years (``birth_year_bands``): every blocking
+  rule needs the same birth year, so no pair is lost and memory follows the band. Only
+  the linked pairs are brought out of DuckDB and clustered (Splink's connected
+  components).
+
 Record keys, not names or IDs, leave this module; the DuckDB database is in memory.
 """
 
@@ -107,6 +113,9 @@ class DuplicateSettings:
     # same whatever the order): they grow with the square of the province (120,000
     # persons: 372,000 pairs, 17 s of comparison vectors; 1.2 M: ~37 M).
     em_max_pairs: float = 2e5
+    # Records predicted at once (consecutive birth years, whole years): the candidate
+    # pairs and comparison vectors of one band, not of the province, are in memory.
+    band_persons: int = 250_000
 
 
 @dataclass(frozen=True)
@@ -144,13 +153,14 @@ def splink_input(persons: pd.DataFrame) -> pd.DataFrame:
     (``fold_text``: no diacritics, punctuation or case) and as a word set (``_name_key``);
     text transforms run once per distinct name, not per record.
     """
-    raw = persons["full_name"].astype("string")
-    distinct = raw.dropna().unique()
+    # One hash pass over the records (factorize), then each distinct name's forms are
+    # spread by position: no per-form lookup of every record's name.
+    codes, distinct = pd.factorize(persons["full_name"].astype("string"))
     spaced = [" ".join(str(n).lower().split()) for n in distinct]
     folds = [fold_text(n) for n in spaced]
 
     def spread(values: list[str]) -> pd.Series:
-        return raw.map(pd.Series(values, index=distinct, dtype="string")).astype("string")
+        return pd.Series(pd.array(values, dtype="string").take(codes, allow_fill=True))
 
     names, folded, keys = spread(spaced), spread(folds), spread([_name_key(f) for f in folds])
     births = pd.to_datetime(persons["birth_date"], errors="coerce")
@@ -449,11 +459,13 @@ def _deterministic_pairs(frame: pd.DataFrame) -> int:
     """How many pairs the deterministic rules find (an upper bound: pairs both rules
     find count twice), counted from value counts."""
 
-    def pairs(keys: pd.DataFrame) -> int:
-        counts = keys.dropna().value_counts().to_numpy(dtype="int64")
+    def pairs(columns: list[str]) -> int:
+        # groupby drops records missing a key, as the rules' SQL equality does; much
+        # faster than DataFrame.value_counts on a column of mostly distinct IDs.
+        counts = frame.groupby(columns, sort=False).size().to_numpy(dtype="int64")
         return int((counts * (counts - 1) // 2).sum())
 
-    return pairs(frame[["citizen_id"]]) + pairs(frame[["name_folded", "birth_date", "sex"]])
+    return pairs(["citizen_id"]) + pairs(["name_folded", "birth_date", "sex"])
 
 
 # EM sessions, each blocked on a field the model then does not train there (Splink's
@@ -466,31 +478,55 @@ def _training_rules():
     return [block_on("birth_date")]
 
 
+# The record columns the deterministic rules read.
+PRIOR_COLUMNS = ["unique_id", "citizen_id", "name_folded", "birth_date", "sex"]
+
+
+def _estimated_prior(db_api, frame: pd.DataFrame) -> float:
+    """Splink's estimate of the prior from the deterministic rules at ``PRIOR_RECALL``,
+    made on the columns those rules read only: Splink copies its input for the
+    self-join, and a copy of every compared column was the step's memory peak."""
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator
+
+    records = db_api.register(frame[PRIOR_COLUMNS], table_name="persons_for_prior")
+    # The comparison is a placeholder: the estimate reads the rules and counts only.
+    creator = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[cl.ExactMatch("sex")],
+    )
+    linker = Linker(records, creator, log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(
+        _deterministic_rules(), recall=PRIOR_RECALL
+    )
+    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+    records.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+    return prior
+
+
 def _trained_linker(
     con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, settings: DuplicateSettings
 ) -> tuple:
     """A DuckDB Splink linker over ``frame`` (``splink_input`` rows) with the model
-    trained on it: u from the data, the prior from the deterministic rules, m by EM."""
+    trained on it: u from the data, the prior from the deterministic rules, m by EM.
+    Returns the linker, its settings creator and its database API."""
     from splink import DuckDBAPI, Linker
 
     total = len(frame) * (len(frame) - 1) / 2
     deterministic = _deterministic_pairs(frame)
-    # With no deterministic match the prior is that of one pair the rules missed.
-    prior = 1 / (PRIOR_RECALL * total)
     con.execute("SET enable_progress_bar = false")
     if settings.threads:
         con.execute(f"SET threads = {int(settings.threads)}")
     db_api = DuckDBAPI(con)
+    # With no deterministic match the prior is that of one pair the rules missed.
+    prior = _estimated_prior(db_api, frame) if deterministic else 1 / (PRIOR_RECALL * total)
     creator = _settings(frame, settings, prior)
     linker = Linker(
         db_api.register(frame, table_name="persons_for_splink"),
         creator,
         log_level=logging.WARNING,
     )
-    if deterministic:
-        linker.training.estimate_probability_two_random_records_match(
-            _deterministic_rules(), recall=PRIOR_RECALL
-        )
     if settings.em and deterministic >= MIN_FOR_EM:
         for rule in _training_rules():
             linker.training.estimate_parameters_using_expectation_maximisation(
@@ -499,7 +535,7 @@ def _trained_linker(
                 max_pairs=settings.em_max_pairs,
                 record_sample_proportion=min(1.0, 2e4 / len(frame)),
             )
-    return linker, creator
+    return linker, creator, db_api
 
 
 def trained_model(
@@ -516,7 +552,7 @@ def trained_model(
         raise ValueError("training the duplicate model needs at least two records")
     con = duckdb.connect(":memory:")
     try:
-        linker, creator = _trained_linker(con, frame, settings or DuplicateSettings())
+        linker, creator, _ = _trained_linker(con, frame, settings or DuplicateSettings())
         trained = linker.misc.save_model_to_json()
     finally:
         con.close()
@@ -545,6 +581,9 @@ def find_probable_duplicates(
     than one household, the cluster (named by its smallest record_id), the record's
     household and place, the highest match probability linking it to the cluster, and
     the fields on which the cluster's linked pairs agree and differ (names, not values).
+
+    The model is trained once on the whole province; pairs are predicted band by band
+    of birth years (``birth_year_bands``), so memory follows the band, not the province.
     """
     settings = settings or DuplicateSettings()
     start = time.perf_counter()
@@ -554,23 +593,99 @@ def find_probable_duplicates(
         return empty
     con = duckdb.connect(":memory:")
     try:
-        linker, _ = _trained_linker(con, frame, settings)
-        predictions = linker.inference.predict(threshold_match_probability=0.01)
-        columns = ["unique_id_l", "unique_id_r", "match_probability"]
-        pairs = predictions.as_pandas_dataframe()[columns]
-        linked = pairs[pairs["match_probability"] >= settings.threshold]
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=settings.threshold
-        ).as_pandas_dataframe()[["cluster_id", "unique_id", "household_id"]]
+        linker, _, db_api = _trained_linker(con, frame, settings)
+        scored, linked = _predicted_pairs(linker, db_api, frame, settings)
+        clusters = _clusters(db_api, frame, linked, settings.threshold)
     finally:
         con.close()
     table = _report(clusters, linked, households, hamlets, frame)
     return DuplicateRun(
         table=table,
-        pairs_scored=len(pairs),
+        pairs_scored=scored,
         pairs_linked=len(linked),
         seconds=round(time.perf_counter() - start, 2),
     )
+
+
+# Pairs scored below this probability are neither kept nor counted (``pairs_scored``).
+SCORED_AT_LEAST = 0.01
+
+
+def birth_year_bands(birth_years: pd.Series, band_persons: int) -> pd.Series:
+    """The band of each record: consecutive whole birth years holding about
+    ``band_persons`` records (a year of more is a band of its own); no band for a
+    record without a birth year.
+
+    Every blocking rule pairs records of the same birth date or the same birth year
+    only, and SQL equality never holds for a missing value, so no pair spans two bands
+    and a record without a birth date is in no pair: predicting band by band finds
+    exactly the pairs of one prediction over the province."""
+    counts = birth_years.dropna().value_counts().sort_index()
+    before = counts.cumsum() - counts  # records of earlier years
+    band_of_year = before // max(int(band_persons), 1)
+    # Renumber 0, 1, 2… (the floor division skips numbers where a year is large).
+    band_of_year = pd.Series(pd.factorize(band_of_year)[0], index=counts.index)
+    return birth_years.map(band_of_year).astype("Int64")
+
+
+def _predicted_pairs(
+    linker, db_api, frame: pd.DataFrame, settings: DuplicateSettings
+) -> tuple[int, pd.DataFrame]:
+    """The count of pairs scored (at least ``SCORED_AT_LEAST``) and the pairs linked (at
+    least the threshold: record keys and probability), predicted band by band with the
+    model trained on the whole province.
+
+    Name term frequencies are those of the whole province, computed once, as a single
+    prediction would use them; only the linked pairs leave DuckDB."""
+    from duckdb import ColumnExpression, ConstantExpression
+
+    linker.table_management.compute_tf_table("name")
+    bands = birth_year_bands(frame["birth_year"], settings.band_persons)
+    band_of = bands.to_numpy(dtype="int64", na_value=-1)
+    at_threshold = ColumnExpression("match_probability") >= ConstantExpression(settings.threshold)
+    scored, linked = 0, []
+    for band in range(band_of.max(initial=-1) + 1):
+        records = db_api.register(frame[band_of == band])
+        try:
+            predictions = linker.inference.predict_within(
+                records, threshold_match_probability=SCORED_AT_LEAST, warning_mode="never"
+            )
+            relation = predictions.as_duckdbpyrelation()
+            scored += relation.aggregate("count(*)").fetchone()[0]
+            linked.append(
+                relation.filter(at_threshold)
+                .select("unique_id_l", "unique_id_r", "match_probability")
+                .df()
+            )
+            predictions.drop_table_from_database_and_remove_from_cache()
+        finally:
+            records.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+    columns = {"unique_id_l": "string", "unique_id_r": "string", "match_probability": "float64"}
+    if not linked:
+        return scored, pd.DataFrame({c: pd.Series([], dtype=t) for c, t in columns.items()})
+    return scored, pd.concat(linked, ignore_index=True).astype(columns)
+
+
+def _clusters(db_api, frame: pd.DataFrame, linked: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Splink's connected components of the linked pairs: cluster, record key and
+    household of every record in a linked pair (a record in none is a cluster of its
+    own, which the report drops)."""
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    nodes = frame.loc[
+        frame["unique_id"].isin(linked["unique_id_l"])
+        | frame["unique_id"].isin(linked["unique_id_r"]),
+        ["unique_id", "household_id"],
+    ]
+    if nodes.empty:
+        return pd.DataFrame(
+            {c: pd.Series([], dtype="string") for c in ("cluster_id", "unique_id", "household_id")}
+        )
+    clusters = cluster_pairwise_predictions_at_threshold(
+        nodes, linked, db_api, "unique_id", threshold_match_probability=threshold
+    )
+    found = clusters.as_pandas_dataframe()[["cluster_id", "unique_id"]]
+    return found.merge(nodes, on="unique_id", how="left")
 
 
 def _empty() -> pd.DataFrame:
@@ -584,7 +699,9 @@ def _fields_compared(
     differ or are missing on one side in some pair (differing); a field missing on both
     sides of every pair is neither. Names are compared as written (lower case)."""
     pairs = linked[linked["unique_id_l"].isin(cluster_of.index)]
-    values = frame.set_index("unique_id")
+    # The compared fields of the clusters' records only, not a copy of the province.
+    members = frame["unique_id"].isin(cluster_of.index).to_numpy(dtype=bool)
+    values = frame.loc[members, ["unique_id", *FIELDS]].set_index("unique_id")
     left, right = values.loc[pairs["unique_id_l"]], values.loc[pairs["unique_id_r"]]
     cluster = pairs["unique_id_l"].map(cluster_of).to_numpy()
     agree: dict[str, list[str]] = {}

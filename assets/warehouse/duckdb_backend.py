@@ -248,6 +248,10 @@ class DuckDBSession:
                 self.con.execute(
                     f"DELETE FROM {table} WHERE {condition}", list(replace_where.values())
                 )
+        if not len(df):
+            # Nothing to insert; and an empty relation's INSERT hides the rows later
+            # statements of the same transaction insert from its reads (duckdb 1.5.5).
+            return 0
         try:
             relation.query("incoming", f"INSERT INTO {table} BY NAME SELECT {select} FROM incoming")
         except duckdb.ConstraintException:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from click.testing import CliRunner
 
 from assets.warehouse import Warehouse
@@ -154,3 +156,13 @@ def test_a_run_failing_after_publication_says_the_marts_were_published(
     assert "marts are unchanged" not in result.output
     published = Warehouse(str(warehouse)).query("SELECT count(*) AS n FROM marts.hamlets_current")
     assert published.n.item() > 0
+    # Not a terminal: the run's progress is a line per finished step (pipelines.run_progress),
+    # and the steps left behind the failure are counted at the end.
+    steps = re.findall(r"^\[(\d+)/(\d+)\] (\S+) (.*)$", result.output, re.M)
+    assert [int(k) for k, _, _, _ in steps] == list(range(1, len(steps) + 1))
+    total = int(steps[0][1])
+    finished = {step: said for _, _, step, said in steps}
+    assert re.fullmatch(r"\d+\.\d s", finished["publish_marts"])
+    assert finished["exports__province_files"].startswith("failed after ")
+    not_run = re.search(r"^(\d+) steps? not run \(the run failed\)$", result.output, re.M)
+    assert len(steps) + (int(not_run.group(1)) if not_run else 0) == total

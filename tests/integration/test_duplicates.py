@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
 
 from assets.quality.duplicates import (
+    PRIOR_RECALL,
+    SCORED_AT_LEAST,
     DuplicateSettings,
+    _deterministic_rules,
+    _estimated_prior,
+    _predicted_pairs,
+    _settings,
+    _trained_linker,
+    birth_year_bands,
     find_probable_duplicates,
     probable_duplicate_issues,
     splink_input,
@@ -96,3 +105,86 @@ def test_names_are_compared_lower_case_and_without_diacritics():
     assert frame.loc[0, "name"] == "nguyễn văn đức"
     assert frame.loc[0, "name_folded"] == "nguyen van duc"
     assert pd.isna(frame.loc[1, "citizen_id"]) and bool(frame.loc[0, "valid_id"])
+
+
+def _edge_copies(persons: pd.DataFrame, band_persons: int) -> pd.DataFrame:
+    """``persons`` with duplicates planted where the first two birth-year bands meet: a
+    person born on 31 December of the first band's last year and one born on 1 January
+    of the next year, each copied into another household with a doubled letter and
+    without the ID, and a copy of the first with the year mistyped (the next year)."""
+    years = pd.to_datetime(persons["birth_date"]).dt.year.astype("Int64")
+    bands = birth_year_bands(years, band_persons)
+    last = int(years[bands == 0].max())
+    valid = persons[persons["citizen_id"].str.fullmatch(r"\d{12}", na=False)]
+    sources = valid.iloc[[10, 20]].copy()
+    sources["birth_date"] = pd.to_datetime([f"{last}-12-31", f"{last + 1}-01-01"])
+    others = persons["household_id"].iloc[[-1, -2, -3]].to_list()
+    copies = sources.copy()
+    copies["record_id"] = ["edge:31-dec", "edge:1-jan"]
+    copies["household_id"] = others[:2]
+    copies["full_name"] = copies["full_name"].str.replace(r"(\w)$", r"\1\1", regex=True)
+    mistyped = sources.iloc[[0]].copy()
+    mistyped["record_id"] = "edge:year-mistyped"
+    mistyped["household_id"] = others[2]
+    mistyped["birth_date"] = pd.to_datetime([f"{last + 1}-12-31"])
+    rest = persons[~persons["record_id"].isin(sources["record_id"])]
+    planted = pd.concat([rest, sources, copies, mistyped], ignore_index=True)
+    planted.loc[planted["record_id"].isin(copies["record_id"]), "citizen_id"] = pd.NA
+    return planted.astype(persons.dtypes.to_dict())
+
+
+def test_banded_prediction_finds_exactly_the_pairs_of_one_prediction(staged):
+    band_persons = 1500  # several bands on this province
+    persons = _edge_copies(staged["persons"], band_persons)
+    frame = splink_input(persons)
+    bands = birth_year_bands(frame["birth_year"], band_persons).set_axis(frame["unique_id"])
+    assert bands.nunique() > 3
+    assert bands["edge:31-dec"] != bands["edge:1-jan"]  # the planted pairs sit at an edge
+    settings = DuplicateSettings(band_persons=band_persons)
+    con = duckdb.connect(":memory:")
+    try:
+        linker, _, db_api = _trained_linker(con, frame, settings)
+        whole = linker.inference.predict(threshold_match_probability=SCORED_AT_LEAST)
+        whole = whole.as_pandas_dataframe()[["unique_id_l", "unique_id_r", "match_probability"]]
+        scored, linked = _predicted_pairs(linker, db_api, frame, settings)
+    finally:
+        con.close()
+    assert scored == len(whole)
+
+    def key(pairs: pd.DataFrame) -> pd.DataFrame:
+        return pairs.astype({"unique_id_l": "string", "unique_id_r": "string"}).sort_values(
+            ["unique_id_l", "unique_id_r"], ignore_index=True
+        )
+
+    expected = key(whole[whole["match_probability"] >= settings.threshold])
+    pd.testing.assert_frame_equal(key(linked), expected)
+    planted = {"edge:31-dec", "edge:1-jan"}
+    assert planted <= set(linked["unique_id_l"]) | set(linked["unique_id_r"])
+    # The mistyped year is no candidate of either: the blocking rules need the year.
+    assert "edge:year-mistyped" not in set(whole["unique_id_l"]) | set(whole["unique_id_r"])
+    # And the clusters reported are those of one band holding the whole province.
+    households, hamlets = staged["households"], staged["hamlets"]
+    banded = find_probable_duplicates(persons, households, hamlets, settings)
+    single = DuplicateSettings(band_persons=len(persons))
+    one = find_probable_duplicates(persons, households, hamlets, single)
+    pd.testing.assert_frame_equal(banded.table, one.table)
+    assert (banded.pairs_scored, banded.pairs_linked) == (one.pairs_scored, one.pairs_linked)
+    assert planted <= set(banded.table["record_id"])
+
+
+def test_the_prior_is_splinks_estimate_over_every_column(staged):
+    from splink import DuckDBAPI, Linker
+
+    frame = splink_input(staged["persons"])
+    con = duckdb.connect(":memory:")
+    try:
+        db_api = DuckDBAPI(con)
+        creator = _settings(frame, DuplicateSettings(), 0.5)
+        linker = Linker(db_api.register(frame, table_name="every_column"), creator)
+        linker.training.estimate_probability_two_random_records_match(
+            _deterministic_rules(), recall=PRIOR_RECALL
+        )
+        expected = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+        assert _estimated_prior(db_api, frame) == expected != 0.5
+    finally:
+        con.close()

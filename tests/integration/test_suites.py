@@ -350,3 +350,32 @@ def test_batches_combine_into_the_whole_frame_counts():
     passing = suites.combine_results([validate_frame(persons(person(7)), PERSONS)] * 2)
     assert passing.success and passing.failed == 0
     assert outcome(passing, "expect_column_values_to_not_be_null", "sex").element_count == 2
+
+
+def test_batches_are_runs_of_their_own_with_data_docs_built_once(tmp_path, monkeypatch):
+    """Validating batches gives each batch's own result and Data Docs page, as one
+    validate_frame per batch does, but renders the Data Docs once, after the last."""
+    frames = [
+        persons(person(1), person(2, citizen_id="12345")),
+        persons(person(3, sex=None)),
+        persons(person(4)),
+    ]
+    alone = [validate_frame(f, PERSONS) for f in frames]
+    builds: list[int] = []
+    original = suites._write_data_docs
+
+    def counted(runner, run_ids, suite_name):
+        builds.append(len(run_ids))
+        return original(runner, run_ids, suite_name)
+
+    monkeypatch.setattr(suites, "_write_data_docs", counted)
+    results = suites.validate_batches(
+        ((f"run batch {n} of 3", f) for n, f in enumerate(frames, start=1)),
+        PERSONS,
+        data_docs_dir=tmp_path,
+    )
+    assert builds == [3]
+    assert [r.outcomes for r in results] == [r.outcomes for r in alone]
+    assert {r.data_docs for r in results} == {str(tmp_path.resolve() / "index.html")}
+    pages = sorted(p.parts[-3] for p in (tmp_path / "validations").rglob("*.html"))
+    assert pages == [f"run batch {n} of 3" for n in (1, 2, 3)]

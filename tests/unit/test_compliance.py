@@ -63,6 +63,23 @@ def test_count_hamlet_sizes_counts_only_households_with_clean_persons() -> None:
     assert str(sizes["households"].dtype) == "Int64"
 
 
+def test_count_hamlet_sizes_takes_persons_already_counted_per_household() -> None:
+    households = pd.DataFrame(
+        {"household_id": ["hh1", "hh2", "hh3", "hh4"], "hamlet_code": ["A", "A", "B", "B"]}
+    )
+    rows = pd.DataFrame({"household_id": ["hh3", "hh1", "hh1", "ghost", "hh2", "hh1"]})
+    counted = pd.DataFrame(
+        {"household_id": ["hh1", "hh2", "hh3", "ghost"], "persons": [3, 1, 1, 1]}
+    )
+    from_rows = count_hamlet_sizes(households, rows)
+    pd.testing.assert_frame_equal(count_hamlet_sizes(households, counted), from_rows)
+    assert from_rows.to_dict("list") == {
+        "hamlet_code": ["A", "B"],
+        "households": [2, 1],
+        "population": [4, 1],
+    }
+
+
 def test_count_hamlet_sizes_rejects_duplicate_households_naming_them_by_reference() -> None:
     households = pd.DataFrame({"household_id": ["hh1", "hh1"], "hamlet_code": ["A", "B"]})
     persons = pd.DataFrame({"household_id": ["hh1"]})

@@ -16,6 +16,7 @@ from assets.planning.plans import (
     check_plan,
     is_connected,
     mask_connected,
+    mask_households,
     mask_members,
     minimal_cores,
     score,
@@ -113,6 +114,15 @@ def test_minimal_cores_are_exactly_the_minimal_connected_subsets() -> None:
                 if not removable:
                     expected.add(mask)
             assert set(minimal_cores(cluster, comp, target)) == expected
+
+
+def test_households_of_a_bitmask_are_its_members_households() -> None:
+    rng = random.Random(8)
+    for n in (1, 7, 8, 9, 17, 30):
+        cluster = random_cluster(rng, n)
+        for mask in [0, (1 << n) - 1] + [rng.randrange(1 << n) for _ in range(200)]:
+            expected = sum(cluster.households[v] for v in mask_members(mask))
+            assert mask_households(cluster, mask) == expected
 
 
 def test_cluster_numbers_hamlets_largest_first_and_keeps_edges() -> None:
