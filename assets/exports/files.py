@@ -30,6 +30,7 @@ from assets.planning.compliance import (
 )
 from assets.planning.rules import HAMLET_KIND_LABELS_VI
 from expectations.schemas import FIELDS, TABLES, data_dictionary
+from geodata.crs import metric_crs_for
 
 if TYPE_CHECKING:
     import folium
@@ -331,6 +332,8 @@ def commune_figure(
     """The figure ``write_commune_map`` saves, with each panel's artists."""
     from assets.exports.drawing import draw_panel, label_text, new_figure
 
+    if not before.empty:  # the outline of every panel, projected once (``draw_panel``)
+        commune = commune.to_crs(metric_crs_for(before))
     options = sorted(units["option_name"].unique())
     figure, axes = new_figure(1 + len(options), map_title(before, commune))
     status = before["compliance_status"]

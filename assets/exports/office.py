@@ -74,12 +74,19 @@ def format_table(
     """
     header = startrow + 1
     last = header + len(frame)
+    # Header and total cells likewise: one style worked out per style the cell had.
+    headers: dict[tuple[int, ...] | None, StyleArray] = {}
     for index, column in enumerate(frame.columns, start=1):
         cell = sheet.cell(row=header, column=index)
-        cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
-        cell.border = _BOX
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        key = None if cell._style is None else tuple(cell._style)
+        if key in headers:
+            cell._style = copy(headers[key])
+        else:
+            cell.font = Font(bold=True)
+            cell.fill = _HEADER_FILL
+            cell.border = _BOX
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+            headers[key] = copy(cell._style)
         fmt = number_format(frame[column])
         # A body cell's style follows from the style it had and whether it holds text:
         # worked out once per such pair and copied to the column's other cells (each
@@ -107,8 +114,15 @@ def format_table(
         current = sheet.column_dimensions[letter].width or 0
         sheet.column_dimensions[letter].width = max(current, min(max(longest, 8), MAX_WIDTH))
     if has_totals and len(frame):
+        totals: dict[tuple[int, ...] | None, StyleArray] = {}
         for index in range(1, len(frame.columns) + 1):
-            sheet.cell(row=last, column=index).font = Font(bold=True)
+            cell = sheet.cell(row=last, column=index)
+            key = None if cell._style is None else tuple(cell._style)
+            if key in totals:
+                cell._style = copy(totals[key])
+            else:
+                cell.font = Font(bold=True)
+                totals[key] = copy(cell._style)
     if startrow == 0:
         sheet.freeze_panes = sheet.cell(row=header + 1, column=1).coordinate
         sheet.print_title_rows = f"{header}:{header}"

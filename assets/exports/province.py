@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assets.exports.communes import CommuneSlice, write_commune_files
+from assets.exports.communes import CommuneSlice, CommuneWriters
 from assets.exports.files import (
     commune_layer,
     hamlets_before,
@@ -39,16 +39,16 @@ def export_province(warehouse: Warehouse, exports: Exports) -> dict[str, object]
     folder = exports.folder_for(province)
     before = hamlets_before(hamlets, compliance, issues).merge(held, on="hamlet_code", how="left")
     before[list(HELD_COLUMNS)] = before[list(HELD_COLUMNS)].fillna(0).astype("int64")
-    geopackage = write_province_geopackage(
-        folder / f"tinh_{province}.gpkg",
-        commune_layer(communes, compliance),
-        before,
-        units,
-    )
-    workbooks, maps = write_commune_files(
-        folder / "xa", CommuneSlice(communes, before, units, assignments, pd.DataFrame(options))
-    )
-    html = write_province_map(folder / f"ban_do_tinh_{province}.html", before, units)
+    communes_layer = commune_layer(communes, compliance)
+    del hamlets, compliance, issues, held  # in ``before`` now
+    commune_rows = CommuneSlice(communes, before, units, assignments, pd.DataFrame(options))
+    # The province's own files are written here while workers write the communes'.
+    with CommuneWriters(folder / "xa", commune_rows) as commune_files:
+        geopackage = write_province_geopackage(
+            folder / f"tinh_{province}.gpkg", communes_layer, before, units
+        )
+        html = write_province_map(folder / f"ban_do_tinh_{province}.html", before, units)
+    workbooks, maps = commune_files.workbooks, commune_files.maps
     # Communes gone from the publication (or renamed) leave no workbook or map behind.
     removed = remove_stale(folder / "xa", [*workbooks, *maps], (".xlsx", ".png"))
     removed += remove_partials(folder)

@@ -3,6 +3,8 @@ writes, and a map is laid out and drawn once."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -11,7 +13,7 @@ from openpyxl import load_workbook
 from test_exports import _frames
 
 from assets.exports import communes as commune_files
-from assets.exports.communes import CommuneSlice, write_commune_files
+from assets.exports.communes import CommuneSlice, CommuneWriters, write_commune_files
 from assets.exports.files import hamlets_before, write_commune_map
 
 
@@ -75,7 +77,7 @@ def test_worker_processes_write_the_files_a_serial_run_writes(tmp_path, monkeypa
     assert pools == []  # one worker, or one CPU to run on: no pool
     monkeypatch.setattr(commune_files, "_usable_cpus", lambda: 2)
     parallel = write_commune_files(tmp_path / "parallel", province, workers=2)
-    assert pools == [2]
+    assert pools == [1]  # two processes: this one and one worker
     codes = province.communes["commune_code"].tolist()
     for files in (serial, parallel):
         workbooks, maps = files
@@ -90,6 +92,31 @@ def test_worker_processes_write_the_files_a_serial_run_writes(tmp_path, monkeypa
     # Each commune's own figures, not another's.
     households = [_cells(p)["Hiện trạng"][1][4][0] for p in parallel[0]]
     assert households == [60 + k for k in range(len(codes))]
+
+
+def test_this_process_writes_the_slices_no_worker_has_started(tmp_path, monkeypatch):
+    """While the workers are busy (here: never start), this process writes the rest
+    itself, and the files come back in the communes' order."""
+
+    class Idle:
+        def __init__(self, *args, **kwargs) -> None:
+            self.futures: list[Future] = []
+
+        def submit(self, *args, **kwargs) -> Future:
+            self.futures.append(Future())
+            return self.futures[-1]
+
+        def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+            assert all(f.cancelled() for f in self.futures)
+
+    province = _province(commune_files.MIN_PARALLEL_COMMUNES)
+    monkeypatch.setattr(commune_files, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(commune_files, "ProcessPoolExecutor", Idle)
+    with CommuneWriters(tmp_path, province, workers=2) as writers:
+        assert writers.workbooks == []  # nothing written before leaving the block
+    codes = province.communes["commune_code"].tolist()
+    assert [p.name[:5] for p in writers.workbooks] == [p.name[:5] for p in writers.maps] == codes
+    assert all(p.exists() for p in writers.workbooks + writers.maps)
 
 
 def test_a_commune_map_is_laid_out_and_drawn_once(tmp_path, monkeypatch):
