@@ -40,7 +40,7 @@ class StepProgress(logging.Handler):
 
     def __init__(self, total_steps: int, *, bar: bool, stream: IO[str] | None = None) -> None:
         super().__init__(logging.DEBUG)
-        self.closed = False
+        self.ended = False
         self.total_steps = total_steps
         self.finished = 0
         self._stream = stream or sys.stderr
@@ -51,7 +51,7 @@ class StepProgress(logging.Handler):
                 unit="step",
                 file=self._stream,
                 dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} steps [{elapsed}] {postfix}",
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} steps [{elapsed}]{postfix}",
             )
             if bar
             else None
@@ -73,7 +73,7 @@ class StepProgress(logging.Handler):
                 self._bar.set_postfix_str(str(step))
         elif kind in _STEP_ENDS and step:
             self._step_ended(str(step), kind)
-        elif kind in _RUN_ENDS and not self.closed:
+        elif kind in _RUN_ENDS and not self.ended:
             self._run_ended(_RUN_ENDS[kind])
 
     def _step_ended(self, step: str, kind: str) -> None:
@@ -98,13 +98,15 @@ class StepProgress(logging.Handler):
             else:
                 self._stream.write(f"{said}\n")
                 self._stream.flush()
-        self.close()
-
-    def close(self) -> None:
-        self.closed = True
+        self.ended = True
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def close(self) -> None:
+        """What ``logging.shutdown`` calls, and so ``logging.config.dictConfig``, which a
+        Dagster instance with ``python_logs`` runs while the run starts: the bar lives on
+        until the run's end (``_run_ended``)."""
         super().close()
 
 

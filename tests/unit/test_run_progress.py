@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import re
 
 import dagster as dg
@@ -22,6 +23,19 @@ def first(context) -> int:
 @dg.asset
 def second(first: int) -> int:
     return first + 1
+
+
+@dg.asset
+def reconfigures_logging(second: int) -> int:
+    # What a Dagster instance with ``python_logs`` does as a run starts: dictConfig
+    # shuts every handler down (logging.shutdown calls close()).
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    return second
+
+
+@dg.asset
+def after_reconfiguring(reconfigures_logging: int) -> int:
+    return reconfigures_logging
 
 
 @dg.asset
@@ -74,6 +88,16 @@ def test_the_bar_reaches_the_total_and_shows_the_running_steps_count(monkeypatch
     assert "2/2 steps" in shown
     assert "first: read 3 of 3 communes" in shown
     assert "[1/2]" not in shown  # a bar, not lines
+
+
+def test_the_bar_outlives_a_logging_reconfiguration_during_the_run(monkeypatch):
+    stream = io.StringIO()
+    assets = [first, second, reconfigures_logging, after_reconfiguring]
+    result = _run(assets, bar=True, stream=stream, monkeypatch=monkeypatch)
+    assert result.success
+    shown = stream.getvalue()
+    assert "4/4 steps" in shown
+    assert "] after_reconfiguring" not in shown  # still the bar, not lines
 
 
 @pytest.mark.parametrize("bar", [True, False])
