@@ -193,8 +193,9 @@ def _fresh_ids(
         repeated = np.ones(len(wanted), dtype=bool)
         repeated[first] = False
         redo = clash | repeated
-        if not redo.any():
-            return wanted, np.sort(np.concatenate([taken, wanted]))
+        if not redo.any():  # a merge into ``taken`` (sorted), not a sort of both
+            added = np.sort(wanted)
+            return wanted, np.insert(taken, np.searchsorted(taken, added), added)
         wanted[redo] = wanted[redo] // 10**6 * 10**6 + rng.integers(0, 10**6, int(redo.sum()))
     raise RuntimeError("could not draw unique citizen IDs")
 

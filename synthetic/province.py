@@ -498,11 +498,12 @@ def _stream_persons(
         after = counts_for(done + len(persons))
         counts = {k: after[k] - before[k] for k in ERROR_TYPE_NAMES}
         before = after
-        issued = _issued(issued, persons["Số ĐDCN"].to_numpy())
+        issued = _merge_sorted(issued, persons["_citizen_number"].to_numpy())
         persons_out, truth, _ = errors.plant_person_errors(
             persons, counts, error_rng, taken_ids=issued
         )
-        issued = _issued(issued, persons_out["Số ĐDCN"].to_numpy())
+        rewritten = truth.loc[truth["error_type"].isin(_REWRITTEN_IDS), "row"].to_numpy() - 1
+        issued = _merge_sorted(issued, _id_numbers(persons_out["Số ĐDCN"].to_numpy()[rewritten]))
         truth["row"] += done
         truths.append(truth)
         text = persons_out[list(PERSON_HEADERS)]
@@ -516,11 +517,28 @@ def _stream_persons(
     return _StreamedPersons(done, population, errors.sort_truth(truths))
 
 
-def _issued(issued: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """``issued`` (sorted int64) with the well-formed 12-digit IDs among ``ids`` added."""
+# Planted errors that give a person a new well-formed ID (kept out of later draws).
+_REWRITTEN_IDS = (
+    "citizen_id_bad_century_digit",
+    "citizen_id_sex_mismatch",
+    "citizen_id_year_mismatch",
+)
+
+
+def _id_numbers(ids: np.ndarray) -> np.ndarray:
+    """The well-formed 12-digit IDs among ``ids`` (text), as int64."""
     text = ids.astype(str)
     ok = (np.strings.str_len(text) == 12) & np.strings.isdigit(text)
-    return np.union1d(issued, text[ok].astype(np.int64))
+    return text[ok].astype(np.int64)
+
+
+def _merge_sorted(issued: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Sorted unique ``issued`` with ``new`` added: a linear merge, not a re-sort."""
+    new = np.sort(new)
+    new = new[np.r_[True, new[1:] != new[:-1]]] if len(new) else new
+    at = np.searchsorted(issued, new)
+    present = issued[np.minimum(at, max(len(issued) - 1, 0))] == new if len(issued) else at < 0
+    return np.insert(issued, at[~present], new[~present])
 
 
 # --- file layout and mess --------------------------------------------------------------
@@ -1141,7 +1159,7 @@ def _make_persons(
     )
     return pd.DataFrame(
         {
-            "Số ĐDCN": citizen_id.astype(object),
+            "Số ĐDCN": np.strings.zfill(citizen_id.astype(str), 12).astype(object),
             "Họ và tên": full_name.astype(object),
             "Ngày sinh": format_dates(birth).astype(object),
             "Giới tính": np.where(male, "Nam", "Nữ").astype(object),
@@ -1151,6 +1169,7 @@ def _make_persons(
             "_household": hh_of,
             "_birth": birth,
             "_male": male,
+            "_citizen_number": citizen_id,
         }
     )
 
@@ -1281,7 +1300,7 @@ def _citizen_ids(
     rng: np.random.Generator,
     taken: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Unique 12-digit IDs ``PPP G YY NNNNNN`` consistent with sex and birth year.
+    """Unique 12-digit IDs ``PPP G YY NNNNNN`` consistent with sex and birth year, as numbers.
 
     PPP is "0" + the pre-2025 code of the province of birth registration: mostly the
     former province the commune belonged to (drawn per commune), some from elsewhere.
@@ -1307,10 +1326,11 @@ def _citizen_ids(
         sorted_ids = ids[order]
         dup = np.zeros(n, dtype=bool)
         dup[order[1:][sorted_ids[1:] == sorted_ids[:-1]]] = True
-        if taken is not None and len(taken):
-            dup |= taken[np.minimum(np.searchsorted(taken, ids), len(taken) - 1)] == ids
+        if taken is not None and len(taken):  # searched in sorted order: cache-friendly
+            at = np.minimum(np.searchsorted(taken, sorted_ids), len(taken) - 1)
+            dup[order[taken[at] == sorted_ids]] = True
         if not dup.any():
-            return np.strings.zfill(ids.astype(str), 12)
+            return ids
         ids[dup] = prefix[dup] + rng.integers(0, 10**6, int(dup.sum()))
     raise RuntimeError("could not draw unique citizen IDs")
 
