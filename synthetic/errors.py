@@ -193,8 +193,9 @@ def _fresh_ids(
         repeated = np.ones(len(wanted), dtype=bool)
         repeated[first] = False
         redo = clash | repeated
-        if not redo.any():
-            return wanted, np.sort(np.concatenate([taken, wanted]))
+        if not redo.any():  # a merge into ``taken`` (sorted), not a sort of both
+            added = np.sort(wanted)
+            return wanted, np.insert(taken, np.searchsorted(taken, added), added)
         wanted[redo] = wanted[redo] // 10**6 * 10**6 + rng.integers(0, 10**6, int(redo.sum()))
     raise RuntimeError("could not draw unique citizen IDs")
 
@@ -223,9 +224,16 @@ def _typo(name: str, rng: np.random.Generator) -> str:
 
 
 def plant_person_errors(
-    persons: pd.DataFrame, counts: Mapping[str, int], rng: np.random.Generator
+    persons: pd.DataFrame,
+    counts: Mapping[str, int],
+    rng: np.random.Generator,
+    *,
+    taken_ids: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Corrupt person rows; return the rows, their ground truth and the touched households.
+
+    ``taken_ids`` (sorted int64, unique) are the IDs a rewritten ID must avoid; by
+    default those of ``persons``. A chunked generation passes every ID issued so far.
 
     ``persons`` carries the written columns plus ``_household`` (household number),
     ``_birth`` (datetime64[D]) and ``_male``. The touched households are those given a
@@ -286,7 +294,7 @@ def plant_person_errors(
     # The same person in two households: a row of another household becomes a copy of a
     # clean person of the same sex (moved, and not struck off the old household).
     id_numbers = ids.astype(str).astype(np.int64)
-    taken = np.sort(id_numbers)  # unique already
+    taken = np.sort(id_numbers) if taken_ids is None else taken_ids  # unique already
     for kind in ("citizen_id_duplicate", "person_duplicate_typo_no_id"):
         target = _pick(np.flatnonzero(~used & ~is_head), counts[kind], rng)
         used[target] = True

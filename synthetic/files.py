@@ -258,6 +258,29 @@ def write_landing_csv(
     return path
 
 
+def append_landing_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Rows appended to a UTF-8 landing CSV that ``write_landing_csv`` began (no header).
+
+    The bytes are those ``write_landing_csv`` would write for the rows at once: CRLF,
+    quotes only where a value needs them.
+    """
+    table = pa.Table.from_pandas(frame.astype(object), preserve_index=False)
+    plain = all(pa.types.is_string(t) or pa.types.is_null(t) for t in table.schema.types)
+    if plain:
+        options = pacsv.WriteOptions(include_header=False, eol="\r\n", quoting_style="none")
+        buffer = pa.BufferOutputStream()
+        try:
+            pacsv.write_csv(table, buffer, write_options=options)
+        except pa.ArrowInvalid:  # a value holds a delimiter, quote or line end
+            pass
+        else:
+            with path.open("ab") as fh:
+                fh.write(buffer.getvalue())
+            return path
+    frame.to_csv(path, mode="a", header=False, index=False, encoding="utf-8", lineterminator="\r\n")
+    return path
+
+
 def _write_csv_fast(frame: pd.DataFrame, path: Path) -> bool:
     """Arrow's CSV writer (several times faster than pandas) for plain text columns.
 

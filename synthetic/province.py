@@ -23,6 +23,7 @@ the file-level mess; ``synthetic.names`` the word lists.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -63,6 +64,7 @@ from synthetic.files import (
     REGISTRY_SHEET,
     TRUTH_DIR,
     UTF8_BOM,
+    append_landing_csv,
     format_coordinates,
     format_dates,
     header_variant,
@@ -92,6 +94,11 @@ RULES_PATH = data_path("rules_profiles.yaml")
 EXEMPTION_PROFILE = "nd185_2026"
 # Share of communes whose names arrive NFD-decomposed when ``file_mess`` is on.
 NFD_COMMUNE_SHARE = 0.3
+
+# Provinces above this many households are generated in chunks unless told otherwise:
+# below it, the output stays byte-identical to the unchunked generator's.
+CHUNK_THRESHOLD_HOUSEHOLDS = 1_000_000
+DEFAULT_CHUNK_HOUSEHOLDS = 250_000
 
 # Roles of household members, in the order a household book lists them.
 _ROLE_HEAD, _ROLE_SPOUSE, _ROLE_PARENT, _ROLE_SIBLING, _ROLE_CHILD, _ROLE_GRANDCHILD = range(6)
@@ -208,6 +215,7 @@ def synthesise_province(
     geometry_errors: bool | float = True,
     file_mess: bool = False,
     progress: Callable[[str], None] | None = None,
+    chunk_households: int | None = None,
 ) -> SynthesisSummary:
     """Write a synthetic province's landing folder (and its ground truth) into ``out_dir``.
 
@@ -230,6 +238,12 @@ def synthesise_province(
 
     ``progress`` receives short messages ("communes 12/56", "persons 1,198,004") on the
     way; the summary's ``timings`` give seconds per phase.
+
+    ``chunk_households`` streams persons in chunks of whole communes of about that many
+    households, so a province of TP. Hồ Chí Minh's size (~14 M persons) fits in memory;
+    unset, provinces above ``CHUNK_THRESHOLD_HOUSEHOLDS`` are streamed in chunks of
+    ``DEFAULT_CHUNK_HOUSEHOLDS`` and smaller ones are built whole (so their bytes stay as
+    they were). See ``_stream_persons`` for what chunking changes.
     """
     out_dir = Path(out_dir)
     clock = _Clock(progress)
@@ -237,6 +251,12 @@ def synthesise_province(
         raise ValueError(f"households must be positive, got {households}")
     if not 0.0 <= error_rate <= MAX_ERROR_RATE:
         raise ValueError(f"error_rate must be within [0, {MAX_ERROR_RATE}], got {error_rate}")
+    chunk = _chunk_size(households, chunk_households)
+    if chunk is not None and file_mess:
+        raise ValueError(
+            "file_mess needs the whole province's persons at once: "
+            "it cannot be combined with chunked generation (chunk_households)"
+        )
     rules = _load_rules()
     rngs = {
         name: np.random.default_rng(s)
@@ -266,19 +286,39 @@ def synthesise_province(
     with clock.phase("households"):
         hh = _place_households(hamlets, rngs["households"])
         clock.say(f"households {len(hh):,}")
+    person_units = {errors.HOUSEHOLD: len(hh), errors.HAMLET: len(hamlets)}
+    streamed: _StreamedPersons | None = None
     with clock.phase("persons"):
-        persons = _make_persons(hh, hamlets, communes, province_code, region, rngs["persons"])
-        clock.say(f"persons {len(persons):,}")
+        if chunk is None:
+            persons = _make_persons(hh, hamlets, communes, province_code, region, rngs["persons"])
+            n_persons = len(persons)
+            population = _population(hamlets, hh, persons)
+        else:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            streamed = _stream_persons(
+                out_dir / PERSONS_FILE,
+                hh,
+                hamlets,
+                communes,
+                province_code,
+                region,
+                chunk,
+                lambda n: errors.error_counts(
+                    {errors.PERSON: n, **person_units}, error_rate, error_rates, geometry_errors
+                ),
+                rngs["persons"],
+                rngs["person_errors"],
+                clock,
+            )
+            n_persons, population = streamed.persons, streamed.population
+        clock.say(f"persons {n_persons:,}")
     with clock.phase("registry"):
-        truth = _hamlet_truth(hamlets, hh, persons)
+        truth = _hamlet_truth(hamlets, hh, population)
         registry = _make_registry(hamlets, communes, truth, profile, rules, rngs["registry"])
 
     with clock.phase("errors"):
         counts = errors.error_counts(
-            {errors.PERSON: len(persons), errors.HOUSEHOLD: len(hh), errors.HAMLET: len(hamlets)},
-            error_rate,
-            error_rates,
-            geometry_errors,
+            {errors.PERSON: n_persons, **person_units}, error_rate, error_rates, geometry_errors
         )
         boundaries, geometry_truth, crossing = errors.plant_geometry_errors(
             hamlets,
@@ -291,9 +331,12 @@ def synthesise_province(
         hh_out, household_truth = errors.plant_household_errors(
             hh, boundaries, counts, rngs["household_errors"], crossing
         )
-        persons_out, person_truth, _ = errors.plant_person_errors(
-            persons, counts, rngs["person_errors"]
-        )
+        if streamed is None:
+            persons_out, person_truth, _ = errors.plant_person_errors(
+                persons, counts, rngs["person_errors"]
+            )
+        else:
+            person_truth = streamed.truth
         registry_out, registry_truth = errors.plant_registry_errors(
             registry, counts, rngs["registry_errors"]
         )
@@ -309,10 +352,14 @@ def synthesise_province(
                 "Vĩ độ": format_coordinates(hh_out["Vĩ độ"].to_numpy()).astype(object),
             }
         )
-        persons_text = persons_out[list(PERSON_HEADERS)]
-        person_commune = hamlets["commune_code"].to_numpy()[
-            hh["_hamlet"].to_numpy()[persons["_household"].to_numpy()]
-        ]
+        if streamed is None:
+            persons_text = persons_out[list(PERSON_HEADERS)]
+            person_commune = hamlets["commune_code"].to_numpy()[
+                hh["_hamlet"].to_numpy()[persons["_household"].to_numpy()]
+            ]
+        else:  # already written; file_mess is refused with chunks
+            persons_text = pd.DataFrame(columns=list(PERSON_HEADERS))
+            person_commune = np.array([], dtype=object)
         layout = _file_layout(
             file_mess, persons_text, person_commune, registry_out, communes, rngs["file_mess"]
         )
@@ -347,6 +394,9 @@ def synthesise_province(
                 ),
             ),
         ):
+            if name == PERSONS_FILE and streamed is not None:
+                files.append(out_dir / name)  # written chunk by chunk
+                continue
             clock.say(f"writing {name}")
             files.append(write(out_dir / name))
         truth_dir = out_dir / TRUTH_DIR
@@ -362,12 +412,133 @@ def synthesise_province(
         communes=len(communes),
         hamlets=len(hamlets),
         households=len(hh),
-        persons=len(persons),
+        persons=n_persons,
         planted_errors=len(planted),
         files=tuple(files),
         file_mess=int((layout.mess["kind"] != "utf8_bom").sum()),
         timings=dict(clock.timings),
     )
+
+
+# --- persons in chunks -----------------------------------------------------------------
+
+
+def _chunk_size(households: int, chunk_households: int | None) -> int | None:
+    """Households per chunk, or None to build the persons whole."""
+    if chunk_households is None:
+        return DEFAULT_CHUNK_HOUSEHOLDS if households > CHUNK_THRESHOLD_HOUSEHOLDS else None
+    if chunk_households < 1:
+        raise ValueError(f"chunk_households must be positive, got {chunk_households}")
+    return chunk_households
+
+
+def _chunk_bounds(hamlets: gpd.GeoDataFrame, hh: pd.DataFrame, chunk: int) -> list[int]:
+    """Household row bounds of chunks of whole communes, each of about ``chunk`` households.
+
+    Households come grouped by hamlet and hamlets by commune, so a commune's households
+    are one contiguous range.
+    """
+    commune_of_hamlet = pd.factorize(hamlets["commune_code"])[0]
+    per_commune = np.bincount(commune_of_hamlet[hh["_hamlet"].to_numpy()])
+    bounds = [0]
+    for end in np.cumsum(per_commune):
+        if end - bounds[-1] >= chunk:
+            bounds.append(int(end))
+    if bounds[-1] != len(hh):
+        bounds.append(len(hh))
+    return bounds
+
+
+@dataclass
+class _StreamedPersons:
+    """What ``_stream_persons`` wrote: persons, residents per hamlet, planted errors."""
+
+    persons: int
+    population: np.ndarray
+    truth: pd.DataFrame
+
+
+def _stream_persons(
+    path: Path,
+    hh: pd.DataFrame,
+    hamlets: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
+    province_code: str,
+    region: str,
+    chunk: int,
+    counts_for: Callable[[int], dict[str, int]],
+    rng: np.random.Generator,
+    error_rng: np.random.Generator,
+    clock: _Clock,
+) -> _StreamedPersons:
+    """Make, corrupt and append persons chunk by chunk, holding one chunk at a time.
+
+    Household sizes are drawn for the whole province first (the draw the unchunked
+    generator makes), so households, persons and hamlet truth equal the unchunked run's;
+    the members themselves are drawn per chunk, so their values differ from it.
+    Citizen IDs stay unique across chunks: every ID issued (planted ones included) is
+    kept in a sorted array and never drawn again. Planted person errors per type are
+    split over chunks by cumulative rounding (``counts_for`` at the running person
+    count), so their totals equal the unchunked run's; planted duplicates copy a person
+    of the same chunk only, never across chunks. Ground-truth rows are the file's rows.
+    """
+    sizes = _household_sizes(len(hh), region, rng)
+    bounds = _chunk_bounds(hamlets, hh, chunk)
+    issued = np.array([], dtype=np.int64)
+    population = np.zeros(len(hamlets), dtype=np.int64)
+    truths: list[pd.DataFrame] = []
+    done = 0
+    before = {k: 0 for k in ERROR_TYPE_NAMES}
+    for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        part = hh.iloc[start:stop].reset_index(drop=True)
+        persons = _make_persons(
+            part, hamlets, communes, province_code, region, rng, sizes[start:stop], issued
+        )
+        population += _population(hamlets, part, persons)
+        after = counts_for(done + len(persons))
+        counts = {k: after[k] - before[k] for k in ERROR_TYPE_NAMES}
+        before = after
+        issued = _merge_sorted(issued, persons["_citizen_number"].to_numpy())
+        persons_out, truth, _ = errors.plant_person_errors(
+            persons, counts, error_rng, taken_ids=issued
+        )
+        rewritten = truth.loc[truth["error_type"].isin(_REWRITTEN_IDS), "row"].to_numpy() - 1
+        issued = _merge_sorted(issued, _id_numbers(persons_out["Số ĐDCN"].to_numpy()[rewritten]))
+        truth["row"] += done
+        truths.append(truth)
+        text = persons_out[list(PERSON_HEADERS)]
+        if i == 0:
+            write_landing_csv(text, path)
+        else:
+            append_landing_csv(text, path)
+        done += len(persons)
+        clock.say(f"persons {done:,} (chunk {i + 1}/{len(bounds) - 1})")
+        del part, persons, persons_out, text
+    return _StreamedPersons(done, population, errors.sort_truth(truths))
+
+
+# Planted errors that give a person a new well-formed ID (kept out of later draws).
+_REWRITTEN_IDS = (
+    "citizen_id_bad_century_digit",
+    "citizen_id_sex_mismatch",
+    "citizen_id_year_mismatch",
+)
+
+
+def _id_numbers(ids: np.ndarray) -> np.ndarray:
+    """The well-formed 12-digit IDs among ``ids`` (text), as int64."""
+    text = ids.astype(str)
+    ok = (np.strings.str_len(text) == 12) & np.strings.isdigit(text)
+    return text[ok].astype(np.int64)
+
+
+def _merge_sorted(issued: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Sorted unique ``issued`` with ``new`` added: a linear merge, not a re-sort."""
+    new = np.sort(new)
+    new = new[np.r_[True, new[1:] != new[:-1]]] if len(new) else new
+    at = np.searchsorted(issued, new)
+    present = issued[np.minimum(at, max(len(issued) - 1, 0))] == new if len(issued) else at < 0
+    return np.insert(issued, at[~present], new[~present])
 
 
 # --- file layout and mess --------------------------------------------------------------
@@ -908,11 +1079,18 @@ def _make_persons(
     province_code: str,
     region: str,
     rng: np.random.Generator,
+    size: np.ndarray | None = None,
+    taken_ids: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Household members with ages, sexes, names, ethnicity and citizen IDs."""
+    """Household members with ages, sexes, names, ethnicity and citizen IDs.
+
+    ``size`` (members per household) is drawn here unless given (``_household_sizes``);
+    ``taken_ids`` (sorted int64) are citizen IDs already issued, never drawn again.
+    """
     profile = REGION_PROFILES[region]
     n_h = len(hh)
-    size = 1 + np.minimum(rng.poisson(profile.household_size_mean - 1, n_h), 11)
+    if size is None:
+        size = _household_sizes(n_h, region, rng)
     hh_of = np.repeat(np.arange(n_h), size)
     n = len(hh_of)
     pos = np.arange(n) - np.repeat(np.cumsum(size) - size, size)
@@ -976,10 +1154,12 @@ def _make_persons(
     groups, group = _ethnicities(hh, hamlets, hh_of, role, province_code, region, rng)
     full_name = _full_names(hh_of, role, male, birth, groups, group, head_male, region, rng)
     commune_of_hh = hamlets["commune_code"].to_numpy()[hh["_hamlet"].to_numpy()]
-    citizen_id = _citizen_ids(commune_of_hh[hh_of], communes, province_code, male, birth, rng)
+    citizen_id = _citizen_ids(
+        commune_of_hh[hh_of], communes, province_code, male, birth, rng, taken_ids
+    )
     return pd.DataFrame(
         {
-            "Số ĐDCN": citizen_id.astype(object),
+            "Số ĐDCN": np.strings.zfill(citizen_id.astype(str), 12).astype(object),
             "Họ và tên": full_name.astype(object),
             "Ngày sinh": format_dates(birth).astype(object),
             "Giới tính": np.where(male, "Nam", "Nữ").astype(object),
@@ -989,8 +1169,15 @@ def _make_persons(
             "_household": hh_of,
             "_birth": birth,
             "_male": male,
+            "_citizen_number": citizen_id,
         }
     )
+
+
+def _household_sizes(n_households: int, region: str, rng: np.random.Generator) -> np.ndarray:
+    """Members per household: the head plus a Poisson count, at most 12 in all."""
+    mean = REGION_PROFILES[region].household_size_mean
+    return 1 + np.minimum(rng.poisson(mean - 1, n_households), 11)
 
 
 def _ethnicities(
@@ -1111,11 +1298,13 @@ def _citizen_ids(
     male: np.ndarray,
     birth: np.ndarray,
     rng: np.random.Generator,
+    taken: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Unique 12-digit IDs ``PPP G YY NNNNNN`` consistent with sex and birth year.
+    """Unique 12-digit IDs ``PPP G YY NNNNNN`` consistent with sex and birth year, as numbers.
 
     PPP is "0" + the pre-2025 code of the province of birth registration: mostly the
     former province the commune belonged to (drawn per commune), some from elsewhere.
+    ``taken`` (sorted int64): IDs issued to earlier chunks, redrawn like repeats.
     """
     info = names.PROVINCES.get(province_code)
     own_codes = np.array(info.old_codes if info else (province_code,), dtype=np.int64)
@@ -1137,8 +1326,11 @@ def _citizen_ids(
         sorted_ids = ids[order]
         dup = np.zeros(n, dtype=bool)
         dup[order[1:][sorted_ids[1:] == sorted_ids[:-1]]] = True
+        if taken is not None and len(taken):  # searched in sorted order: cache-friendly
+            at = np.minimum(np.searchsorted(taken, sorted_ids), len(taken) - 1)
+            dup[order[taken[at] == sorted_ids]] = True
         if not dup.any():
-            return np.strings.zfill(ids.astype(str), 12)
+            return ids
         ids[dup] = prefix[dup] + rng.integers(0, 10**6, int(dup.sum()))
     raise RuntimeError("could not draw unique citizen IDs")
 
@@ -1146,15 +1338,18 @@ def _citizen_ids(
 # --- registry and truth ---------------------------------------------------------------
 
 
+def _population(hamlets: gpd.GeoDataFrame, hh: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:
+    """Residents per hamlet (in hamlet order) of the persons of ``hh``."""
+    return np.bincount(
+        hh["_hamlet"].to_numpy()[persons["_household"].to_numpy()], minlength=len(hamlets)
+    )
+
+
 def _hamlet_truth(
-    hamlets: gpd.GeoDataFrame, hh: pd.DataFrame, persons: pd.DataFrame
+    hamlets: gpd.GeoDataFrame, hh: pd.DataFrame, population: np.ndarray
 ) -> pd.DataFrame:
     """True households and residents per hamlet, counted from the records written."""
-    n = len(hamlets)
-    households = np.bincount(hh["_hamlet"].to_numpy(), minlength=n)
-    population = np.bincount(
-        hh["_hamlet"].to_numpy()[persons["_household"].to_numpy()], minlength=n
-    )
+    households = np.bincount(hh["_hamlet"].to_numpy(), minlength=len(hamlets))
     return pd.DataFrame(
         {
             "hamlet_code": hamlets["hamlet_code"].to_numpy(),
