@@ -32,16 +32,22 @@ LANDING_SPECS = [
 ]
 
 
+def _raw_spec(role: str, how: str = "") -> dict[str, object]:
+    """What every raw asset declares: its key, landing file, group, partitions, pool and
+    description (``how``: how it is read, when not whole)."""
+    return {
+        "key": ["raw", role],
+        "deps": [["landing", role]],
+        "group_name": "raw",
+        "partitions_def": PROVINCE_PARTITIONS,
+        "pool": WAREHOUSE_POOL,
+        "description": f"{role.replace('_', ' ').capitalize()} as landed, every value text, "
+        f"plus lineage (source file, sha256, row, load id){how}",
+    }
+
+
 def _raw_asset(role: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=["raw", role],
-        deps=[["landing", role]],
-        group_name="raw",
-        partitions_def=PROVINCE_PARTITIONS,
-        pool=WAREHOUSE_POOL,
-        description=f"{role.replace('_', ' ').capitalize()} as landed, every value text, "
-        "plus lineage (source file, sha256, row, load id)",
-    )
+    @dg.asset(**_raw_spec(role))
     def raw_asset(
         context: dg.AssetExecutionContext,
         landing: dg.ResourceParam[Landing],
@@ -64,16 +70,7 @@ def _raw_asset(role: str) -> dg.AssetsDefinition:
 
 
 def _raw_blocks_asset(role: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=["raw", role],
-        deps=[["landing", role]],
-        group_name="raw",
-        partitions_def=PROVINCE_PARTITIONS,
-        pool=WAREHOUSE_POOL,
-        description=f"{role.replace('_', ' ').capitalize()} as landed, every value text, "
-        "plus lineage (source file, sha256, row, load id); read and written a block of "
-        "lines at a time",
-    )
+    @dg.asset(**_raw_spec(role, "; read and written a block of lines at a time"))
     def raw_asset(
         context: dg.AssetExecutionContext,
         landing: dg.ResourceParam[Landing],
