@@ -11,8 +11,10 @@ dates ``dd/mm/yyyy``, and A4 landscape, fitted to the page width.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable, Hashable
 from copy import copy
 from datetime import date, datetime, time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -78,34 +80,14 @@ def format_table(
     headers: dict[tuple[int, ...] | None, StyleArray] = {}
     for index, column in enumerate(frame.columns, start=1):
         cell = sheet.cell(row=header, column=index)
-        key = None if cell._style is None else tuple(cell._style)
-        if key in headers:
-            cell._style = copy(headers[key])
-        else:
-            cell.font = Font(bold=True)
-            cell.fill = _HEADER_FILL
-            cell.border = _BOX
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-            headers[key] = copy(cell._style)
+        _style_once(cell, headers, _style_key(cell), _header_style)
         fmt = number_format(frame[column])
-        # A body cell's style follows from the style it had and whether it holds text:
-        # worked out once per such pair and copied to the column's other cells (each
-        # style set through openpyxl hashes the whole style; most of the workbooks' time).
+        # A body cell's style follows from the style it had and whether it holds text.
         styled: dict[tuple[tuple[int, ...] | None, bool], StyleArray] = {}
         for row in range(header + 1, last + 1):
             body = sheet.cell(row=row, column=index)
             text = fmt is None and isinstance(body.value, str)
-            key = (None if body._style is None else tuple(body._style), text)
-            known = styled.get(key)
-            if known is not None:
-                body._style = copy(known)
-                continue
-            body.border = _BOX
-            if fmt is not None:
-                body.number_format = fmt
-            elif text:
-                body.alignment = Alignment(vertical="top", wrap_text=True)
-            styled[key] = copy(body._style)
+            _style_once(body, styled, (_style_key(body), text), partial(_body_style, fmt, text))
         letter = get_column_letter(index)
         longest = max(
             [len(str(column)) // 2 + 2]  # headers wrap onto two lines
@@ -117,12 +99,7 @@ def format_table(
         totals: dict[tuple[int, ...] | None, StyleArray] = {}
         for index in range(1, len(frame.columns) + 1):
             cell = sheet.cell(row=last, column=index)
-            key = None if cell._style is None else tuple(cell._style)
-            if key in totals:
-                cell._style = copy(totals[key])
-            else:
-                cell.font = Font(bold=True)
-                totals[key] = copy(cell._style)
+            _style_once(cell, totals, _style_key(cell), _total_style)
     if startrow == 0:
         sheet.freeze_panes = sheet.cell(row=header + 1, column=1).coordinate
         sheet.print_title_rows = f"{header}:{header}"
@@ -132,6 +109,43 @@ def format_table(
         sheet.page_setup.fitToHeight = 0
         sheet.sheet_properties.pageSetUpPr.fitToPage = True
         sheet.print_options.gridLines = False
+
+
+def _style_key(cell) -> tuple[int, ...] | None:
+    return None if cell._style is None else tuple(cell._style)
+
+
+def _style_once(
+    cell, styles: dict[Hashable, StyleArray], key: Hashable, apply: Callable[[object], None]
+) -> None:
+    """Give ``cell`` the style ``apply`` makes of the style it has (``key``), worked out
+    once per key and copied to the other cells: each style set through openpyxl hashes
+    the whole style, most of the workbooks' time."""
+    known = styles.get(key)
+    if known is not None:
+        cell._style = copy(known)
+        return
+    apply(cell)
+    styles[key] = copy(cell._style)
+
+
+def _header_style(cell) -> None:
+    cell.font = Font(bold=True)
+    cell.fill = _HEADER_FILL
+    cell.border = _BOX
+    cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def _body_style(fmt: str | None, text: bool, cell) -> None:
+    cell.border = _BOX
+    if fmt is not None:
+        cell.number_format = fmt
+    elif text:
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+
+
+def _total_style(cell) -> None:
+    cell.font = Font(bold=True)
 
 
 def _shown(value: object, fmt: str | None) -> str:
