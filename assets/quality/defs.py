@@ -117,8 +117,8 @@ def quality_hamlet_count_reconciliation(
 
 @province_asset(
     key=["quality", "probable_duplicates"],
-    ins=_HOUSEHOLD_INS,
-    deps=[PERSONS_KEY],
+    ins={"hamlets": _HOUSEHOLD_INS["hamlets"]},
+    deps=[PERSONS_KEY, _HOUSEHOLD_INS["households"].key],
     group_name="quality",
     op_tags=MEMORY_HEAVY_TAGS,
 )
@@ -126,13 +126,14 @@ def quality_probable_duplicates(
     context: dg.AssetExecutionContext,
     config: DuplicateConfig,
     warehouse: dg.ResourceParam[Warehouse],
-    households: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
 ) -> pd.DataFrame:
     """Groups of person records probably of one person in several households (Splink)."""
+    warehouse = warehouse.for_province(context.partition_key)
     # Splink compares the whole province in DuckDB; the compared columns are read a slice
-    # at a time into its table, never as one frame.
-    slices = person_slices(warehouse.for_province(context.partition_key))
+    # at a time into its table, never as one frame. Of the households, only where each is.
+    slices = person_slices(warehouse)
+    households = warehouse.read_table("staging.households", columns=["household_id", "hamlet_code"])
     settings = DuplicateSettings(
         threshold=config.threshold,
         u_max_pairs=config.u_max_pairs,

@@ -187,10 +187,12 @@ class SplinkRecords:
 
 @contextmanager
 def model_database(memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB database for the model that spills to a temporary directory
-    of its own (never the working tree), removed with it."""
+    """A DuckDB database for the model in a temporary directory of its own (never the
+    working tree), removed with it. A file, not ``:memory:``: DuckDB compresses a file's
+    tables (a name repeats across many records) and evicts their blocks when it nears
+    ``memory_limit``, spilling what it sorts and joins beside it."""
     with tempfile.TemporaryDirectory(prefix="hamlets-duplicates-") as folder:
-        con = duckdb.connect(":memory:")
+        con = duckdb.connect(str(Path(folder) / "model.duckdb"))
         try:
             con.execute("SET temp_directory = ?", [str(Path(folder) / "spill")])
             con.execute("SET preserve_insertion_order = false")
@@ -251,7 +253,7 @@ def records_from_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> S
 def person_slices(warehouse: Warehouse, max_persons: int = SLICE_PERSONS) -> Iterator[pd.DataFrame]:
     """The province's staged persons (``SPLINK_COLUMNS``), a range of landed rows at a
     time (each file's row numbers cut into ranges of ``max_persons``), then the records
-    without a row number; a connection is open only while a slice is read.
+    without a row number; one connection, open until the last slice is read.
 
     Ranges of row numbers, not batches of communes (``assets.quality.batches``): a
     commune batch joins the households and hamlets and scans the persons once per batch,
@@ -265,17 +267,14 @@ def person_slices(warehouse: Warehouse, max_persons: int = SLICE_PERSONS) -> Ite
             "GROUP BY source_file ORDER BY source_file",
             params,
         )
-    ranges: list[tuple[str, list[object]]] = [
-        ("source_file = ? AND source_row_number BETWEEN ? AND ?", [name, low, low + step - 1])
-        for name, first, last in files.itertuples(index=False)
-        for step in [max(int(max_persons), 1)]
-        for low in range(int(first), int(last) + 1, step)
-    ]
-    ranges.append(("source_file IS NULL OR source_row_number IS NULL", []))
-    columns = list(SPLINK_COLUMNS)
-    for where, range_params in ranges:
-        with warehouse.connect() as con:
-            persons = warehouse.read_table(
-                PERSONS, con=con, columns=columns, where=where, params=range_params
+        step = max(int(max_persons), 1)
+        ranges: list[tuple[str, list[object]]] = [
+            ("source_file = ? AND source_row_number BETWEEN ? AND ?", [name, low, low + step - 1])
+            for name, first, last in files.itertuples(index=False)
+            for low in range(int(first), int(last) + 1, step)
+        ]
+        ranges.append(("source_file IS NULL OR source_row_number IS NULL", []))
+        for where, range_params in ranges:
+            yield warehouse.read_table(
+                PERSONS, con=con, columns=list(SPLINK_COLUMNS), where=where, params=range_params
             )
-        yield persons

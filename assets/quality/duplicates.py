@@ -35,13 +35,16 @@ The model, and why it is set so (deterministic and offline by construction):
   starting from ``M_PRIORS``; birth date and the levels only a duplicate shows
   (``FIXED_M``) keep their priors, since EM cannot observe them in every register.
 
-- Scale: the model (u, prior, m) is trained once on the whole province, then pairs are
-  predicted band by band of whole birth years (``birth_year_bands``): every blocking
-  rule needs the same birth year, so no pair is lost and memory follows the band. Only
-  the linked pairs are brought out of DuckDB and clustered (Splink's connected
-  components).
+- Scale: the records are a DuckDB table built a slice at a time
+  (``assets.quality.duplicate_records``), never a pandas frame of the province; the
+  model (u, prior, m) is trained once on it, its statistics counted by DuckDB, then
+  pairs are predicted band by band of whole birth years (``birth_year_bands``): every
+  blocking rule needs the same birth year, so no pair is lost and memory follows the
+  band. Only the linked pairs and their records are brought out of DuckDB and
+  clustered (Splink's connected components).
 
-Record keys, not names or IDs, leave this module; the DuckDB database is in memory.
+Record keys, not names or IDs, leave this module; the DuckDB database is in memory and
+spills to a temporary directory of its own.
 """
 
 from __future__ import annotations
