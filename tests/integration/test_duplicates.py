@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pytest
 
-from assets.quality.duplicate_records import records_from_frame
+from assets.quality.duplicate_records import model_database, records_from_frame
 from assets.quality.duplicates import (
     PRIOR_RECALL,
     SCORED_AT_LEAST,
@@ -142,15 +141,12 @@ def test_banded_prediction_finds_exactly_the_pairs_of_one_prediction(staged):
     assert bands.nunique() > 3
     assert bands["edge:31-dec"] != bands["edge:1-jan"]  # the planted pairs sit at an edge
     settings = DuplicateSettings(band_persons=band_persons)
-    con = duckdb.connect(":memory:")
-    try:
+    with model_database() as con:
         records = records_from_frame(con, frame)
         linker, _, db_api = _trained_linker(con, records, settings)
         whole = linker.inference.predict(threshold_match_probability=SCORED_AT_LEAST)
         whole = whole.as_pandas_dataframe()[["unique_id_l", "unique_id_r", "match_probability"]]
         scored, linked = _predicted_pairs(linker, db_api, records, settings)
-    finally:
-        con.close()
     assert scored == len(whole)
 
     def key(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -178,8 +174,7 @@ def test_the_prior_is_splinks_estimate_over_every_column(staged):
     from splink import DuckDBAPI, Linker
 
     frame = splink_input(staged["persons"])
-    con = duckdb.connect(":memory:")
-    try:
+    with model_database() as con:
         db_api = DuckDBAPI(con)
         records = records_from_frame(con, frame)
         creator = _settings(records, DuplicateSettings(), 0.5)
@@ -189,8 +184,6 @@ def test_the_prior_is_splinks_estimate_over_every_column(staged):
         )
         expected = linker.misc.save_model_to_json()["probability_two_random_records_match"]
         assert _estimated_prior(db_api, records) == expected != 0.5
-    finally:
-        con.close()
 
 
 def test_slices_find_the_clusters_of_one_frame_with_a_pair_across_an_edge(staged):
