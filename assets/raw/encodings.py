@@ -6,6 +6,10 @@ Unicode forms. A file's bytes are decoded under each candidate and the candidate
 text looks most like Vietnamese wins: its header must match the data dictionary and its
 letters must be Vietnamese letters rather than the stray Latin-1 glyphs a wrong guess
 leaves behind.
+
+A landing file of millions of records is never held whole (``choose_encoding``,
+``nfc_pieces``): the candidates are scored on the file's opening text, which is all the
+score reads, and the file is then decoded and normalised a chunk at a time.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import codecs
 import contextlib
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 # TCVN 5712:1993 (VN1), whose upper half TCVN3/ABC shares: byte 0x80 + i -> character i.
 # Bytes 0xB0-0xB4 are combining tone marks, which NFC composes with the letter before.
@@ -52,6 +58,9 @@ _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _WORD = re.compile(r"[^\W\d_]+")
 
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "windows-1258", "tcvn3", "vni")
+SAMPLE_CHARS = 200_000  # characters of a candidate's text its letters are scored on
+CHUNK_BYTES = 1 << 22  # bytes of a file decoded at a time
+OPENING_CHUNK_BYTES = 1 << 16  # bytes decoded at a time while a candidate is scored
 
 
 class EncodingError(ValueError):
@@ -66,14 +75,22 @@ _CP1252 = [
 _CP1252_TABLE = {b: c for b, c in enumerate(_CP1252)}
 
 
+def _tcvn3_text(data: bytes, final: bool = False) -> str:
+    """TCVN3 bytes as text, not yet NFC (one byte, one character: any cut is safe)."""
+    return data.decode("latin-1").translate(_TCVN3_DECODE)
+
+
+def _vni_text(data: bytes, final: bool = False) -> str:
+    """VNI bytes as text, not yet NFC (each byte's glyph mapped alone: any cut is safe)."""
+    return data.decode("latin-1").translate(_CP1252_TABLE).translate(_VNI_TRANSLATION)
+
+
 def decode_tcvn3(data: bytes) -> str:
-    text = data.decode("latin-1").translate(_TCVN3_DECODE)
-    return unicodedata.normalize("NFC", text)
+    return unicodedata.normalize("NFC", _tcvn3_text(data))
 
 
 def decode_vni(data: bytes) -> str:
-    glyphs = data.decode("latin-1").translate(_CP1252_TABLE)
-    return unicodedata.normalize("NFC", glyphs.translate(_VNI_TRANSLATION))
+    return unicodedata.normalize("NFC", _vni_text(data))
 
 
 def encode_tcvn3(text: str) -> bytes:
@@ -194,6 +211,16 @@ def _candidates(data: bytes) -> list[tuple[str, str]]:
     return out
 
 
+def _score(text: str, header_score: Callable[[str], float] | None) -> float:
+    """A candidate's NFC text scored on its first ``SAMPLE_CHARS`` characters and, when
+    ``header_score`` is given, its first line (twice, to outweigh the letters)."""
+    score = vietnamese_score(text[:SAMPLE_CHARS])
+    if header_score is not None:
+        end = text.find("\n")
+        score += 2 * header_score(text if end < 0 else text[:end])
+    return score
+
+
 def detect_and_decode(data: bytes, *, header_score=None) -> DecodedText:
     """Decode ``data`` under the encoding that yields the most Vietnamese-looking text.
 
@@ -203,12 +230,119 @@ def detect_and_decode(data: bytes, *, header_score=None) -> DecodedText:
     best: DecodedText | None = None
     for name, text in _candidates(data):
         text = unicodedata.normalize("NFC", text)
-        sample = text[:200_000]
-        score = vietnamese_score(sample)
-        if header_score is not None:
-            score += 2 * header_score(text.split("\n", 1)[0])
+        score = _score(text, header_score)
         if best is None or score > best.score:
             best = DecodedText(text=text, encoding=name, score=score)
     if best is None:
         raise EncodingError("no encoding candidate")
     return best
+
+
+def choose_encoding(handle: BinaryIO, *, header_score: Callable[[str], float] | None = None) -> str:
+    """The encoding :func:`detect_and_decode` gives the whole file ``handle`` reads,
+    found without holding the file: a BOM decides alone; else the candidates are those
+    that decode every byte (UTF-8 alone when it does), checked a chunk at a time, and
+    are scored on their opening text (:func:`_opening_text`), all the score reads.
+
+    So a UTF-8 file with a bad byte far into it is read under the best legacy
+    candidate, as when it was decoded whole, and the choice is final before any record
+    is read (a file without a BOM is read once more for it). With a BOM there is no
+    other candidate: a bad byte is refused where the decoding meets it (``nfc_pieces``).
+    """
+    handle.seek(0)
+    start = handle.read(len(codecs.BOM_UTF8))
+    if start.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if _decodes_whole(handle, "utf-8"):
+        return "utf-8"
+    names = ["tcvn3", "vni"]
+    if _decodes_whole(handle, "cp1258"):
+        names.append("windows-1258")
+    scores = {name: _score(_opening_text(handle, name), header_score) for name in names}
+    return max(names, key=scores.__getitem__)  # the first of equals, as detect_and_decode
+
+
+def _decodes_whole(handle: BinaryIO, codec: str) -> bool:
+    """Whether every byte of the file decodes under ``codec``, checked a chunk at a
+    time up to the first that does not (the text is not kept)."""
+    handle.seek(0)
+    decode = codecs.getincrementaldecoder(codec)("strict").decode
+    try:
+        while chunk := handle.read(CHUNK_BYTES):
+            decode(chunk)
+        decode(b"", True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _opening_text(handle: BinaryIO, encoding: str) -> str:
+    """The file's NFC text under ``encoding`` up to a line feed after the first
+    ``SAMPLE_CHARS`` characters (the whole file when shorter): the text decoded whole
+    starts with it, and its score reads no further."""
+    pieces, size = [], 0
+    for piece in nfc_pieces(handle, encoding, OPENING_CHUNK_BYTES):
+        pieces.append(piece)
+        size += len(piece)
+        if size >= SAMPLE_CHARS:  # a piece before the last ends in a line feed
+            break
+    return "".join(pieces)
+
+
+def _decoder(encoding: str) -> Callable[[bytes, bool], str]:
+    """An incremental decoder for ``encoding`` (one of ``ENCODINGS``): text of each
+    chunk, not yet NFC; the bytes of a character a chunk's end cuts are kept for the next."""
+    if encoding == "tcvn3":
+        return _tcvn3_text
+    if encoding == "vni":
+        return _vni_text
+    codec = "cp1258" if encoding == "windows-1258" else encoding
+    return codecs.getincrementaldecoder(codec)("strict").decode
+
+
+def nfc_pieces(handle: BinaryIO, encoding: str, chunk_bytes: int | None = None) -> Iterator[str]:
+    """The text of the file ``handle`` reads, from its start, decoded under
+    ``encoding`` ``chunk_bytes`` (``CHUNK_BYTES``) at a time and NFC, in pieces that
+    end just after a line feed (the last aside): no character composes across a line
+    feed, so the pieces joined are the whole text normalised.
+
+    A byte the encoding cannot decode raises EncodingError naming its offset and line.
+    """
+    decode = _decoder(encoding)
+    handle.seek(0)
+    pending: list[str] = []  # decoded since the last line feed
+    offset = lines = 0  # bytes read; line feeds in the pieces given
+    while True:
+        chunk = handle.read(chunk_bytes or CHUNK_BYTES)
+        try:
+            text = decode(chunk, not chunk)
+        except UnicodeDecodeError as exc:
+            raise EncodingError(_bad_byte(exc, encoding, offset + len(chunk), lines)) from exc
+        offset += len(chunk)
+        if not chunk:
+            rest = "".join([*pending, text])
+            if rest:
+                yield unicodedata.normalize("NFC", rest)
+            return
+        cut = text.rfind("\n") + 1
+        if not cut:
+            pending.append(text)
+            continue
+        piece = unicodedata.normalize("NFC", "".join([*pending, text[:cut]]))
+        pending = [text[cut:]]
+        lines += piece.count("\n")
+        yield piece
+
+
+def _bad_byte(exc: UnicodeDecodeError, encoding: str, end: int, lines: int) -> str:
+    """Where the byte a decoder refused lies: its error's bytes end at offset ``end``
+    of the file, after ``lines`` line feeds decoded before them."""
+    offset = end - len(exc.object) + exc.start
+    before = exc.object[: exc.start]
+    line = lines + 1 + codecs.decode(before, exc.encoding, "replace").count("\n")
+    return (
+        f"byte 0x{exc.object[exc.start]:02x} at byte offset {offset:,} (line {line:,}) "
+        f"is not {encoding} text ({exc.reason})"
+    )

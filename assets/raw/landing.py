@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from assets.raw.encodings import detect_and_decode
+from assets.raw.encodings import choose_encoding, nfc_pieces
 from assets.raw.headers import (
     KNOWN_HEADERS,
     HeaderMatch,
@@ -31,13 +30,8 @@ from assets.raw.headers import (
     header_share,
     match_headers,
 )
-from assets.raw.records import TextFileError, record_blocks
-from assets.raw.safety import (
-    checked_archive,
-    checked_entry,
-    open_landing_file,
-    read_landing_bytes,
-)
+from assets.raw.records import TextFileError, TextRecords, record_blocks
+from assets.raw.safety import checked_archive, checked_entry, open_landing_stream
 from assets.raw.shapefiles import read_geo_layer
 from assets.raw.workbooks import WORKBOOK_SUFFIXES, read_workbook
 from assets.staging.normalise import by_distinct_value
@@ -83,7 +77,7 @@ class LandingFile:
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with os.fdopen(open_landing_file(path), "rb") as handle:
+    with open_landing_stream(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -305,22 +299,29 @@ def read_landed_blocks(path: Path, lines: int | None = None) -> Iterator[LandedT
 
 
 def _read_csv(path: Path, lines: int | None) -> Iterator[LandedTable]:
-    decoded = detect_and_decode(read_landing_bytes(path), header_score=_header_share)
-    for records in record_blocks(decoded.text, lines):
-        problem, text = records.problem.copy(), records.text.copy()
-        headers, values = _clean(
-            path, records.header, records.values, records.row_number, problem, text
-        )
-        yield LandedTable(
-            headers,
-            values,
-            records.row_number,
-            problem,
-            text,
-            records.data_lines,
-            records.continuation_lines,
-            decoded.encoding,
-        )
+    """The CSV's blocks, the file never whole in memory: its encoding chosen as if it
+    were (``choose_encoding``), then decoded and cut into blocks a chunk at a time."""
+    with open_landing_stream(path) as handle:
+        encoding = choose_encoding(handle, header_score=_header_share)
+        for records in record_blocks(nfc_pieces(handle, encoding), lines):
+            yield _csv_block(path, records, encoding)
+
+
+def _csv_block(path: Path, records: TextRecords, encoding: str) -> LandedTable:
+    problem, text = records.problem.copy(), records.text.copy()
+    headers, values = _clean(
+        path, records.header, records.values, records.row_number, problem, text
+    )
+    return LandedTable(
+        headers,
+        values,
+        records.row_number,
+        problem,
+        text,
+        records.data_lines,
+        records.continuation_lines,
+        encoding,
+    )
 
 
 def _read_workbook(path: Path) -> LandedTable:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -160,9 +160,11 @@ def read_records(text: str) -> TextRecords:
     )
 
 
-def record_blocks(text: str, lines: int | None = None) -> Iterator[TextRecords]:
+def record_blocks(text: str | Iterable[str], lines: int | None = None) -> Iterator[TextRecords]:
     """The records of ``text`` as :func:`read_records` reads them, about ``lines`` lines
     at a time (all at once when ``None``), so a province's file is never one frame.
+    ``text`` may come as pieces in order (``assets.raw.encodings.nfc_pieces``): they are
+    taken only as the next block needs them, so the file is never one string either.
 
     A block starts only at a line that splits cleanly without a quote: such a line is a
     record by itself and no record's quoted cell runs across it (``_read_suspects``
@@ -170,22 +172,66 @@ def record_blocks(text: str, lines: int | None = None) -> Iterator[TextRecords]:
     Row numbers are the file's; a file whose lines end in a lone CR (old Mac Excel) is
     one block.
     """
-    header_line = first_line(text)
-    body = len(header_line) + (2 if text.startswith("\r\n", len(header_line)) else 1)
-    body = min(body, len(text))
-    if lines is None or body >= len(text):
-        yield read_records(text)
+    pending = _Pending(iter([text] if isinstance(text, str) else text))
+    if lines is None:
+        pending.pull(None)
+        yield read_records(pending.text)
         return
+    pending.pull(1)
+    header_line = first_line(pending.text)
+    body = len(header_line) + (2 if pending.text.startswith("\r\n", len(header_line)) else 1)
+    head = pending.take(min(body, len(pending.text)))
     delimiter = sniff_delimiter(header_line)
     width = len(parse_line(header_line, delimiter)[0] or [])  # unreadable: read_records says
-    step = max(1, (len(text) - body) * lines // max(1, text.count("\n", body)))
-    start, offset = body, 0
-    while start < len(text):
-        cut = _clean_line_after(text, start + step, delimiter, width)
-        records = read_records(text[:body] + text[start:cut])
+    offset, wanted = 0, lines + 1
+    while True:
+        pending.pull(wanted)
+        if not pending.text:
+            break
+        # Lines complete so far (a piece may end mid-line); all of them at the end.
+        end = len(pending.text) if pending.ended else pending.text.rfind("\n") + 1
+        window = pending.text if end == len(pending.text) else pending.text[:end]
+        step = max(1, end * lines // max(1, window.count("\n")))
+        cut = _clean_line_after(window, step, delimiter, width)
+        if cut == end and not pending.ended:
+            wanted = pending.feeds + 1  # no clean line yet: take in more lines
+            continue
+        records = read_records(head + pending.take(cut))
         yield replace(records, row_number=records.row_number + offset)
         offset += records.data_lines
-        start = cut
+        wanted = lines + 1
+    if not offset:
+        yield read_records(head)  # the header alone
+
+
+@dataclass
+class _Pending:
+    """Text not yet cut into blocks, taken in from the pieces as blocks need it."""
+
+    pieces: Iterator[str]
+    text: str = ""
+    feeds: int = 0  # line feeds in ``text``
+    ended: bool = False  # no piece left
+
+    def pull(self, feeds: int | None) -> None:
+        """Take in pieces until ``text`` holds ``feeds`` line feeds or none is left
+        (all of them when ``None``)."""
+        parts = [self.text]
+        while not self.ended and (feeds is None or self.feeds < feeds):
+            piece = next(self.pieces, None)
+            if piece is None:
+                self.ended = True
+            else:
+                parts.append(piece)
+                self.feeds += piece.count("\n")
+        if len(parts) > 1:
+            self.text = "".join(parts)
+
+    def take(self, end: int) -> str:
+        """The text up to ``end``, which leaves ``text``."""
+        taken, self.text = self.text[:end], self.text[end:]
+        self.feeds -= taken.count("\n")
+        return taken
 
 
 def _clean_line_after(text: str, position: int, delimiter: str, width: int) -> int:

@@ -12,6 +12,7 @@ import os
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from assets.raw.headers import LandingFileError
 
@@ -53,15 +54,22 @@ def open_landing_file(path: Path) -> int:
     return fd
 
 
+def open_landing_stream(path: Path) -> BinaryIO:
+    """The file as a binary stream over :func:`open_landing_file`'s descriptor, to be
+    read in chunks (a province's persons file is a gigabyte) and closed by the caller."""
+    return os.fdopen(open_landing_file(path), "rb")
+
+
 def read_landing_bytes(path: Path) -> bytes:
-    with os.fdopen(open_landing_file(path), "rb") as handle:
+    """The whole file: for the small ones (workbooks); CSVs are read in chunks."""
+    with open_landing_stream(path) as handle:
         return handle.read()
 
 
 def checked_archive(path: Path) -> None:
     """Refuse a zip whose members escape (absolute, ``..``, links), are too many, or
     expand beyond the size or ratio a real Shapefile archive has."""
-    with os.fdopen(open_landing_file(path), "rb") as handle:
+    with open_landing_stream(path) as handle:
         try:
             archive = zipfile.ZipFile(handle)
         except zipfile.BadZipFile as exc:
