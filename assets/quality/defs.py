@@ -26,7 +26,8 @@ from assets.provinces import (
 )
 from assets.quality.batches import record_issues_by_commune
 from assets.quality.cross_checks import hamlet_geometry_problems
-from assets.quality.duplicates import SPLINK_COLUMNS, DuplicateSettings, find_probable_duplicates
+from assets.quality.duplicate_records import person_slices
+from assets.quality.duplicates import DuplicateSettings, find_probable_duplicates
 from assets.quality.holds import (
     hold_households,
     persons_per_household,
@@ -116,8 +117,8 @@ def quality_hamlet_count_reconciliation(
 
 @province_asset(
     key=["quality", "probable_duplicates"],
-    ins=_HOUSEHOLD_INS,
-    deps=[PERSONS_KEY],
+    ins={"hamlets": _HOUSEHOLD_INS["hamlets"]},
+    deps=[PERSONS_KEY, _HOUSEHOLD_INS["households"].key],
     group_name="quality",
     op_tags=MEMORY_HEAVY_TAGS,
 )
@@ -125,23 +126,23 @@ def quality_probable_duplicates(
     context: dg.AssetExecutionContext,
     config: DuplicateConfig,
     warehouse: dg.ResourceParam[Warehouse],
-    households: pd.DataFrame,
     hamlets: gpd.GeoDataFrame,
 ) -> pd.DataFrame:
     """Groups of person records probably of one person in several households (Splink)."""
-    # Splink compares the whole province in DuckDB; only the compared columns are read.
-    persons = warehouse.for_province(context.partition_key).read_table(
-        "staging.persons", columns=list(SPLINK_COLUMNS)
-    )
+    warehouse = warehouse.for_province(context.partition_key)
+    # Splink compares the whole province in DuckDB; the compared columns are read a slice
+    # at a time into its table, never as one frame. Of the households, only where each is.
+    slices = person_slices(warehouse)
+    households = warehouse.read_table("staging.households", columns=["household_id", "hamlet_code"])
     settings = DuplicateSettings(
         threshold=config.threshold,
         u_max_pairs=config.u_max_pairs,
         seed=config.seed,
         threads=config.threads or None,
     )
-    run = find_probable_duplicates(persons, households, pd.DataFrame(hamlets), settings)
+    run = find_probable_duplicates(slices, households, pd.DataFrame(hamlets), settings)
     metadata = {
-        "records_in": len(persons),
+        "records_in": run.records_in,
         "clusters": int(run.table["cluster_id"].nunique()),
         "records_in_clusters": len(run.table),
         "pairs_scored": run.pairs_scored,

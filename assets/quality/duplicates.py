@@ -39,27 +39,42 @@ The model, and why it is set so (deterministic and offline by construction):
   starting from ``M_PRIORS``; birth date and the levels only a duplicate shows
   (``FIXED_M``) keep their priors, since EM cannot observe them in every register.
 
-- Scale: the model (u, prior, m) is trained once on the whole province, then pairs are
-  predicted band by band of whole birth years (``birth_year_bands``): every blocking
-  rule needs the same birth year, so no pair is lost and memory follows the band. Only
-  the linked pairs are brought out of DuckDB and clustered (Splink's connected
-  components).
+- Scale: the records are a DuckDB table built a slice at a time
+  (``assets.quality.duplicate_records``), never a pandas frame of the province; the
+  model (u, prior, m) is trained once on it, its statistics counted by DuckDB, then
+  pairs are predicted band by band of whole birth years (``birth_year_bands``): every
+  blocking rule needs the same birth year, so no pair is lost and memory follows the
+  band. Only the linked pairs and their records are brought out of DuckDB and
+  clustered (Splink's connected components).
 
-Record keys, not names or IDs, leave this module; the DuckDB database is in memory.
+Record keys, not names or IDs, leave this module; the DuckDB database is in memory and
+spills to a temporary directory of its own.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from expectations.citizen_id import citizen_id_consistent
-from expectations.schemas import TABLES, fold_text
+from assets.quality.duplicate_records import (
+    SPLINK_COLUMNS as SPLINK_COLUMNS,
+)
+from assets.quality.duplicate_records import (
+    SplinkRecords,
+    load_records,
+    model_database,
+    records_from_frame,
+)
+from assets.quality.duplicate_records import (
+    splink_input as splink_input,
+)
+from expectations.schemas import TABLES
 
 PROBABLE_DUPLICATES = TABLES["quality.probable_duplicates"]
 # Splink's Jaro-Winkler levels on the folded name: nearly the same, and alike.
@@ -120,6 +135,10 @@ class DuplicateSettings:
     # Records predicted at once (consecutive birth years, whole years): the candidate
     # pairs and comparison vectors of one band, not of the province, are in memory.
     band_persons: int = 250_000
+    # DuckDB's memory limit for the model's database (None: DuckDB's default, 80% of
+    # the machine); above it DuckDB evicts its tables' blocks and spills to a temporary
+    # directory. Without it, 14 M persons peaked at 6.1 GB (the records' table, training).
+    memory_limit: str | None = "3GB"
 
 
 @dataclass(frozen=True)
@@ -130,93 +149,43 @@ class DuplicateRun:
     pairs_scored: int
     pairs_linked: int
     seconds: float
+    records_in: int = 0  # person records compared
 
 
-# The person columns the model reads.
-SPLINK_COLUMNS = (
-    "record_id",
-    "household_id",
-    "full_name",
-    "birth_date",
-    "sex",
-    "citizen_id",
-    "ethnicity",
-)
-
-
-def _name_key(folded: str) -> str:
-    """The folded name's words in order, y written i: a swapped given and middle name,
-    and the y/i alternation ("Vy"/"Vi", "Thúy"/"Thúi"), meet."""
-    return " ".join(sorted(folded.replace("y", "i").split()))
-
-
-def splink_input(persons: pd.DataFrame) -> pd.DataFrame:
-    """One row per person record in the form the model compares.
-
-    Names are compared as written (lower-cased, NFC, single-spaced), folded
-    (``fold_text``: no diacritics, punctuation or case) and as a word set (``_name_key``);
-    text transforms run once per distinct name, not per record.
-    """
-    # One hash pass over the records (factorize), then each distinct name's forms are
-    # spread by position: no per-form lookup of every record's name.
-    codes, distinct = pd.factorize(persons["full_name"].astype("string"))
-    spaced = [" ".join(str(n).lower().split()) for n in distinct]
-    folds = [fold_text(n) for n in spaced]
-
-    def spread(values: list[str]) -> pd.Series:
-        return pd.Series(pd.array(values, dtype="string").take(codes, allow_fill=True))
-
-    names, folded, keys = spread(spaced), spread(folds), spread([_name_key(f) for f in folds])
-    births = pd.to_datetime(persons["birth_date"], errors="coerce")
-    ids = persons["citizen_id"].astype("string").str.strip().replace("", pd.NA)
-    old = ids.str.fullmatch(r"\d{9}").fillna(False).astype(bool)
-    valid = ids.str.fullmatch(r"\d{12}").fillna(False).astype(bool) & citizen_id_consistent(
-        ids, persons["sex"], persons["birth_date"]
-    )
-    return pd.DataFrame(
-        {
-            "unique_id": persons["record_id"].astype("string").to_numpy(),
-            "household_id": persons["household_id"].astype("string").to_numpy(),
-            "name": names.to_numpy(),
-            "name_folded": folded.to_numpy(),
-            "name_key": keys.to_numpy(),
-            "family_folded": spread([f.split(" ")[0] for f in folds]).to_numpy(),
-            "given_folded": spread([f.split(" ")[-1] for f in folds]).to_numpy(),
-            "birth_date": births.dt.normalize().to_numpy(),
-            "birth_year": births.dt.year.astype("Int64").to_numpy(),
-            "sex": persons["sex"].astype("string").to_numpy(),
-            "citizen_id": ids.to_numpy(),
-            "old_id": old.to_numpy(),
-            "valid_id": valid.to_numpy(),
-            "ethnicity": persons["ethnicity"].astype("string").to_numpy(),
-        }
-    )
-
-
-def _equal_share(values: pd.Series) -> float:
+def _equal_share(records: SplinkRecords, value: str) -> float:
     """Share of pairs of records (both with a value) whose values are equal: the exact
-    u of an equality level, from value counts instead of a sample."""
-    counts = values.dropna().value_counts().to_numpy(dtype="float64")
-    n = counts.sum()
-    return float((counts * (counts - 1)).sum() / (n * (n - 1))) if n > 1 else 0.0
+    u of an equality level, from value counts (``value``: a SQL expression of a record,
+    written here, never from data). Counted in integers, as exact as before in pandas."""
+    same, n = records.row(
+        f"SELECT sum(c * (c - 1)), sum(c) FROM (SELECT count(*) AS c FROM "
+        f"(SELECT {value} AS v FROM records) WHERE v IS NOT NULL GROUP BY v)"
+    )
+    n = int(n or 0)
+    return float(int(same) / (n * (n - 1))) if n > 1 else 0.0
 
 
-def _within_a_year_share(dates: pd.Series) -> float:
+def _within_a_year_share(records: SplinkRecords) -> float:
     """Share of pairs of records (both with a birth date) born on different days at
-    most 366 days apart, counted exactly from the sorted dates."""
-    days = np.sort(dates.dropna().to_numpy(dtype="datetime64[D]").astype("int64"))
-    n = len(days)
+    most 366 days apart, counted exactly from the records per birth date."""
+    per_day = records.query(
+        "SELECT CAST(birth_date AS DATE) - DATE '1970-01-01' AS day, count(*) AS n "
+        "FROM records WHERE birth_date IS NOT NULL GROUP BY day ORDER BY day"
+    )
+    days = per_day["day"].to_numpy(dtype="int64")
+    counts = per_day["n"].to_numpy(dtype="int64")
+    n = int(counts.sum())
     if n < 2:
         return 0.0
-    near = np.searchsorted(days, days + 366, side="right") - np.searchsorted(
-        days, days - 366, side="left"
+    before = np.concatenate([[0], np.cumsum(counts)])  # records of earlier days
+    near = (
+        before[np.searchsorted(days, days + 366, side="right")]
+        - before[np.searchsorted(days, days - 366, side="left")]
     )
-    same = np.searchsorted(days, days, side="right") - np.searchsorted(days, days, side="left")
-    return float((near - same).sum() / (n * (n - 1)))
+    return float(int((counts * (near - counts)).sum()) / (n * (n - 1)))
 
 
 def _name_similarity_shares(
-    frame: pd.DataFrame, pairs: int, seed: int
+    records: SplinkRecords, pairs: int, seed: int
 ) -> tuple[float, float, float]:
     """Shares of record pairs whose names fall in the similarity levels (folded names one
     edit apart, Jaro-Winkler "nearly the same", "alike") and in no earlier level, from
@@ -224,20 +193,22 @@ def _name_similarity_shares(
     sample whatever the input order).
 
     Only the two similarity levels need a sample; drawing it here scores one comparison
-    on it instead of Splink's sampler scoring every comparison on its own sample."""
-    named = frame.dropna(subset=["name"]).sort_values("unique_id")
-    n = len(named)
+    on it instead of Splink's sampler scoring every comparison on its own sample. Only
+    the names of the records drawn leave DuckDB."""
+    (n,) = records.row("SELECT count(*) FROM records WHERE name IS NOT NULL")
     if n < 2:
         return 0.0, 0.0, 0.0
     rng = np.random.default_rng(seed)
     size = int(min(pairs, n * (n - 1) / 2))
     left = rng.integers(0, n, size)
     right = (left + rng.integers(1, n, size)) % n  # never the same record
+    drawn = records.at_positions(np.union1d(left, right))
+    left, right = np.searchsorted(drawn.index, left), np.searchsorted(drawn.index, right)
     # Equal names are equal once folded, and then as word sets: a pair is in no earlier
     # level exactly when its word sets differ.
-    keys = pd.factorize(named["name_key"])[0]
+    keys = drawn["name_key"].to_numpy(dtype=object)
     apart = keys[left] != keys[right]
-    folded = named["name_folded"].to_numpy(dtype=object)
+    folded = drawn["name_folded"].to_numpy(dtype=object)
     sample = pd.DataFrame({"l": folded[left[apart]], "r": folded[right[apart]]})
     con = duckdb.connect(":memory:")
     try:
@@ -259,20 +230,26 @@ def _name_similarity_shares(
     return slip / size, close / size, alike / size
 
 
-def data_u(frame: pd.DataFrame, pairs: float = 2e6, seed: int = 0) -> dict[tuple[str, str], float]:
+# A citizen ID of 12 digits (``\d`` as Python reads it: any decimal digit), else null.
+_TWELVE_DIGITS = r"CASE WHEN regexp_full_match(citizen_id, '\p{Nd}{12}') THEN citizen_id END"
+
+
+def data_u(
+    records: SplinkRecords, pairs: float = 2e6, seed: int = 0
+) -> dict[tuple[str, str], float]:
     """u of every level, set from the data: equality levels from value counts, an ID
     one slip away from the share of pairs with the same first six digits (the serial
-    part is drawn at random), birth dates within a year from the sorted dates, the name
-    similarity levels from a seeded sample of ``pairs`` pairs, and each "different"
+    part is drawn at random), birth dates within a year from the counts per date, the
+    name similarity levels from a seeded sample of ``pairs`` pairs, and each "different"
     level as what the others leave. Each is at least one pair's worth, so no level is
-    left untrained (Splink's "u values not fully trained")."""
-    n = len(frame)
+    left untrained (Splink's "u values not fully trained"). Counted by DuckDB over the
+    records' table: no column of the province is brought into Python."""
+    n, missing_ids = records.row("SELECT count(*), count(*) - count(citizen_id) FROM records")
     floor = 2.0 / max(n * (n - 1), 2)
-    ids = frame["citizen_id"].where(frame["citizen_id"].str.fullmatch(r"\d{12}", na=False))
-    same_name, same_fold = _equal_share(frame["name"]), _equal_share(frame["name_folded"])
-    same_key = _equal_share(frame["name_key"])
-    slip, close, alike = _name_similarity_shares(frame, int(pairs), seed)
-    same_prefix = _equal_share(ids.str[:6])
+    same_name, same_fold = _equal_share(records, "name"), _equal_share(records, "name_folded")
+    same_key = _equal_share(records, "name_key")
+    slip, close, alike = _name_similarity_shares(records, int(pairs), seed)
+    same_prefix = _equal_share(records, f"left({_TWELVE_DIGITS}, 6)")
     u = {
         ("name", "exact"): same_name,
         ("name", "same without diacritics, case or spacing"): same_fold - same_name,
@@ -281,22 +258,24 @@ def data_u(frame: pd.DataFrame, pairs: float = 2e6, seed: int = 0) -> dict[tuple
         ("name", "nearly the same"): close,
         ("name", "alike"): alike,
         ("name", "different"): 1 - same_key - slip - close - alike,
-        ("birth_date", "exact"): _equal_share(frame["birth_date"]),
-        ("birth_date", "within a year"): _within_a_year_share(frame["birth_date"]),
-        ("citizen_id", "exact"): _equal_share(ids),
+        ("birth_date", "exact"): _equal_share(records, "birth_date"),
+        ("birth_date", "within a year"): _within_a_year_share(records),
+        ("citizen_id", "exact"): _equal_share(records, _TWELVE_DIGITS),
         ("citizen_id", "one digit mistyped or two swapped"): same_prefix
         * SERIAL_NEIGHBOURS
         / 10**6,
-        ("citizen_id", "same last six digits"): _equal_share(ids.str[-6:]),
-        ("sex", "exact"): _equal_share(frame["sex"]),
-        ("ethnicity", "exact"): _equal_share(frame["ethnicity"]),
+        ("citizen_id", "same last six digits"): _equal_share(
+            records, f"right({_TWELVE_DIGITS}, 6)"
+        ),
+        ("sex", "exact"): _equal_share(records, "sex"),
+        ("ethnicity", "exact"): _equal_share(records, "ethnicity"),
     }
     u[("birth_date", "different")] = (
         1 - u[("birth_date", "exact")] - u[("birth_date", "within a year")]
     )
     u[("sex", "different")] = 1 - u[("sex", "exact")]
     u[("ethnicity", "different")] = 1 - u[("ethnicity", "exact")]
-    missing = float(frame["citizen_id"].isna().mean()) if n else 0.0
+    missing = missing_ids / n if n else 0.0
     u[("citizen_id", "one ID missing")] = 1 - (1 - missing) ** 2
     u[("citizen_id", "different")] = 1 - sum(
         v for (comparison, _), v in u.items() if comparison == "citizen_id"
@@ -528,17 +507,17 @@ def _deterministic_rules():
     return [block_on("citizen_id"), block_on("name_folded", "birth_date", "sex")]
 
 
-def _deterministic_pairs(frame: pd.DataFrame) -> int:
+def _deterministic_pairs(records: SplinkRecords) -> int:
     """How many pairs the deterministic rules find (an upper bound: pairs both rules
-    find count twice), counted from value counts."""
-
-    def pairs(columns: list[str]) -> int:
-        # groupby drops records missing a key, as the rules' SQL equality does; much
-        # faster than DataFrame.value_counts on a column of mostly distinct IDs.
-        counts = frame.groupby(columns, sort=False).size().to_numpy(dtype="int64")
-        return int((counts * (counts - 1) // 2).sum())
-
-    return pairs(["citizen_id"]) + pairs(["name_folded", "birth_date", "sex"])
+    find count twice), counted from value counts; records missing a key are in no pair,
+    as the rules' SQL equality has it."""
+    (pairs,) = records.row(
+        "SELECT coalesce(sum(c * (c - 1) // 2), 0) FROM ("
+        "SELECT count(*) AS c FROM records WHERE citizen_id IS NOT NULL GROUP BY citizen_id "
+        "UNION ALL SELECT count(*) AS c FROM records WHERE name_folded IS NOT NULL "
+        "AND birth_date IS NOT NULL AND sex IS NOT NULL GROUP BY name_folded, birth_date, sex)"
+    )
+    return int(pairs)
 
 
 # EM sessions, each blocked on a field the model then does not train there (Splink's
@@ -555,48 +534,52 @@ def _training_rules():
 PRIOR_COLUMNS = ["unique_id", "citizen_id", "name_folded", "birth_date", "sex"]
 
 
-def _estimated_prior(db_api, frame: pd.DataFrame) -> float:
+def _estimated_prior(db_api, records: SplinkRecords) -> float:
     """Splink's estimate of the prior from the deterministic rules at ``PRIOR_RECALL``,
-    made on the columns those rules read only: Splink copies its input for the
+    made on a view of the columns those rules read only: Splink copies its input for the
     self-join, and a copy of every compared column was the step's memory peak."""
     import splink.comparison_library as cl
     from splink import Linker, SettingsCreator
 
-    records = db_api.register(frame[PRIOR_COLUMNS], table_name="persons_for_prior")
-    # The comparison is a placeholder: the estimate reads the rules and counts only.
-    creator = SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name="unique_id",
-        comparisons=[cl.ExactMatch("sex")],
-    )
-    linker = Linker(records, creator, log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(
-        _deterministic_rules(), recall=PRIOR_RECALL
-    )
-    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
-    records.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
-    return prior
+    view = "persons_for_prior"
+    columns = ", ".join(PRIOR_COLUMNS)
+    records.con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {columns} FROM {records.table}")
+    try:
+        # The comparison is a placeholder: the estimate reads the rules and counts only.
+        creator = SettingsCreator(
+            link_type="dedupe_only",
+            unique_id_column_name="unique_id",
+            comparisons=[cl.ExactMatch("sex")],
+        )
+        linker = Linker(db_api.register(view), creator, log_level=logging.WARNING)
+        linker.training.estimate_probability_two_random_records_match(
+            _deterministic_rules(), recall=PRIOR_RECALL
+        )
+        return linker.misc.save_model_to_json()["probability_two_random_records_match"]
+    finally:
+        records.con.execute(f"DROP VIEW IF EXISTS {view}")
 
 
 def _trained_linker(
-    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, settings: DuplicateSettings
+    con: duckdb.DuckDBPyConnection, records: SplinkRecords, settings: DuplicateSettings
 ) -> tuple:
-    """A DuckDB Splink linker over ``frame`` (``splink_input`` rows) with the model
-    trained on it: u from the data, the prior from the deterministic rules, m by EM.
-    Returns the linker, its settings creator and its database API."""
+    """A DuckDB Splink linker over ``records`` (the model's table in ``con``) with the
+    model trained on it: u from the data, the prior from the deterministic rules, m by
+    EM. Returns the linker, its settings creator and its database API."""
     from splink import DuckDBAPI, Linker
 
-    total = len(frame) * (len(frame) - 1) / 2
-    deterministic = _deterministic_pairs(frame)
+    n = len(records)
+    total = n * (n - 1) / 2
+    deterministic = _deterministic_pairs(records)
     con.execute("SET enable_progress_bar = false")
     if settings.threads:
         con.execute(f"SET threads = {int(settings.threads)}")
     db_api = DuckDBAPI(con)
     # With no deterministic match the prior is that of one pair the rules missed.
-    prior = _estimated_prior(db_api, frame) if deterministic else 1 / (PRIOR_RECALL * total)
-    creator = _settings(frame, settings, prior)
+    prior = _estimated_prior(db_api, records) if deterministic else 1 / (PRIOR_RECALL * total)
+    creator = _settings(records, settings, prior)
     linker = Linker(
-        db_api.register(frame, table_name="persons_for_splink"),
+        db_api.register(records.table, table_name="persons_for_splink"),
         creator,
         log_level=logging.WARNING,
     )
@@ -606,7 +589,7 @@ def _trained_linker(
                 rule,
                 estimate_without_term_frequencies=True,
                 max_pairs=settings.em_max_pairs,
-                record_sample_proportion=min(1.0, 2e4 / len(frame)),
+                record_sample_proportion=min(1.0, 2e4 / n),
             )
     return linker, creator, db_api
 
@@ -623,12 +606,11 @@ def trained_model(
     level by level."""
     if len(frame) < 2:
         raise ValueError("training the duplicate model needs at least two records")
-    con = duckdb.connect(":memory:")
-    try:
-        linker, creator, _ = _trained_linker(con, frame, settings or DuplicateSettings())
+    settings = settings or DuplicateSettings()
+    with model_database(settings.memory_limit) as con:
+        records = records_from_frame(con, frame)
+        linker, creator, _ = _trained_linker(con, records, settings)
         trained = linker.misc.save_model_to_json()
-    finally:
-        con.close()
     if dialect == trained.get("sql_dialect", "duckdb"):
         return trained
     model = creator.create_settings_dict(dialect)
@@ -643,40 +625,44 @@ def trained_model(
 
 
 def find_probable_duplicates(
-    persons: pd.DataFrame,
+    persons: pd.DataFrame | Iterable[pd.DataFrame],
     households: pd.DataFrame,
     hamlets: pd.DataFrame,
     settings: DuplicateSettings | None = None,
 ) -> DuplicateRun:
     """Clusters of person records that are probably one person in several households.
 
-    Returns ``quality.probable_duplicates`` rows: per record of a cluster spanning more
-    than one household, the cluster (named by its smallest record_id), the record's
-    household and place, the highest match probability linking it to the cluster, and
-    the fields on which the cluster's linked pairs agree and differ (names, not values).
+    ``persons`` (``SPLINK_COLUMNS``) is a frame or slices of one (``person_slices``):
+    they are appended to a DuckDB table one at a time, so the province is never a
+    pandas frame. Returns ``quality.probable_duplicates`` rows: per record of a cluster
+    spanning more than one household, the cluster (named by its smallest record_id), the
+    record's household and place, the highest match probability linking it to the
+    cluster, and the fields on which the cluster's linked pairs agree and differ (names,
+    not values).
 
     The model is trained once on the whole province; pairs are predicted band by band
     of birth years (``birth_year_bands``), so memory follows the band, not the province.
     """
     settings = settings or DuplicateSettings()
     start = time.perf_counter()
-    frame = splink_input(persons)
-    empty = DuplicateRun(PROBABLE_DUPLICATES.enforce(_empty()), 0, 0, 0.0)
-    if len(frame) < 2:
-        return empty
-    con = duckdb.connect(":memory:")
-    try:
-        linker, _, db_api = _trained_linker(con, frame, settings)
-        scored, linked = _predicted_pairs(linker, db_api, frame, settings)
-        clusters = _clusters(db_api, frame, linked, settings.threshold)
-    finally:
-        con.close()
-    table = _report(clusters, linked, households, hamlets, frame)
+    slices = [persons] if isinstance(persons, pd.DataFrame) else persons
+    with model_database(settings.memory_limit) as con:
+        records = load_records(con, slices)
+        records_in = len(records)
+        if records_in < 2:
+            return DuplicateRun(PROBABLE_DUPLICATES.enforce(_empty()), 0, 0, 0.0, records_in)
+        linker, _, db_api = _trained_linker(con, records, settings)
+        scored, linked = _predicted_pairs(linker, db_api, records, settings)
+        clusters = _clusters(db_api, records, linked, settings.threshold)
+        linked_ids = pd.concat([linked["unique_id_l"], linked["unique_id_r"]])
+        compared = records.of(linked_ids, list(FIELDS))
+    table = _report(clusters, linked, households, hamlets, compared)
     return DuplicateRun(
         table=table,
         pairs_scored=scored,
         pairs_linked=len(linked),
         seconds=round(time.perf_counter() - start, 2),
+        records_in=records_in,
     )
 
 
@@ -693,35 +679,51 @@ def birth_year_bands(birth_years: pd.Series, band_persons: int) -> pd.Series:
     only, and SQL equality never holds for a missing value, so no pair spans two bands
     and a record without a birth date is in no pair: predicting band by band finds
     exactly the pairs of one prediction over the province."""
-    counts = birth_years.dropna().value_counts().sort_index()
+    counts = birth_years.dropna().value_counts()
+    return birth_years.map(_bands_of_years(counts, band_persons)).astype("Int64")
+
+
+def _bands_of_years(counts: pd.Series, band_persons: int) -> pd.Series:
+    """The band of each birth year (``counts``: records per year), as ``birth_year_bands``."""
+    counts = counts.sort_index()
     before = counts.cumsum() - counts  # records of earlier years
     band_of_year = before // max(int(band_persons), 1)
     # Renumber 0, 1, 2… (the floor division skips numbers where a year is large).
-    band_of_year = pd.Series(pd.factorize(band_of_year)[0], index=counts.index)
-    return birth_years.map(band_of_year).astype("Int64")
+    return pd.Series(pd.factorize(band_of_year)[0], index=counts.index)
 
 
 def _predicted_pairs(
-    linker, db_api, frame: pd.DataFrame, settings: DuplicateSettings
+    linker, db_api, records: SplinkRecords, settings: DuplicateSettings
 ) -> tuple[int, pd.DataFrame]:
     """The count of pairs scored (at least ``SCORED_AT_LEAST``) and the pairs linked (at
     least the threshold: record keys and probability), predicted band by band with the
     model trained on the whole province.
 
-    Name term frequencies are those of the whole province, computed once, as a single
-    prediction would use them; only the linked pairs leave DuckDB."""
+    A band is a table of its records, the years between its first and last (the bands
+    cut the sorted years). Name term frequencies are those of the whole province,
+    computed once, as a single prediction would use them; only the linked pairs leave
+    DuckDB."""
     from duckdb import ColumnExpression, ConstantExpression
 
     linker.table_management.compute_tf_table("name")
-    bands = birth_year_bands(frame["birth_year"], settings.band_persons)
-    band_of = bands.to_numpy(dtype="int64", na_value=-1)
+    per_year = records.query(
+        "SELECT birth_year, count(*) AS n FROM records WHERE birth_year IS NOT NULL "
+        "GROUP BY birth_year"
+    )
+    band_of_year = _bands_of_years(per_year.set_index("birth_year")["n"], settings.band_persons)
+    years = band_of_year.index.to_series().groupby(band_of_year.to_numpy()).agg(["min", "max"])
     at_threshold = ColumnExpression("match_probability") >= ConstantExpression(settings.threshold)
     scored, linked = 0, []
-    for band in range(band_of.max(initial=-1) + 1):
-        records = db_api.register(frame[band_of == band])
+    for first, last in years.itertuples(index=False):
+        records.con.execute(
+            f"CREATE OR REPLACE TABLE persons_band AS SELECT * FROM {records.table} "
+            "WHERE birth_year BETWEEN ? AND ?",
+            [int(first), int(last)],
+        )
+        band = db_api.register("persons_band")
         try:
             predictions = linker.inference.predict_within(
-                records, threshold_match_probability=SCORED_AT_LEAST, warning_mode="never"
+                band, threshold_match_probability=SCORED_AT_LEAST, warning_mode="never"
             )
             relation = predictions.as_duckdbpyrelation()
             scored += relation.aggregate("count(*)").fetchone()[0]
@@ -732,24 +734,22 @@ def _predicted_pairs(
             )
             predictions.drop_table_from_database_and_remove_from_cache()
         finally:
-            records.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+            records.con.execute("DROP TABLE IF EXISTS persons_band")
     columns = {"unique_id_l": "string", "unique_id_r": "string", "match_probability": "float64"}
     if not linked:
         return scored, pd.DataFrame({c: pd.Series([], dtype=t) for c, t in columns.items()})
     return scored, pd.concat(linked, ignore_index=True).astype(columns)
 
 
-def _clusters(db_api, frame: pd.DataFrame, linked: pd.DataFrame, threshold: float) -> pd.DataFrame:
+def _clusters(
+    db_api, records: SplinkRecords, linked: pd.DataFrame, threshold: float
+) -> pd.DataFrame:
     """Splink's connected components of the linked pairs: cluster, record key and
     household of every record in a linked pair (a record in none is a cluster of its
     own, which the report drops)."""
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    nodes = frame.loc[
-        frame["unique_id"].isin(linked["unique_id_l"])
-        | frame["unique_id"].isin(linked["unique_id_r"]),
-        ["unique_id", "household_id"],
-    ]
+    nodes = records.of(pd.concat([linked["unique_id_l"], linked["unique_id_r"]]), ["household_id"])
     if nodes.empty:
         return pd.DataFrame(
             {c: pd.Series([], dtype="string") for c in ("cluster_id", "unique_id", "household_id")}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pytest
 
+from assets.quality.duplicate_records import model_database, records_from_frame
 from assets.quality.duplicates import (
     PRIOR_RECALL,
     SCORED_AT_LEAST,
@@ -141,14 +141,12 @@ def test_banded_prediction_finds_exactly_the_pairs_of_one_prediction(staged):
     assert bands.nunique() > 3
     assert bands["edge:31-dec"] != bands["edge:1-jan"]  # the planted pairs sit at an edge
     settings = DuplicateSettings(band_persons=band_persons)
-    con = duckdb.connect(":memory:")
-    try:
-        linker, _, db_api = _trained_linker(con, frame, settings)
+    with model_database() as con:
+        records = records_from_frame(con, frame)
+        linker, _, db_api = _trained_linker(con, records, settings)
         whole = linker.inference.predict(threshold_match_probability=SCORED_AT_LEAST)
         whole = whole.as_pandas_dataframe()[["unique_id_l", "unique_id_r", "match_probability"]]
-        scored, linked = _predicted_pairs(linker, db_api, frame, settings)
-    finally:
-        con.close()
+        scored, linked = _predicted_pairs(linker, db_api, records, settings)
     assert scored == len(whole)
 
     def key(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -176,15 +174,40 @@ def test_the_prior_is_splinks_estimate_over_every_column(staged):
     from splink import DuckDBAPI, Linker
 
     frame = splink_input(staged["persons"])
-    con = duckdb.connect(":memory:")
-    try:
+    with model_database() as con:
         db_api = DuckDBAPI(con)
-        creator = _settings(frame, DuplicateSettings(), 0.5)
+        records = records_from_frame(con, frame)
+        creator = _settings(records, DuplicateSettings(), 0.5)
         linker = Linker(db_api.register(frame, table_name="every_column"), creator)
         linker.training.estimate_probability_two_random_records_match(
             _deterministic_rules(), recall=PRIOR_RECALL
         )
         expected = linker.misc.save_model_to_json()["probability_two_random_records_match"]
-        assert _estimated_prior(db_api, frame) == expected != 0.5
-    finally:
-        con.close()
+        assert _estimated_prior(db_api, records) == expected != 0.5
+
+
+def test_slices_find_the_clusters_of_one_frame_with_a_pair_across_an_edge(staged):
+    """A copy of a person (a doubled letter, no ID, another household) in the slice after
+    its source's: a record lost at the edge loses the pair, one read twice adds pairs."""
+    persons = staged["persons"]
+    source = persons[persons["citizen_id"].str.fullmatch(r"\d{12}", na=False)].iloc[[200]]
+    copy = source.assign(
+        record_id="slice:copy",
+        household_id=persons["household_id"].iloc[-1],
+        full_name=source["full_name"].str.replace(r"(\w)$", r"\1\1", regex=True),
+        citizen_id=pd.NA,
+    )
+    edge = persons.index.get_loc(source.index[0]) + 1  # the source ends the first slice
+    planted = pd.concat([persons.iloc[:edge], copy, persons.iloc[edge:]], ignore_index=True)
+    planted = planted.astype(persons.dtypes.to_dict())
+    slices = [planted.iloc[:edge], planted.iloc[edge : edge + 700], planted.iloc[edge + 700 :]]
+    households, hamlets = staged["households"], staged["hamlets"]
+    sliced = find_probable_duplicates(iter(slices), households, hamlets)
+    whole = find_probable_duplicates(planted, households, hamlets)
+    pd.testing.assert_frame_equal(sliced.table, whole.table)
+    assert (sliced.pairs_scored, sliced.pairs_linked) == (whole.pairs_scored, whole.pairs_linked)
+    assert sliced.records_in == whole.records_in == len(planted)
+    members = sliced.table.loc[sliced.table["record_id"] == "slice:copy", "cluster_id"]
+    assert len(members) == 1
+    cluster = set(sliced.table.loc[sliced.table["cluster_id"] == members.iloc[0], "record_id"])
+    assert cluster == {"slice:copy", source["record_id"].iloc[0]}

@@ -332,3 +332,29 @@ def test_warehouse_modules_import_without_a_cycle():
 
     assert "base" in imports and not imports["base"]
     assert [name for name in imports if reaches(name, name)] == []
+
+
+def test_blocks_written_in_one_transaction_are_not_held_until_commit(tmp_path):
+    """A province's file is written block by block in one transaction; DuckDB kept every
+    Arrow table a query scanned until COMMIT, so memory grew with the file (14 M
+    persons: ~0.1 GB per 250,000-row block). Arrow's allocations must not pile up."""
+    import pyarrow as pa
+
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}").for_province("04")
+    block_rows = 50_000
+
+    def block(number: int) -> pd.DataFrame:
+        rows = range(number * block_rows + 1, (number + 1) * block_rows + 1)
+        frame = _rejected("staging.persons", block_rows)
+        return frame.assign(source_row_number=list(rows), reason="lý do " * 10)
+
+    held = []
+    with warehouse.transaction() as con:
+        for number in range(6):
+            warehouse.write_table(
+                "staging.rejected_rows", block(number), con=con, append=number > 0
+            )
+            held.append(pa.total_allocated_bytes())
+    one_block = pa.Table.from_pandas(block(0), preserve_index=False).nbytes
+    assert held[-1] - held[0] < one_block, held
+    assert len(warehouse.read_table("staging.rejected_rows")) == 6 * block_rows
