@@ -8,7 +8,7 @@ province of any size (the 14 M landing file included).
 
 The records are the persons of a warehouse's ``staging.persons`` or of a landing persons
 file (its Vietnamese headers, dates as dd/mm/yyyy). They never make one pandas frame:
-``splink_input``'s name forms are made once per distinct name (a few ten thousand) and
+the model's name forms (``name_forms``) are made once per distinct name (a few ten thousand) and
 joined to the records in a DuckDB file under ``--work`` (a temporary folder unless
 given). Splink's blocking analysis then counts each rule's pairs that no earlier rule
 found and the running total: exactly for the model's rules, from a sample of records for
@@ -25,14 +25,12 @@ import time
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 from bench_pipeline import RssSampler
 
-from assets.quality.duplicates import SPLINK_COLUMNS, _prediction_rules, splink_input
+from assets.quality.duplicate_records import name_forms
+from assets.quality.duplicates import SPLINK_COLUMNS, _prediction_rules
 from expectations.schemas import FIELDS
 
-# The forms of a name the rules read, as ``splink_input`` makes them.
-NAME_FORMS = ["name", "name_folded", "name_key", "family_folded", "given_folded"]
 # The rules before issue 22, to count against.
 EARLIER_RULES = (
     ("birth_date", "family_folded"),
@@ -68,23 +66,11 @@ def _persons(con: duckdb.DuckDBPyConnection, source: Path) -> duckdb.DuckDBPyRel
     return con.from_arrow(batches.to_arrow_reader(250_000))
 
 
-def _name_forms(names: pd.Series) -> pd.DataFrame:
-    """``splink_input``'s name columns, one row per distinct name."""
-    persons = pd.DataFrame(
-        {c: pd.Series([None] * len(names), dtype="object") for c in SPLINK_COLUMNS}
-    )
-    persons["full_name"] = names.to_numpy()
-    persons["record_id"] = range(len(names))
-    forms = splink_input(persons)[NAME_FORMS]
-    forms.insert(0, "full_name", names.to_numpy())
-    return forms
-
-
 def blocking_keys(con: duckdb.DuckDBPyConnection, source: Path) -> int:
     """Table ``blocking_keys``: the columns the rules read, one row per person."""
     _persons(con, source).create("persons")
     names = con.table("persons").select("full_name").filter("full_name IS NOT NULL").distinct()
-    forms = _name_forms(names.df()["full_name"])
+    forms = name_forms(names.df()["full_name"])
     con.register("name_forms", forms)
     con.execute(
         """
