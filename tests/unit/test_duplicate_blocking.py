@@ -10,7 +10,7 @@ import pytest
 from splink import DuckDBAPI
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from assets.quality.duplicates import DuplicateSettings, _settings, splink_input
+from assets.quality.duplicates import _prediction_rules, splink_input
 
 PERSON = {
     "full_name": "Nguyễn Thị Thu Hương",
@@ -35,12 +35,11 @@ def _persons(records: list[dict]) -> pd.DataFrame:
 def _candidate_pairs(persons: pd.DataFrame) -> int:
     """Pairs the model's blocking rules make of ``persons`` (Splink's exact count)."""
     frame = splink_input(persons)
-    creator = _settings(frame, DuplicateSettings(), 1e-4)
     con = duckdb.connect(":memory:")
     try:
         counts = count_comparisons_from_blocking_rules(
             DuckDBAPI(con).register(frame),
-            blocking_rules=creator.blocking_rules_to_generate_predictions,
+            blocking_rules=_prediction_rules(),
             link_type="dedupe_only",
             record_sample_proportion=1.0,
         )
