@@ -283,13 +283,13 @@ def data_u(
     return {k: min(max(v, floor), 1 - floor) for k, v in u.items()}
 
 
-def _settings(frame: pd.DataFrame, settings: DuplicateSettings, prior: float):
+def _settings(records: SplinkRecords, settings: DuplicateSettings, prior: float):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator
 
     m = settings.m_priors
-    u = data_u(frame, settings.u_max_pairs, settings.seed)
+    u = data_u(records, settings.u_max_pairs, settings.seed)
 
     def level(comparison: str, creator, label: str):
         """A level labelled for charts, with its u set from the data where
