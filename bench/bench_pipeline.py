@@ -6,9 +6,11 @@
     .venv/bin/python bench/bench_pipeline.py --size all          # the three, and growth
     .venv/bin/python bench/bench_pipeline.py --size scale        # large and hcmc (~14 M)
 
-Prints wall time and peak resident memory per step (times from the run's event log,
-memory of this process and its worker processes sampled every 50 ms), the total, and
-peak memory of the run. The run executes
+Prints wall time, CPU time and peak resident memory per step (times from the run's
+event log; CPU and memory of this process and its worker processes sampled every 50 ms),
+the total, and peak memory of the run. CPU seconds (user + system, every thread and
+worker) are what a step costs whatever else runs on the machine: on a shared machine
+the wall times grow, the CPU times hardly do. The run executes
 in-process on DuckDB; the landing folder is synthesised first in a child process, so
 neither its time nor its memory is counted. ``all`` runs each size in
 its own process and prints the table and the growth ratio between sizes (time ratio
@@ -18,6 +20,7 @@ over persons ratio: at most 2.2 for twice the data is the goal).
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import json
 import multiprocessing
@@ -54,21 +57,33 @@ GROUPS = {"all": ("small", "cao_bang", "large"), "scale": ("large", "hcmc")}
 class RssSampler:
     """Samples the resident memory of this process and of its child processes (the
     exports' worker processes) together, in a thread, so each step's peak can be read
-    off its start and end times (ru_maxrss gives this process's peak only)."""
+    off its start and end times (ru_maxrss gives this process's peak only); and their
+    CPU seconds so far, ended workers included, so each step's CPU time can be too."""
 
     def __init__(self, interval_s: float = 0.05) -> None:
         self.samples: list[tuple[float, int]] = []
+        self.cpu_samples: list[tuple[float, float]] = []
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     @staticmethod
-    def _children_rss(me: psutil.Process) -> int:
-        total = 0
+    def _children(me: psutil.Process) -> tuple[int, float]:
+        """Resident bytes and CPU seconds of the live child processes."""
+        rss, cpu = 0, 0.0
         for child in me.children(recursive=True):
             with contextlib.suppress(psutil.Error):  # ended since it was listed
-                total += child.memory_info().rss
-        return total
+                times = child.cpu_times()
+                rss += child.memory_info().rss
+                cpu += times.user + times.system
+        return rss, cpu
+
+    @staticmethod
+    def _own_cpu(me: psutil.Process) -> float:
+        """This process's CPU seconds, every thread, plus those of ended children it
+        waited for (a worker pool's processes once they are joined)."""
+        times = me.cpu_times()
+        return times.user + times.system + times.children_user + times.children_system
 
     def _sample(self) -> None:
         page = resource.getpagesize()
@@ -77,7 +92,10 @@ class RssSampler:
             while not self._stop.is_set():
                 statm.seek(0)
                 own = int(statm.read().split()[1]) * page
-                self.samples.append((time.time(), own + self._children_rss(me)))
+                children_rss, children_cpu = self._children(me)
+                now = time.time()
+                self.samples.append((now, own + children_rss))
+                self.cpu_samples.append((now, self._own_cpu(me) + children_cpu))
                 self._stop.wait(self._interval_s)
 
     def __enter__(self) -> RssSampler:
@@ -92,13 +110,22 @@ class RssSampler:
         inside = [rss for t, rss in self.samples if start <= t <= end]
         return round(max(inside, default=0) / 1024**3, 2)
 
+    def cpu_s(self, start: float, end: float) -> float:
+        """CPU seconds spent between two times, from the samples nearest to them."""
+        if not self.cpu_samples:
+            return 0.0
+        times = [t for t, _ in self.cpu_samples]
+        first = min(bisect.bisect_left(times, start), len(times) - 1)
+        last = max(bisect.bisect_right(times, end) - 1, first)
+        return round(self.cpu_samples[last][1] - self.cpu_samples[first][1], 1)
+
 
 def step_figures(
     instance: dg.DagsterInstance, run_id: str, sampler: RssSampler
-) -> dict[str, tuple[float, float]]:
-    """Per step: wall seconds and peak resident GB while it ran."""
+) -> dict[str, tuple[float, float, float]]:
+    """Per step: wall seconds, CPU seconds and peak resident GB while it ran."""
     started: dict[str, float] = {}
-    figures: dict[str, tuple[float, float]] = {}
+    figures: dict[str, tuple[float, float, float]] = {}
     for record in instance.all_logs(run_id):
         event = record.dagster_event
         if event is None or event.step_key is None:
@@ -109,6 +136,7 @@ def step_figures(
             start = started.get(event.step_key, record.timestamp)
             figures[event.step_key] = (
                 record.timestamp - start,
+                sampler.cpu_s(start, record.timestamp),
                 sampler.peak_gb(start, record.timestamp),
             )
     return figures
@@ -155,6 +183,7 @@ def run_size(size: str, work: Path | None) -> dict[str, object]:
         report = run_province(settings, PROVINCE, instance=instance, log_level="WARNING")
     total = time.perf_counter() - t
     return {
+        "cpu_s": sampler.cpu_s(0, float("inf")),
         "size": size,
         "persons": persons,
         "success": report.success,
@@ -170,10 +199,14 @@ def run_size(size: str, work: Path | None) -> dict[str, object]:
 
 def print_run(result: dict) -> None:
     print(f"{result['size']}: {result['persons']:,} persons")
-    print(f"  {'step':<48} {'wall':>9} {'peak RSS':>10}")
-    for step, (seconds, peak_gb) in sorted(result["steps"].items(), key=lambda kv: -kv[1][0]):
-        print(f"  {step:<48} {seconds:7.1f} s {peak_gb:7.2f} GB")
-    print(f"  {'total (run)':<48} {result['total_s']:7.1f} s   success={result['success']}")
+    print(f"  {'step':<48} {'wall':>9} {'CPU':>9} {'peak RSS':>10}")
+    steps = sorted(result["steps"].items(), key=lambda kv: -kv[1][0])
+    for step, (seconds, cpu_s, peak_gb) in steps:
+        print(f"  {step:<48} {seconds:7.1f} s {cpu_s:7.1f} s {peak_gb:7.2f} GB")
+    print(
+        f"  {'total (run)':<48} {result['total_s']:7.1f} s {result['cpu_s']:7.1f} s   "
+        f"success={result['success']}"
+    )
     print(
         f"  peak memory {result['peak_gb']:.2f} GB (this process), "
         f"{result['peak_with_workers_gb']:.2f} GB with its worker processes",
@@ -202,8 +235,8 @@ def main() -> int:
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print_run(results[-1])
-    print("\n| size | persons | total s | peak GB | time ratio / persons ratio |")
-    print("|---|---|---|---|---|")
+    print("\n| size | persons | total s | CPU s | peak GB | time ratio / persons ratio |")
+    print("|---|---|---|---|---|---|")
     for previous, result in zip([None, *results], results, strict=False):
         growth = ""
         if previous is not None:
@@ -211,7 +244,7 @@ def main() -> int:
             growth = f"{result['total_s'] / previous['total_s']:.2f} / {data:.2f}"
         print(
             f"| {result['size']} | {result['persons']:,} | {result['total_s']} | "
-            f"{result['peak_gb']} | {growth} |"
+            f"{result['cpu_s']} | {result['peak_gb']} | {growth} |"
         )
     return 0 if all(r["success"] for r in results) else 1
 
