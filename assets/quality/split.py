@@ -48,19 +48,36 @@ def _errors_of(warehouse: Warehouse, table_name: str, alias: str) -> tuple[str, 
     )
 
 
-def held_condition(warehouse: Warehouse) -> tuple[str, list[object]]:
+# The records held by their own error and the households held by their household
+# record's, made once per split as temporary tables of its session, so each batch's two
+# statements read them instead of evaluating the issue subqueries again.
+HELD_RECORDS = "hamlets_held_records"
+HELD_HOUSEHOLDS = "hamlets_held_households"
+
+
+def hold_records(warehouse: Warehouse, con: Session) -> tuple[str, list[object]]:
     """SQL condition on a person row (columns ``record_id``, ``household_id``): it has an
-    error-level issue, or its household record has one; never null."""
+    error-level issue, or its household record has one; never null. Valid in ``con``,
+    where the held records and households are made."""
     own, own_params = _errors_of(warehouse, PERSONS, "i")
     theirs, theirs_params = _errors_of(warehouse, HOUSEHOLDS, "j")
     households, households_params = warehouse.rows_filter(HOUSEHOLDS, "h")
-    sql = (
-        f"(coalesce(record_id IN (SELECT i.record_id FROM {ISSUES} i WHERE {own}), FALSE) "
-        "OR coalesce(household_id IN (SELECT h.household_id FROM staging.households h "
-        f"JOIN {ISSUES} j ON j.record_id = h.record_id WHERE {theirs} AND {households} "
-        "AND h.household_id IS NOT NULL), FALSE))"
+    con.scratch_table(
+        HELD_RECORDS,
+        f"SELECT DISTINCT i.record_id FROM {ISSUES} i WHERE {own} AND i.record_id IS NOT NULL",
+        own_params,
     )
-    return sql, [*own_params, *theirs_params, *households_params]
+    con.scratch_table(
+        HELD_HOUSEHOLDS,
+        f"SELECT DISTINCT h.household_id FROM {HOUSEHOLDS} h "
+        f"JOIN {ISSUES} j ON j.record_id = h.record_id WHERE {theirs} AND {households} "
+        "AND h.household_id IS NOT NULL",
+        [*theirs_params, *households_params],
+    )
+    return (
+        f"(coalesce(record_id IN (SELECT record_id FROM {HELD_RECORDS}), FALSE) "
+        f"OR coalesce(household_id IN (SELECT household_id FROM {HELD_HOUSEHOLDS}), FALSE))"
+    ), []
 
 
 def _copy_clean(warehouse: Warehouse, con: Session, where: str, params: list[object]) -> None:
@@ -120,11 +137,11 @@ def split_persons_by_commune(
     for table in (CLEAN, QUARANTINED):  # the province's rows replaced, then appended
         empty = table.enforce(pd.DataFrame({c: [] for c in table.columns}))
         warehouse.write_table(table.qualified_name, empty, con=con)
-    held, held_params = held_condition(warehouse)
+    held, held_params = hold_records(warehouse, con)
     quarantined_rows = 0
     batches = commune_batches(warehouse, con, PERSONS, max_persons)
     for batch in batches:
-        where, params = batch_condition(warehouse, batch)
+        where, params = batch_condition(batch)
         rows = read_batch(warehouse, con, PERSONS, batch, only=(held, held_params))
         reasons = person_errors[person_errors["record_id"].isin(rows["record_id"])]
         members = member_hold_issues(rows, held_kinds)

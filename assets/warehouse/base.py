@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -62,6 +63,14 @@ def quote_identifier(name: str) -> str:
     quoting of SQL that DuckDB documents (PostgreSQL's sessions use psycopg's
     ``quote_ident`` instead)."""
     return '"' + check_identifier(name).replace('"', '""') + '"'
+
+
+def check_scratch_name(name: str) -> str:
+    """``name`` if it is a scratch table's (``hamlets_`` and lower-case words): session
+    temporary tables are named by the code, never by data."""
+    if not re.fullmatch(r"hamlets_[a-z_]+", name):
+        raise WarehouseError(f"{name!r} is not a scratch table name")
+    return name
 
 
 def qualified_identifier(qualified_name: str, quote=quote_identifier) -> str:
@@ -219,6 +228,11 @@ class Session(Protocol):
     def execute(self, sql: str, params: list[object] | None = None) -> None: ...
 
     def table_exists(self, qualified_name: str) -> bool: ...
+
+    def scratch_table(self, name: str, sql: str, params: list[object] | None = None) -> None:
+        """A temporary table of this session holding ``sql``'s rows (replaced if made
+        before): what many statements of one step read is computed once."""
+        ...
 
     def table_names(self, layer: str) -> list[str]: ...
 

@@ -21,6 +21,7 @@ from assets.warehouse.base import (
     WarehouseError,
     Where,
     check_columns,
+    check_scratch_name,
     columns_to_add,
     create_table_sql,
     fit_for_storage,
@@ -171,6 +172,10 @@ class DuckDBSession:
 
     def query_df(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
+
+    def scratch_table(self, name: str, sql: str, params: list[object] | None = None) -> None:
+        table = check_scratch_name(name)
+        self.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {table} AS {sql}", params or [])
 
     def table_exists(self, qualified_name: str) -> bool:
         layer, name = qualified_name.split(".", 1)

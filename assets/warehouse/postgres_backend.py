@@ -25,6 +25,7 @@ from assets.warehouse.base import (
     Where,
     check_columns,
     check_identifier,
+    check_scratch_name,
     columns_to_add,
     create_table_sql,
     fit_for_storage,
@@ -124,6 +125,14 @@ class PostgresSession:
             cursor.execute(_placeholders(sql), params or None)
             columns = [d.name for d in cursor.description]
             return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+    def scratch_table(self, name: str, sql: str, params: list[object] | None = None) -> None:
+        table = check_scratch_name(name)
+        with self.con.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+            create = f"CREATE TEMPORARY TABLE {table} AS {_placeholders(sql)}"
+            cursor.execute(create, params or None)
+            cursor.execute(f"ANALYZE pg_temp.{table}")  # autovacuum never analyses it
 
     def table_exists(self, qualified_name: str) -> bool:
         layer, name = qualified_name.split(".", 1)

@@ -303,6 +303,29 @@ def test_narrowed_reads_and_batch_appends(warehouse):
     assert len(warehouse.for_province("33").read_table("staging.communes")) == 2
 
 
+def test_scratch_tables_are_per_session_replaced_and_named_by_code(warehouse):
+    """What a step's batches all read is made once as a temporary table of its session:
+    made again it is replaced, another session does not see it, and its name is checked
+    like any identifier (never from data)."""
+    warehouse.write_table("staging.communes", _communes())
+    select = "SELECT commune_code FROM staging.communes WHERE area_km2 > ?"
+    with warehouse.transaction() as con:
+        con.scratch_table("hamlets_large_communes", select, [1.0])
+        assert sorted(
+            con.query_df("SELECT commune_code FROM hamlets_large_communes")["commune_code"]
+        ) == ["00001", "00002"]
+        con.scratch_table("hamlets_large_communes", select, [1.6])
+        assert con.query_df("SELECT commune_code FROM hamlets_large_communes")[
+            "commune_code"
+        ].tolist() == ["00002"]
+        for hostile in ("staging.communes", "hamlets_x; DROP TABLE staging.communes", "x"):
+            with pytest.raises(WarehouseError, match="not a scratch table name"):
+                con.scratch_table(hostile, select, [1.0])
+    with warehouse.connect() as con, pytest.raises(Exception, match="hamlets_large_communes"):
+        con.query_df("SELECT * FROM hamlets_large_communes")
+    assert len(warehouse.read_table("staging.communes")) == 2
+
+
 def test_warehouse_modules_import_without_a_cycle():
     """One interface (``base``), two backends on it, one factory on top: no module of the
     package imports, at top level or inside a function, one that imports it back."""
