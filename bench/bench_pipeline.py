@@ -5,6 +5,7 @@
     .venv/bin/python bench/bench_pipeline.py --size large        # ~1.2 M persons
     .venv/bin/python bench/bench_pipeline.py --size all          # the three, and growth
     .venv/bin/python bench/bench_pipeline.py --size scale        # large and hcmc (~14 M)
+    .venv/bin/python bench/bench_pipeline.py --size hcmc_mountain  # 14 M shaped as Cao Bằng
 
 Prints wall time, CPU time and peak resident memory per step (times from the run's
 event log; CPU and memory of this process and its worker processes sampled every 50 ms),
@@ -40,14 +41,18 @@ from pipelines.settings import Settings
 from synthetic.province import synthesise_province
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-PROVINCE = "04"
 SIZES = {
-    # name: (households, communes file or None, generated communes)
-    "small": (30_000, None, 20),
-    "cao_bang": (133_000, REALDATA / "communes_04_cao_bang.geojson", 56),
-    "large": (300_000, None, 120),
-    # TP. Hồ Chí Minh since the 2025 merger: ~14 M residents, 168 communes and wards.
-    "hcmc": (3_500_000, None, 168),
+    # name: (households, communes file or None, generated communes, province)
+    "small": (30_000, None, 20, "04"),
+    "cao_bang": (133_000, REALDATA / "communes_04_cao_bang.geojson", 56, "04"),
+    "large": (300_000, None, 120, "04"),
+    # TP. Hồ Chí Minh since the 2025 merger: ~14 M residents in ~4.2 M households, 168
+    # communes and wards, calibrated as its region (a khu phố or ấp of ~600 households:
+    # ~7,000 of them, "several thousand").
+    "hcmc": (4_240_000, None, 168, "79"),
+    # As many persons shaped as Cao Bằng (thôn of ~90 households: ~39,000 hamlets,
+    # ~230 a commune, more than any real commune has): the merger's hardest case.
+    "hcmc_mountain": (3_500_000, None, 168, "04"),
 }
 # The sizes each compound choice runs, each in its own process; ``scale`` is issue 22's
 # goal: 14 M persons within 25 min and 12 GB, time(14 M) / time(1.2 M) at most 12.5.
@@ -142,13 +147,15 @@ def step_figures(
     return figures
 
 
-def _synthesise(landing: Path, households: int, communes: Path | None, n_communes: int) -> None:
+def _synthesise(
+    landing: Path, households: int, communes: Path | None, n_communes: int, province: str
+) -> None:
     summary = synthesise_province(
         landing,
         seed=7,
         households=households,
         communes_path=communes,
-        province_code=PROVINCE,
+        province_code=province,
         n_communes=n_communes,
         error_rate=0.01,
     )
@@ -156,14 +163,14 @@ def _synthesise(landing: Path, households: int, communes: Path | None, n_commune
 
 
 def run_size(size: str, work: Path | None) -> dict[str, object]:
-    households, communes, n_communes = SIZES[size]
+    households, communes, n_communes, province = SIZES[size]
     if communes is not None and not communes.exists():
         communes = None
     work = work or Path(tempfile.mkdtemp(prefix=f"bench_pipeline_{size}_"))
-    landing = work / "landing" / PROVINCE
+    landing = work / "landing" / province
     if not (landing / "persons.csv").exists():
         child = multiprocessing.get_context("spawn").Process(
-            target=_synthesise, args=(landing, households, communes, n_communes)
+            target=_synthesise, args=(landing, households, communes, n_communes, province)
         )
         child.start()
         child.join()
@@ -180,7 +187,7 @@ def run_size(size: str, work: Path | None) -> dict[str, object]:
     instance = dg.DagsterInstance.ephemeral()
     t = time.perf_counter()
     with RssSampler() as sampler:
-        report = run_province(settings, PROVINCE, instance=instance, log_level="WARNING")
+        report = run_province(settings, province, instance=instance, log_level="WARNING")
     total = time.perf_counter() - t
     return {
         "cpu_s": sampler.cpu_s(0, float("inf")),
