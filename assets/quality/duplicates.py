@@ -857,10 +857,12 @@ def probable_duplicate_issues(
 
     ids = persons.set_index("record_id")["citizen_id"].astype("string")
     member_ids = duplicates["record_id"].map(ids)
-    same_id = member_ids.groupby(duplicates["cluster_id"]).transform(
-        lambda v: v.notna().all() and v.nunique() == 1
-    )
-    report = duplicates[~same_id.astype(bool)]
+    # Grouped by cluster in C, not a Python call per cluster (40,000 clusters at 14 M
+    # persons: 20 s).
+    cluster = duplicates["cluster_id"]
+    all_known = member_ids.notna().groupby(cluster).transform("all")
+    one_id = member_ids.groupby(cluster).transform("nunique").eq(1)
+    report = duplicates[~(all_known & one_id).to_numpy(dtype=bool)]
     mask = persons["record_id"].isin(report["record_id"]).to_numpy(dtype=bool)
     row = report.set_index("record_id").reindex(persons.loc[mask, "record_id"])
     others = report.groupby("cluster_id")["record_id"].agg(lambda r: ", ".join(sorted(r)[:4]))
