@@ -47,11 +47,11 @@ SIZES = {
     "cao_bang": (133_000, REALDATA / "communes_04_cao_bang.geojson", 56, "04"),
     "large": (300_000, None, 120, "04"),
     # TP. Hồ Chí Minh since the 2025 merger: ~14 M residents in ~4.2 M households, 168
-    # communes and wards, calibrated as its region (a khu phố or ấp of ~600 households:
-    # ~7,000 of them, "several thousand").
+    # communes and wards, calibrated as its region (khu phố and ấp of several hundred
+    # households: 8,198 of them with seed 7, "several thousand").
     "hcmc": (4_240_000, None, 168, "79"),
-    # As many persons shaped as Cao Bằng (thôn of ~90 households: ~39,000 hamlets,
-    # ~230 a commune, more than any real commune has): the merger's hardest case.
+    # As many persons shaped as Cao Bằng (thôn of ~100 households: 33,077 hamlets with
+    # seed 7, ~200 a commune, more than any real commune has): the merger's hardest case.
     "hcmc_mountain": (3_500_000, None, 168, "04"),
 }
 # The sizes each compound choice runs, each in its own process; ``scale`` is issue 22's
