@@ -405,9 +405,7 @@ def one_slip(left: str, right: str) -> str:
     the second, at most 2 for any such pair (a swap is two of its edits), is asked
     first, so most pairs never reach the first. The same answer, a fifth of the cost on
     the tens of millions of pairs of a large province."""
-    return (
-        f"levenshtein({left}, {right}) <= 2 AND damerau_levenshtein({left}, {right}) <= 1"
-    )
+    return f"levenshtein({left}, {right}) <= 2 AND damerau_levenshtein({left}, {right}) <= 1"
 
 
 # The folded name with one word cut to its first letter: the family name, the middle
