@@ -1010,11 +1010,17 @@ class Table:
     def geometry_columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.type == "geometry")
 
-    def enforce(self, df: pd.DataFrame) -> pd.DataFrame:
+    def enforce(self, df: pd.DataFrame, *, copy: bool = True) -> pd.DataFrame:
         """Return ``df`` with exactly this table's columns, in order, with their types.
 
         Raises SchemaError naming the table and the columns that are missing or extra,
         or a column whose values cannot take the declared type.
+
+        ``copy=False`` is for a frame nobody else changes (one just read, one about to
+        be written): the result shares the columns already of their type with ``df``
+        instead of copying them (a copied text column costs a reference count per
+        value; 14 M persons are read and written several times a run). A column cast
+        is new either way and ``df`` itself is never changed.
         """
         missing = [c for c in self.columns if c not in df.columns]
         extra = [c for c in df.columns if c not in self.columns]
@@ -1027,12 +1033,18 @@ class Table:
                 f"{self.qualified_name}: personal columns {list(self.personal_columns)} "
                 "may not leave the restricted layers"
             )
-        out = df.loc[:, list(self.columns)].copy()
+        if copy:
+            out = df.loc[:, list(self.columns)].copy()
+        else:
+            out = df.reindex(columns=list(self.columns), copy=False)
         for f in self.fields:
             if f.type == "geometry":
                 continue
             try:
-                out[f.name] = _cast(out[f.name], f.type)
+                values = out[f.name]
+                cast = _cast(values, f.type)
+                if cast is not values:  # text already text is kept, not copied again
+                    out[f.name] = cast
             except (TypeError, ValueError):
                 # The driver's text quotes the value, which may be a name or a birth date:
                 # say where it is, never what it is (and drop the chained exception).

@@ -102,12 +102,13 @@ def fit_for_storage(
     province a row is in must agree with the partition.
     """
     contract = contract_for_storage(qualified_name)
+    # The frame returned is only written: it may share the caller's columns.
     if partition is None:
-        return contract.enforce(df), contract, None
+        return contract.enforce(df, copy=False), contract, None
     column, key = partition
     added = None if column in contract.columns else column
     body = df.drop(columns=[added]) if added and added in df.columns else df
-    body = contract.enforce(body)
+    body = contract.enforce(body, copy=False)
     if added:
         body.insert(0, column, pd.Series(key, index=body.index, dtype="string"))
         return body, contract, added
@@ -214,7 +215,7 @@ def from_storage(
     column = partition_column(qualified_name)
     added = column in df.columns and column not in contract.columns
     provinces = df.pop(column) if added else None
-    df = contract.enforce(df)
+    df = contract.enforce(df, copy=False)  # the frame just read: nobody else holds it
     if provinces is not None and partition is None:
         df.insert(0, column, provinces.to_numpy())
     return df

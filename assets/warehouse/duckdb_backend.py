@@ -220,7 +220,7 @@ class DuckDBSession:
     ) -> int:
         df, contract, added = fit_for_storage(qualified_name, df, partition)
         geometry_columns = list(contract.geometry_columns)
-        frame = pd.DataFrame(df).copy()
+        frame = pd.DataFrame(df).copy(deep=False)  # geometry columns replaced, not changed
         for column in geometry_columns:
             frame[column] = shapely.to_wkb(gpd.GeoSeries(df[column]).values, hex=False)
         table = qualified_identifier(qualified_name)

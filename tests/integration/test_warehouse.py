@@ -191,6 +191,23 @@ def test_enforce_names_table_and_columns():
         TABLES["staging.communes"].enforce(numeric_codes)
 
 
+def test_writing_and_enforcing_without_a_copy_leave_the_callers_frame_as_it_was(warehouse):
+    """Writes and reads enforce the contract without copying the columns already of
+    their type: the caller's frame keeps its values, columns and types."""
+    written = _communes().assign(source_row_number=["1", "2"])  # cast to int on write
+    before = written.copy()
+    warehouse.for_province("04").write_table("staging.communes", written)
+    pd.testing.assert_frame_equal(written, before)
+    contract = TABLES["staging.communes"]
+    shuffled = pd.DataFrame(written[list(reversed(written.columns))])
+    enforced = contract.enforce(shuffled, copy=False)
+    pd.testing.assert_frame_equal(enforced, contract.enforce(pd.DataFrame(before)))
+    enforced["commune_name"] = "Đổi"
+    pd.testing.assert_frame_equal(shuffled[list(written.columns)], pd.DataFrame(before))
+    read = warehouse.for_province("04").read_table("staging.communes")
+    assert read["commune_name"].tolist() == ["Nà Rẻo", "Hòa An"]
+
+
 def test_provinces_share_a_table_and_replace_only_their_own_rows(warehouse):
     """Province partitions: a contract table without province_code gets it from storage,
     a raw table gets landing_province, and re-writing one province leaves the other."""
