@@ -15,8 +15,10 @@ The model, and why it is set so (deterministic and offline by construction):
   same birth date and family or given name. Every rule needs the same birth year.
   Vietnamese names concentrate (Nguyễn ≈ 38 %), so a key of birth date and family name,
   or of name and birth year, grows with the square of the province (1.2 M persons:
-  5.9 M pairs; 14 M: ≈ 800 M); these keys make 78,000 and 10.3 M, mostly people of one
-  name born on one day (a synthetic province has 66,000 names for 14 M persons).
+  5.9 M pairs; 14 M: ≈ 800 M); these keys make 78,000 and 10.3 M (Cao Bằng's shape),
+  25.9 M at 14 M shaped as TP. Hồ Chí Minh, mostly people of one name born on one day
+  (6.4 M) or of one family and middle name and given names of one initial (15.9 M; a
+  synthetic province has 66,000 names for 14 M persons).
 - Comparisons, as people err: name (exact as written, lower case; equal once folded
   by ``fold_text``: diacritics, case, spacing; the same words in another order with y
   written i: a swapped given/middle name, "Vy"/"Vi"; folded names one edit apart: a
