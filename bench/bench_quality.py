@@ -29,7 +29,8 @@ from pathlib import Path
 
 STEPS = ("record_issues", "persons", "households_quarantined", "suite")
 # What each step writes, dropped before it runs, as in a province's first run (a re-run
-# also pays DuckDB's deletion of the province's rows from a keyed table).
+# in a warehouse holding other provinces also pays DuckDB's deletion of the province's
+# rows from a keyed table; alone in it, the table is made anew).
 OUTPUTS = {
     "record_issues": ("quality.record_issues",),
     "persons": ("quality.persons_clean", "quality.persons_quarantined"),

@@ -31,7 +31,7 @@ from assets.warehouse.base import (
     quote_identifier,
     read_condition,
 )
-from expectations.schemas import DUCKDB_TYPES, LAYERS
+from expectations.schemas import DUCKDB_TYPES, LAYERS, Table
 from geodata.crs import STORAGE_CRS
 
 _LOCK_RETRY_SECONDS = 30.0
@@ -209,6 +209,32 @@ class DuckDBSession:
             ).fetchall()
         ]
 
+    def _delete_replaced(
+        self,
+        qualified_name: str,
+        contract: Table,
+        added: str | None,
+        replace_where: dict[str, object],
+    ) -> None:
+        """Delete the rows ``replace_where`` matches; when they are all the table's rows
+        (a province re-run in its own warehouse), make the table anew instead.
+
+        DuckDB deletes a row of a keyed table from its index at COMMIT, fetching the
+        row's key back one row at a time: re-staging 1.2 M persons took 67 s of CPU
+        against 20 s into a new table. An empty table made from the contract is what
+        the DELETE would leave."""
+        table = qualified_identifier(qualified_name)
+        condition = " AND ".join(f"{quote_identifier(c)} = ?" for c in replace_where) or "TRUE"
+        params = list(replace_where.values())
+        (kept,) = self.con.execute(
+            f"SELECT count(*) FROM {table} WHERE ({condition}) IS NOT TRUE", params
+        ).fetchone()
+        if kept:
+            self.con.execute(f"DELETE FROM {table} WHERE {condition}", params)
+            return
+        self.con.execute(f"DROP TABLE {table}")
+        self.con.execute(create_table_sql(contract, DUCKDB_TYPES, added))
+
     def write_table(
         self,
         qualified_name: str,
@@ -239,12 +265,7 @@ class DuckDBSession:
                     f"{DUCKDB_TYPES[type_]}"
                 )
             if not append:
-                condition = (
-                    " AND ".join(f"{quote_identifier(c)} = ?" for c in replace_where) or "TRUE"
-                )
-                self.con.execute(
-                    f"DELETE FROM {table} WHERE {condition}", list(replace_where.values())
-                )
+                self._delete_replaced(qualified_name, contract, added, replace_where)
         if not len(df):
             # Nothing to insert; and an empty relation's INSERT hides the rows later
             # statements of the same transaction insert from its reads (duckdb 1.5.5).

@@ -240,6 +240,25 @@ def test_provinces_share_a_table_and_replace_only_their_own_rows(warehouse):
         warehouse.for_province("33").write_table("staging.communes", wrong)
 
 
+def test_rewriting_every_row_of_a_keyed_table_keeps_the_key_and_fails_whole(warehouse):
+    """A province re-run in its own warehouse replaces every row of its keyed tables
+    (DuckDB makes such a table anew rather than delete it row by row): the key still
+    holds, a failed write leaves the rows before it, and another province's rows are
+    then kept by the next re-write."""
+    scoped = warehouse.for_province("04")
+    scoped.write_table("raw.households", _raw_households(3))
+    scoped.write_table("raw.households", _raw_households(2, household_id="H-new"))
+    assert scoped.read_table("raw.households")["household_id"].tolist() == ["H-new"] * 2
+    twice = pd.concat([_raw_households(1), _raw_households(1)], ignore_index=True)
+    with pytest.raises(WarehouseError, match="repeat the table's key"):
+        scoped.write_table("raw.households", twice)
+    assert scoped.read_table("raw.households")["household_id"].tolist() == ["H-new"] * 2
+    warehouse.for_province("33").write_table("raw.households", _raw_households(1))
+    scoped.write_table("raw.households", _raw_households(1))
+    counts = warehouse.read_table("raw.households")["landing_province"].value_counts()
+    assert counts.to_dict() == {"04": 1, "33": 1}
+
+
 HOSTILE_NAMES = [
     'x" VARCHAR); DROP SCHEMA marts CASCADE; --',
     "a\"; COPY staging.persons TO '/tmp/leak.csv'; --",
