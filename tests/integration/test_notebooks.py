@@ -112,7 +112,9 @@ def shown_tables(notebook: nbformat.NotebookNode) -> list[TableCells]:
 
 
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")  # a column's code name (snake_case), not a label
-SCIENTIFIC = re.compile(r"\d[eE][+-]\d+")
+# A figure in scientific notation ("1.2e+06"), alone or in text; not the "7e-4" inside a
+# decision's UUID ("…-3c7e-4e72-…"), which once failed this check by chance.
+SCIENTIFIC = re.compile(r"(?<![\w.-])[+-]?\d+(?:[.,]\d+)?[eE][+-]\d+(?![\w.-])")
 
 
 def assert_in_planners_language(notebook: nbformat.NotebookNode) -> list[TableCells]:
