@@ -31,7 +31,7 @@ from assets.warehouse.base import (
     quote_identifier,
     read_condition,
 )
-from expectations.schemas import DUCKDB_TYPES, LAYERS, Table
+from expectations.schemas import DUCKDB_TYPES, LAYERS
 from geodata.crs import STORAGE_CRS
 
 _LOCK_RETRY_SECONDS = 30.0
@@ -209,31 +209,18 @@ class DuckDBSession:
             ).fetchall()
         ]
 
-    def _delete_replaced(
-        self,
-        qualified_name: str,
-        contract: Table,
-        added: str | None,
-        replace_where: dict[str, object],
-    ) -> None:
-        """Delete the rows ``replace_where`` matches; when they are all the table's rows
-        (a province re-run in its own warehouse), make the table anew instead.
+    def _replaces_every_row(self, table: str, condition: str, params: list[object]) -> bool:
+        """Whether the rows ``condition`` matches are all the table's rows (a province
+        re-run alone in its warehouse).
 
-        DuckDB deletes a row of a keyed table from its index at COMMIT, fetching the
-        row's key back one row at a time: re-staging 1.2 M persons took 67 s of CPU
-        against 20 s into a new table. An empty table made from the contract is what
-        the DELETE would leave."""
-        table = qualified_identifier(qualified_name)
-        condition = " AND ".join(f"{quote_identifier(c)} = ?" for c in replace_where) or "TRUE"
-        params = list(replace_where.values())
+        Then the table is made anew rather than its rows deleted: DuckDB deletes a row
+        of a keyed table from its index at COMMIT, fetching the row's key back one row
+        at a time (re-staging 1.2 M persons: 67 s of CPU against 20 s into a new
+        table), and an empty table made from the contract is what the DELETE leaves."""
         (kept,) = self.con.execute(
             f"SELECT count(*) FROM {table} WHERE ({condition}) IS NOT TRUE", params
         ).fetchone()
-        if kept:
-            self.con.execute(f"DELETE FROM {table} WHERE {condition}", params)
-            return
-        self.con.execute(f"DROP TABLE {table}")
-        self.con.execute(create_table_sql(contract, DUCKDB_TYPES, added))
+        return kept == 0
 
     def write_table(
         self,
@@ -254,10 +241,17 @@ class DuckDBSession:
         exists = self.table_exists(qualified_name) and (
             partition is None or partition[0] in self.column_names(qualified_name)
         )
-        if replace_where is None or not exists:
+        where = replace_where or {}
+        condition = " AND ".join(f"{quote_identifier(c)} = ?" for c in where) or "TRUE"
+        params = list(where.values())
+        if (
+            replace_where is None
+            or not exists
+            or (not append and self._replaces_every_row(table, condition, params))
+        ):
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
             self.con.execute(create_table_sql(contract, DUCKDB_TYPES, added))
-        if replace_where is not None and exists:
+        else:
             existing = self.column_names(qualified_name)
             for column, type_ in columns_to_add(qualified_name, contract, existing, df):
                 self.con.execute(
@@ -265,7 +259,7 @@ class DuckDBSession:
                     f"{DUCKDB_TYPES[type_]}"
                 )
             if not append:
-                self._delete_replaced(qualified_name, contract, added, replace_where)
+                self.con.execute(f"DELETE FROM {table} WHERE {condition}", params)
         if not len(df):
             # Nothing to insert; and an empty relation's INSERT hides the rows later
             # statements of the same transaction insert from its reads (duckdb 1.5.5).
