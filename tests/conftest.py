@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from postgres_admin import admin_connection, drop_database
 from sqlalchemy.engine import make_url
 
 from pipelines.runner import RunReport, run_province
@@ -60,13 +60,12 @@ def postgres_url(tmp_path, monkeypatch) -> Iterator[str]:
         pytest.skip("set HAMLETS_TEST_POSTGRES_URL to run the PostGIS tests")
     name = f"hamlets_test_{uuid.uuid4().hex[:12]}"
     admin = make_url(admin_url)
-    with _admin_connection(admin) as con, con.cursor() as cursor:
+    with admin_connection(admin) as con, con.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {name}")
     try:
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
-        with _admin_connection(admin) as con, con.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(admin, name)
 
 
 @pytest.fixture
@@ -80,7 +79,7 @@ def make_login(postgres_url) -> Iterator[Callable[..., str]]:
 
     def make(label: str, *groups: str) -> str:
         login = f"t_{label}_{uuid.uuid4().hex[:6]}"
-        with _admin_connection(admin) as con, con.cursor() as cursor:
+        with admin_connection(admin) as con, con.cursor() as cursor:
             cursor.execute(
                 sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(login))
             )
@@ -92,24 +91,6 @@ def make_login(postgres_url) -> Iterator[Callable[..., str]]:
         return admin.set(username=login, password="pw").render_as_string(hide_password=False)
 
     yield make
-    with _admin_connection(admin) as con, con.cursor() as cursor:
+    with admin_connection(admin) as con, con.cursor() as cursor:
         for login in logins:
             cursor.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
-
-
-@contextmanager
-def _admin_connection(url):
-    import psycopg2
-
-    con = psycopg2.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname=url.database or "postgres",
-    )
-    con.autocommit = True
-    try:
-        yield con
-    finally:
-        con.close()
