@@ -40,6 +40,7 @@ from datetime import date
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from pyproj import Transformer
 
 from assets.planning.rules import RulesError, RulesProfile
 from geodata.crs import STORAGE_CRS, metric_crs_for
@@ -264,11 +265,13 @@ def household_spread_km(
     centres = unit_geometry.to_crs(metric).assign(
         cx=lambda g: g.geometry.centroid.x, cy=lambda g: g.geometry.centroid.y
     )[["option_name", "unit_id", "commune_code", "cx", "cy"]]
-    points = gpd.GeoSeries.from_xy(households["longitude"], households["latitude"], crs=STORAGE_CRS)
-    points = points.to_crs(metric)
-    located = pd.DataFrame(
-        {"hamlet_code": households["hamlet_code"].to_numpy(), "x": points.x, "y": points.y}
-    ).dropna()
+    # Coordinate arrays through pyproj at once (what ``GeoSeries.to_crs`` computes,
+    # without a point object per household).
+    placed = households.dropna(subset=["hamlet_code", "longitude", "latitude"])
+    x, y = Transformer.from_crs(STORAGE_CRS, metric, always_xy=True).transform(
+        placed["longitude"].to_numpy(dtype=float), placed["latitude"].to_numpy(dtype=float)
+    )
+    located = pd.DataFrame({"hamlet_code": placed["hamlet_code"].to_numpy(), "x": x, "y": y})
     joined = located.merge(
         assignments[["option_name", "hamlet_code", "unit_id"]], on="hamlet_code"
     ).merge(centres, on=["option_name", "unit_id"])
