@@ -510,7 +510,7 @@ def _fitted(
     if landing_file.role in GEODATA_ROLES:
         frame["source_crs"] = landed.source_crs
         frame = gpd.GeoDataFrame(frame, geometry=landed.geometry.values, crs=landed.geometry.crs)
-    df = contract.enforce(frame)
+    df = contract.enforce(frame, copy=False)  # ``frame`` is this function's own
     if landing_file.role in GEODATA_ROLES:
         df = gpd.GeoDataFrame(df, geometry="geometry", crs=landed.geometry.crs)
     return df
