@@ -26,8 +26,10 @@ EXPORT_WORKERS = 2
 # Below this many communes a worker's start (importing pandas, matplotlib, openpyxl:
 # seconds) costs more than it saves.
 MIN_PARALLEL_COMMUNES = 6
-# Slices much smaller than a process's share, so the processes end together.
-SLICES_PER_WORKER = 8
+# Slices much smaller than a process's share, so the processes end together: a few
+# communes each (three of 120 with two processes; 8 per process left one idle for
+# its last slice, 35.9 against 33.7 s for the 1.2 M province's exports).
+SLICES_PER_WORKER = 24
 
 
 @dataclass(frozen=True)
