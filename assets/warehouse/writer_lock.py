@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assets.warehouse.base import WarehouseError, backend_of, duckdb_path_from_url, redacted
+from assets.warehouse.duckdb_backend import kept_open
 from assets.warehouse.factory import Warehouse
 from assets.warehouse.migrations import upgrade
 
@@ -157,8 +158,12 @@ def writer_lock(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         process=process_token(),
     )
-    locker = _duckdb_lock if backend_of(url) == "duckdb" else _postgres_lock
-    with locker(url, me, wait_s) as held:
+    if backend_of(url) == "duckdb":
+        with _duckdb_lock(url, me, wait_s) as held, kept_open(duckdb_path_from_url(url)):
+            upgrade(Warehouse(url))
+            yield held
+        return
+    with _postgres_lock(url, me, wait_s) as held:
         upgrade(Warehouse(url))
         yield held
 
