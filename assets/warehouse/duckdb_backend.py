@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -57,8 +58,49 @@ def spatial_extension_path() -> Path:
     return candidates[0]
 
 
-# The warehouses this process keeps open (``kept_open``): file -> the connection holding it.
-_KEPT: dict[Path, duckdb.DuckDBPyConnection] = {}
+# Memory a kept database may hold while none of its sessions is open (the indexes of the
+# keyed tables a step wrote, blocks it read) before it is closed and opened afresh: at
+# 14 M persons the keyed person tables' indexes alone are gigabytes, which a database
+# kept for the whole run would hold to its end.
+KEPT_MEMORY_BYTES = 256 * 1024**2
+
+
+@dataclass
+class _KeptDatabase:
+    """A warehouse this process keeps open: the connection holding its database, and
+    how many sessions are open on it now."""
+
+    path: Path
+    con: duckdb.DuckDBPyConnection
+    sessions: int = 0
+
+    @classmethod
+    def open(cls, path: Path) -> _KeptDatabase:
+        con = _open(path, read_only=False)
+        try:
+            _prepare(con)
+        except BaseException:
+            con.close()
+            raise
+        return cls(path, con)
+
+    def session_closed(self) -> None:
+        """Between sessions, open the database afresh if it holds more than
+        ``KEPT_MEMORY_BYTES`` (closing its last connection frees all of it)."""
+        self.sessions -= 1
+        if self.sessions or self.memory_bytes() <= KEPT_MEMORY_BYTES:
+            return
+        self.con.close()
+        self.con = _KeptDatabase.open(self.path).con
+
+    def memory_bytes(self) -> int:
+        used = self.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+        return int(used[0] or 0)
+
+
+# The warehouses this process keeps open (``kept_open``), by resolved file.
+_KEPT: dict[Path, _KeptDatabase] = {}
+_KEPT_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -70,34 +112,58 @@ def kept_open(path: Path) -> Iterator[None]:
     the province's size). While it is kept open, a session is a new connection to the
     same database (~2 ms). The writer lock's holder keeps it open for its run
     (``writer_lock``): another process cannot open the file meanwhile, as it could not
-    write it anyway. A session asking for read-only shares the open database too.
+    write it anyway. A session asking for read-only shares the open database too. What
+    the database holds in memory is bounded (``KEPT_MEMORY_BYTES``).
     """
     key = path.resolve()
     if key in _KEPT:
         yield
         return
-    con = _open(path, read_only=False)
+    kept = _KeptDatabase.open(path)
+    _KEPT[key] = kept
     try:
-        with _interrupts_deferred():
-            con.execute("SET autoinstall_known_extensions = false")
-            con.execute("SET autoload_known_extensions = false")
-            con.execute(f"LOAD '{spatial_extension_path()}'")
-        _KEPT[key] = con
+        yield
+    finally:
+        del _KEPT[key]
+        kept.con.close()
+
+
+def _prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Extensions only from the wheel (nothing downloaded), the spatial one loaded."""
+    with _interrupts_deferred():
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        con.execute(f"LOAD '{spatial_extension_path()}'")
+
+
+@contextmanager
+def _connection(path: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection of its own to the warehouse: to the database this process keeps
+    open if it keeps one (``kept_open``), else to the file opened for it alone."""
+    with _KEPT_LOCK:
+        kept = _KEPT.get(path.resolve())
+        if kept is not None:
+            kept.sessions += 1
+            con = kept.con.cursor()
+    if kept is None:
+        con = _open(path, read_only)
         try:
-            yield
-        finally:
-            del _KEPT[key]
+            _prepare(con)
+        except BaseException:
+            con.close()
+            raise
+    try:
+        yield con
     finally:
         con.close()
+        if kept is not None:
+            with _KEPT_LOCK:
+                kept.session_closed()
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """DuckDB lets one process write a file at a time; a second writer (the UI and the CLI
-    at once) waits for the lock instead of failing at once. A warehouse this process
-    keeps open (``kept_open``) gives a new connection to its database."""
-    kept = _KEPT.get(path.resolve())
-    if kept is not None:
-        return kept.cursor()
+    at once) waits for the lock instead of failing at once."""
     if read_only and not path.exists():
         raise WarehouseError(f"warehouse {path} does not exist yet; run the pipeline first")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,13 +213,16 @@ def _interrupts_deferred() -> Iterator[None]:
 def duckdb_session(
     path: Path, *, read_only: bool, transaction: bool = False
 ) -> Iterator[DuckDBSession]:
-    con = _open(path, read_only)
+    with _connection(path, read_only) as con:
+        yield from _session(con, path, read_only=read_only, transaction=transaction)
+
+
+def _session(
+    con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool, transaction: bool
+) -> Iterator[DuckDBSession]:
     try:
-        with _interrupts_deferred():
-            con.execute("SET autoinstall_known_extensions = false")
-            con.execute("SET autoload_known_extensions = false")
-            con.execute(f"LOAD '{spatial_extension_path()}'")
-            if not read_only:
+        if not read_only:
+            with _interrupts_deferred():
                 for layer in LAYERS:
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(layer)}")
         session = DuckDBSession(con, path)
@@ -180,8 +249,6 @@ def duckdb_session(
             raise
         exc.__cause__ = None  # no cycle between the two
         raise interrupt from None
-    finally:
-        con.close()
 
 
 def _interrupt_of(exc: BaseException) -> BaseException | None:

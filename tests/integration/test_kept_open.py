@@ -4,7 +4,7 @@ is closed, its writes kept, when the run's writer lock is released."""
 
 from __future__ import annotations
 
-from assets.warehouse import Warehouse
+from assets.warehouse import Warehouse, duckdb_backend
 from assets.warehouse.duckdb_backend import kept_open
 from assets.warehouse.writer_lock import writer_lock
 
@@ -53,3 +53,23 @@ def test_keeping_open_nests_and_closes_once(tmp_path):
         # The inner block did not close the database the outer one keeps.
         assert _memory_limit(warehouse) != default
     assert _memory_limit(warehouse) == default
+
+
+def test_a_kept_database_holding_too_much_memory_is_opened_afresh(tmp_path, monkeypatch):
+    path = tmp_path / "w.duckdb"
+    warehouse = Warehouse(f"duckdb:///{path}")
+    with kept_open(path):
+        default = _memory_limit(warehouse)
+        with warehouse.connect() as session:
+            session.con.execute("CREATE TABLE raw.kept_note AS SELECT 'Pác Bó' AS note")
+        _set_memory_limit(warehouse, "777MB")
+        assert _memory_limit(warehouse) != default  # a small database: kept as it is
+        monkeypatch.setattr(duckdb_backend, "KEPT_MEMORY_BYTES", -1)
+        with warehouse.connect() as outer:
+            outer.con.execute("SET GLOBAL memory_limit = '555MB'")
+            with warehouse.connect():
+                pass  # a session closing while another is open leaves the database be
+            assert _memory_limit(warehouse) != default
+        # The last open session closed: the database was opened afresh, rows kept.
+        assert _memory_limit(warehouse) == default
+        assert warehouse.query("SELECT note FROM raw.kept_note")["note"].tolist() == ["Pác Bó"]
