@@ -76,13 +76,7 @@ class _KeptDatabase:
 
     @classmethod
     def open(cls, path: Path) -> _KeptDatabase:
-        con = _open(path, read_only=False)
-        try:
-            _prepare(con)
-        except BaseException:
-            con.close()
-            raise
-        return cls(path, con)
+        return cls(path, _opened(path, read_only=False))
 
     def session_closed(self) -> None:
         """Between sessions, open the database afresh if it holds more than
@@ -91,7 +85,7 @@ class _KeptDatabase:
         if self.sessions or self.memory_bytes() <= KEPT_MEMORY_BYTES:
             return
         self.con.close()
-        self.con = _KeptDatabase.open(self.path).con
+        self.con = _opened(self.path, read_only=False)
 
     def memory_bytes(self) -> int:
         used = self.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
@@ -128,12 +122,19 @@ def kept_open(path: Path) -> Iterator[None]:
         kept.con.close()
 
 
-def _prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Extensions only from the wheel (nothing downloaded), the spatial one loaded."""
-    with _interrupts_deferred():
-        con.execute("SET autoinstall_known_extensions = false")
-        con.execute("SET autoload_known_extensions = false")
-        con.execute(f"LOAD '{spatial_extension_path()}'")
+def _opened(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """The file opened as a new database: extensions only from the wheel (nothing
+    downloaded), the spatial one loaded."""
+    con = _open(path, read_only)
+    try:
+        with _interrupts_deferred():
+            con.execute("SET autoinstall_known_extensions = false")
+            con.execute("SET autoload_known_extensions = false")
+            con.execute(f"LOAD '{spatial_extension_path()}'")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 @contextmanager
@@ -146,12 +147,7 @@ def _connection(path: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnecti
             kept.sessions += 1
             con = kept.con.cursor()
     if kept is None:
-        con = _open(path, read_only)
-        try:
-            _prepare(con)
-        except BaseException:
-            con.close()
-            raise
+        con = _opened(path, read_only)
     try:
         yield con
     finally:

@@ -31,7 +31,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,12 +158,11 @@ def writer_lock(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         process=process_token(),
     )
-    if backend_of(url) == "duckdb":
-        with _duckdb_lock(url, me, wait_s) as held, kept_open(duckdb_path_from_url(url)):
-            upgrade(Warehouse(url))
-            yield held
-        return
-    with _postgres_lock(url, me, wait_s) as held:
+    on_duckdb = backend_of(url) == "duckdb"
+    locker = _duckdb_lock if on_duckdb else _postgres_lock
+    # On DuckDB the holder keeps the database open while it holds the lock (kept_open).
+    kept = kept_open(duckdb_path_from_url(url)) if on_duckdb else nullcontext()
+    with locker(url, me, wait_s) as held, kept:
         upgrade(Warehouse(url))
         yield held
 
