@@ -216,7 +216,7 @@ def _read_codes(
     readings = reading.readings(table_name, df)
     bad = reading.quarantined if reject else np.zeros(len(df), dtype=bool)
     rejects = rejected_rows(table_name, df[bad], field_name=field_name, reason=reading.problem[bad])
-    return df[~bad], rejects, readings
+    return (df[~bad] if bad.any() else df), rejects, readings
 
 
 def _reject_unreadable(df: pd.DataFrame, table_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
